@@ -1,0 +1,28 @@
+/**
+ * `lockbox`: Rust's interior mutability and synchronization for async tasks in one thread
+ * (tokio::sync, std::cell, Arc). Values live inside their locks and are reached through guards.
+ *
+ * @module lockbox
+ */
+
+export {
+  BorrowError,
+  BorrowMutError,
+  ClosedError,
+  LockboxError,
+  PoisonError,
+  TimeoutError,
+  UseAfterReleaseError,
+  WouldBlockError,
+} from "./errors.js";
+// sync/ — async locks on the batch-semaphore core
+export { Mutex, MutexGuard } from "./sync/mutex.js";
+export type {
+  AcquireOptions,
+  DeepReadonly,
+  InteriorMutable,
+  LockOptions,
+  PoisonOptions,
+  Releasable,
+} from "./types.js";
+export { interiorMutable } from "./types.js";

@@ -1,0 +1,110 @@
+/**
+ * Argument validation with one wording pattern: ``Expected `name` to be …, got …``.
+ * Bad arguments throw the built-in `TypeError` (wrong kind) or `RangeError` (right kind, out of range).
+ */
+
+import type { AcquireOptions, LockOptions } from "../types.js";
+
+/** Largest timer delay the platform honours; larger `setTimeout` delays fire at once in Node. */
+export const MAX_TIMEOUT = 2 ** 31 - 1;
+
+/** Renders a received value for an error message. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "function") return "a function";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") {
+    const name = (value as object).constructor?.name;
+    return name && name !== "Object" ? `an instance of ${name}` : "an object";
+  }
+  return String(value);
+}
+
+/** Throws unless `value` is an integer in `[min, max]`. */
+export function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`Expected \`${name}\` to be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`Expected \`${name}\` to be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a function. */
+export function checkFunction(name: string, value: unknown): void {
+  if (typeof value !== "function") {
+    throw new TypeError(`Expected \`${name}\` to be a function, got ${describe(value)}`);
+  }
+}
+
+/** Throws unless `value` is `undefined` or a plain options object. */
+export function checkOptionsObject(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== "object" || value === null)) {
+    throw new TypeError(`Expected \`${name}\` to be an object or undefined, got ${describe(value)}`);
+  }
+}
+
+/** Throws unless `value` is `undefined` or a boolean. */
+export function checkOptionalBoolean(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new TypeError(`Expected \`${name}\` to be a boolean or undefined, got ${describe(value)}`);
+  }
+}
+
+/** Throws unless `timeout` is `undefined` or a finite number of milliseconds in `[0, MAX_TIMEOUT]`. */
+export function checkTimeout(value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Expected \`timeout\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(value)}`,
+    );
+  }
+  if (!(value >= 0 && value <= MAX_TIMEOUT)) {
+    throw new RangeError(
+      `Expected \`timeout\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(value)}`,
+    );
+  }
+}
+
+/** Throws unless `signal` is `undefined` or an `AbortSignal`. */
+export function checkSignal(value: unknown): void {
+  if (value === undefined) return;
+  if (typeof AbortSignal === "undefined" || !(value instanceof AbortSignal)) {
+    throw new TypeError(`Expected \`signal\` to be an AbortSignal or undefined, got ${describe(value)}`);
+  }
+}
+
+/** Validates `{ signal?, timeout? }` (and the object itself). */
+export function checkAcquireOptions(options: AcquireOptions | undefined): void {
+  if (options === undefined) return;
+  checkOptionsObject("options", options);
+  checkSignal(options.signal);
+  checkTimeout(options.timeout);
+}
+
+/** Validates `{ signal?, timeout?, ignorePoison? }`. */
+export function checkLockOptions(options: LockOptions | undefined): void {
+  if (options === undefined) return;
+  checkAcquireOptions(options);
+  checkOptionalBoolean("ignorePoison", options.ignorePoison);
+}
+
+/**
+ * The checks every waiting method makes before it may take the fast path: valid options, and a
+ * signal that is not already aborted (which rejects without queueing, even if the lock is free).
+ * Returns the rejected promise to hand back, or `undefined` to go on.
+ */
+export function precheck(options: LockOptions | undefined): Promise<never> | undefined {
+  if (options === undefined) return undefined;
+  try {
+    checkLockOptions(options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const signal = options.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return undefined;
+}
