@@ -15,6 +15,13 @@ let unlockMutex: (mutex: Mutex<unknown>) => void;
 let poisonMutex: (mutex: Mutex<unknown>) => void;
 
 /**
+ * The mutex a live guard holds, or `undefined` once it is released. For lockbox's own primitives that
+ * take a guard (`Condvar.wait`); not exported from the package.
+ * @internal
+ */
+export let mutexOfGuard: <T>(guard: MutexGuard<T>) => Mutex<T> | undefined;
+
+/**
  * An async mutual-exclusion lock that owns its value (tokio's `Mutex<T>`): the value is reachable only
  * through the {@link MutexGuard} that `lock()` gives, so nobody can touch it without holding the lock.
  *
@@ -171,6 +178,10 @@ export class Mutex<T> {
  */
 export class MutexGuard<T> implements Releasable {
   #mutex: Mutex<T> | undefined;
+
+  static {
+    mutexOfGuard = (guard) => guard.#mutex;
+  }
 
   /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */
   constructor(token: typeof GUARD_TOKEN, mutex: Mutex<T>) {
