@@ -17,6 +17,14 @@ export {
 } from "./errors.js";
 // sync/ — async locks on the batch-semaphore core
 export { Mutex, MutexGuard } from "./sync/mutex.js";
+export {
+  RwLock,
+  type RwLockOptions,
+  RwLockReadGuard,
+  RwLockUpgradableReadGuard,
+  RwLockWriteGuard,
+} from "./sync/rw-lock.js";
+export { Semaphore, SemaphorePermit } from "./sync/semaphore.js";
 export type {
   AcquireOptions,
   DeepReadonly,

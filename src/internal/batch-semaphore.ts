@@ -168,6 +168,14 @@ export class BatchSemaphore {
     return promise;
   }
 
+  /**
+   * Cancels the head waiter with `reason` (an upgrade whose guard is released while it waits: the
+   * caller knows its waiter is the head, since nothing else is ever queued in front of it).
+   */
+  cancelHead(reason: unknown): void {
+    if (this.#head !== undefined) this.#cancel(this.#head, reason);
+  }
+
   /** Returns `n` permits to the pool and grants queued waiters in order. */
   release(n: number): void {
     this.#permits += n;
@@ -281,6 +289,11 @@ export class BatchSemaphore {
       }, timeout);
     }
     if (signal !== undefined) {
+      // A signal that aborted before this wait began (between two waits of one call) never fires.
+      if (signal.aborted) {
+        this.#cancel(waiter, signal.reason);
+        return;
+      }
       const onAbort = (): void => this.#cancel(waiter, signal.reason);
       hooks.signal = signal;
       hooks.onAbort = onAbort;

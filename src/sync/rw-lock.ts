@@ -1,0 +1,594 @@
+import { PoisonError, UseAfterReleaseError } from "../errors.js";
+import { BatchSemaphore } from "../internal/batch-semaphore.js";
+import { markNotSend } from "../internal/not-send.js";
+import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import {
+  checkFunction,
+  checkInteger,
+  checkOptionalBoolean,
+  checkOptionsObject,
+  precheck,
+} from "../internal/validate.js";
+import { type DeepReadonly, interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
+
+const MAX_READERS = 2 ** 31 - 1;
+
+// Waiter tags: the kind of guard to build on grant, plus the ignore-poison bit.
+const READ = 0;
+const WRITE = 1;
+const UPGRADABLE = 2;
+/** An upgradable reader's upgrade; never poisoned (it already holds the lock shared). */
+const UPGRADE = 3;
+const KIND = 3;
+const IGNORE_POISON = 4;
+
+/** Options of {@link RwLock}'s constructor. */
+export interface RwLockOptions extends PoisonOptions {
+  /** Most readers that may hold the lock at once, an integer from 1 to `2 ** 31 - 1` (the default). */
+  maxReaders?: number | undefined;
+}
+
+// Privileged access of the guards to their lock; set once by the RwLock class.
+let lockValue: <T>(lock: RwLock<T>) => T;
+let setLockValue: <T>(lock: RwLock<T>, value: T) => void;
+let releaseRead: (lock: RwLock<unknown>) => void;
+let releaseWrite: (lock: RwLock<unknown>) => void;
+let downgradeWrite: <T>(lock: RwLock<T>) => RwLockReadGuard<T>;
+let releaseUpgradable: (lock: RwLock<unknown>) => void;
+let upgradeUpgradable: <T>(lock: RwLock<T>, options: LockOptions | undefined) => Promise<RwLockWriteGuard<T>>;
+let tryUpgradeUpgradable: <T>(lock: RwLock<T>) => RwLockWriteGuard<T> | undefined;
+let downgradeUpgradable: <T>(lock: RwLock<T>) => RwLockReadGuard<T>;
+let poisonLock: (lock: RwLock<unknown>) => void;
+let detachUpgradable: (guard: RwLockUpgradableReadGuard<unknown>) => void;
+
+/**
+ * An async reader-writer lock that owns its value (tokio's `RwLock<T>`, plus parking_lot's upgradable
+ * reads): many readers at once, or one writer.
+ *
+ * Built on the batch-semaphore core with `maxReaders` permits: a read takes one, a write takes all of
+ * them. An upgradable read takes one main permit plus the single permit of a second semaphore, which
+ * makes upgradable readers exclusive among themselves while they share with plain readers.
+ *
+ * @example
+ * ```ts
+ * const cache = new RwLock(new Map<string, string>());
+ * const hit = await cache.withRead((guard) => guard.value.get("k"));
+ * await cache.withWrite((guard) => {
+ *   guard.value.set("k", "v");
+ * });
+ * ```
+ *
+ * **Fairness**: strict FIFO, writer-preferring. A queued writer blocks readers that arrive after it (no
+ * writer starvation); consecutive readers at the head of the queue are admitted together.
+ *
+ * **Cancel safety**: an aborted or timed-out acquire leaves the queue at once; a writer that had
+ * collected some permits (waiting for readers to leave) hands them on.
+ *
+ * **Poisoning** (opt-in, `{ poison: true }`): a `withWrite` callback that throws poisons the lock; read
+ * holders never poison. While poisoned every acquire rejects with {@link PoisonError} unless
+ * `{ ignorePoison: true }`.
+ */
+export class RwLock<T> {
+  declare readonly [interiorMutable]: true;
+  #value: T;
+  readonly #maxReaders: number;
+  readonly #sem: BatchSemaphore;
+  /** One permit: held by the upgradable reader, if any. */
+  readonly #upgradable: BatchSemaphore;
+  readonly #poisonOnError: boolean;
+  #poisoned = false;
+  #readers = 0;
+  #writeLocked = false;
+  /** The upgradable reader's pending `upgrade()`, if any: it waits at the head of `#sem`. */
+  #upgrading: Promise<RwLockWriteGuard<T>> | undefined = undefined;
+  /** The live upgradable guard, if any (at most one: the upgradable slot has one permit). */
+  #upgradableHolder: RwLockUpgradableReadGuard<T> | undefined = undefined;
+
+  static {
+    lockValue = (lock) => lock.#value;
+    setLockValue = (lock, value) => {
+      lock.#value = value;
+    };
+    releaseRead = (lock) => {
+      lock.#readers--;
+      lock.#sem.release(1);
+    };
+    releaseWrite = (lock) => {
+      lock.#writeLocked = false;
+      lock.#sem.release(lock.#maxReaders);
+    };
+    downgradeWrite = (lock) => {
+      // Keep one permit (now a read) and give back the rest in the same step: no writer can get in
+      // between, and readers queued at the head are admitted by this very release.
+      lock.#writeLocked = false;
+      lock.#readers++;
+      const guard = new RwLockReadGuard(GUARD_TOKEN, lock);
+      lock.#sem.release(lock.#maxReaders - 1);
+      return guard;
+    };
+    releaseUpgradable = (lock) => {
+      lock.#abandonUpgrade();
+      lock.#upgradableHolder = undefined;
+      lock.#readers--;
+      lock.#sem.release(1);
+      lock.#upgradable.release(1);
+    };
+    upgradeUpgradable = (lock, options) => lock.#upgrade(options);
+    tryUpgradeUpgradable = (lock) => {
+      if (lock.#upgrading !== undefined || !lock.#sem.tryAcquireFront(lock.#maxReaders - 1)) return undefined;
+      return lock.#finishUpgrade();
+    };
+    downgradeUpgradable = (lock) => {
+      lock.#abandonUpgrade();
+      lock.#upgradableHolder = undefined;
+      const guard = new RwLockReadGuard(GUARD_TOKEN, lock);
+      lock.#upgradable.release(1);
+      return guard;
+    };
+    poisonLock = (lock) => {
+      lock.#poisoned = true;
+    };
+  }
+
+  /**
+   * @param value - the protected value; from now on reach it through a guard.
+   * @param options - `maxReaders` (default `2 ** 31 - 1`), `poison` (default `false`).
+   * @throws TypeError / RangeError for bad options.
+   */
+  constructor(value: T, options?: RwLockOptions) {
+    markNotSend(this);
+    checkOptionsObject("options", options);
+    checkOptionalBoolean("poison", options?.poison);
+    const maxReaders = options?.maxReaders ?? MAX_READERS;
+    checkInteger("maxReaders", maxReaders, 1, MAX_READERS);
+    this.#value = value;
+    this.#maxReaders = maxReaders;
+    this.#poisonOnError = options?.poison === true;
+    this.#sem = new BatchSemaphore(maxReaders, (tag) => this.#onGrant(tag));
+    this.#upgradable = new BatchSemaphore(1, () => true);
+  }
+
+  /** How many guards hold the lock shared right now (read and upgradable-read guards). */
+  get readers(): number {
+    return this.#readers;
+  }
+
+  /** `true` while a write guard is held. */
+  get isWriteLocked(): boolean {
+    return this.#writeLocked;
+  }
+
+  /** `true` while the lock is poisoned. */
+  get isPoisoned(): boolean {
+    return this.#poisoned;
+  }
+
+  /** Clears the poison flag. */
+  clearPoison(): void {
+    this.#poisoned = false;
+  }
+
+  /**
+   * Waits for shared access; resolves with a read guard whose `value` is `DeepReadonly<T>`.
+   *
+   * **Fairness**: queues behind any waiting writer. **Cancel safety**: as the class docs.
+   * **Throws** (rejects): `PoisonError` while poisoned (unless `ignorePoison`), bad options.
+   */
+  read(options?: LockOptions): Promise<RwLockReadGuard<T>> {
+    let tag = READ;
+    if (options !== undefined) {
+      const early = precheck(options);
+      if (early !== undefined) return early;
+      if (options.ignorePoison === true) tag |= IGNORE_POISON;
+    }
+    if (this.#poisoned && (tag & IGNORE_POISON) === 0) return Promise.reject(this.#poisonError());
+    if (this.#sem.tryAcquire(1)) return Promise.resolve(this.#readGuard());
+    return this.#sem.acquire(1, tag, options) as Promise<RwLockReadGuard<T>>;
+  }
+
+  /** Takes shared access now if no writer holds or waits; otherwise `undefined`. @throws PoisonError */
+  tryRead(options?: { ignorePoison?: boolean }): RwLockReadGuard<T> | undefined {
+    if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
+    return this.#sem.tryAcquire(1) ? this.#readGuard() : undefined;
+  }
+
+  /**
+   * Acquires shared access, calls `fn(guard)`, awaits it, releases in every case. Never poisons.
+   *
+   * @example
+   * ```ts
+   * const size = await lock.withRead((guard) => guard.value.size);
+   * ```
+   */
+  async withRead<R>(fn: (guard: RwLockReadGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+    checkFunction("fn", fn);
+    const guard = await this.read(options);
+    try {
+      return await fn(guard);
+    } finally {
+      guard.release();
+    }
+  }
+
+  /**
+   * Waits for exclusive access; resolves with a write guard (`value` readable and assignable).
+   *
+   * **Fairness**: FIFO; once at the head, collects permits as readers leave, while later readers wait.
+   * **Cancel safety**: as the class docs. **Throws** (rejects): `PoisonError`, bad options.
+   */
+  write(options?: LockOptions): Promise<RwLockWriteGuard<T>> {
+    let tag = WRITE;
+    if (options !== undefined) {
+      const early = precheck(options);
+      if (early !== undefined) return early;
+      if (options.ignorePoison === true) tag |= IGNORE_POISON;
+    }
+    if (this.#poisoned && (tag & IGNORE_POISON) === 0) return Promise.reject(this.#poisonError());
+    if (this.#sem.tryAcquire(this.#maxReaders)) return Promise.resolve(this.#writeGuard());
+    return this.#sem.acquire(this.#maxReaders, tag, options) as Promise<RwLockWriteGuard<T>>;
+  }
+
+  /** Takes exclusive access now if nobody holds or waits; otherwise `undefined`. @throws PoisonError */
+  tryWrite(options?: { ignorePoison?: boolean }): RwLockWriteGuard<T> | undefined {
+    if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
+    return this.#sem.tryAcquire(this.#maxReaders) ? this.#writeGuard() : undefined;
+  }
+
+  /**
+   * Acquires exclusive access, calls `fn(guard)`, awaits it, releases in every case. If `fn` throws
+   * while holding the guard and the lock was made with `{ poison: true }`, the lock is poisoned.
+   *
+   * @example
+   * ```ts
+   * await lock.withWrite((guard) => {
+   *   guard.value.set("k", "v");
+   * });
+   * ```
+   */
+  async withWrite<R>(
+    fn: (guard: RwLockWriteGuard<T>) => R | PromiseLike<R>,
+    options?: LockOptions,
+  ): Promise<Awaited<R>> {
+    checkFunction("fn", fn);
+    const guard = await this.write(options);
+    try {
+      return await fn(guard);
+    } catch (error) {
+      if (this.#poisonOnError && !guard.released) this.#poisoned = true;
+      throw error;
+    } finally {
+      guard.release();
+    }
+  }
+
+  /**
+   * Waits for upgradable shared access (parking_lot): shared with plain readers, exclusive among
+   * upgradable readers, and upgradable to a write guard without letting a writer in between.
+   *
+   * @example
+   * ```ts
+   * const guard = await lock.upgradableRead();
+   * if (!guard.value.has(key)) {
+   *   const writer = await guard.upgrade();
+   *   writer.value.set(key, await load(key));
+   *   writer.release();
+   * } else guard.release();
+   * ```
+   *
+   * **Fairness**: waits first for the upgradable slot (FIFO among upgradable readers), then for a
+   * shared permit (FIFO with everyone). **Cancel safety**: an abort or timeout at either step gives back
+   * whatever was taken. **Throws** (rejects): `PoisonError`, bad options.
+   */
+  upgradableRead(options?: LockOptions): Promise<RwLockUpgradableReadGuard<T>> {
+    let tag = UPGRADABLE;
+    if (options !== undefined) {
+      const early = precheck(options);
+      if (early !== undefined) return early;
+      if (options.ignorePoison === true) tag |= IGNORE_POISON;
+    }
+    if (this.#poisoned && (tag & IGNORE_POISON) === 0) return Promise.reject(this.#poisonError());
+    if (this.#upgradable.tryAcquire(1)) return this.#waitShared(tag, options);
+    return this.#upgradableSlow(tag, options);
+  }
+
+  /** Takes upgradable shared access now if possible; otherwise `undefined`. @throws PoisonError */
+  tryUpgradableRead(options?: { ignorePoison?: boolean }): RwLockUpgradableReadGuard<T> | undefined {
+    if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
+    if (!this.#upgradable.tryAcquire(1)) return undefined;
+    if (this.#sem.tryAcquire(1)) return this.#upgradableGuard();
+    this.#upgradable.release(1);
+    return undefined;
+  }
+
+  /** Waits for the upgradable slot, then for a shared permit, within one shared timeout. */
+  async #upgradableSlow(tag: number, options: LockOptions | undefined): Promise<RwLockUpgradableReadGuard<T>> {
+    const started = options?.timeout === undefined ? 0 : Date.now();
+    await this.#upgradable.acquire(1, 0, options);
+    let rest = options;
+    if (options?.timeout !== undefined) {
+      rest = { ...options, timeout: Math.max(0, options.timeout - (Date.now() - started)) };
+    }
+    return this.#waitShared(tag, rest);
+  }
+
+  /** Holding the upgradable slot, takes a shared permit; gives the slot back if that fails. */
+  #waitShared(tag: number, options: LockOptions | undefined): Promise<RwLockUpgradableReadGuard<T>> {
+    if (this.#sem.tryAcquire(1)) {
+      if (this.#poisoned && (tag & IGNORE_POISON) === 0) {
+        this.#sem.release(1);
+        this.#upgradable.release(1);
+        return Promise.reject(this.#poisonError());
+      }
+      return Promise.resolve(this.#upgradableGuard());
+    }
+    const pending = this.#sem.acquire(1, tag, options) as Promise<RwLockUpgradableReadGuard<T>>;
+    return pending.catch((error: unknown) => {
+      this.#upgradable.release(1);
+      throw error;
+    });
+  }
+
+  #upgrade(options: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
+    if (this.#upgrading !== undefined) {
+      return Promise.reject(new UseAfterReleaseError("upgrade() is already pending on this guard"));
+    }
+    if (options !== undefined) {
+      const early = precheck(options);
+      if (early !== undefined) return early;
+    }
+    if (this.#sem.tryAcquireFront(this.#maxReaders - 1)) return Promise.resolve(this.#finishUpgrade());
+    // Waits at the head of the queue: a writer queued there waits for our read permit, so queueing
+    // behind it would deadlock (the head's partial grant is reclaimed by acquireFront).
+    const pending = this.#sem.acquireFront(this.#maxReaders - 1, UPGRADE, options) as Promise<RwLockWriteGuard<T>>;
+    this.#upgrading = pending;
+    const clear = (): void => {
+      if (this.#upgrading === pending) this.#upgrading = undefined;
+    };
+    pending.then(clear, clear);
+    return pending;
+  }
+
+  /** The upgrader now holds every permit: its read becomes a write, and the upgradable slot frees up. */
+  #finishUpgrade(): RwLockWriteGuard<T> {
+    this.#upgrading = undefined;
+    // The upgradable guard's read permit is now part of the write guard: detach it at once, so that a
+    // release() on it before the upgrade promise settles cannot hand that permit back a second time.
+    const upgradable = this.#upgradableHolder;
+    this.#upgradableHolder = undefined;
+    if (upgradable !== undefined) detachUpgradable(upgradable);
+    this.#readers--;
+    this.#writeLocked = true;
+    const guard = new RwLockWriteGuard(GUARD_TOKEN, this);
+    this.#upgradable.release(1);
+    return guard;
+  }
+
+  /** A pending upgrade whose guard is released or downgraded is cancelled first. */
+  #abandonUpgrade(): void {
+    if (this.#upgrading === undefined) return;
+    this.#upgrading = undefined;
+    this.#sem.cancelHead(new UseAfterReleaseError("The upgradable guard was released while upgrade() was pending"));
+  }
+
+  #onGrant(tag: number): unknown {
+    const kind = tag & KIND;
+    if (kind === UPGRADE) return this.#finishUpgrade();
+    if (this.#poisoned && (tag & IGNORE_POISON) === 0) throw this.#poisonError();
+    if (kind === READ) return this.#readGuard();
+    if (kind === WRITE) return this.#writeGuard();
+    return this.#upgradableGuard();
+  }
+
+  #readGuard(): RwLockReadGuard<T> {
+    this.#readers++;
+    return new RwLockReadGuard(GUARD_TOKEN, this);
+  }
+
+  #writeGuard(): RwLockWriteGuard<T> {
+    this.#writeLocked = true;
+    return new RwLockWriteGuard(GUARD_TOKEN, this);
+  }
+
+  #upgradableGuard(): RwLockUpgradableReadGuard<T> {
+    this.#readers++;
+    const guard = new RwLockUpgradableReadGuard(GUARD_TOKEN, this);
+    this.#upgradableHolder = guard;
+    return guard;
+  }
+
+  #poisonError(): PoisonError {
+    return new PoisonError(
+      "RwLock is poisoned: a writer failed while holding it; pass { ignorePoison: true } or call clearPoison() to recover",
+    );
+  }
+}
+
+function released(guard: string, action: string): UseAfterReleaseError {
+  return new UseAfterReleaseError(`Cannot ${action} an ${guard} after release()`);
+}
+
+/** Shared access to an {@link RwLock}'s value: `value` is read-only (`DeepReadonly<T>`). */
+export class RwLockReadGuard<T> implements Releasable {
+  #lock: RwLock<T> | undefined;
+
+  /** @internal Guards come from their lock; this constructor throws for anyone else. */
+  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>) {
+    if (token !== GUARD_TOKEN) illegalConstructor("RwLockReadGuard");
+    markNotSend(this);
+    this.#lock = lock;
+  }
+
+  /** The protected value, read-only. */
+  get value(): DeepReadonly<T> {
+    const lock = this.#lock;
+    if (lock === undefined) throw released("RwLockReadGuard", "read `value` of");
+    return lockValue(lock) as DeepReadonly<T>;
+  }
+
+  get released(): boolean {
+    return this.#lock === undefined;
+  }
+
+  /** Gives the shared access back. Idempotent. */
+  release(): void {
+    const lock = this.#lock;
+    if (lock === undefined) return;
+    this.#lock = undefined;
+    releaseRead(lock as RwLock<unknown>);
+  }
+
+  [dispose](): void {
+    this.release();
+  }
+}
+
+/** Exclusive access to an {@link RwLock}'s value: `value` readable and assignable. */
+export class RwLockWriteGuard<T> implements Releasable {
+  #lock: RwLock<T> | undefined;
+
+  /** @internal Guards come from their lock; this constructor throws for anyone else. */
+  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>) {
+    if (token !== GUARD_TOKEN) illegalConstructor("RwLockWriteGuard");
+    markNotSend(this);
+    this.#lock = lock;
+  }
+
+  /** The protected value. Assigning replaces it. */
+  get value(): T {
+    const lock = this.#lock;
+    if (lock === undefined) throw released("RwLockWriteGuard", "read `value` of");
+    return lockValue(lock);
+  }
+
+  set value(value: T) {
+    const lock = this.#lock;
+    if (lock === undefined) throw released("RwLockWriteGuard", "write `value` of");
+    setLockValue(lock, value);
+  }
+
+  get released(): boolean {
+    return this.#lock === undefined;
+  }
+
+  /** Gives the exclusive access back. Idempotent. */
+  release(): void {
+    const lock = this.#lock;
+    if (lock === undefined) return;
+    this.#lock = undefined;
+    releaseWrite(lock as RwLock<unknown>);
+  }
+
+  [dispose](): void {
+    this.release();
+  }
+
+  /**
+   * Atomically turns this exclusive access into shared access: no writer can get in between, and
+   * readers queued at the head are admitted at once. This guard becomes released.
+   *
+   * @example
+   * ```ts
+   * const writer = await cache.write();
+   * writer.value.set(key, fresh);
+   * const reader = writer.downgrade(); // others may read now; no writer can slip in first
+   * ```
+   *
+   * @throws UseAfterReleaseError when already released.
+   */
+  downgrade(): RwLockReadGuard<T> {
+    const lock = this.#lock;
+    if (lock === undefined) throw released("RwLockWriteGuard", "downgrade");
+    this.#lock = undefined;
+    return downgradeWrite(lock);
+  }
+
+  /** Poisons the lock (for `using` blocks, which cannot see a throw). Does not release. */
+  poison(): void {
+    const lock = this.#lock;
+    if (lock === undefined) throw released("RwLockWriteGuard", "poison through");
+    poisonLock(lock as RwLock<unknown>);
+  }
+}
+
+/**
+ * Upgradable shared access (parking_lot's `RwLockUpgradableReadGuard`): reads like a read guard, and can
+ * become a write guard with {@link upgrade} without any writer getting in between.
+ */
+export class RwLockUpgradableReadGuard<T> implements Releasable {
+  #lock: RwLock<T> | undefined;
+
+  static {
+    detachUpgradable = (guard) => {
+      guard.#lock = undefined;
+    };
+  }
+
+  /** @internal Guards come from their lock; this constructor throws for anyone else. */
+  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>) {
+    if (token !== GUARD_TOKEN) illegalConstructor("RwLockUpgradableReadGuard");
+    markNotSend(this);
+    this.#lock = lock;
+  }
+
+  /** The protected value, read-only. */
+  get value(): DeepReadonly<T> {
+    const lock = this.#lock;
+    if (lock === undefined) throw released("RwLockUpgradableReadGuard", "read `value` of");
+    return lockValue(lock) as DeepReadonly<T>;
+  }
+
+  get released(): boolean {
+    return this.#lock === undefined;
+  }
+
+  /** Gives the access back (cancelling a pending upgrade). Idempotent. */
+  release(): void {
+    const lock = this.#lock;
+    if (lock === undefined) return;
+    this.#lock = undefined;
+    releaseUpgradable(lock as RwLock<unknown>);
+  }
+
+  [dispose](): void {
+    this.release();
+  }
+
+  /**
+   * Waits for the other readers to leave and resolves with a write guard; this guard becomes
+   * released once the upgrade succeeds. Goes ahead of queued writers (they wait for this guard anyway).
+   *
+   * **Cancel safety**: on abort or timeout this guard stays valid (still shared) and the permits
+   * collected so far go back.
+   *
+   * **Throws** (rejects): `UseAfterReleaseError` when released or when an upgrade is already pending.
+   */
+  upgrade(options?: Omit<LockOptions, "ignorePoison">): Promise<RwLockWriteGuard<T>> {
+    const lock = this.#lock;
+    if (lock === undefined) return Promise.reject(released("RwLockUpgradableReadGuard", "upgrade"));
+    // On success the lock detaches this guard itself, synchronously, at the moment of the grant.
+    return upgradeUpgradable(lock, options);
+  }
+
+  /**
+   * Upgrades now if no other reader holds the lock; otherwise `undefined` (this guard stays valid).
+   *
+   * @throws UseAfterReleaseError when released.
+   */
+  tryUpgrade(): RwLockWriteGuard<T> | undefined {
+    const lock = this.#lock;
+    if (lock === undefined) throw released("RwLockUpgradableReadGuard", "upgrade");
+    return tryUpgradeUpgradable(lock);
+  }
+
+  /**
+   * Gives up the upgradable slot and keeps plain shared access. This guard becomes released.
+   *
+   * @throws UseAfterReleaseError when released.
+   */
+  downgrade(): RwLockReadGuard<T> {
+    const lock = this.#lock;
+    if (lock === undefined) throw released("RwLockUpgradableReadGuard", "downgrade");
+    this.#lock = undefined;
+    return downgradeUpgradable(lock);
+  }
+}

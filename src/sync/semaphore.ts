@@ -1,0 +1,193 @@
+import { ClosedError, UseAfterReleaseError } from "../errors.js";
+import { BatchSemaphore } from "../internal/batch-semaphore.js";
+import { markNotSend } from "../internal/not-send.js";
+import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
+
+const MAX_PERMITS = 2 ** 31 - 1;
+
+let returnPermits: (semaphore: Semaphore, permits: number) => void;
+
+/**
+ * A counting semaphore (tokio's `Semaphore`): a pool of permits that tasks acquire and give back, for
+ * limiting concurrency (at most N fetches in flight, at most N open files).
+ *
+ * @example
+ * ```ts
+ * const slots = new Semaphore(4);
+ * const pages = await Promise.all(
+ *   urls.map((url) => slots.withPermit(() => fetch(url).then((r) => r.text()), { timeout: 5_000 })),
+ * );
+ * ```
+ *
+ * **Fairness**: strict FIFO, by request. A request for many permits at the head of the queue collects
+ * released permits until it has them all and blocks later small requests meanwhile (no starvation of
+ * large requests). `acquire()` and `tryAcquire()` never jump ahead of queued waiters.
+ *
+ * **Cancel safety**: an aborted or timed-out `acquire` leaves the queue at once; permits it had
+ * already collected go back to the pool and on to the next waiter.
+ */
+export class Semaphore {
+  declare readonly [interiorMutable]: true;
+  /** The largest number of permits a semaphore can hold (`2 ** 31 - 1`). */
+  static readonly MAX_PERMITS: number = MAX_PERMITS;
+
+  readonly #sem: BatchSemaphore;
+
+  static {
+    returnPermits = (semaphore, permits) => semaphore.#sem.release(permits);
+  }
+
+  /**
+   * @param permits - initial permits, an integer from 0 to `Semaphore.MAX_PERMITS`.
+   * @throws TypeError / RangeError for any other `permits`.
+   */
+  constructor(permits: number) {
+    markNotSend(this);
+    checkInteger("permits", permits, 0, MAX_PERMITS);
+    this.#sem = new BatchSemaphore(permits, (_tag, granted) => new SemaphorePermit(GUARD_TOKEN, this, granted));
+  }
+
+  /** Permits free right now. */
+  get available(): number {
+    return this.#sem.available;
+  }
+
+  /** `true` once {@link close} was called. */
+  get closed(): boolean {
+    return this.#sem.closed;
+  }
+
+  /**
+   * Waits for `permits` permits (default 1) and resolves with a {@link SemaphorePermit} holding them.
+   *
+   * **Cancel safety**: on abort (`signal.reason`) or timeout (`TimeoutError`) the request leaves the
+   * queue and returns what it had collected.
+   *
+   * **Throws** (rejects): `ClosedError` when closed (also for requests already waiting when `close()`
+   * is called); `TypeError` / `RangeError` for `permits` outside 1 to `MAX_PERMITS` or bad options.
+   */
+  acquire(permits = 1, options?: AcquireOptions): Promise<SemaphorePermit> {
+    try {
+      checkInteger("permits", permits, 1, MAX_PERMITS);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (options !== undefined) {
+      const early = precheck(options);
+      if (early !== undefined) return early;
+    }
+    if (this.#sem.closed) return Promise.reject(closedError());
+    if (this.#sem.tryAcquire(permits)) return Promise.resolve(new SemaphorePermit(GUARD_TOKEN, this, permits));
+    return this.#sem.acquire(permits, 0, options) as Promise<SemaphorePermit>;
+  }
+
+  /**
+   * Takes `permits` permits (default 1) if they are free and nobody is queued; otherwise `undefined`.
+   *
+   * **Throws**: `ClosedError` when closed; `TypeError` / `RangeError` for bad `permits`.
+   */
+  tryAcquire(permits = 1): SemaphorePermit | undefined {
+    checkInteger("permits", permits, 1, MAX_PERMITS);
+    if (this.#sem.closed) throw closedError();
+    return this.#sem.tryAcquire(permits) ? new SemaphorePermit(GUARD_TOKEN, this, permits) : undefined;
+  }
+
+  /**
+   * Acquires `options.permits` (default 1), calls `fn(permit)`, awaits it, releases in every case.
+   *
+   * @example
+   * ```ts
+   * const body = await slots.withPermit(() => download(url), { timeout: 10_000 });
+   * ```
+   */
+  async withPermit<R>(
+    fn: (permit: SemaphorePermit) => R | PromiseLike<R>,
+    options?: AcquireOptions & { permits?: number },
+  ): Promise<Awaited<R>> {
+    checkFunction("fn", fn);
+    const permit = await this.acquire(options?.permits ?? 1, options);
+    try {
+      return await fn(permit);
+    } finally {
+      permit.release();
+    }
+  }
+
+  /**
+   * Adds `permits` new permits (they go to queued waiters first, in order).
+   *
+   * @throws RangeError when `permits` is not an integer from 0 to `MAX_PERMITS`, or when the pool would
+   * exceed `MAX_PERMITS`.
+   */
+  addPermits(permits: number): void {
+    checkInteger("permits", permits, 0, MAX_PERMITS);
+    if (this.#sem.available + permits > MAX_PERMITS) {
+      throw new RangeError(
+        `Expected \`permits\` to keep the pool at most ${MAX_PERMITS}, got ${permits} added to ${this.#sem.available}`,
+      );
+    }
+    this.#sem.release(permits);
+  }
+
+  /**
+   * Closes the semaphore: waiting and future `acquire` calls reject with {@link ClosedError},
+   * `tryAcquire` throws it. Permits already held stay valid and may be released. Idempotent.
+   */
+  close(): void {
+    this.#sem.close(closedError);
+  }
+}
+
+function closedError(): ClosedError {
+  return new ClosedError("Semaphore is closed");
+}
+
+/**
+ * Permits taken from a {@link Semaphore}. `release()` (or `using`) gives them back; `forget()` consumes
+ * them for good (the semaphore shrinks). Either is idempotent, and the first one wins.
+ */
+export class SemaphorePermit implements Releasable {
+  #semaphore: Semaphore | undefined;
+  /** How many permits this holds. */
+  readonly permits: number;
+
+  /** @internal Permits come from `Semaphore.acquire()`; this constructor throws for anyone else. */
+  constructor(token: typeof GUARD_TOKEN, semaphore: Semaphore, permits: number) {
+    if (token !== GUARD_TOKEN) illegalConstructor("SemaphorePermit");
+    markNotSend(this);
+    this.#semaphore = semaphore;
+    this.permits = permits;
+  }
+
+  /** `true` once released or forgotten. */
+  get released(): boolean {
+    return this.#semaphore === undefined;
+  }
+
+  /** Returns the permits to the semaphore. Idempotent. */
+  release(): void {
+    const semaphore = this.#semaphore;
+    if (semaphore === undefined) return;
+    this.#semaphore = undefined;
+    returnPermits(semaphore, this.permits);
+  }
+
+  /** Same as {@link release}, for `using`. */
+  [dispose](): void {
+    this.release();
+  }
+
+  /**
+   * Consumes the permits without returning them (tokio's `forget`): the semaphore has that many fewer.
+   *
+   * @throws UseAfterReleaseError when already released.
+   */
+  forget(): void {
+    if (this.#semaphore === undefined) {
+      throw new UseAfterReleaseError("Cannot forget a SemaphorePermit after release()");
+    }
+    this.#semaphore = undefined;
+  }
+}
