@@ -9,4 +9,8 @@ export default defineConfig({
   target: "es2022",
   platform: "neutral",
   treeshake: true,
+  // Both entries must share one copy of every module they have in common (errors.ts above all), in
+  // CJS as in ESM: SPEC §1 promises that `instanceof` works across `lockbox` and `lockbox/threads`.
+  // tsup splits ESM by default but not CJS, which would give each CJS entry its own error classes.
+  splitting: true,
 });
