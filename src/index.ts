@@ -5,6 +5,9 @@
  * @module lockbox
  */
 
+export { Arc, type ArcDropResult, Rc, Weak } from "./arc.js";
+export { Cell } from "./cell/cell.js";
+export { type BorrowState, Ref, RefCell, type RefCellOptions, RefMut } from "./cell/ref-cell.js";
 export {
   BorrowError,
   BorrowMutError,
