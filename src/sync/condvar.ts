@@ -1,0 +1,284 @@
+import { PoisonError, TimeoutError, UseAfterReleaseError } from "../errors.js";
+import { BatchSemaphore } from "../internal/batch-semaphore.js";
+import { markNotSend } from "../internal/not-send.js";
+import { checkFunction, checkLockOptions, describe, MAX_TIMEOUT } from "../internal/validate.js";
+import { interiorMutable, type LockOptions } from "../types.js";
+import { MutexGuard, mutexOfGuard } from "./mutex.js";
+
+const noValue = (): undefined => undefined;
+const REACQUIRE: LockOptions = { ignorePoison: true };
+
+/** What {@link Condvar.waitTimeout} resolves with. */
+export interface CondvarWaitTimeoutResult<T> {
+  /** The re-acquired lock: always held, whether or not the wait timed out. */
+  guard: MutexGuard<T>;
+  /** `true` when the time ran out before a notification arrived. */
+  timedOut: boolean;
+}
+
+/**
+ * A condition variable for {@link Mutex} (Rust's `std::sync::Condvar`, async): a task holding a mutex
+ * waits, with the mutex released, until another task notifies it, then holds the mutex again.
+ *
+ * Always wait in a loop that re-checks the condition (or use {@link Condvar.waitWhile}): a woken task
+ * re-acquires the mutex behind everybody already queued for it, and one of them may have changed the
+ * state first.
+ *
+ * @example
+ * ```ts
+ * const queue = new Mutex<string[]>([]);
+ * const nonEmpty = new Condvar();
+ *
+ * // consumer
+ * let guard = await queue.lock();
+ * guard = await nonEmpty.waitWhile(guard, (items) => items.length === 0);
+ * const item = guard.value.shift();
+ * guard.release();
+ *
+ * // producer
+ * await queue.withLock((g) => g.value.push("job"));
+ * nonEmpty.notifyOne();
+ * ```
+ *
+ * **No lost wake-ups**: `wait()` registers as a waiter *before* it releases the mutex, so a
+ * notification sent by anyone who takes the mutex after that release reaches it.
+ *
+ * **Fairness**: waiters are notified in FIFO order; a notified waiter then queues for the mutex (FIFO
+ * too). A notification with nobody waiting is not stored (unlike {@link Notify}).
+ *
+ * **Cancel safety**: a wait that is aborted or times out before it is notified leaves the waiter queue
+ * at once, re-acquires the mutex, releases it again, then rejects: the caller holds nothing
+ * afterwards. Once notified, a later abort is ignored: the wait completes and resolves with the guard,
+ * so the notification is never lost to the race. The mutex re-acquire itself is not cancellable (it is
+ * what makes a rejected wait leave the lock as it found it).
+ *
+ * **Poisoning**: the mutex is always re-acquired (as with `ignorePoison: true`). If it is then
+ * poisoned and the call did not pass `{ ignorePoison: true }`, the lock is released again and the
+ * wait rejects with {@link PoisonError} — the `Mutex.lock()` rule; like it, no guard hides in the error.
+ */
+export class Condvar {
+  declare readonly [interiorMutable]: true;
+  /** Zero permits: each waiter asks for one; a notify releases exactly as many as it wakes. */
+  readonly #sem = new BatchSemaphore(0, noValue);
+
+  constructor() {
+    markNotSend(this);
+  }
+
+  /** Number of tasks waiting for a notification right now (not counting those re-acquiring the mutex). */
+  get waiters(): number {
+    return this.#sem.waiters;
+  }
+
+  /**
+   * Releases `guard`'s mutex, waits for a notification, re-acquires the mutex and resolves with a new
+   * guard. `guard` is released whatever happens (except when the arguments are invalid).
+   *
+   * @example
+   * ```ts
+   * let guard = await mutex.lock();
+   * while (!guard.value.ready) guard = await condvar.wait(guard);
+   * ```
+   *
+   * **Cancel safety**: see the class docs: on abort (`signal.reason`) or timeout (`TimeoutError`) the
+   * mutex is re-acquired and released before the rejection; an already-aborted signal releases `guard`
+   * and rejects without waiting.
+   *
+   * **Throws** (rejects): `UseAfterReleaseError` when `guard` is already released; `PoisonError` (see
+   * the class docs); `TypeError` when `guard` is not a `MutexGuard`, `TypeError` / `RangeError` for
+   * bad options.
+   */
+  async wait<T>(guard: MutexGuard<T>, options?: LockOptions): Promise<MutexGuard<T>> {
+    return (await this.#wait(guard, options, false)).guard;
+  }
+
+  /**
+   * Waits while `predicate(guard.value)` is `true`: checks it first (holding the lock), and after every
+   * wake-up. Resolves with the guard under which the predicate returned `false`.
+   *
+   * `timeout` bounds the whole call, not each wait.
+   *
+   * @example
+   * ```ts
+   * guard = await condvar.waitWhile(guard, (state) => state.pending > 0, { timeout: 5_000 });
+   * ```
+   *
+   * **Cancel safety**: as {@link Condvar.wait}. If `predicate` throws, the current guard is released
+   * and the call rejects with what it threw (the mutex is not poisoned).
+   *
+   * **Throws** (rejects): as {@link Condvar.wait}; `TypeError` when `predicate` is not a function.
+   */
+  async waitWhile<T>(
+    guard: MutexGuard<T>,
+    predicate: (value: T) => boolean,
+    options?: LockOptions,
+  ): Promise<MutexGuard<T>> {
+    checkGuard(guard);
+    if (guard.released) throw releasedGuard();
+    checkFunction("predicate", predicate);
+    checkLockOptions(options);
+    if (options?.signal?.aborted) {
+      guard.release();
+      throw options.signal.reason;
+    }
+    let current = guard;
+    const deadline = options?.timeout === undefined ? undefined : new Deadline(options.timeout, options.signal);
+    const waitOptions: LockOptions | undefined =
+      deadline === undefined
+        ? options
+        : { signal: deadline.signal, ignorePoison: options?.ignorePoison === true, timeout: undefined };
+    try {
+      for (;;) {
+        let again: boolean;
+        try {
+          again = predicate(current.value);
+        } catch (error) {
+          current.release();
+          throw error;
+        }
+        if (!again) return current;
+        current = await this.wait(current, waitOptions);
+      }
+    } finally {
+      deadline?.dispose();
+    }
+  }
+
+  /**
+   * Like {@link Condvar.wait} with a timeout in milliseconds, but a timeout is not an error: it
+   * resolves with the re-acquired guard and `timedOut: true` (Rust's `wait_timeout`).
+   *
+   * @example
+   * ```ts
+   * const { guard: next, timedOut } = await condvar.waitTimeout(guard, 100);
+   * ```
+   *
+   * **Cancel safety**: as {@link Condvar.wait}; only the wait for a notification is timed, not the
+   * re-acquire.
+   *
+   * **Throws** (rejects): as {@link Condvar.wait}; `TypeError` / `RangeError` when `ms` is not a number
+   * of milliseconds from 0 to 2147483647.
+   */
+  async waitTimeout<T>(guard: MutexGuard<T>, ms: number): Promise<CondvarWaitTimeoutResult<T>> {
+    checkGuard(guard);
+    if (typeof ms !== "number") {
+      throw new TypeError(
+        `Expected \`ms\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(ms)}`,
+      );
+    }
+    if (!(ms >= 0 && ms <= MAX_TIMEOUT)) {
+      throw new RangeError(
+        `Expected \`ms\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(ms)}`,
+      );
+    }
+    return this.#wait(guard, { timeout: ms }, true);
+  }
+
+  /** Wakes the longest waiter, if any. Nothing is stored when nobody waits. */
+  notifyOne(): void {
+    if (this.#sem.waiters > 0) this.#sem.release(1);
+  }
+
+  /** Wakes every task waiting now. */
+  notifyAll(): void {
+    const waiters = this.#sem.waiters;
+    // Each waiter asks for one permit: `waiters` permits drain the queue and leave none stored.
+    if (waiters > 0) this.#sem.release(waiters);
+  }
+
+  /**
+   * The shared wait: a timeout resolves with `timedOut: true` (the caller decides whether that is an
+   * error); an abort rejects after the lock has been re-taken and released.
+   */
+  async #wait<T>(
+    guard: MutexGuard<T>,
+    options: LockOptions | undefined,
+    timeoutIsResult: boolean,
+  ): Promise<CondvarWaitTimeoutResult<T>> {
+    checkGuard(guard);
+    const mutex = mutexOfGuard(guard);
+    if (mutex === undefined) throw releasedGuard();
+    checkLockOptions(options);
+    if (options?.signal?.aborted) {
+      // Nothing was released yet, so there is nothing to re-acquire: giving the guard back is the
+      // whole cleanup.
+      guard.release();
+      throw options.signal.reason;
+    }
+    // Register first, release second: a notify from whoever takes the mutex next must find us queued.
+    // The core grants synchronously inside notifyOne/notifyAll, and once granted an abort finds the
+    // waiter settled and does nothing: a notification that won the race is kept.
+    const notified = this.#sem.acquire(1, 0, options);
+    guard.release();
+    let outcome: unknown;
+    let failed = false;
+    try {
+      await notified;
+    } catch (error) {
+      failed = true;
+      outcome = error;
+    }
+    const next = (await mutex.lock(REACQUIRE)) as MutexGuard<T>;
+    const timedOut = failed && timeoutIsResult && outcome instanceof TimeoutError;
+    if (failed && !timedOut) {
+      next.release();
+      throw outcome;
+    }
+    if (mutex.isPoisoned && options?.ignorePoison !== true) {
+      next.release();
+      throw new PoisonError(
+        "Mutex is poisoned: a holder failed while holding it; wait with { ignorePoison: true } or clearPoison() to recover",
+      );
+    }
+    return { guard: next, timedOut };
+  }
+}
+
+function releasedGuard(): UseAfterReleaseError {
+  return new UseAfterReleaseError("Cannot wait on a Condvar with a MutexGuard after release()");
+}
+
+function checkGuard(guard: unknown): void {
+  if (!(guard instanceof MutexGuard)) {
+    throw new TypeError(`Expected \`guard\` to be a MutexGuard, got ${describe(guard)}`);
+  }
+}
+
+/**
+ * One timer for a whole multi-step wait (`waitWhile`, `KeyedMutex.lockMany`): aborts `signal` with a
+ * `TimeoutError` when the time is up, and follows the caller's own signal. `dispose()` clears the
+ * timer and the listener, so nothing outlives the call.
+ *
+ * @internal Shared by lockbox's own primitives; belongs in `src/internal/` (integrator: move it there).
+ */
+export class Deadline {
+  readonly #controller = new AbortController();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #outer: AbortSignal | undefined;
+  readonly #onOuterAbort: (() => void) | undefined;
+
+  constructor(timeout: number, outer: AbortSignal | undefined) {
+    const controller = this.#controller;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      controller.abort(new TimeoutError(`Timed out after ${timeout} ms`));
+    }, timeout);
+    if (outer !== undefined) {
+      this.#outer = outer;
+      this.#onOuterAbort = () => controller.abort(outer.reason);
+      outer.addEventListener("abort", this.#onOuterAbort, { once: true });
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  dispose(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#outer !== undefined) this.#outer.removeEventListener("abort", this.#onOuterAbort as () => void);
+  }
+}

@@ -1,0 +1,88 @@
+import { BatchSemaphore } from "../internal/batch-semaphore.js";
+import { markNotSend } from "../internal/not-send.js";
+import { precheck } from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable } from "../types.js";
+
+const noValue = (): undefined => undefined;
+
+/**
+ * Wakes tasks that wait for an event (tokio's `Notify`). It carries no data: pair it with state that
+ * the notified task re-checks.
+ *
+ * Built on the batch-semaphore core with zero permits: a waiter is an acquire of one permit,
+ * `notifyOne()` releases one, `notifyWaiters()` releases exactly as many as are queued.
+ * Invariant: a stored permit (at most one) exists only while nobody waits, because a waiter that
+ * arrives takes it at once.
+ *
+ * @example
+ * ```ts
+ * const ready = new Notify();
+ * const consumer = (async () => {
+ *   await ready.notified();
+ *   console.log("woken");
+ * })();
+ * ready.notifyOne();
+ * await consumer;
+ * ```
+ *
+ * **Fairness**: strict FIFO: `notifyOne()` wakes the longest waiter.
+ *
+ * **Cancel safety**: a `notified({ signal, timeout })` that is aborted or times out leaves the queue at
+ * once, so a later `notifyOne()` goes to the next waiter (or is stored); no timer or listener stays
+ * behind. A notification that reached the waiter before the abort is kept: the promise fulfils, so the
+ * notification is delivered, never dropped. Together: a notification is either delivered to exactly
+ * one waiter or handed on (stored) — never lost to a race with an abort.
+ */
+export class Notify {
+  declare readonly [interiorMutable]: true;
+  readonly #sem = new BatchSemaphore(0, noValue);
+
+  constructor() {
+    markNotSend(this);
+  }
+
+  /** Number of tasks waiting in `notified()` right now. */
+  get waiters(): number {
+    return this.#sem.waiters;
+  }
+
+  /**
+   * Waits for a notification. Resolves at once when `notifyOne()` stored one (and consumes it).
+   *
+   * @example
+   * ```ts
+   * await notify.notified({ timeout: 1_000 });
+   * ```
+   *
+   * **Cancel safety**: on abort (rejects with `signal.reason`) or timeout (rejects with `TimeoutError`)
+   * the waiter leaves the queue at once and consumes nothing; an already-aborted signal rejects
+   * without consuming a stored notification.
+   *
+   * **Throws** (rejects): `TypeError` / `RangeError` for bad options.
+   */
+  notified(options?: AcquireOptions): Promise<void> {
+    if (options !== undefined) {
+      const early = precheck(options);
+      if (early !== undefined) return early;
+    }
+    if (this.#sem.tryAcquire(1)) return Promise.resolve();
+    return this.#sem.acquire(1, 0, options) as Promise<void>;
+  }
+
+  /**
+   * Wakes the longest waiter; if nobody waits, stores one notification for the next `notified()`
+   * (several calls with nobody waiting still store only one).
+   */
+  notifyOne(): void {
+    // With waiters queued the pool is empty, so this hands one permit to the head; with nobody queued
+    // it stores a permit unless one is already stored.
+    if (this.#sem.available === 0) this.#sem.release(1);
+  }
+
+  /** Wakes every task waiting now; stores nothing for tasks that call `notified()` later. */
+  notifyWaiters(): void {
+    const waiters = this.#sem.waiters;
+    // Each waiter asks for exactly one permit, so `waiters` permits drain the whole queue to 0 left.
+    if (waiters > 0) this.#sem.release(waiters);
+  }
+}
