@@ -19,7 +19,12 @@ export {
   WouldBlockError,
 } from "./errors.js";
 // sync/ — async locks on the batch-semaphore core
+export { Barrier, type BarrierWaitResult } from "./sync/barrier.js";
+export { Condvar, type CondvarWaitTimeoutResult } from "./sync/condvar.js";
+export { KeyedMutex, KeyedMutexGuard } from "./sync/keyed-mutex.js";
 export { Mutex, MutexGuard } from "./sync/mutex.js";
+export { Notify } from "./sync/notify.js";
+export { OnceCell } from "./sync/once-cell.js";
 export {
   RwLock,
   type RwLockOptions,
