@@ -1,0 +1,39 @@
+/**
+ * Every file in examples/ runs as a user would run it (`tsx examples/x.ts`) and prints what it claims.
+ * Type-checking of the examples is part of `npm run typecheck` (tsconfig includes examples/).
+ */
+import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const root = new URL("..", import.meta.url).pathname;
+
+/** What each example must print; an example missing here fails the suite, so none runs unchecked. */
+const expected: Record<string, RegExp[]> = {
+  "quick-start.ts": [/hits after 10 concurrent read-modify-writes: 10/, /locked after the block\? false/],
+  "rwlock-cache.ts": [/loads: 2 /, /readers now: 0, write-locked: false/],
+  "semaphore-fetch.ts": [/\/e -> gave up waiting for a slot/, /at most 2 in flight; 2 permits free at the end/],
+  "arc-mutex.ts": [/total: 300/, /strong count after the tasks: 1/, /disposed: true/],
+  "refcell-track.ts": [/BorrowMutError/, /refcell-track\.ts:\d+/],
+  "worker-pool.ts": [/counter: 40000 \(expected 40000\)/],
+  "worker-poison.ts": [/PoisonError/, /after clearPoison: locked fine/],
+  "showcase.ts": [/Tour done in/],
+};
+
+const files = readdirSync(new URL("../examples", import.meta.url)).filter((f) => f.endsWith(".ts"));
+
+describe("examples", () => {
+  it("every example has expectations", () => {
+    expect(files.filter((f) => !(f in expected))).toEqual([]);
+  });
+
+  it.each(files)("%s runs and prints what it shows", async (file) => {
+    const { stdout } = await run(process.execPath, ["--import", "tsx", `examples/${file}`], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    for (const pattern of expected[file] ?? []) expect(stdout).toMatch(pattern);
+  });
+});
