@@ -1,0 +1,243 @@
+/**
+ * A futex-style mutex word with an owner slot, poisoning, owner-death recovery and eventual fairness.
+ *
+ * Step functions (every shared access goes through `A`; between two calls only locals change):
+ * - {@link tryLock}`(A, w, i, me, table)` — one `compareExchange` when free; never waits.
+ * - {@link lockStep}`(A, w, i, me, table, waiter, now)` — one attempt; `true` = acquired, `false` = park on
+ *   `w[waiter.index]` while it still equals `waiter.expected`, for at most `waiter.parkTimeout` ms.
+ * - {@link lockBlocking}`(A, w, i, me, table, now, timeout)` — the loop `lockStep` + `A.wait`.
+ * - {@link abandonLock}`(A, w, i)` — a waiter that gives up (timeout, abort) passes on a pending hand-off.
+ * - {@link unlock}`(A, w, i, me)` — one `compareExchange` when nobody waits.
+ * - {@link poisonLock} / {@link clearPoison} — set / clear the sticky POISONED bit.
+ *
+ * Word layout (`w[i]`, one `Int32`):
+ *
+ * | bits  | name       | meaning                                                    | who may change it |
+ * |-------|------------|------------------------------------------------------------|-------------------|
+ * | 0–1   | STATE      | 0 unlocked, 1 locked, 2 locked and waiters may be parked   | see transitions   |
+ * | 2     | POISONED   | a holder failed or died; sticky                            | holder sets, reaper sets, anyone clears |
+ * | 3     | STARVING   | a parked waiter has waited ≥ {@link FAIR_AFTER_MS}         | waiters set, unlock clears |
+ * | 4     | HANDOFF    | locked on behalf of the parked waiters, owner 0            | unlock sets, a parked waiter clears |
+ * | 8–30  | OWNER      | owner id of the holder (`threadId + 1`), 0 when unlocked   | acquirer sets, unlock clears |
+ *
+ * Invariants: STATE = 0 ⇒ OWNER = 0, STARVING = 0, HANDOFF = 0 (only POISONED survives an unlock).
+ * HANDOFF = 1 ⇒ STATE = 2 and OWNER = 0. Bit 31 is never set.
+ *
+ * Transitions:
+ * - acquire: `0|P → 1|P|me` (newcomer) or `2|P|me` (a waiter: others may be parked too);
+ *   `2|HANDOFF|P → 2|P|me` (only an acquire that has already parked may claim a hand-off).
+ * - park: `1|… → 2|…` (+ STARVING once the waiter has waited long enough), then `A.wait` on that value.
+ * - unlock by the owner: `1|me → 0` (fast path); `…|me → P` and notify one if STATE was 2; or, when
+ *   STARVING was set, `2|STARVING|P|me → 2|HANDOFF|P` and notify all (the hand-off: a running thread
+ *   cannot barge, a parked waiter gets the lock).
+ * - reap (owner found dead in the liveness table): `…|dead → POISONED`, notify all.
+ *
+ * Fairness: a running thread may re-take a free lock (no convoy). A parked waiter first parks for
+ * {@link FAIR_AFTER_MS}; when it wakes still waiting it sets STARVING, and the next unlock hands the lock
+ * to the parked waiters instead of freeing it.
+ *
+ * Hazard: a `waitAsync` cannot be cancelled, so a `notify(…, 1)` may land on an abandoned wait; the
+ * async driver forwards such a wake-up, and every park is bounded by `POLL_MS`, so a stolen wake-up costs
+ * latency, never liveness.
+ */
+import type { AtomicsLike } from "./atomics-like.js";
+import { isDead } from "./liveness-table.js";
+import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter } from "./waiter.js";
+
+export const STATE_MASK = 0b11;
+export const UNLOCKED = 0;
+export const LOCKED = 1;
+export const CONTENDED = 2;
+export const POISONED = 1 << 2;
+export const STARVING = 1 << 3;
+export const HANDOFF = 1 << 4;
+export const OWNER_SHIFT = 8;
+/** Largest owner id the word can hold. */
+export const MAX_OWNER = (1 << 23) - 1;
+/** A parked waiter that has waited this long (ms) gets the lock handed to it on the next unlock. */
+export const FAIR_AFTER_MS = 1;
+/** Words a raw mutex occupies. */
+export const MUTEX_WORDS = 1;
+
+/** The owner id held in a word (0: none). */
+export function ownerOf(word: number): number {
+  return word >>> OWNER_SHIFT;
+}
+
+/**
+ * If the word `s` names an owner that the liveness table says is dead, releases the lock on its behalf
+ * (poisoned, all waiting flags cleared) and wakes every waiter. Returns `true` when the word changed
+ * (reaped here, or by someone else in the meantime): the caller must re-read it.
+ */
+function reapIfOwnerDead(A: AtomicsLike, w: Int32Array, i: number, s: number, table: Int32Array | undefined): boolean {
+  const owner = s >>> OWNER_SHIFT;
+  if (owner === 0 || !isDead(A, table, owner)) return false;
+  if (A.compareExchange(w, i, s, POISONED) === s) A.notify(w, i);
+  return true;
+}
+
+/** Takes the lock if it is free now. Also reaps a lock whose owner died (the caller then holds it, poisoned). */
+export function tryLock(A: AtomicsLike, w: Int32Array, i: number, me: number, table: Int32Array | undefined): boolean {
+  const mine = LOCKED | (me << OWNER_SHIFT);
+  let s = A.compareExchange(w, i, UNLOCKED, mine);
+  if (s === UNLOCKED) return true;
+  for (;;) {
+    if ((s & STATE_MASK) === UNLOCKED) {
+      // Unlocked but poisoned: keep the POISONED bit.
+      const prev = A.compareExchange(w, i, s, (s & POISONED) | mine);
+      if (prev === s) return true;
+      s = prev;
+      continue;
+    }
+    if ((s & HANDOFF) !== 0 || !reapIfOwnerDead(A, w, i, s, table)) return false;
+    s = A.load(w, i);
+  }
+}
+
+/**
+ * One acquire attempt. Returns `true` when the caller now holds the lock; otherwise it has prepared
+ * `waiter` to park (`waiter.index`, `waiter.expected`, `waiter.parkTimeout`) and returns `false`.
+ */
+export function lockStep(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+  now: Clock,
+): boolean {
+  for (;;) {
+    const s = A.load(w, i);
+    const state = s & STATE_MASK;
+    if (state === UNLOCKED) {
+      // A waiter that has parked takes CONTENDED: others may still be parked, and only a CONTENDED
+      // unlock notifies.
+      const next = (s & POISONED) | (waiter.parked ? CONTENDED : LOCKED) | (me << OWNER_SHIFT);
+      if (A.compareExchange(w, i, s, next) === s) return true;
+      continue;
+    }
+    if ((s & HANDOFF) !== 0) {
+      if (waiter.parked) {
+        if (A.compareExchange(w, i, s, (s & POISONED) | CONTENDED | (me << OWNER_SHIFT)) === s) return true;
+        continue;
+      }
+      // A newcomer may not claim a hand-off: fall through and park like everyone else.
+    } else if (reapIfOwnerDead(A, w, i, s, table)) {
+      continue;
+    }
+    if (waiter.spins > 0 && state === LOCKED && !waiter.parked) {
+      waiter.spins--;
+      continue;
+    }
+    const elapsed = waiter.parked ? now() - waiter.since : 0;
+    let want = (s & ~STATE_MASK) | CONTENDED;
+    if (waiter.parked && elapsed >= FAIR_AFTER_MS) want |= STARVING;
+    if (want !== s && A.compareExchange(w, i, s, want) !== s) continue;
+    if (!waiter.parked) {
+      waiter.parked = true;
+      waiter.since = now();
+    }
+    waiter.index = i;
+    waiter.expected = want;
+    // Until STARVING is set (by anyone), wake after FAIR_AFTER_MS to set it; after that, poll slowly
+    // (owner death, stolen wake-ups).
+    waiter.parkTimeout = (want & STARVING) !== 0 ? POLL_MS : FAIR_AFTER_MS;
+    return false;
+  }
+}
+
+/**
+ * A waiter gives up (timeout, abort). If a hand-off is pending it may have been meant for this waiter:
+ * turn it back into a plain unlock and wake the others, so the grant is passed on, never lost. It also
+ * clears STARVING (it may have set it; a waiter still starving sets it again when it next wakes), so an
+ * unlock does not hand off to nobody.
+ */
+export function abandonLock(A: AtomicsLike, w: Int32Array, i: number): void {
+  let s = A.load(w, i);
+  for (;;) {
+    let next: number;
+    if ((s & HANDOFF) !== 0) next = s & POISONED;
+    else if ((s & STARVING) !== 0) next = s & ~STARVING;
+    else return;
+    const prev = A.compareExchange(w, i, s, next);
+    if (prev === s) {
+      if ((s & HANDOFF) !== 0) A.notify(w, i);
+      return;
+    }
+    s = prev;
+  }
+}
+
+/**
+ * Acquires, parking through `A.wait`. `timeout` in ms (`Infinity`: no limit). Returns `false` on timeout.
+ */
+export function lockBlocking(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+  now: Clock,
+  timeout: number,
+  spins?: number,
+): boolean {
+  if (tryLock(A, w, i, me, table)) return true;
+  const waiter = newWaiter(spins);
+  const deadline = now() + timeout;
+  while (!lockStep(A, w, i, me, table, waiter, now)) {
+    const time = parkTime(waiter, deadline, now());
+    if (time <= 0) {
+      abandonLock(A, w, i);
+      return false;
+    }
+    A.wait(w, waiter.index, waiter.expected, time);
+  }
+  return true;
+}
+
+/**
+ * Releases a lock held by `me`. Returns `false` (and changes nothing) if `me` does not hold it — misuse
+ * is defined behaviour, never corruption.
+ */
+export function unlock(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
+  const mine = LOCKED | (me << OWNER_SHIFT);
+  let s = A.compareExchange(w, i, mine, UNLOCKED);
+  if (s === mine) return true;
+  for (;;) {
+    if ((s & STATE_MASK) === UNLOCKED || (s & HANDOFF) !== 0 || s >>> OWNER_SHIFT !== me) return false;
+    const contended = (s & STATE_MASK) === CONTENDED;
+    const handOff = contended && (s & STARVING) !== 0;
+    const next = handOff ? (s & POISONED) | CONTENDED | HANDOFF : s & POISONED;
+    const prev = A.compareExchange(w, i, s, next);
+    if (prev !== s) {
+      s = prev;
+      continue;
+    }
+    // A hand-off wakes every waiter: any parked one may claim it, and a notify(1) could be swallowed by
+    // an abandoned waitAsync. A plain unlock wakes one; a stolen wake-up is recovered by POLL_MS.
+    if (handOff) A.notify(w, i);
+    else if (contended) A.notify(w, i, 1);
+    return true;
+  }
+}
+
+/** Sets POISONED (the holder failed). */
+export function poisonLock(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.or(w, i, POISONED);
+}
+
+/** Clears POISONED. */
+export function clearPoison(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.and(w, i, ~POISONED);
+}
+
+/** `true` while the word is locked (held, or being handed off). */
+export function isLocked(A: AtomicsLike, w: Int32Array, i: number): boolean {
+  return (A.load(w, i) & STATE_MASK) !== UNLOCKED;
+}
+
+/** `true` while POISONED is set. */
+export function isPoisoned(A: AtomicsLike, w: Int32Array, i: number): boolean {
+  return (A.load(w, i) & POISONED) !== 0;
+}

@@ -1,0 +1,265 @@
+/**
+ * A writer-preferring reader-writer lock over two words, with writer-owner recovery and poisoning.
+ *
+ * Step functions (every shared access goes through `A`; between two calls only locals change):
+ * - {@link tryRead}`(A, w, i, table)`, {@link readStep}`(A, w, i, table, waiter)`, {@link readUnlock}`(A, w, i)`
+ * - {@link tryWrite}`(A, w, i, me, table)`, {@link writeStep}`(A, w, i, me, table, waiter)`,
+ *   {@link writeUnlock}`(A, w, i, me)`, {@link downgrade}`(A, w, i, me)`
+ * - {@link readBlocking} / {@link writeBlocking}: the step + `A.wait` loops.
+ * A step returns `true` when acquired, else prepares `waiter` (`index`, `expected`, `parkTimeout`) to park.
+ *
+ * Words: `w[i]` is the state, `w[i + 1]` the writers' wake-up sequence (writers park on it, so a
+ * reader leaving does not wake writers one by one, and a wake-up between a writer's check and its park
+ * is never lost: it reads the sequence before the state).
+ *
+ * State word layout:
+ *
+ * | bits  | name             | meaning                                                  | who may change it |
+ * |-------|------------------|----------------------------------------------------------|-------------------|
+ * | 0–22  | COUNT            | readers holding it; when WRITE_LOCKED: the writer's id    | acquirers, unlockers |
+ * | 23    | WRITE_LOCKED     | held exclusively                                         | writer sets, writer / reaper clears |
+ * | 24    | READERS_WAITING  | a reader is parked on `w[i]`                             | readers set, "last one out" clears |
+ * | 25    | WRITERS_WAITING  | a writer is parked on `w[i+1]`; new readers must wait    | writers set, "last one out" clears |
+ * | 26    | POISONED         | a writer failed or died; sticky                          | writer / reaper set, anyone clears |
+ *
+ * Invariant: when the lock is free (COUNT = 0, not WRITE_LOCKED) both WAITING bits are clear — every
+ * transition to free clears them and wakes both sides ("last one out wakes everyone").
+ *
+ * Writer preference (no writer starvation): while WRITERS_WAITING is set, new readers wait even though
+ * readers hold the lock; the readers drain and the last one wakes the writers. A writer that gives up
+ * may leave WRITERS_WAITING behind; it is cleared when the lock next becomes free.
+ *
+ * Not covered: a *reader* that dies holding a read share leaks it (readers are counted, not named);
+ * a writer then waits until its timeout. Writers that die are reaped like a mutex owner.
+ */
+import type { AtomicsLike } from "./atomics-like.js";
+import { isDead } from "./liveness-table.js";
+import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter } from "./waiter.js";
+
+export const COUNT_MASK = (1 << 23) - 1;
+export const WRITE_LOCKED = 1 << 23;
+export const READERS_WAITING = 1 << 24;
+export const WRITERS_WAITING = 1 << 25;
+export const POISONED = 1 << 26;
+export const WAITING = READERS_WAITING | WRITERS_WAITING;
+/** Most readers at once. */
+export const MAX_READERS = COUNT_MASK;
+/** Words a raw rwlock occupies. */
+export const RW_LOCK_WORDS = 2;
+
+/** Clears both WAITING bits if the lock is free, then wakes both sides. */
+function wakeAllIfFree(A: AtomicsLike, w: Int32Array, i: number): void {
+  let s = A.load(w, i);
+  for (;;) {
+    // Held again: its holder's unlock will wake them (the bits stay set).
+    if ((s & (WRITE_LOCKED | COUNT_MASK)) !== 0 || (s & WAITING) === 0) return;
+    const prev = A.compareExchange(w, i, s, s & ~WAITING);
+    if (prev === s) break;
+    s = prev;
+  }
+  wakeBoth(A, w, i);
+}
+
+function wakeBoth(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.add(w, i + 1, 1);
+  A.notify(w, i + 1);
+  A.notify(w, i);
+}
+
+/** Releases a write lock whose owner died: free, poisoned, everyone woken. Returns `true` if the word changed. */
+function reapIfWriterDead(A: AtomicsLike, w: Int32Array, i: number, s: number, table: Int32Array | undefined): boolean {
+  if ((s & WRITE_LOCKED) === 0 || !isDead(A, table, s & COUNT_MASK)) return false;
+  if (A.compareExchange(w, i, s, POISONED) === s) wakeBoth(A, w, i);
+  return true;
+}
+
+/** Takes a read share if no writer holds or waits. */
+export function tryRead(A: AtomicsLike, w: Int32Array, i: number, table: Int32Array | undefined): boolean {
+  let s = A.load(w, i);
+  for (;;) {
+    if ((s & WRITE_LOCKED) !== 0) {
+      if (!reapIfWriterDead(A, w, i, s, table)) return false;
+      s = A.load(w, i);
+      continue;
+    }
+    if ((s & WRITERS_WAITING) !== 0 || (s & COUNT_MASK) === MAX_READERS) return false;
+    const prev = A.compareExchange(w, i, s, s + 1);
+    if (prev === s) return true;
+    s = prev;
+  }
+}
+
+/** One read attempt (see the module docs). */
+export function readStep(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+): boolean {
+  for (;;) {
+    const s = A.load(w, i);
+    if ((s & (WRITE_LOCKED | WRITERS_WAITING)) === 0 && (s & COUNT_MASK) < MAX_READERS) {
+      if (A.compareExchange(w, i, s, s + 1) === s) return true;
+      continue;
+    }
+    if (reapIfWriterDead(A, w, i, s, table)) continue;
+    if (waiter.spins > 0 && !waiter.parked && (s & WAITING) === 0) {
+      waiter.spins--;
+      continue;
+    }
+    const want = s | READERS_WAITING;
+    if (want !== s && A.compareExchange(w, i, s, want) !== s) continue;
+    waiter.parked = true;
+    waiter.index = i;
+    waiter.expected = want;
+    waiter.parkTimeout = POLL_MS;
+    return false;
+  }
+}
+
+/** Gives back a read share. The last reader out wakes the waiters. Returns `false` if no reader held it. */
+export function readUnlock(A: AtomicsLike, w: Int32Array, i: number): boolean {
+  let s = A.load(w, i);
+  for (;;) {
+    if ((s & WRITE_LOCKED) !== 0 || (s & COUNT_MASK) === 0) return false;
+    const prev = A.compareExchange(w, i, s, s - 1);
+    if (prev === s) break;
+    s = prev;
+  }
+  if ((s & COUNT_MASK) === 1 && (s & WAITING) !== 0) wakeAllIfFree(A, w, i);
+  return true;
+}
+
+/** Takes the write lock if it is free. */
+export function tryWrite(A: AtomicsLike, w: Int32Array, i: number, me: number, table: Int32Array | undefined): boolean {
+  let s = A.compareExchange(w, i, 0, WRITE_LOCKED | me);
+  if (s === 0) return true;
+  for (;;) {
+    if ((s & (WRITE_LOCKED | COUNT_MASK)) === 0) {
+      const prev = A.compareExchange(w, i, s, s | WRITE_LOCKED | me);
+      if (prev === s) return true;
+      s = prev;
+      continue;
+    }
+    if (!reapIfWriterDead(A, w, i, s, table)) return false;
+    s = A.load(w, i);
+  }
+}
+
+/** One write attempt (see the module docs). Parks on `w[i + 1]`. */
+export function writeStep(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+): boolean {
+  for (;;) {
+    // Read the sequence first: a wake-up after this read changes it, so the park returns at once.
+    const seq = A.load(w, i + 1);
+    const s = A.load(w, i);
+    if ((s & (WRITE_LOCKED | COUNT_MASK)) === 0) {
+      // A writer that has parked keeps WRITERS_WAITING set: other writers may still be parked, and its
+      // unlock must wake them.
+      const next = s | WRITE_LOCKED | me | (waiter.parked ? WRITERS_WAITING : 0);
+      if (A.compareExchange(w, i, s, next) === s) return true;
+      continue;
+    }
+    if (reapIfWriterDead(A, w, i, s, table)) continue;
+    if (waiter.spins > 0 && !waiter.parked) {
+      waiter.spins--;
+      continue;
+    }
+    if ((s & WRITERS_WAITING) === 0 && A.compareExchange(w, i, s, s | WRITERS_WAITING) !== s) continue;
+    waiter.parked = true;
+    waiter.index = i + 1;
+    waiter.expected = seq;
+    waiter.parkTimeout = POLL_MS;
+    return false;
+  }
+}
+
+/** Releases the write lock held by `me`, waking every waiter if any. Returns `false` if `me` does not hold it. */
+export function writeUnlock(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
+  let s = A.compareExchange(w, i, WRITE_LOCKED | me, 0);
+  if (s === (WRITE_LOCKED | me)) return true;
+  for (;;) {
+    if ((s & WRITE_LOCKED) === 0 || (s & COUNT_MASK) !== me) return false;
+    const prev = A.compareExchange(w, i, s, s & POISONED);
+    if (prev === s) break;
+    s = prev;
+  }
+  if ((s & WAITING) !== 0) wakeBoth(A, w, i);
+  return true;
+}
+
+/**
+ * Turns the write lock held by `me` into one read share, atomically: no writer can get in between.
+ * Waiting readers are woken (and admitted: WRITERS_WAITING is cleared; waiting writers re-set it).
+ */
+export function downgrade(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
+  let s = A.load(w, i);
+  for (;;) {
+    if ((s & WRITE_LOCKED) === 0 || (s & COUNT_MASK) !== me) return false;
+    const prev = A.compareExchange(w, i, s, (s & POISONED) | 1);
+    if (prev === s) break;
+    s = prev;
+  }
+  if ((s & WAITING) !== 0) wakeBoth(A, w, i);
+  return true;
+}
+
+/** Read lock, parking through `A.wait`. Returns `false` on timeout. */
+export function readBlocking(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  table: Int32Array | undefined,
+  now: Clock,
+  timeout: number,
+  spins?: number,
+): boolean {
+  if (tryRead(A, w, i, table)) return true;
+  const waiter = newWaiter(spins);
+  const deadline = now() + timeout;
+  while (!readStep(A, w, i, table, waiter)) {
+    const time = parkTime(waiter, deadline, now());
+    if (time <= 0) return false;
+    A.wait(w, waiter.index, waiter.expected, time);
+  }
+  return true;
+}
+
+/** Write lock, parking through `A.wait`. Returns `false` on timeout. */
+export function writeBlocking(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+  now: Clock,
+  timeout: number,
+  spins?: number,
+): boolean {
+  if (tryWrite(A, w, i, me, table)) return true;
+  const waiter = newWaiter(spins);
+  const deadline = now() + timeout;
+  while (!writeStep(A, w, i, me, table, waiter)) {
+    const time = parkTime(waiter, deadline, now());
+    if (time <= 0) return false;
+    A.wait(w, waiter.index, waiter.expected, time);
+  }
+  return true;
+}
+
+/** Sets POISONED. */
+export function poisonRwLock(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.or(w, i, POISONED);
+}
+
+/** Clears POISONED. */
+export function clearRwPoison(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.and(w, i, ~POISONED);
+}

@@ -1,0 +1,55 @@
+/**
+ * The local state of one acquire while it runs a raw algorithm's step function.
+ *
+ * Raw algorithms are written as small synchronous steps (`*Step(A, …, waiter)`): a step either
+ * finishes (returns a result) or says where to park — it stores the word index and the value it saw in
+ * `waiter.index` / `waiter.expected`, and the timeout to park with in `waiter.parkTimeout`. A driver then
+ * parks there: the blocking driver through `A.wait`, the async driver (src/threads/wait.ts) through
+ * `Atomics.waitAsync`, the model checker through its stand-in. After any wake-up (notify, timeout or
+ * "not-equal") the driver calls the step again; steps re-read everything, so spurious wake-ups and
+ * wake-ups stolen by an abandoned `waitAsync` cost time, never correctness.
+ *
+ * Only the acquiring thread touches a `RawWaiter`: it is a plain local, not shared memory.
+ */
+export interface RawWaiter {
+  /** `true` once this acquire has parked at least once (it is then a *waiter*, not a newcomer). */
+  parked: boolean;
+  /** Clock reading when it first parked. */
+  since: number;
+  /** Remaining spin budget (re-reads of a locked word before parking). */
+  spins: number;
+  /** Index, in the primitive's `Int32Array`, of the word to park on. */
+  index: number;
+  /** The value the word held when the step decided to park (`A.wait(…, expected, …)`). */
+  expected: number;
+  /** Longest time to park before re-running the step, in milliseconds. */
+  parkTimeout: number;
+  /** Primitive-specific flag (semaphore: registered in the waiter count). */
+  registered: boolean;
+}
+
+/** Re-reads of a busy word before parking. Short: JS has no pause instruction, and parking is cheap. */
+export const SPIN_LIMIT = 40;
+
+/**
+ * Longest a waiter parks before it re-checks the word on its own (owner death, a stolen wake-up).
+ * This bounds how long a waiter can miss the death of the lock's owner: the supervisor marks the owner
+ * dead, and every waiter sees it within one poll.
+ */
+export const POLL_MS = 50;
+
+/** A clock in milliseconds (`performance.now` in production; the model checker passes its own). */
+export type Clock = () => number;
+
+/** A fresh waiter state. `spins`: spin budget (0 disables spinning, which the model checker may prefer). */
+export function newWaiter(spins: number = SPIN_LIMIT): RawWaiter {
+  return { parked: false, since: 0, spins, index: 0, expected: 0, parkTimeout: POLL_MS, registered: false };
+}
+
+/**
+ * Remaining time before `deadline` (a clock reading, or `Infinity`), capped by the waiter's park timeout.
+ * Returns 0 or less once the deadline has passed.
+ */
+export function parkTime(waiter: RawWaiter, deadline: number, now: number): number {
+  return Math.min(deadline - now, waiter.parkTimeout);
+}
