@@ -1,0 +1,276 @@
+/**
+ * JSON cells: a JSON value in shared memory, for data whose shape is not fixed (a config, a small
+ * map). Meant as the data of a threads lock, whose guard shows the decoded value and writes it back
+ * on release when it changed.
+ *
+ * **Memory** (one `SharedArrayBuffer`):
+ *
+ * | bytes | meaning | written by |
+ * |---|---|---|
+ * | 0–3 | u32 byte length `n` of the UTF-8 text (`Atomics.store`, after the text) | the writer |
+ * | 4 … 4+n | `JSON.stringify(value)` as UTF-8 | the writer |
+ *
+ * The buffer is growable (`maxByteLength = 4 + maxBytes`) where the runtime supports it, so a small
+ * value takes little memory; elsewhere it is allocated at `4 + maxBytes` bytes up front.
+ *
+ * @module
+ */
+
+import { checkInteger, checkOptionsObject, describe } from "../internal/validate.js";
+import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import type { DataBinding } from "./shared-data.js";
+
+/** The handle of a JSON cell: `JsonCell.from(handle)` rebuilds it in any thread. */
+export interface JsonHandle extends HandleBase<"lockbox.threads.Json"> {
+  /** Length word, then UTF-8 text; growable where supported. */
+  readonly buffer: SharedArrayBuffer;
+  /** Capacity of the text in bytes. */
+  readonly maxBytes: number;
+}
+
+/** Options of {@link json}. */
+export interface JsonOptions {
+  /** Largest encoded size, in UTF-8 bytes, the cell accepts (default 65536, at most 2 ** 30). */
+  maxBytes?: number | undefined;
+}
+
+const JSON_TAG = "lockbox.threads.Json";
+const HEADER = 4;
+const DEFAULT_MAX_BYTES = 65_536;
+const MAX_BYTES = 2 ** 30;
+const GROWABLE = typeof SharedArrayBuffer !== "undefined" && "grow" in SharedArrayBuffer.prototype;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Privileged access for the lock binding; set once by the class. */
+let storedEquals: (cell: JsonCell<unknown>, bytes: Uint8Array) => boolean;
+let writeEncoded: (cell: JsonCell<unknown>, bytes: Uint8Array) => void;
+
+/** Passed by {@link json}: cells cannot be constructed from outside. */
+const CELL_TOKEN: unique symbol = Symbol("lockbox.json.cell");
+
+/** Set by {@link JsonCell.from} for one `new`: wrap this buffer instead of allocating. */
+let adopted: { buffer: SharedArrayBuffer; maxBytes: number } | undefined;
+
+/**
+ * A JSON value in shared memory (see the module docs for its layout). Make one with {@link json}.
+ *
+ * `get()` and `set()` read and write the memory directly, without any lock: use them only before the
+ * cell is shared or while holding the lock that owns it. A reader racing a writer can see a torn
+ * text (and `get()` then throws `SyntaxError`).
+ *
+ * @example
+ * ```ts
+ * const settings = json({ theme: "dark", retries: 3 }, { maxBytes: 4096 });
+ * const lock = new Mutex(settings); // lockbox/threads
+ * await lock.withLock((guard) => {
+ *   guard.value.retries += 1; // written back on release
+ * });
+ * ```
+ */
+export class JsonCell<T> {
+  /** Structured-clone-safe description (an own property, so posting the cell itself works too). */
+  readonly handle: JsonHandle;
+  readonly #buffer: SharedArrayBuffer;
+  readonly #maxBytes: number;
+  /** Length-tracking over a growable buffer: sees growth done by any thread. */
+  readonly #bytes: Uint8Array;
+  readonly #length: Uint32Array;
+
+  static {
+    storedEquals = (cell, bytes) => cell.#storedEquals(bytes);
+    writeEncoded = (cell, bytes) => cell.#write(bytes);
+  }
+
+  /** @internal Use {@link json} or {@link JsonCell.from}. */
+  constructor(token: typeof CELL_TOKEN, initial?: T, maxBytes?: number) {
+    if (token !== CELL_TOKEN) throw new TypeError("JsonCell cannot be constructed directly; use json()");
+    const place = adopted;
+    adopted = undefined;
+    let bytes: Uint8Array | undefined;
+    if (place !== undefined) {
+      this.#buffer = place.buffer;
+      this.#maxBytes = place.maxBytes;
+    } else {
+      const max = maxBytes ?? DEFAULT_MAX_BYTES;
+      bytes = encode(initial, "initial", max);
+      this.#buffer = GROWABLE
+        ? new SharedArrayBuffer(HEADER + bytes.length, { maxByteLength: HEADER + max })
+        : new SharedArrayBuffer(HEADER + max);
+      this.#maxBytes = max;
+    }
+    this.#bytes = new Uint8Array(this.#buffer);
+    this.#length = new Uint32Array(this.#buffer, 0, 1);
+    this.handle = Object.freeze({
+      type: JSON_TAG,
+      version: LAYOUT_VERSION,
+      buffer: this.#buffer,
+      maxBytes: this.#maxBytes,
+    });
+    if (bytes !== undefined) this.#write(bytes);
+  }
+
+  /**
+   * Rebuilds a cell over the same memory from a cell or its `handle` (in any thread).
+   *
+   * @example
+   * ```ts
+   * const settings = JsonCell.from<Settings>(workerData.settings);
+   * ```
+   *
+   * **Throws**: `TypeError` for anything else: another type's handle, another layout version, a
+   * buffer that is not a `SharedArrayBuffer` or cannot hold `maxBytes`.
+   */
+  static from<T = unknown>(received: unknown): JsonCell<T> {
+    const handle = checkHandle<JsonHandle>(received, JSON_TAG, "JsonCell.from");
+    const maxBytes = handle.maxBytes;
+    if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_BYTES) {
+      throw new TypeError(
+        `Expected \`handle.maxBytes\` to be an integer from 1 to ${MAX_BYTES}, got ${describe(maxBytes)}`,
+      );
+    }
+    const buffer = checkSharedBuffer("handle.buffer", handle.buffer, HEADER);
+    const capacity = buffer.growable ? buffer.maxByteLength : buffer.byteLength;
+    if (capacity < HEADER + maxBytes) {
+      throw new TypeError(`Expected \`handle.buffer\` to hold at least ${HEADER + maxBytes} bytes, got ${capacity}`);
+    }
+    adopted = { buffer, maxBytes };
+    try {
+      return new JsonCell<T>(CELL_TOKEN);
+    } finally {
+      adopted = undefined;
+    }
+  }
+
+  /** Capacity of the encoded text, in UTF-8 bytes. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /** Size of the stored text, in UTF-8 bytes. */
+  get byteLength(): number {
+    return this.#storedLength();
+  }
+
+  /**
+   * Decodes the stored value (a fresh copy each call). Not synchronized: see the class docs.
+   *
+   * @example
+   * ```ts
+   * const { theme } = settings.get();
+   * ```
+   *
+   * **Throws**: `SyntaxError` if the memory holds no valid JSON (a torn read of a concurrent write).
+   */
+  get(): T {
+    const length = this.#storedLength();
+    // Copy out of shared memory first: TextDecoder refuses shared views on the web.
+    return JSON.parse(decoder.decode(this.#bytes.slice(HEADER, HEADER + length))) as T;
+  }
+
+  /**
+   * Encodes and stores `value`. Not synchronized: see the class docs.
+   *
+   * @example
+   * ```ts
+   * settings.set({ theme: "light", retries: 3 });
+   * ```
+   *
+   * **Throws**: `RangeError` when the text exceeds {@link maxBytes}, `TypeError` when `value` has no
+   * JSON form (`undefined`, a function, a bigint, a cycle); the stored value is unchanged either way.
+   */
+  set(value: T): void {
+    this.#write(encode(value, "value", this.#maxBytes));
+  }
+
+  #storedLength(): number {
+    // A foreign writer could leave any length: never read past what exists.
+    return Math.min(Atomics.load(this.#length, 0), this.#bytes.length - HEADER);
+  }
+
+  #storedEquals(bytes: Uint8Array): boolean {
+    const stored = this.#bytes;
+    if (this.#storedLength() !== bytes.length) return false;
+    for (let i = 0; i < bytes.length; i++) if (stored[HEADER + i] !== bytes[i]) return false;
+    return true;
+  }
+
+  /** `bytes` is already checked against maxBytes. */
+  #write(bytes: Uint8Array): void {
+    const buffer = this.#buffer;
+    const needed = HEADER + bytes.length;
+    if (buffer.growable && buffer.byteLength < needed) {
+      // Grow geometrically (a value that keeps growing costs O(1) amortized grows), capped at the max.
+      buffer.grow(Math.min(buffer.maxByteLength, Math.max(needed, buffer.byteLength * 2)));
+    }
+    this.#bytes.set(bytes, HEADER);
+    // The length goes last, so a reader that sees it also sees the bytes it covers (seq-cst store).
+    Atomics.store(this.#length, 0, bytes.length);
+  }
+}
+
+function encode(value: unknown, arg: string, maxBytes: number): Uint8Array {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new TypeError(`Expected \`${arg}\` to be a JSON-serializable value: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (text === undefined) {
+    throw new TypeError(`Expected \`${arg}\` to be a JSON-serializable value, got ${describe(value)}`);
+  }
+  const bytes = encoder.encode(text);
+  if (bytes.length > maxBytes) {
+    throw new RangeError(
+      `Expected \`${arg}\` to encode to at most ${maxBytes} bytes of JSON (maxBytes), got ${bytes.length} bytes`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * A JSON value in shared memory, to be owned by a threads lock: `new Mutex(json(initial))`. The
+ * lock's guard then shows a plain decoded value (decoded on acquire), and release writes it back when
+ * its JSON text changed.
+ *
+ * @example
+ * ```ts
+ * const state = new RwLock(json({ users: [] as string[] }, { maxBytes: 1 << 20 }));
+ * await state.withWrite((guard) => {
+ *   guard.value.users.push("ada");
+ * });
+ * ```
+ *
+ * @param initial - the starting value; anything `JSON.stringify` accepts.
+ * @param options - `maxBytes`: capacity of the UTF-8 text (default 65536).
+ *
+ * **Throws**: `TypeError` when `initial` has no JSON form, `RangeError` when it exceeds `maxBytes` or
+ * `maxBytes` is not an integer from 1 to 2 ** 30.
+ */
+export function json<T>(initial: T, options?: JsonOptions): JsonCell<T> {
+  checkOptionsObject("options", options);
+  const maxBytes = options?.maxBytes;
+  if (maxBytes !== undefined) checkInteger("maxBytes", maxBytes, 1, MAX_BYTES);
+  return new JsonCell<T>(CELL_TOKEN, initial, maxBytes);
+}
+
+/**
+ * The lock binding of a JSON cell (see `bindData`): `open` decodes, `replace` keeps the new plain
+ * value, `close` writes back when the encoded text differs from what is stored.
+ * @internal
+ */
+export function bindJson<T>(cell: JsonCell<T>): DataBinding<T> {
+  return {
+    open: () => cell.get(),
+    replace: (next) => next,
+    close(current) {
+      const bytes = encode(current, "value", cell.maxBytes);
+      // Comparing with memory rather than with what `open` saw keeps the binding stateless, so
+      // several read guards may share it; under the lock the memory is what `open` decoded.
+      if (!storedEquals(cell as JsonCell<unknown>, bytes)) writeEncoded(cell as JsonCell<unknown>, bytes);
+    },
+  };
+}
