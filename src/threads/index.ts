@@ -16,16 +16,24 @@ export {
   WouldBlockError,
 } from "../errors.js";
 // shared data and atomics
-export { AtomicBool, type AtomicHandle, AtomicI32, AtomicI64, AtomicU32, AtomicU64, type WaitResult } from "./atomics.js";
-export { type JsonHandle, JsonCell, type JsonOptions, json } from "./json.js";
+export {
+  AtomicBool,
+  type AtomicHandle,
+  AtomicI32,
+  AtomicI64,
+  AtomicU32,
+  AtomicU64,
+  type WaitResult,
+} from "./atomics.js";
+export { JsonCell, type JsonHandle, type JsonOptions, json } from "./json.js";
 export type { SharedData } from "./shared-data.js";
 export {
   type ArrayType,
   array,
   type ElementType,
+  type Fields,
   type FieldType,
   type FieldValue,
-  type Fields,
   type Infer,
   type ScalarType,
   type StringType,
