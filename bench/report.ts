@@ -1,0 +1,410 @@
+/**
+ * Turns the runner's samples into the published results: a Markdown table per scenario, a JSON file,
+ * and one hand-written SVG bar chart per scenario (ratio to the floor, min–max whiskers). No
+ * dependencies: the SVG is plain strings.
+ */
+
+import type { Scenario } from "./scenarios.js";
+import { median } from "./util.js";
+
+export type RowKind = "lockbox" | "floor" | "peer" | "ref";
+export type RowStatus = "ok" | "wrong" | "skipped" | "error";
+
+export interface Row {
+  lib: string;
+  kind: RowKind;
+  status: RowStatus;
+  /** Why the row is wrong, skipped or failed. */
+  message?: string | undefined;
+  samples: number[];
+  median: number;
+  min: number;
+  max: number;
+  /** median / floor median from the same run (lower is better). */
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+  /** Median of each extra metric over the repetitions. */
+  extra: Record<string, number>;
+}
+
+export interface ScenarioReport {
+  name: string;
+  title: string;
+  description: string;
+  unit: string;
+  extras: Record<string, string>;
+  floorMedian: number;
+  rows: Row[];
+}
+
+export interface Target {
+  name: string;
+  goal: string;
+  measured: string;
+  /** `undefined` when it could not be measured in this run. */
+  met: boolean | undefined;
+}
+
+export interface Report {
+  meta: {
+    date: string;
+    node: string;
+    cpu: string;
+    cores: number;
+    reps: number;
+    quick: boolean;
+    seconds: number;
+    command: string;
+  };
+  scenarios: ScenarioReport[];
+  targets: Target[];
+}
+
+export interface Sample {
+  status: RowStatus;
+  message?: string | undefined;
+  value?: number | undefined;
+  extra?: Record<string, number> | undefined;
+}
+
+export function kindOf(lib: string): RowKind {
+  if (lib === "lockbox") return "lockbox";
+  if (lib === "floor") return "floor";
+  if (lib === "await-null") return "ref";
+  return "peer";
+}
+
+/** Aggregates one scenario's samples: medians, min–max, ratios to the floor's median. */
+export function summarize(scenario: Scenario, samples: Map<string, Sample[]>): ScenarioReport {
+  const rows: Row[] = [];
+  for (const [lib, list] of samples) {
+    const bad = list.find((s) => s.status === "wrong") ?? list.find((s) => s.status !== "ok");
+    const ok = list.filter((s) => s.status === "ok");
+    const values = ok.map((s) => s.value as number);
+    const extra: Record<string, number> = {};
+    for (const key of Object.keys(ok[0]?.extra ?? {})) extra[key] = median(ok.map((s) => s.extra?.[key] ?? Number.NaN));
+    rows.push({
+      lib,
+      kind: kindOf(lib),
+      // One wrong result disqualifies; an error in some repetitions only is reported beside the rest.
+      status: bad?.status === "wrong" ? "wrong" : ok.length > 0 ? "ok" : (bad?.status ?? "error"),
+      message: bad?.message,
+      samples: values,
+      median: median(values),
+      min: values.length > 0 ? Math.min(...values) : Number.NaN,
+      max: values.length > 0 ? Math.max(...values) : Number.NaN,
+      ratio: Number.NaN,
+      ratioMin: Number.NaN,
+      ratioMax: Number.NaN,
+      extra,
+    });
+  }
+  const floor = rows.find((r) => r.kind === "floor" && r.status === "ok");
+  const floorMedian = floor?.median ?? Number.NaN;
+  for (const row of rows) {
+    row.ratio = row.median / floorMedian;
+    row.ratioMin = row.min / floorMedian;
+    row.ratioMax = row.max / floorMedian;
+  }
+  rows.sort((a, b) => rankKey(a) - rankKey(b) || a.median - b.median || a.lib.localeCompare(b.lib));
+  return {
+    name: scenario.name,
+    title: scenario.title,
+    description: scenario.description,
+    unit: scenario.unit,
+    extras: scenario.extras ?? {},
+    floorMedian,
+    rows,
+  };
+}
+
+function rankKey(row: Row): number {
+  return row.status === "ok" ? 0 : row.status === "wrong" ? 1 : row.status === "error" ? 2 : 3;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Targets
+
+function okRow(s: ScenarioReport | undefined, lib: string): Row | undefined {
+  return s?.rows.find((r) => r.lib === lib && r.status === "ok");
+}
+
+function bestPeer(s: ScenarioReport | undefined): Row | undefined {
+  return s?.rows.filter((r) => r.kind === "peer" && r.status === "ok").sort((a, b) => a.median - b.median)[0];
+}
+
+const x = (n: number): string => `${n.toFixed(2)}×`;
+
+/** The goals the issue sets for lockbox, checked against this run. */
+export function checkTargets(scenarios: ScenarioReport[]): Target[] {
+  const by = (name: string) => scenarios.find((s) => s.name === name);
+  const targets: Target[] = [];
+  const unmeasured = (name: string, goal: string, why: string): void => {
+    targets.push({ name, goal, measured: why, met: undefined });
+  };
+
+  const un = by("uncontended");
+  const unLockbox = okRow(un, "lockbox");
+  if (un === undefined || unLockbox === undefined) unmeasured("uncontended", "≤ 1.20× floor time", "not run");
+  else {
+    targets.push({
+      name: "uncontended",
+      goal: "≤ 1.20× floor time",
+      measured: `${x(unLockbox.ratio)} floor`,
+      met: unLockbox.ratio <= 1.2,
+    });
+  }
+
+  const vsPeers = (name: string, label: string): void => {
+    const s = by(name);
+    const lockbox = okRow(s, "lockbox");
+    const peer = bestPeer(s);
+    if (s === undefined || lockbox === undefined || peer === undefined) {
+      unmeasured(label, "≥ 1.40× best peer throughput", "not run");
+      return;
+    }
+    const speedup = peer.median / lockbox.median;
+    targets.push({
+      name: label,
+      goal: "≥ 1.40× best peer throughput",
+      measured: `${x(speedup)} ${peer.lib}`,
+      met: speedup >= 1.4,
+    });
+  };
+
+  const co = by("contended");
+  const coLockbox = okRow(co, "lockbox");
+  if (co === undefined || coLockbox === undefined) unmeasured("contended", "≥ 0.85× floor throughput", "not run");
+  else {
+    const share = co.floorMedian / coLockbox.median;
+    targets.push({
+      name: "contended",
+      goal: "≥ 0.85× floor throughput",
+      measured: `${x(share)} floor`,
+      met: share >= 0.85,
+    });
+  }
+  vsPeers("contended", "contended");
+  vsPeers("rwlock", "rwlock");
+  vsPeers("semaphore", "semaphore");
+
+  const deep = by("waiters-100k");
+  const shallow = by("waiters-10k");
+  const deepLockbox = okRow(deep, "lockbox");
+  const shallowLockbox = okRow(shallow, "lockbox");
+  if (deepLockbox === undefined) unmeasured("100k waiters: memory", "≤ 250 heap bytes/waiter", "not run");
+  else {
+    const bytes = deepLockbox.extra.bytesPerWaiter ?? Number.NaN;
+    targets.push({
+      name: "100k waiters: memory",
+      goal: "≤ 250 heap bytes/waiter",
+      measured: `${bytes.toFixed(0)} B/waiter`,
+      met: bytes <= 250,
+    });
+  }
+  if (deepLockbox === undefined || shallowLockbox === undefined) {
+    unmeasured("100k waiters: drain", "flat: ns/waiter at 100k ≤ 1.5× at 10k", "not run");
+  } else {
+    const growth = deepLockbox.median / shallowLockbox.median;
+    targets.push({
+      name: "100k waiters: drain",
+      goal: "flat: ns/waiter at 100k ≤ 1.5× at 10k",
+      measured: `${x(growth)} (${fmt(shallowLockbox.median)} → ${fmt(deepLockbox.median)} ns)`,
+      met: growth <= 1.5,
+    });
+  }
+  return targets;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Markdown
+
+/** Rounds to 3 significant figures, with thousands separators for large values. */
+export function fmt(n: number): string {
+  if (!Number.isFinite(n)) return "–";
+  if (Math.abs(n) >= 100) return Math.round(n).toLocaleString("en-US");
+  return Number(n.toPrecision(3)).toString();
+}
+
+const escapeCell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\s+/g, " ");
+
+export function renderMarkdown(report: Report): string {
+  const { meta } = report;
+  const out: string[] = [];
+  out.push("# lockbox benchmarks", "");
+  out.push(
+    `Generated by \`${meta.command}\` on ${meta.date} · Node ${meta.node} · ${meta.cpu} (${meta.cores} cores) · ` +
+      `${meta.reps} repetition${meta.reps === 1 ? "" : "s"} · ${meta.seconds.toFixed(0)} s${meta.quick ? " · **quick sizes**" : ""}`,
+    "",
+    "Each row is one library; every library × scenario × repetition ran in a fresh Node process (warm-up pass, " +
+      "then a measured pass), repetitions interleaved in rotating order. Times are medians over the repetitions " +
+      "with min–max; **× floor** divides by the floor's median from this same run (lower is better). The floors " +
+      "(bench/floors.ts) are the least a correct implementation can do. A library whose result fails a check is " +
+      "listed as wrong, not ranked. Method and caveats: [bench/README.md](../README.md).",
+    "",
+  );
+  out.push("## Targets", "", "| target | goal | measured | met |", "|---|---|---|---|");
+  for (const t of report.targets) {
+    const met = t.met === undefined ? "–" : t.met ? "yes" : "**no**";
+    out.push(`| ${t.name} | ${t.goal} | ${t.measured} | ${met} |`);
+  }
+  out.push("");
+  for (const s of report.scenarios) {
+    out.push(`## ${s.title}`, "", s.description, "", `![${s.title}](${s.name}.svg)`, "");
+    const extraKeys = Object.keys(s.extras);
+    const head = [
+      "library",
+      `${s.unit} (median)`,
+      "min–max",
+      "× floor",
+      ...extraKeys.map((k) => s.extras[k] as string),
+    ];
+    out.push(`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`);
+    for (const r of s.rows) {
+      const name = r.kind === "lockbox" ? "**lockbox**" : r.kind === "floor" ? "*floor*" : r.lib;
+      if (r.status !== "ok") {
+        const label = r.status === "wrong" ? "**WRONG**" : r.status;
+        out.push(`| ${name} | ${label}: ${escapeCell(firstLine(r.message ?? ""))} |${" |".repeat(head.length - 2)}`);
+        continue;
+      }
+      const cells = [
+        name,
+        fmt(r.median),
+        `${fmt(r.min)}–${fmt(r.max)}`,
+        r.kind === "floor" ? "1" : fmt(r.ratio),
+        ...extraKeys.map((k) => fmt(r.extra[k] ?? Number.NaN)),
+      ];
+      out.push(`| ${cells.join(" | ")} |`);
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? "";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SVG
+
+const COLORS: Record<RowKind, string> = {
+  lockbox: "#d9480f",
+  floor: "#868e96",
+  peer: "#4c6ef5",
+  ref: "#adb5bd",
+};
+
+const xml = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/**
+ * A horizontal bar chart of ratio to floor: one bar per library (median), whiskers from min to max, a
+ * dashed line at 1× (the floor). Linear scale from 0 when every whisker fits under 8×; otherwise a log
+ * scale, so one quadratic outlier does not flatten every other bar.
+ */
+export function renderSvg(s: ScenarioReport): string {
+  const width = 760;
+  const labelWidth = 170;
+  const valueWidth = 150;
+  const rowHeight = 26;
+  const top = 52;
+  const plotLeft = labelWidth;
+  const plotRight = width - valueWidth;
+  const rows = s.rows;
+  const height = top + rows.length * rowHeight + 44;
+  const ok = rows.filter((r) => r.status === "ok" && Number.isFinite(r.ratio));
+  const hi = Math.max(1.5, ...ok.map((r) => r.ratioMax));
+  const lo = Math.min(1, ...ok.map((r) => r.ratioMin));
+  const log = hi > 8;
+  const domainLo = log ? lo * 0.8 : 0;
+  const domainHi = log ? hi * 1.15 : niceCeil(hi * 1.05);
+  const scale = (v: number): number => {
+    const t = log
+      ? (Math.log(v) - Math.log(domainLo)) / (Math.log(domainHi) - Math.log(domainLo))
+      : (v - domainLo) / (domainHi - domainLo);
+    return plotLeft + Math.max(0, Math.min(1, t)) * (plotRight - plotLeft);
+  };
+  const ticks = log ? logTicks(domainLo, domainHi) : linearTicks(domainHi);
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="12" y="22" font-size="15" font-weight="600" fill="#212529">${xml(s.title)}</text>`,
+    `<text x="12" y="40" fill="#495057">time as a multiple of the floor (lower is better; ${log ? "log scale" : "linear scale"}); whiskers: min–max over repetitions</text>`,
+  );
+  const plotBottom = top + rows.length * rowHeight;
+  for (const t of ticks) {
+    const tx = scale(t).toFixed(1);
+    parts.push(
+      `<line x1="${tx}" y1="${top - 4}" x2="${tx}" y2="${plotBottom}" stroke="#e9ecef"/>`,
+      `<text x="${tx}" y="${plotBottom + 16}" text-anchor="middle" fill="#495057">${fmtTick(t)}×</text>`,
+    );
+  }
+  rows.forEach((r, i) => {
+    const y = top + i * rowHeight;
+    const mid = y + rowHeight / 2;
+    const weight = r.kind === "lockbox" ? ' font-weight="700"' : "";
+    parts.push(
+      `<text x="${plotLeft - 8}" y="${mid + 4}" text-anchor="end" fill="#212529"${weight}>${xml(r.lib)}</text>`,
+    );
+    if (r.status !== "ok" || !Number.isFinite(r.ratio)) {
+      const label = r.status === "wrong" ? "WRONG RESULT (not ranked)" : r.status;
+      const color = r.status === "wrong" ? "#c92a2a" : "#868e96";
+      parts.push(`<text x="${plotLeft + 6}" y="${mid + 4}" fill="${color}">${xml(label)}</text>`);
+      return;
+    }
+    const x0 = scale(domainLo);
+    const x1 = scale(r.ratio);
+    parts.push(
+      `<rect x="${x0.toFixed(1)}" y="${y + 5}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${rowHeight - 10}" fill="${COLORS[r.kind]}" rx="2"/>`,
+    );
+    const wMin = scale(r.ratioMin);
+    const wMax = scale(r.ratioMax);
+    if (wMax - wMin > 0.5) {
+      parts.push(
+        `<line x1="${wMin.toFixed(1)}" y1="${mid}" x2="${wMax.toFixed(1)}" y2="${mid}" stroke="#212529" stroke-width="1.2"/>`,
+        `<line x1="${wMin.toFixed(1)}" y1="${mid - 5}" x2="${wMin.toFixed(1)}" y2="${mid + 5}" stroke="#212529" stroke-width="1.2"/>`,
+        `<line x1="${wMax.toFixed(1)}" y1="${mid - 5}" x2="${wMax.toFixed(1)}" y2="${mid + 5}" stroke="#212529" stroke-width="1.2"/>`,
+      );
+    }
+    parts.push(
+      `<text x="${plotRight + 8}" y="${mid + 4}" fill="#212529"${weight}>${fmt(r.ratio)}× · ${fmt(r.median)} ${xml(s.unit)}</text>`,
+    );
+  });
+  const one = scale(1).toFixed(1);
+  parts.push(
+    `<line x1="${one}" y1="${top - 4}" x2="${one}" y2="${plotBottom}" stroke="#495057" stroke-dasharray="4 3"/>`,
+    `<text x="${one}" y="${plotBottom + 32}" text-anchor="middle" fill="#495057">floor</text>`,
+    "</svg>",
+  );
+  return `${parts.join("\n")}\n`;
+}
+
+function niceCeil(v: number): number {
+  const steps = [1.5, 2, 3, 4, 5, 6, 8];
+  for (const s of steps) if (v <= s) return s;
+  return Math.ceil(v);
+}
+
+function linearTicks(hi: number): number[] {
+  const step = hi <= 2 ? 0.25 : hi <= 4 ? 0.5 : 1;
+  const ticks: number[] = [];
+  for (let t = 0; t <= hi + 1e-9; t += step) ticks.push(Number(t.toFixed(2)));
+  return ticks;
+}
+
+function logTicks(lo: number, hi: number): number[] {
+  const ticks: number[] = [];
+  for (let decade = 10 ** Math.floor(Math.log10(lo)); decade <= hi; decade *= 10) {
+    for (const m of [1, 2, 5]) {
+      const t = decade * m;
+      if (t >= lo && t <= hi) ticks.push(t);
+    }
+  }
+  return ticks;
+}
+
+function fmtTick(t: number): string {
+  return t >= 1 ? t.toLocaleString("en-US") : String(Number(t.toPrecision(2)));
+}

@@ -1,0 +1,469 @@
+/**
+ * The scenarios. Each runs one library in the current process: a correctness pre-check, a warm-up pass,
+ * then a measured pass on fresh instances. Every pass checks its own result (exact counters, mutual
+ * exclusion, reader/writer exclusion, permit bounds); a failed check throws {@link WrongResult} and the
+ * library is reported as wrong instead of ranked.
+ *
+ * All primary metrics are times (lower is better). Extra metrics are counts (out-of-order grants,
+ * writer wait measured in grants, bytes per waiter, …).
+ */
+
+import {
+  createMutex,
+  createRwLock,
+  createSemaphore,
+  MUTEX_LIBS,
+  type MutexAdapter,
+  RWLOCK_LIBS,
+  SEMAPHORE_LIBS,
+  TRYLOCK_LIBS,
+} from "./adapters.js";
+import { runThreads } from "./threads-main.js";
+import { expect, macrotask, nowNs, prng } from "./util.js";
+
+export interface ScenarioResult {
+  /** Primary metric, a time per operation (lower is better). */
+  value: number;
+  /** Secondary counts and sizes, reported beside the time. */
+  extra: Record<string, number>;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  /** What one operation is and what the primary metric measures. */
+  description: string;
+  unit: string;
+  /** Libraries compared (the floor is always added). */
+  libs: readonly string[];
+  /** Reference rows that are neither floor nor peer (shown, not ranked). */
+  refs?: readonly string[];
+  /** The child process needs `--expose-gc`. */
+  gc?: boolean;
+  /** Labels of the extra metrics, in display order. */
+  extras?: Record<string, string>;
+  run(lib: string, quick: boolean): Promise<ScenarioResult>;
+}
+
+/** The RwLock workload's seed: every library runs the same sequence of reads and writes. */
+export const RW_SEED = 0x10cb0c;
+
+/**
+ * Mutual exclusion smoke check run before every mutex scenario: a second `lock()` must stay pending
+ * while the first is held (across a full macrotask, so `nextTick`-based grants would show), a try-lock
+ * must fail, and the release must hand over.
+ */
+async function checkMutex(m: MutexAdapter): Promise<void> {
+  const first = await m.lock();
+  let granted = false;
+  const second = m.lock().then((h) => {
+    granted = true;
+    return h;
+  });
+  await macrotask();
+  expect(!granted, "a second lock() was granted while the first was held");
+  if (m.tryLock !== undefined) expect(m.tryLock() === undefined, "tryLock() succeeded while the lock was held");
+  m.unlock(first);
+  const h = await second;
+  m.unlock(h);
+}
+
+/** Reads the guarded number with the lock held (waits for every task to be done with it). */
+async function readCounter(m: MutexAdapter): Promise<number> {
+  const h = await m.lock();
+  const value = m.get(h);
+  m.unlock(h);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const uncontended: Scenario = {
+  name: "uncontended",
+  title: "Uncontended lock + release",
+  description:
+    "One task: `await lock()`, increment the guarded number, release; repeated. The floor is a minimal FIFO promise-queue mutex; `await-null` is a bare `await null` loop (one microtask per iteration, no lock).",
+  unit: "ns/op",
+  libs: MUTEX_LIBS,
+  refs: ["await-null"],
+  async run(lib, quick) {
+    const n = quick ? 20_000 : 200_000;
+    if (lib === "await-null") {
+      let count = 0;
+      const loop = async (k: number): Promise<void> => {
+        for (let i = 0; i < k; i++) {
+          await null;
+          count++;
+        }
+      };
+      await loop(n);
+      const t0 = nowNs();
+      await loop(n);
+      const t1 = nowNs();
+      expect(count === 2 * n, `ran ${count} iterations, expected ${2 * n}`);
+      return { value: (t1 - t0) / n, extra: {} };
+    }
+    const loop = async (m: MutexAdapter, k: number): Promise<void> => {
+      for (let i = 0; i < k; i++) {
+        const h = await m.lock();
+        m.set(h, m.get(h) + 1);
+        m.unlock(h);
+      }
+    };
+    await checkMutex(await createMutex(lib));
+    const warm = await createMutex(lib);
+    await loop(warm, n);
+    const m = await createMutex(lib);
+    const t0 = nowNs();
+    await loop(m, n);
+    const t1 = nowNs();
+    const counter = await readCounter(m);
+    expect(counter === n, `counter is ${counter}, expected ${n}`);
+    return { value: (t1 - t0) / n, extra: {} };
+  },
+};
+
+const trylock: Scenario = {
+  name: "trylock",
+  title: "Sync try-lock + release",
+  description:
+    "One task: synchronous try-lock (must succeed), increment the guarded number, release; repeated. Only libraries with a synchronous try-lock take part (async-sema as `Sema(1)`).",
+  unit: "ns/op",
+  libs: TRYLOCK_LIBS,
+  async run(lib, quick) {
+    const n = quick ? 100_000 : 1_000_000;
+    const loop = (m: MutexAdapter, k: number): number => {
+      const tryLock = m.tryLock as () => unknown;
+      let failed = 0;
+      for (let i = 0; i < k; i++) {
+        const h = tryLock();
+        if (h === undefined) {
+          failed++;
+          continue;
+        }
+        m.set(h, m.get(h) + 1);
+        m.unlock(h);
+      }
+      return failed;
+    };
+    const probe = await createMutex(lib);
+    expect(probe.tryLock !== undefined, "no synchronous try-lock");
+    await checkMutex(probe);
+    loop(await createMutex(lib), n);
+    const m = await createMutex(lib);
+    const t0 = nowNs();
+    const failed = loop(m, n);
+    const t1 = nowNs();
+    expect(failed === 0, `${failed} of ${n} uncontended try-locks failed`);
+    const counter = await readCounter(m);
+    expect(counter === n, `counter is ${counter}, expected ${n}`);
+    return { value: (t1 - t0) / n, extra: {} };
+  },
+};
+
+const contended: Scenario = {
+  name: "contended",
+  title: "Contended: 100 tasks × 1,000 acquisitions",
+  description:
+    "100 tasks each take the lock 1,000 times, read the guarded number, `await null` while holding it, write it back +1. The counter must end exact (a lost update means broken exclusion). Out-of-order = grants that jumped ahead of an earlier `lock()` call still waiting (0 for FIFO).",
+  unit: "ns/acq",
+  libs: MUTEX_LIBS,
+  extras: { outOfOrder: "out-of-order grants" },
+  async run(lib, quick) {
+    const tasks = 100;
+    const perTask = quick ? 100 : 1000;
+    const pass = async (m: MutexAdapter): Promise<{ ns: number; outOfOrder: number }> => {
+      const total = tasks * perTask;
+      const granted = new Uint8Array(total);
+      let nextTicket = 0;
+      let lowestWaiting = 0;
+      let outOfOrder = 0;
+      let inside = 0;
+      const task = async (): Promise<void> => {
+        for (let j = 0; j < perTask; j++) {
+          const ticket = nextTicket++;
+          const h = await m.lock();
+          expect(inside++ === 0, "two tasks held the lock at once");
+          if (ticket !== lowestWaiting) outOfOrder++;
+          granted[ticket] = 1;
+          while (lowestWaiting < total && granted[lowestWaiting] === 1) lowestWaiting++;
+          const value = m.get(h);
+          await null;
+          m.set(h, value + 1);
+          inside--;
+          m.unlock(h);
+        }
+      };
+      const t0 = nowNs();
+      const running: Promise<void>[] = [];
+      for (let t = 0; t < tasks; t++) running.push(task());
+      await Promise.all(running);
+      const t1 = nowNs();
+      const counter = await readCounter(m);
+      expect(counter === total, `counter is ${counter}, expected ${total} (lost updates)`);
+      return { ns: (t1 - t0) / total, outOfOrder };
+    };
+    await checkMutex(await createMutex(lib));
+    await pass(await createMutex(lib));
+    const { ns, outOfOrder } = await pass(await createMutex(lib));
+    return { value: ns, extra: { outOfOrder } };
+  },
+};
+
+const rwlock: Scenario = {
+  name: "rwlock",
+  title: "RwLock: 90% reads / 10% writes",
+  description:
+    "100 tasks run a seeded sequence of operations (same for every library), each holding its lock across one `await`. Writers bump two fields on either side of the `await`; readers check they are equal (a torn read or a reader beside a writer is wrong). Writer wait = grants given to others between a `write()` call and its grant: it grows without bound when readers starve writers.",
+  unit: "ns/op",
+  libs: RWLOCK_LIBS,
+  extras: {
+    maxReaders: "max concurrent readers",
+    writerWaitMean: "writer wait (grants, mean)",
+    writerWaitMax: "writer wait (grants, max)",
+  },
+  async run(lib, quick) {
+    const tasks = 100;
+    const perTask = quick ? 50 : 500;
+    const random = prng(RW_SEED);
+    const ops = new Uint8Array(tasks * perTask);
+    for (let i = 0; i < ops.length; i++) ops[i] = random() < 0.1 ? 1 : 0;
+    const pass = async () => {
+      const rw = await createRwLock(lib);
+      let grants = 0;
+      let readers = 0;
+      let writing = false;
+      let maxReaders = 0;
+      let writes = 0;
+      let waitSum = 0;
+      let waitMax = 0;
+      const task = async (t: number): Promise<void> => {
+        for (let j = 0; j < perTask; j++) {
+          if (ops[t * perTask + j] === 1) {
+            const requestedAt = grants;
+            const h = await rw.write();
+            const wait = grants - requestedAt;
+            grants++;
+            expect(!writing && readers === 0, "a writer was admitted beside another holder");
+            writing = true;
+            writes++;
+            waitSum += wait;
+            if (wait > waitMax) waitMax = wait;
+            const data = rw.writeData(h);
+            data.a++;
+            await null;
+            data.b++;
+            writing = false;
+            rw.unlockWrite(h);
+          } else {
+            const h = await rw.read();
+            grants++;
+            expect(!writing, "a reader was admitted beside a writer");
+            if (++readers > maxReaders) maxReaders = readers;
+            const data = rw.readData(h);
+            expect(data.a === data.b, "a reader saw a half-done write");
+            await null;
+            expect(data.a === data.b, "a write ran while a reader held the lock");
+            readers--;
+            rw.unlockRead(h);
+          }
+        }
+      };
+      const t0 = nowNs();
+      const running: Promise<void>[] = [];
+      for (let t = 0; t < tasks; t++) running.push(task(t));
+      await Promise.all(running);
+      const t1 = nowNs();
+      const final = rw.readData(await rw.read());
+      expect(final.a === writes && final.b === writes, `state is ${final.a}/${final.b}, expected ${writes}`);
+      return {
+        ns: (t1 - t0) / ops.length,
+        extra: { maxReaders, writerWaitMean: writes === 0 ? 0 : waitSum / writes, writerWaitMax: waitMax },
+      };
+    };
+    await pass();
+    const { ns, extra } = await pass();
+    return { value: ns, extra };
+  },
+};
+
+const semaphore: Scenario = {
+  name: "semaphore",
+  title: "Semaphore(4): 100 tasks × 1,000 acquisitions",
+  description:
+    "100 tasks each acquire one permit of a `Semaphore(4)` 1,000 times and hold it across one `await`. More than 4 holders at once is wrong; out-of-order = grants that jumped ahead of an earlier `acquire()` still waiting.",
+  unit: "ns/acq",
+  libs: SEMAPHORE_LIBS,
+  extras: { maxHolders: "max holders", outOfOrder: "out-of-order grants" },
+  async run(lib, quick) {
+    const permits = 4;
+    const tasks = 100;
+    const perTask = quick ? 100 : 1000;
+    const pass = async () => {
+      const s = await createSemaphore(lib, permits);
+      const total = tasks * perTask;
+      const granted = new Uint8Array(total);
+      let nextTicket = 0;
+      let lowestWaiting = 0;
+      let outOfOrder = 0;
+      let holders = 0;
+      let maxHolders = 0;
+      let done = 0;
+      const task = async (): Promise<void> => {
+        for (let j = 0; j < perTask; j++) {
+          const ticket = nextTicket++;
+          const p = await s.acquire();
+          if (++holders > maxHolders) maxHolders = holders;
+          expect(holders <= permits, `${holders} holders of a Semaphore(${permits})`);
+          if (ticket !== lowestWaiting) outOfOrder++;
+          granted[ticket] = 1;
+          while (lowestWaiting < total && granted[lowestWaiting] === 1) lowestWaiting++;
+          await null;
+          holders--;
+          done++;
+          s.release(p);
+        }
+      };
+      const t0 = nowNs();
+      const running: Promise<void>[] = [];
+      for (let t = 0; t < tasks; t++) running.push(task());
+      await Promise.all(running);
+      const t1 = nowNs();
+      expect(done === total, `${done} acquisitions completed, expected ${total}`);
+      return { ns: (t1 - t0) / total, extra: { maxHolders, outOfOrder } };
+    };
+    await pass();
+    const { ns, extra } = await pass();
+    return { value: ns, extra };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * `depth` waiters queued behind one held lock: heap bytes per waiter (queue node + the promise the
+ * caller holds), then the time for the whole queue to drain through the lock, per waiter. A queue with
+ * an O(n) dequeue (Array#shift on a large array) shows a per-waiter drain cost that grows with depth.
+ */
+async function queuedWaiters(lib: string, depth: number): Promise<ScenarioResult> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("the waiters scenario needs node --expose-gc");
+  const round = async (n: number) => {
+    const m = await createMutex(lib);
+    const first = await m.lock();
+    const pending: Promise<unknown>[] = new Array(n).fill(undefined);
+    gc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const t0 = nowNs();
+    for (let i = 0; i < n; i++) pending[i] = m.lock();
+    const t1 = nowNs();
+    gc();
+    gc();
+    const after = process.memoryUsage().heapUsed;
+    let next = 0;
+    let outOfOrder = 0;
+    let inside = 0;
+    const { promise: drained, resolve } = withResolvers();
+    for (let i = 0; i < n; i++) {
+      (pending[i] as Promise<unknown>).then((h) => {
+        expect(inside++ === 0, "two waiters held the lock at once");
+        if (i !== next) outOfOrder++;
+        next++;
+        inside--;
+        m.unlock(h);
+        if (next === n) resolve();
+      });
+    }
+    await macrotask();
+    expect(next === 0, "a waiter was granted while the lock was held");
+    const t2 = nowNs();
+    m.unlock(first);
+    await drained;
+    const t3 = nowNs();
+    expect(next === n, `${next} of ${n} waiters were granted`);
+    return {
+      bytesPerWaiter: (after - before) / n,
+      enqueueNs: (t1 - t0) / n,
+      drainNs: (t3 - t2) / n,
+      outOfOrder,
+    };
+  };
+  await checkMutex(await createMutex(lib));
+  await round(Math.max(1000, depth / 10));
+  const r = await round(depth);
+  return {
+    value: r.drainNs,
+    extra: { bytesPerWaiter: r.bytesPerWaiter, enqueueNs: r.enqueueNs, outOfOrder: r.outOfOrder },
+  };
+}
+
+function withResolvers(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+const waiterExtras = {
+  bytesPerWaiter: "heap bytes/waiter",
+  enqueueNs: "enqueue ns/waiter",
+  outOfOrder: "out-of-order grants",
+};
+
+const waiters10k: Scenario = {
+  name: "waiters-10k",
+  title: "10,000 waiters queued on one mutex",
+  description:
+    "10,000 `lock()` calls queue behind a held lock (the caller keeps each promise). Heap bytes per waiter via `global.gc()` + `heapUsed` (fresh process, `--expose-gc`); time per waiter to drain the whole queue through the lock after the first release.",
+  unit: "ns/waiter",
+  libs: MUTEX_LIBS,
+  gc: true,
+  extras: waiterExtras,
+  run: (lib) => queuedWaiters(lib, 10_000),
+};
+
+const waiters100k: Scenario = {
+  name: "waiters-100k",
+  title: "100,000 waiters queued on one mutex",
+  description:
+    "As `waiters-10k`, 100,000 deep. A drain cost per waiter that grows from 10k to 100k means an O(n) dequeue (quadratic drain).",
+  unit: "ns/waiter",
+  libs: MUTEX_LIBS,
+  gc: true,
+  extras: waiterExtras,
+  run: (lib, quick) => queuedWaiters(lib, quick ? 30_000 : 100_000),
+};
+
+const threadsSync: Scenario = {
+  name: "threads-sync",
+  title: "Threads, blocking: 2 workers × 100,000 increments",
+  description:
+    "Two worker threads each increment a shared Int32 100,000 times (plain read and write, no atomics) under a blocking lock: lockbox/threads `lockSync()` against a three-state futex mutex on `Atomics.wait`. The total must be exact. Time per increment, wall clock of the measured round.",
+  unit: "ns/inc",
+  libs: ["lockbox"],
+  run: (lib, quick) => runThreads(lib, "sync", quick ? 10_000 : 100_000),
+};
+
+const threadsAsync: Scenario = {
+  name: "threads-async",
+  title: "Threads, async: 2 workers × 100,000 increments",
+  description:
+    "As `threads-sync` with the async lock: lockbox/threads `await lock()` against the same futex protocol waiting with `Atomics.waitAsync`.",
+  unit: "ns/inc",
+  libs: ["lockbox"],
+  run: (lib, quick) => runThreads(lib, "async", quick ? 10_000 : 100_000),
+};
+
+export const SCENARIOS: readonly Scenario[] = [
+  uncontended,
+  trylock,
+  contended,
+  rwlock,
+  semaphore,
+  waiters10k,
+  waiters100k,
+  threadsSync,
+  threadsAsync,
+];

@@ -1,0 +1,75 @@
+/**
+ * The thread scenarios, main side: two workers increment one shared Int32 under a lock, in rounds
+ * (a warm-up round, then the measured one). The main thread only starts rounds and checks the total.
+ */
+
+import { once } from "node:events";
+import { Worker } from "node:worker_threads";
+import { Skipped } from "./adapters.js";
+import type { ScenarioResult } from "./scenarios.js";
+import { loadThreadsMutex } from "./threads-types.js";
+import { expect, nowNs } from "./util.js";
+
+export type ThreadMode = "sync" | "async";
+
+/** What a bench worker receives as `workerData`. */
+export interface ThreadsWorkerData {
+  lib: string;
+  mode: ThreadMode;
+  /** floor: [0] = futex word, [1] = counter. lockbox: the counter lives in the lock's data. */
+  shared: SharedArrayBuffer | undefined;
+  /** lockbox: the Mutex handle (rebuilt with `Mutex.from`). */
+  handle: unknown;
+}
+
+const WORKERS = 2;
+
+/**
+ * Worker bootstrap. In Node 20 a worker does not get the `--import tsx` hooks of its parent (a `.ts`
+ * entry fails with ERR_UNKNOWN_FILE_EXTENSION), so the worker registers tsx itself and then imports
+ * the TypeScript entry.
+ */
+const TS_WORKER = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./threads-worker.ts", import.meta.url).href)}); })`;
+
+export async function runThreads(lib: string, mode: ThreadMode, perWorker: number): Promise<ScenarioResult> {
+  let data: ThreadsWorkerData;
+  let counter: Int32Array;
+  if (lib === "floor") {
+    const shared = new SharedArrayBuffer(8);
+    counter = new Int32Array(shared, 4, 1);
+    data = { lib, mode, shared, handle: undefined };
+  } else if (lib === "lockbox") {
+    const Mutex = await loadThreadsMutex();
+    if (typeof Mutex === "string") throw new Skipped(Mutex);
+    counter = new Int32Array(new SharedArrayBuffer(4));
+    const mutex = new Mutex(counter);
+    data = { lib, mode, shared: undefined, handle: mutex.handle };
+  } else {
+    throw new Skipped(`${lib} has no thread lock`);
+  }
+
+  const workers: Worker[] = [];
+  try {
+    for (let i = 0; i < WORKERS; i++) {
+      workers.push(new Worker(TS_WORKER, { eval: true, workerData: data }));
+    }
+    await Promise.all(workers.map((w) => once(w, "message")));
+    const round = async (n: number): Promise<number> => {
+      Atomics.store(counter, 0, 0);
+      const done = Promise.all(workers.map((w) => once(w, "message")));
+      const t0 = nowNs();
+      for (const w of workers) w.postMessage(n);
+      await done;
+      const t1 = nowNs();
+      const total = Atomics.load(counter, 0);
+      expect(total === WORKERS * n, `counter is ${total}, expected ${WORKERS * n} (lost updates)`);
+      return t1 - t0;
+    };
+    await round(Math.max(1000, perWorker / 10));
+    const ns = await round(perWorker);
+    return { value: ns / (WORKERS * perWorker), extra: {} };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
