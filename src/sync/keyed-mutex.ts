@@ -135,9 +135,10 @@ export class KeyedMutex<K> {
    * its `value` lists the keys in the order they were taken.
    *
    * Keys are always taken in one canonical order — numbers (`NaN` first), then bigints, then strings
-   * (each by value), then booleans, `undefined`, `null`, and last objects, functions and symbols by
-   * the order in which this process first saw them — so two callers whose key sets overlap cannot
-   * deadlock, whatever order they list them in.
+   * (each by value), then `false`, `true`, `null`, then objects, functions and symbols by the order in
+   * which this process first compared them, then symbols from `Symbol.for` (by their key), and
+   * `undefined` last — so two callers whose key sets overlap cannot deadlock, whatever order they
+   * list them in.
    *
    * @example
    * ```ts
@@ -296,7 +297,8 @@ function rank(value: unknown): number {
     case "boolean":
       return 3;
     case "undefined":
-      return 4;
+      // Last: `Array.prototype.sort` puts `undefined` after everything without asking the comparator.
+      return 8;
     case "object":
       return value === null ? 5 : 6;
     case "function":
