@@ -50,7 +50,9 @@ export type DeepReadonly<T> = T extends Primitive
               ? Omit<WeakMap<K, DeepReadonly<V>>, "set" | "delete">
               : T extends WeakSet<infer K>
                 ? Omit<WeakSet<K>, "add" | "delete">
-                : { readonly [P in keyof T]: DeepReadonly<T[P]> };
+                : T extends object
+                  ? { readonly [P in keyof T]: DeepReadonly<T[P]> }
+                  : T; // `unknown`: a mapped type would turn it into `{}`, losing null and undefined
 
 /**
  * Options accepted by every waiting method.
