@@ -7,7 +7,7 @@
  * Flags and environment:
  * - `--no-build`: use the dist/ that is already there.
  * - `LOCKBOX_CHROMIUM`: browser binary (default /usr/bin/chromium; never a downloaded browser).
- * - `LOCKBOX_STRESS`: multiplier for the worker iteration counts (default 1).
+ * - `LOCKBOX_STRESS`: multiplier for the worker iteration counts and the time limits (default 1).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -19,7 +19,8 @@ import { startServer } from "./server.js";
 const root = resolve(import.meta.dirname, "../..");
 const executablePath = process.env.LOCKBOX_CHROMIUM ?? "/usr/bin/chromium";
 const stress = Math.max(1, Number(process.env.LOCKBOX_STRESS ?? "1") || 1);
-const SUITE_LIMIT_MS = 60_000;
+/** The whole run's limit; the default suite takes a few seconds. */
+const SUITE_LIMIT_MS = 60_000 * stress;
 
 function fail(message: string): never {
   console.error(`browser suite: ${message}`);

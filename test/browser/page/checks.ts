@@ -460,8 +460,9 @@ function yieldTask(): Promise<void> {
 }
 
 function registerThreads(lib: S.Exports, threads: S.Exports, options: SuiteOptions): void {
-  const perWorker = 1000 * options.stress;
-  const onPage = 200 * options.stress;
+  const perWorker = Math.round(1000 * options.stress);
+  const onPage = Math.round(200 * options.stress);
+  const workerTimeout = 20_000 * options.stress;
 
   check("lockbox/threads: re-exports the very same error classes as lockbox", () => {
     const names = Object.keys(lib).filter((name) => name.endsWith("Error"));
@@ -517,48 +518,85 @@ function registerThreads(lib: S.Exports, threads: S.Exports, options: SuiteOptio
       guard.release();
       assert(!mutex.isLocked, "released at the end");
     },
-    30_000,
+    workerTimeout,
   );
 
   check(
-    "lockbox/threads Mutex: lockSync on the page throws WouldBlockError, free or held, and takes nothing",
+    "lockbox/threads Mutex: lockSync on the page throws WouldBlockError instead of blocking, and takes nothing",
     async () => {
       const Mutex = need<S.ThreadsMutexClass>(threads, "Mutex", "lockbox/threads");
       const WouldBlockError = need<S.ErrorClass>(threads, "WouldBlockError", "lockbox/threads");
       const mutex = new Mutex(new Int32Array(new SharedArrayBuffer(4)));
-      const free = thrown(() => mutex.lockSync(), "lockSync on a free lock");
-      assert(free instanceof WouldBlockError, `free lock: got ${String(free)}`);
-      assert(!mutex.isLocked, "the refused lockSync took nothing");
       const held = await mutex.lock();
+      // Held, so lockSync would have to wait: the main thread may not, so it must refuse at once.
       const blocked = thrown(() => mutex.lockSync({ timeout: 10_000 }), "lockSync on a held lock");
-      assert(blocked instanceof WouldBlockError, `held lock: got ${String(blocked)}`);
+      assert(blocked instanceof WouldBlockError, `got ${String(blocked)}`);
+      assert(blocked instanceof (lib.LockboxError as S.ErrorClass), "a LockboxError of the lockbox entry too");
       held.release();
-      assert(!mutex.isLocked, "the page's own lock() is unaffected");
+      assert(!mutex.isLocked, "the refused lockSync left the page's own guard in charge, now released");
+      // Free: SPEC §4 only says "before waiting", so either outcome is allowed, but never a hang and
+      // never a half-taken lock.
+      let free: ReturnType<typeof mutex.lockSync> | undefined;
+      const refused = (() => {
+        try {
+          free = mutex.lockSync();
+          return undefined;
+        } catch (error) {
+          return error;
+        }
+      })();
+      if (free === undefined) {
+        assert(refused instanceof WouldBlockError, `free lock: got ${String(refused)}`);
+        assert(!mutex.isLocked, "a refused lockSync takes nothing");
+      } else {
+        assert(mutex.isLocked, "a successful lockSync holds the lock");
+        free.release();
+      }
       (await mutex.lock()).release();
     },
   );
+
+  check("lockbox/threads AtomicI32 on the page: waitSync → WouldBlockError; waitAsync woken by a worker", async () => {
+    const AtomicI32 = need<S.AtomicI32Class>(threads, "AtomicI32", "lockbox/threads");
+    const WouldBlockError = need<S.ErrorClass>(threads, "WouldBlockError", "lockbox/threads");
+    const flag = new AtomicI32(0);
+    assert(thrown(() => flag.waitSync(0, 10_000), "waitSync on the page") instanceof WouldBlockError, "refused");
+    const woken = flag.waitAsync(0); // registered before the worker can store
+    const worker = new Worker(workerUrl, { type: "module" });
+    try {
+      await runTask(worker, { task: "atomic-store-notify", atomic: flag.handle });
+      assertEqual(await woken, "ok", "waitAsync result");
+      assertEqual(flag.load(), 1, "the worker's store is visible");
+    } finally {
+      worker.terminate();
+    }
+  });
 
   check("lockbox/threads Mutex.from: a foreign object → TypeError", () => {
     const Mutex = need<S.ThreadsMutexClass>(threads, "Mutex", "lockbox/threads");
     assert(thrown(() => Mutex.from({ type: "nope" }), "Mutex.from(foreign)") instanceof TypeError, "TypeError");
   });
 
-  check(`lockbox/threads AtomicI32: fetchAdd from 2 Web Workers (${perWorker} each)`, async () => {
-    const AtomicI32 = need<S.AtomicI32Class>(threads, "AtomicI32", "lockbox/threads");
-    const atomic = new AtomicI32(0);
-    const workers = [new Worker(workerUrl, { type: "module" }), new Worker(workerUrl, { type: "module" })];
-    try {
-      const { gate, open } = startGate(2);
-      const done = Promise.all(
-        workers.map((worker) =>
-          runTask(worker, { task: "atomic-add", atomic: atomic.handle, iterations: perWorker, gate }),
-        ),
-      );
-      await Promise.race([open(), done]);
-      await done;
-    } finally {
-      for (const worker of workers) worker.terminate();
-    }
-    assertEqual(atomic.load(), 2 * perWorker, "every fetchAdd counted");
-  });
+  check(
+    `lockbox/threads AtomicI32: fetchAdd from 2 Web Workers (${perWorker} each)`,
+    async () => {
+      const AtomicI32 = need<S.AtomicI32Class>(threads, "AtomicI32", "lockbox/threads");
+      const atomic = new AtomicI32(0);
+      const workers = [new Worker(workerUrl, { type: "module" }), new Worker(workerUrl, { type: "module" })];
+      try {
+        const { gate, open } = startGate(2);
+        const done = Promise.all(
+          workers.map((worker) =>
+            runTask(worker, { task: "atomic-add", atomic: atomic.handle, iterations: perWorker, gate }),
+          ),
+        );
+        await Promise.race([open(), done]);
+        await done;
+      } finally {
+        for (const worker of workers) worker.terminate();
+      }
+      assertEqual(atomic.load(), 2 * perWorker, "every fetchAdd counted");
+    },
+    workerTimeout,
+  );
 }

@@ -134,7 +134,11 @@ export interface ThreadsMutexClass {
 
 export interface AtomicI32 {
   load(): number;
+  store(value: number): void;
   fetchAdd(n: number): number;
+  waitSync(expected: number, timeout?: number): "ok" | "not-equal" | "timed-out";
+  waitAsync(expected: number, options?: { timeout?: number }): Promise<"ok" | "not-equal" | "timed-out">;
+  notify(count?: number): number;
   readonly handle: unknown;
 }
 export interface AtomicI32Class {

@@ -7,7 +7,8 @@ import type { AtomicI32Class, Exports, ThreadsMutex, ThreadsMutexClass } from ".
 export type WorkerTask =
   | { task: "probe"; counter: Int32Array }
   | { task: "mutex-increment"; mutex: unknown; iterations: number; gate: Int32Array }
-  | { task: "atomic-add"; atomic: unknown; iterations: number; gate: Int32Array };
+  | { task: "atomic-add"; atomic: unknown; iterations: number; gate: Int32Array }
+  | { task: "atomic-store-notify"; atomic: unknown };
 
 export type WorkerReply = { ok: true; isolated: boolean } | { ok: false; error: string };
 
@@ -39,6 +40,11 @@ async function run(message: WorkerTask): Promise<void> {
     return;
   }
   const atomic = (threads.AtomicI32 as AtomicI32Class).from(message.atomic);
+  if (message.task === "atomic-store-notify") {
+    atomic.store(1);
+    atomic.notify();
+    return;
+  }
   passGate(message.gate);
   for (let i = 0; i < message.iterations; i++) atomic.fetchAdd(1);
 }
