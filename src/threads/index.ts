@@ -28,6 +28,7 @@ export {
 export { JsonCell, type JsonHandle, type JsonOptions, json } from "./json.js";
 export type { SharedData } from "./shared-data.js";
 export {
+  type AnyStruct,
   type ArrayType,
   array,
   type ElementType,

@@ -18,7 +18,7 @@
 
 import { describe } from "../internal/validate.js";
 import { bindJson, JsonCell } from "./json.js";
-import { type Fields, type Struct, StructLayout } from "./struct.js";
+import { type AnyStruct, type Fields, type Struct, StructLayout } from "./struct.js";
 
 /**
  * Structured-clone-safe description of a lock's data, carried inside the lock's handle: `null`, the
@@ -41,13 +41,7 @@ export interface DataBinding<V> {
 export type GuardValue<T> = T extends JsonCell<infer V> ? V : T;
 
 /** Data a threads lock can own (see the module docs). */
-export type SharedData =
-  | null
-  | SharedArrayBuffer
-  | ArrayBufferView
-  | JsonCell<unknown>
-  // biome-ignore lint/suspicious/noExplicitAny: any struct layout
-  | Struct<any>;
+export type SharedData = null | SharedArrayBuffer | ArrayBufferView | JsonCell<unknown> | AnyStruct;
 
 type Kind = "null" | "buffer" | "view" | "struct" | "json";
 

@@ -116,6 +116,12 @@ export type Struct<S extends Fields> = {
   readonly handle: StructHandle;
 };
 
+/**
+ * An instance of some layout not known statically (what {@link StructLayout.fromHandle} returns):
+ * narrow it with `as Infer<typeof Layout>`.
+ */
+export type AnyStruct = { readonly handle: StructHandle; [field: string]: unknown };
+
 /** The instance type of a layout: `Infer<typeof Point>`. */
 export type Infer<L> = L extends StructLayout<infer S> ? Struct<S> : never;
 
@@ -473,10 +479,10 @@ export class StructLayout<S extends Fields> {
    * **Throws**: `TypeError` for anything but a struct handle of this layout version over a large
    * enough `SharedArrayBuffer`, or a malformed layout description.
    */
-  static fromHandle(received: unknown): Struct<Fields> {
+  static fromHandle(received: unknown): AnyStruct {
     const handle = checkHandle<StructHandle>(received, STRUCT_TAG, "StructLayout.fromHandle");
     const layout = layoutOfDescription(handle.layout);
-    return layout.#fromHandle(handle) as unknown as Struct<Fields>;
+    return layout.#fromHandle(handle) as unknown as AnyStruct;
   }
 
   /** The layout of a struct instance, or `undefined` for anything else. @internal */

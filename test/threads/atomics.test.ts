@@ -297,10 +297,10 @@ describe("AtomicI64 / AtomicU64", () => {
               model = BigInt.asUintN(64, model - v);
             } else if (op === "max") {
               expect(a.fetchMax(v)).toBe(model);
-              model = v > model ? v : model;
+              if (v > model) model = v;
             } else {
               expect(a.fetchMin(v)).toBe(model);
-              model = v < model ? v : model;
+              if (v < model) model = v;
             }
             expect(a.load()).toBe(model);
           }

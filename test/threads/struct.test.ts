@@ -1,0 +1,336 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { LAYOUT_VERSION } from "../../src/threads/handle.js";
+import { array, type ScalarType, StructLayout, string, struct } from "../../src/threads/index.js";
+
+describe("struct layout", () => {
+  it("lays fields out in order with natural alignment, size rounded to the struct alignment", () => {
+    const L = struct({ a: "u8", b: "i32", c: "u8", d: "f64", e: "i16" });
+    expect([L.offsetOf("a"), L.offsetOf("b"), L.offsetOf("c"), L.offsetOf("d"), L.offsetOf("e")]).toEqual([
+      0, 4, 8, 16, 24,
+    ]);
+    expect(L.align).toBe(8);
+    expect(L.size).toBe(32);
+  });
+
+  it("gives every scalar its size and alignment", () => {
+    const sizes: Record<ScalarType, number> = {
+      i8: 1,
+      u8: 1,
+      bool: 1,
+      i16: 2,
+      u16: 2,
+      i32: 4,
+      u32: 4,
+      f32: 4,
+      f64: 8,
+      i64: 8,
+      u64: 8,
+    };
+    for (const [type, size] of Object.entries(sizes)) {
+      const L = struct({ pad: "u8", x: type as ScalarType });
+      expect(L.offsetOf("x"), type).toBe(size);
+      expect(L.size, type).toBe(2 * size);
+      expect(L.align, type).toBe(size);
+    }
+  });
+
+  it("sizes arrays, strings and nested structs", () => {
+    const Inner = struct({ x: "u8", y: "f64" }); // size 16, align 8
+    const L = struct({ flag: "bool", name: string(5), nums: array("u16", 3), inner: Inner, last: "u8" });
+    expect(L.offsetOf("name")).toBe(4); // u32 length word: align 4
+    expect(L.offsetOf("nums")).toBe(14); // 4 + 4 + 5 = 13 → align 2
+    expect(L.offsetOf("inner")).toBe(24); // 20 → align 8
+    expect(L.offsetOf("last")).toBe(40);
+    expect(L.size).toBe(48);
+    expect(struct({}).size).toBe(0);
+    expect(struct({}).align).toBe(1);
+  });
+
+  it("rejects bad field types, reserved names and bad array / string parameters", () => {
+    expect(() => struct({ x: "i128" as never })).toThrow(/`fields.x` to be a field type/);
+    expect(() => struct({ x: {} as never })).toThrow(TypeError);
+    expect(() => struct({ handle: "i32" })).toThrow(/"handle"/);
+    expect(() => struct(null as never)).toThrow(TypeError);
+    expect(() => array("bool" as never, 2)).toThrow(TypeError);
+    expect(() => array("i32", 0)).toThrow(RangeError);
+    expect(() => array("i32", 1.5)).toThrow(RangeError);
+    expect(() => string(0)).toThrow(/`maxBytes` to be an integer from 1/);
+    expect(() => struct({ big: array("u8", 2 ** 30), more: "u8" })).toThrow(RangeError);
+  });
+});
+
+describe("struct instances", () => {
+  const Vec2 = struct({ x: "f32", y: "f32" });
+  const Player = struct({
+    id: "u64",
+    pos: Vec2,
+    name: string(12),
+    scores: array("i32", 4),
+    alive: "bool",
+    hp: "i16",
+  });
+
+  it("create() zeroes the memory and applies init, including nested and array fields", () => {
+    const blank = Player.create();
+    expect(Player.toObject(blank)).toEqual({
+      id: 0n,
+      pos: { x: 0, y: 0 },
+      name: "",
+      scores: [0, 0, 0, 0],
+      alive: false,
+      hp: 0,
+    });
+    const p = Player.create({ id: 7n, pos: { y: 2.5 }, name: "ada", scores: [1, -2], alive: true, hp: -300 });
+    expect(Player.toObject(p)).toEqual({
+      id: 7n,
+      pos: { x: 0, y: 2.5 },
+      name: "ada",
+      scores: [1, -2, 0, 0],
+      alive: true,
+      hp: -300,
+    });
+    expect(p.handle.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(p.handle.buffer.byteLength).toBe(Player.size);
+  });
+
+  it("accessors write to the shared memory, arrays and nested structs are views of it", () => {
+    const p = Player.create();
+    p.hp = 12;
+    p.pos.x = 1.5;
+    p.scores[2] = 99;
+    const bytes = new DataView(p.handle.buffer);
+    expect(bytes.getInt16(Player.offsetOf("hp"), true)).toBe(12);
+    expect(bytes.getFloat32(Player.offsetOf("pos") + Vec2.offsetOf("x"), true)).toBe(1.5);
+    expect(bytes.getInt32(Player.offsetOf("scores") + 8, true)).toBe(99);
+    expect(p.scores).toBeInstanceOf(Int32Array);
+    expect(p.scores).toBe(p.scores); // the same view each time
+    expect(() => {
+      (p as unknown as { scores: unknown }).scores = [1];
+    }).toThrow(TypeError);
+  });
+
+  it("validates every written value; a rejected write leaves the field unchanged", () => {
+    const L = struct({ a: "i8", b: "u16", c: "u32", d: "i64", e: "bool", f: "f64", g: "u64" });
+    const s = L.create({ a: 1, b: 2, c: 3, d: 4n, e: true, f: 0.5, g: 6n });
+    expect(() => {
+      s.a = 128;
+    }).toThrow(/`a` to be an integer from -128 to 127, got 128/);
+    expect(() => {
+      s.b = -1;
+    }).toThrow(RangeError);
+    expect(() => {
+      s.c = 1.5;
+    }).toThrow(RangeError);
+    expect(() => {
+      s.d = 1 as never;
+    }).toThrow(TypeError);
+    expect(() => {
+      s.e = 1 as never;
+    }).toThrow(TypeError);
+    expect(() => {
+      s.f = "1" as never;
+    }).toThrow(TypeError);
+    expect(() => {
+      s.g = -1n;
+    }).toThrow(RangeError);
+    expect(L.toObject(s)).toEqual({ a: 1, b: 2, c: 3, d: 4n, e: true, f: 0.5, g: 6n });
+    expect(() => L.create({ zz: 1 } as never)).toThrow(/only fields of this struct \(a, b, c, d, e, f, g\), got "zz"/);
+    expect(() => Player.create({ scores: [1, 2, 3, 4, 5] })).toThrow(/at most 4 elements/);
+    expect(() => Player.create({ scores: [2 ** 31] })).toThrow(/`init.scores\[0\]`/);
+    expect(() => Player.create({ pos: 5 as never })).toThrow(/`init.pos`/);
+  });
+
+  it("stores multi-byte UTF-8 strings up to maxBytes bytes, and refuses longer ones unchanged", () => {
+    const L = struct({ s: string(8) });
+    const v = L.create();
+    v.s = "é😀"; // 2 + 4 bytes
+    expect(v.s).toBe("é😀");
+    v.s = "12345678";
+    expect(v.s).toBe("12345678");
+    v.s = "😀😀"; // exactly 8 bytes
+    expect(v.s).toBe("😀😀");
+    expect(() => {
+      v.s = "😀😀a"; // 9 bytes, though only 5 UTF-16 units
+    }).toThrow(/at most 8 UTF-8 bytes, got 9 bytes/);
+    expect(v.s).toBe("😀😀");
+    v.s = "";
+    expect(v.s).toBe("");
+    expect(() => {
+      v.s = 5 as never;
+    }).toThrow(TypeError);
+  });
+
+  it("never reads a string past its capacity, whatever the length word says", () => {
+    const L = struct({ s: string(4), after: "u8" });
+    const v = L.create({ s: "abcd", after: 65 });
+    new DataView(v.handle.buffer).setUint32(0, 1000, true);
+    expect(v.s).toBe("abcd");
+  });
+
+  it("replace() writes every field (omitted ones become zero) and is all-or-nothing", () => {
+    const p = Player.create({ id: 1n, name: "ada", hp: 5 });
+    Player.replace(p, { id: 2n, scores: [9] });
+    expect(Player.toObject(p)).toEqual({
+      id: 2n,
+      pos: { x: 0, y: 0 },
+      name: "",
+      scores: [9, 0, 0, 0],
+      alive: false,
+      hp: 0,
+    });
+    expect(() => Player.replace(p, { id: 3n, name: "far too long a name" })).toThrow(RangeError);
+    expect(p.id).toBe(2n);
+    const other = Player.create({ name: "bob", alive: true });
+    Player.replace(p, other);
+    expect(Player.toObject(p)).toEqual(Player.toObject(other));
+    expect(() => Player.replace(Vec2.create() as never, {})).toThrow(TypeError);
+  });
+
+  it("nested init accepts an instance of the nested layout (bytes copied) but not another layout", () => {
+    const v = Vec2.create({ x: 1, y: 2 });
+    const p = Player.create({ pos: v });
+    expect(Player.toObject(p).pos).toEqual({ x: 1, y: 2 });
+    v.x = 5;
+    expect(p.pos.x).toBe(1); // a copy, not an alias
+    const Other = struct({ a: "f32", b: "f32" });
+    expect(() => Player.create({ pos: Other.create() as never })).toThrow(/same struct layout/);
+  });
+
+  it("instances of a layout share one prototype with the accessors", () => {
+    const a = Player.create();
+    const b = Player.create();
+    expect(Object.getPrototypeOf(a)).toBe(Object.getPrototypeOf(b));
+    expect(Object.keys(a)).toEqual(["handle"]);
+    expect(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(a), "hp")?.get).toBeTypeOf("function");
+  });
+});
+
+describe("struct handles", () => {
+  const L = struct({ n: "u32", label: string(8), inner: struct({ v: "i64" }) });
+
+  it("from() and fromHandle() rebuild over the same memory after a structured clone", () => {
+    const s = L.create({ n: 1, label: "x", inner: { v: 5n } });
+    const viaLayout = L.from(structuredClone(s));
+    const viaHandle = StructLayout.fromHandle(structuredClone(s.handle)) as typeof s;
+    viaLayout.n = 2;
+    viaHandle.inner.v = 6n;
+    expect(s.n).toBe(2);
+    expect(s.inner.v).toBe(6n);
+    expect(L.toObject(viaHandle)).toEqual(L.toObject(s));
+    expect(s.handle).toMatchObject({ type: "lockbox.threads.Struct", version: LAYOUT_VERSION, byteOffset: 0 });
+    // The nested instance has its own handle, at its offset in the same buffer.
+    expect(s.inner.handle.buffer).toBe(s.handle.buffer);
+    expect(s.inner.handle.byteOffset).toBe(L.offsetOf("inner"));
+    expect(StructLayout.fromHandle(s.inner.handle).v).toBe(6n);
+  });
+
+  it("rejects handles of another layout, type or version, and foreign or too small buffers", () => {
+    const s = L.create();
+    const h = s.handle;
+    expect(() => struct({ n: "i32" }).from(s)).toThrow(/another layout/);
+    expect(() => L.from({ ...h, type: "lockbox.threads.Json" })).toThrow(TypeError);
+    expect(() => L.from({ ...h, version: 99 })).toThrow(/layout version/);
+    expect(() => L.from({ ...h, buffer: new ArrayBuffer(64) })).toThrow(/SharedArrayBuffer/);
+    expect(() => L.from({ ...h, buffer: new SharedArrayBuffer(L.size - 1) })).toThrow(/at least/);
+    expect(() => L.from({ ...h, byteOffset: 4 })).toThrow(/multiple of 8/);
+    expect(() => L.from({ ...h, byteOffset: 8 })).toThrow(/at least/);
+    expect(() => StructLayout.fromHandle({ ...h, layout: { kind: "struct", fields: [["x", "i99"]] } })).toThrow(
+      TypeError,
+    );
+    expect(() => StructLayout.fromHandle({ ...h, layout: { kind: "struct", fields: "nope" } })).toThrow(TypeError);
+    expect(() => StructLayout.fromHandle({})).toThrow(TypeError);
+  });
+
+  it("an instance at a non-zero offset of a larger buffer", () => {
+    const buffer = new SharedArrayBuffer(64);
+    const s = L.from({
+      type: "lockbox.threads.Struct",
+      version: LAYOUT_VERSION,
+      buffer,
+      byteOffset: 16,
+      layout: L.description,
+    });
+    s.n = 77;
+    expect(new Uint32Array(buffer)[4]).toBe(77);
+  });
+});
+
+describe("struct field round-trips (property)", () => {
+  const arbitraries: Record<ScalarType, fc.Arbitrary<unknown>> = {
+    i8: fc.integer({ min: -128, max: 127 }),
+    u8: fc.integer({ min: 0, max: 255 }),
+    i16: fc.integer({ min: -32768, max: 32767 }),
+    u16: fc.integer({ min: 0, max: 65535 }),
+    i32: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    u32: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    f32: fc.float({ noNaN: false }).map((x) => Math.fround(x)),
+    f64: fc.double(),
+    i64: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    u64: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    bool: fc.boolean(),
+  };
+  const types = Object.keys(arbitraries) as ScalarType[];
+
+  it("any layout of scalars and strings stores exactly what was written, field by field", () => {
+    const field = fc.oneof(
+      fc
+        .constantFrom(...types)
+        .map((type) => ({ type: type as ScalarType | ReturnType<typeof string>, value: arbitraries[type] })),
+      fc.integer({ min: 1, max: 16 }).map((max) => ({
+        type: string(max),
+        value: fc.string({ unit: "grapheme", maxLength: 16 }).filter((s) => new TextEncoder().encode(s).length <= max),
+      })),
+    );
+    fc.assert(
+      fc.property(
+        fc
+          .array(field, { minLength: 1, maxLength: 8 })
+          .chain((fields) => fc.tuple(fc.constant(fields), fc.tuple(...fields.map((f) => f.value)))),
+        ([fields, values]) => {
+          const spec = Object.fromEntries(fields.map((f, i) => [`f${i}`, f.type]));
+          const L = struct(spec);
+          const init = Object.fromEntries(values.map((v, i) => [`f${i}`, v]));
+          const s = L.create(init as never) as unknown as Record<string, unknown>;
+          const rebuilt = StructLayout.fromHandle(structuredClone(L.create(init as never).handle)) as Record<
+            string,
+            unknown
+          >;
+          values.forEach((v, i) => {
+            expect(s[`f${i}`]).toEqual(v);
+            expect(rebuilt[`f${i}`]).toEqual(v);
+          });
+          // Offsets are aligned and fields do not overlap: write each in turn, all others keep their value.
+          fields.forEach((_, i) => {
+            s[`f${i}`] = values[i];
+          });
+          values.forEach((v, i) => {
+            expect(s[`f${i}`]).toEqual(v);
+          });
+          expect(L.size % L.align).toBe(0);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("array fields round-trip through init and the typed array view", () => {
+    const elements = types.filter((t) => t !== "bool") as Exclude<ScalarType, "bool">[];
+    fc.assert(
+      fc.property(
+        fc
+          .constantFrom(...elements)
+          .chain((element) =>
+            fc.tuple(fc.constant(element), fc.array(arbitraries[element], { minLength: 1, maxLength: 6 })),
+          ),
+        ([element, values]) => {
+          const L = struct({ pad: "u8", xs: array(element, values.length) });
+          const s = L.create({ xs: values as never });
+          expect(Array.from(s.xs as ArrayLike<unknown>)).toEqual(values);
+          expect(Array.from(L.from(s.handle).xs as ArrayLike<unknown>)).toEqual(values);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
