@@ -1,0 +1,165 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { LAYOUT_VERSION } from "../../src/threads/handle.js";
+import { JsonCell, json } from "../../src/threads/index.js";
+import { bindJson } from "../../src/threads/json.js";
+
+const utf8 = (text: string) => new TextEncoder().encode(text).length;
+
+describe("json cells", () => {
+  it("round-trips JSON values", () => {
+    const value = { a: [1, 2, { b: "é😀" }], n: null, t: true, x: 1.5 };
+    const cell = json(value);
+    expect(cell.get()).toEqual(value);
+    expect(cell.get()).not.toBe(cell.get()); // a fresh copy each time
+    expect(cell.byteLength).toBe(utf8(JSON.stringify(value)));
+    cell.set({ a: [], n: null, t: false, x: 0 });
+    expect(cell.get()).toEqual({ a: [], n: null, t: false, x: 0 });
+    for (const scalar of [0, "s", null, false, [] as unknown[]]) expect(json(scalar).get()).toEqual(scalar);
+  });
+
+  it("lives in a growable SharedArrayBuffer that starts small and grows up to 4 + maxBytes", () => {
+    const cell = json("", { maxBytes: 1000 });
+    const buffer = cell.handle.buffer;
+    expect(buffer.growable).toBe(true);
+    expect(buffer.maxByteLength).toBe(1004);
+    expect(buffer.byteLength).toBe(4 + 2);
+    cell.set("x".repeat(100));
+    expect(buffer.byteLength).toBeGreaterThanOrEqual(4 + 102);
+    expect(cell.get()).toBe("x".repeat(100));
+    cell.set("y".repeat(998)); // exactly 1000 bytes with the quotes
+    expect(buffer.byteLength).toBe(1004);
+    expect(cell.get()).toBe("y".repeat(998));
+    cell.set("short"); // shrinking the text does not shrink the buffer
+    expect(cell.get()).toBe("short");
+  });
+
+  it("refuses a value past maxBytes with RangeError, leaving the stored value unchanged", () => {
+    const cell = json({ k: "v" }, { maxBytes: 16 });
+    expect(() => cell.set({ k: "0123456789abc" })).toThrow(/at most 16 bytes of JSON \(maxBytes\), got 21 bytes/);
+    expect(cell.get()).toEqual({ k: "v" });
+    // Counted in UTF-8 bytes, not UTF-16 units.
+    expect(() => cell.set({ k: "😀😀😀" })).toThrow(RangeError);
+    expect(cell.get()).toEqual({ k: "v" });
+    expect(() => json("x".repeat(20), { maxBytes: 16 })).toThrow(/`initial`/);
+  });
+
+  it("refuses values without a JSON form with TypeError, leaving the stored value unchanged", () => {
+    const cell = json<unknown>(1);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => cell.set(undefined)).toThrow(TypeError);
+    expect(() => cell.set(() => 1)).toThrow(TypeError);
+    expect(() => cell.set(1n)).toThrow(TypeError);
+    expect(() => cell.set(cyclic)).toThrow(/JSON-serializable/);
+    expect(cell.get()).toBe(1);
+    expect(() => json(undefined)).toThrow(TypeError);
+  });
+
+  it("validates options", () => {
+    expect(() => json(1, { maxBytes: 0 })).toThrow(/`maxBytes` to be an integer from 1 to 1073741824/);
+    expect(() => json(1, { maxBytes: 1.5 })).toThrow(RangeError);
+    expect(() => json(1, { maxBytes: "8" as never })).toThrow(TypeError);
+    expect(() => json(1, 5 as never)).toThrow(TypeError);
+    expect(json(1).maxBytes).toBe(65536);
+  });
+
+  it("from() rebuilds over the same memory; growth by one side is seen by the other", () => {
+    const cell = json({ n: 1 }, { maxBytes: 4096 });
+    const other = JsonCell.from<{ n: number; pad?: string }>(structuredClone(cell));
+    other.set({ n: 2, pad: "p".repeat(1000) });
+    expect(cell.get()).toEqual({ n: 2, pad: "p".repeat(1000) });
+    expect(JsonCell.from(structuredClone(cell.handle)).get()).toEqual({ n: 2, pad: "p".repeat(1000) });
+    expect(cell.handle).toMatchObject({ type: "lockbox.threads.Json", version: LAYOUT_VERSION, maxBytes: 4096 });
+  });
+
+  it("from() rejects bad handles", () => {
+    const h = json(1, { maxBytes: 64 }).handle;
+    expect(() => JsonCell.from({ ...h, type: "lockbox.threads.Struct" })).toThrow(TypeError);
+    expect(() => JsonCell.from({ ...h, version: LAYOUT_VERSION + 1 })).toThrow(/layout version/);
+    expect(() => JsonCell.from({ ...h, buffer: new ArrayBuffer(68) })).toThrow(/SharedArrayBuffer/);
+    expect(() => JsonCell.from({ ...h, buffer: new SharedArrayBuffer(2) })).toThrow(/at least 4/);
+    expect(() => JsonCell.from({ ...h, buffer: new SharedArrayBuffer(30) })).toThrow(/at least 68/);
+    expect(() => JsonCell.from({ ...h, maxBytes: -1 })).toThrow(TypeError);
+    expect(() => JsonCell.from("cell")).toThrow(TypeError);
+  });
+
+  it("works over a fixed-size (non-growable) buffer too", () => {
+    const buffer = new SharedArrayBuffer(4 + 32);
+    const cell = JsonCell.from<string[]>({
+      type: "lockbox.threads.Json",
+      version: LAYOUT_VERSION,
+      buffer,
+      maxBytes: 32,
+    });
+    cell.set(["a", "b"]);
+    expect(cell.get()).toEqual(["a", "b"]);
+    expect(() => cell.set(["x".repeat(40)])).toThrow(RangeError);
+    expect(cell.get()).toEqual(["a", "b"]);
+  });
+
+  it("never reads past the buffer, whatever the length word says", () => {
+    const cell = json("ok", { maxBytes: 64 });
+    expect(cell.handle.buffer.byteLength).toBe(4 + 4);
+    new Uint32Array(cell.handle.buffer, 0, 1)[0] = 2 ** 31;
+    expect(cell.byteLength).toBe(4); // clamped to what the buffer holds
+    expect(cell.get()).toBe("ok");
+  });
+
+  it("round-trips any JSON value (property)", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const text = JSON.stringify(value);
+        const cell = json(value, { maxBytes: Math.max(1, utf8(text)) });
+        expect(JSON.stringify(cell.get())).toBe(text);
+        expect(JSON.stringify(JsonCell.from(cell.handle).get())).toBe(text);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe("bindJson", () => {
+  it("decodes on open and writes back on close only when the JSON changed", () => {
+    const cell = json({ n: 1, tags: ["a"] });
+    const binding = bindJson(cell);
+    const value = binding.open();
+    value.tags.push("b");
+    const before = cell.handle.buffer.byteLength;
+    binding.close(value);
+    expect(cell.get()).toEqual({ n: 1, tags: ["a", "b"] });
+    expect(cell.handle.buffer.byteLength).toBeGreaterThanOrEqual(before);
+
+    // Unchanged value: memory is not written (a foreign byte planted in unused space survives).
+    const same = binding.open();
+    const bytes = new Uint8Array(cell.handle.buffer);
+    const length = new Uint32Array(cell.handle.buffer, 0, 1)[0]!;
+    const spare = bytes.length > 4 + length ? 4 + length : undefined;
+    if (spare !== undefined) bytes[spare] = 0x7a;
+    new Uint32Array(cell.handle.buffer, 0, 1)[0] = length;
+    const writesBefore = Atomics.load(new Uint32Array(cell.handle.buffer, 0, 1), 0);
+    binding.close(same);
+    expect(Atomics.load(new Uint32Array(cell.handle.buffer, 0, 1), 0)).toBe(writesBefore);
+    if (spare !== undefined) expect(bytes[spare]).toBe(0x7a);
+  });
+
+  it("replace keeps the new plain value, which close writes", () => {
+    const cell = json<{ n: number } | number[]>({ n: 1 });
+    const binding = bindJson(cell);
+    binding.open();
+    const next = binding.replace([1, 2, 3]);
+    expect(next).toEqual([1, 2, 3]);
+    expect(cell.get()).toEqual({ n: 1 }); // not yet
+    binding.close(next);
+    expect(cell.get()).toEqual([1, 2, 3]);
+  });
+
+  it("close past maxBytes throws RangeError and leaves the stored value unchanged", () => {
+    const cell = json({ s: "" }, { maxBytes: 20 });
+    const binding = bindJson(cell);
+    const value = binding.open();
+    value.s = "x".repeat(50);
+    expect(() => binding.close(value)).toThrow(RangeError);
+    expect(cell.get()).toEqual({ s: "" });
+  });
+});
