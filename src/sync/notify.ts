@@ -3,7 +3,11 @@ import { markNotSend } from "../internal/not-send.js";
 import { precheck } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
 
-const noValue = (): undefined => undefined;
+/** Tag of a waiter with a signal: its grant says how it was woken, so an abort can hand it on. */
+const ABORTABLE = 1;
+/** What an abortable waiter's grant resolves with: woken by `notifyOne` (hand on) or by `notifyWaiters`. */
+const BY_ONE = 1;
+const BY_ALL = 2;
 
 /**
  * Wakes tasks that wait for an event (tokio's `Notify`). It carries no data: pair it with state that
@@ -29,13 +33,17 @@ const noValue = (): undefined => undefined;
  *
  * **Cancel safety**: a `notified({ signal, timeout })` that is aborted or times out leaves the queue at
  * once, so a later `notifyOne()` goes to the next waiter (or is stored); no timer or listener stays
- * behind. A notification that reached the waiter before the abort is kept: the promise fulfils, so the
- * notification is delivered, never dropped. Together: a notification is either delivered to exactly
- * one waiter or handed on (stored) — never lost to a race with an abort.
+ * behind. A wake that races with the abort — the signal is aborted before the woken caller resumes —
+ * is handed on: the call rejects with `signal.reason` and a `notifyOne()` notification passes to the
+ * next waiter (or is stored), as tokio does for a dropped `Notified`. A `notifyWaiters()` wake is not
+ * handed on (it is for the tasks waiting at that moment only). So a `notifyOne()` notification is
+ * always either seen by exactly one caller or still available — never lost.
  */
 export class Notify {
   declare readonly [interiorMutable]: true;
-  readonly #sem = new BatchSemaphore(0, noValue);
+  /** How the grants being made right now were caused; read by the core's grant callback. */
+  #wakeKind = BY_ONE;
+  readonly #sem = new BatchSemaphore(0, (tag) => (tag === ABORTABLE ? this.#wakeKind : undefined));
 
   constructor() {
     markNotSend(this);
@@ -56,7 +64,8 @@ export class Notify {
    *
    * **Cancel safety**: on abort (rejects with `signal.reason`) or timeout (rejects with `TimeoutError`)
    * the waiter leaves the queue at once and consumes nothing; an already-aborted signal rejects
-   * without consuming a stored notification.
+   * without consuming a stored notification. A `notifyOne()` wake that races with the abort is handed
+   * on (see the class docs).
    *
    * **Throws** (rejects): `TypeError` / `RangeError` for bad options.
    */
@@ -66,7 +75,16 @@ export class Notify {
       if (early !== undefined) return early;
     }
     if (this.#sem.tryAcquire(1)) return Promise.resolve();
-    return this.#sem.acquire(1, 0, options) as Promise<void>;
+    const signal = options?.signal;
+    if (signal === undefined) return this.#sem.acquire(1, 0, options) as Promise<void>;
+    return this.#sem.acquire(1, ABORTABLE, options).then((wakeKind) => {
+      // Woken, but aborted before the caller could see it (the abort came in the same synchronous run
+      // as the wake, or an earlier abort listener sent the notification): the abort wins, and a
+      // `notifyOne` notification goes on to the next waiter (or is stored) instead of being lost.
+      if (!signal.aborted) return;
+      if (wakeKind === BY_ONE) this.notifyOne();
+      throw signal.reason;
+    });
   }
 
   /**
@@ -83,6 +101,12 @@ export class Notify {
   notifyWaiters(): void {
     const waiters = this.#sem.waiters;
     // Each waiter asks for exactly one permit, so `waiters` permits drain the whole queue to 0 left.
-    if (waiters > 0) this.#sem.release(waiters);
+    if (waiters === 0) return;
+    this.#wakeKind = BY_ALL;
+    try {
+      this.#sem.release(waiters);
+    } finally {
+      this.#wakeKind = BY_ONE;
+    }
   }
 }

@@ -83,19 +83,50 @@ describe("Notify", () => {
     await assertReady(notify.notified());
   });
 
-  it("regression: a notification that reaches a waiter before its abort is delivered, not dropped", async () => {
+  it("regression: a notifyOne that races with an abort is handed on to the next waiter, not lost", async () => {
     const notify = new Notify();
     const controller = new AbortController();
-    // An abort listener registered before the wait runs first and notifies: the wake wins the race.
+    // An abort listener registered before the wait runs first and notifies: the wake lands on a
+    // waiter whose signal is already aborted.
     controller.signal.addEventListener("abort", () => notify.notifyOne());
     const waiter = notify.notified({ signal: controller.signal });
     const next = notify.notified();
-    controller.abort();
-    await assertReady(waiter);
-    // The single notification went to `waiter` only.
-    await assertPending(next);
-    notify.notifyOne();
+    controller.abort("stop");
+    expect(await assertRejected(waiter)).toBe("stop");
     await assertReady(next);
+    expect(notify.waiters).toBe(0);
+  });
+
+  it("a wake and an abort in the same synchronous run: the abort wins and the notification is stored", async () => {
+    const notify = new Notify();
+    const controller = new AbortController();
+    const waiter = notify.notified({ signal: controller.signal });
+    await flush();
+    notify.notifyOne();
+    controller.abort("stop");
+    expect(await assertRejected(waiter)).toBe("stop");
+    // Nobody else was waiting: the handed-on notification is stored for the next caller.
+    await assertReady(notify.notified());
+  });
+
+  it("an abort after the woken caller resumed changes nothing", async () => {
+    const notify = new Notify();
+    const controller = new AbortController();
+    const waiter = notify.notified({ signal: controller.signal });
+    notify.notifyOne();
+    await assertReady(waiter);
+    controller.abort();
+    await assertPending(notify.notified());
+  });
+
+  it("a notifyWaiters wake that races with an abort is not handed on", async () => {
+    const notify = new Notify();
+    const controller = new AbortController();
+    const waiter = notify.notified({ signal: controller.signal });
+    notify.notifyWaiters();
+    controller.abort("stop");
+    expect(await assertRejected(waiter)).toBe("stop");
+    await assertPending(notify.notified());
   });
 
   it("times out with TimeoutError and leaves no timer or place behind", async () => {
@@ -196,7 +227,12 @@ describe("Notify", () => {
               }
             });
           }
-          await s.waitIdle();
+          // One step at a time, settling what each step woke before the next one runs (the races of a
+          // wake with an abort in the same synchronous run have their own tests above).
+          while (s.count() > 0) {
+            await s.waitNext(1);
+            await flush();
+          }
           for (const [id, outcome] of outcomes.entries()) {
             const result = await poll(outcome);
             const want = expected.get(id);
