@@ -5,7 +5,11 @@ import { checkFunction, checkLockOptions, describe, MAX_TIMEOUT } from "../inter
 import { interiorMutable, type LockOptions } from "../types.js";
 import { MutexGuard, mutexOfGuard } from "./mutex.js";
 
-const noValue = (): undefined => undefined;
+/** Tag of a waiter with a signal: its grant says how it was woken, so an abort can hand it on. */
+const ABORTABLE = 1;
+/** What an abortable waiter's grant resolves with: woken by `notifyOne` (hand on) or by `notifyAll`. */
+const BY_ONE = 1;
+const BY_ALL = 2;
 const REACQUIRE: LockOptions = { ignorePoison: true };
 
 /** What {@link Condvar.waitTimeout} resolves with. */
@@ -48,9 +52,11 @@ export interface CondvarWaitTimeoutResult<T> {
  *
  * **Cancel safety**: a wait that is aborted or times out before it is notified leaves the waiter queue
  * at once, re-acquires the mutex, releases it again, then rejects: the caller holds nothing
- * afterwards. Once notified, a later abort is ignored: the wait completes and resolves with the guard,
- * so the notification is never lost to the race. The mutex re-acquire itself is not cancellable (it is
- * what makes a rejected wait leave the lock as it found it).
+ * afterwards. A wake that races with the abort (the signal is aborted before the woken wait resumes)
+ * is handed on: the wait rejects the same way and a `notifyOne()` wake passes to the next waiter, so
+ * it is never lost. An abort that comes later, while the mutex is being re-acquired, is ignored: the
+ * wait resolves with the guard. The re-acquire itself is not cancellable (it is what makes a rejected
+ * wait leave the lock as it found it).
  *
  * **Poisoning**: the mutex is always re-acquired (as with `ignorePoison: true`). If it is then
  * poisoned and the call did not pass `{ ignorePoison: true }`, the lock is released again and the
@@ -59,7 +65,9 @@ export interface CondvarWaitTimeoutResult<T> {
 export class Condvar {
   declare readonly [interiorMutable]: true;
   /** Zero permits: each waiter asks for one; a notify releases exactly as many as it wakes. */
-  readonly #sem = new BatchSemaphore(0, noValue);
+  readonly #sem = new BatchSemaphore(0, (tag) => (tag === ABORTABLE ? this.#wakeKind : undefined));
+  /** How the grants being made right now were caused; read by the core's grant callback. */
+  #wakeKind = BY_ONE;
 
   constructor() {
     markNotSend(this);
@@ -182,8 +190,14 @@ export class Condvar {
   /** Wakes every task waiting now. */
   notifyAll(): void {
     const waiters = this.#sem.waiters;
+    if (waiters === 0) return;
     // Each waiter asks for one permit: `waiters` permits drain the queue and leave none stored.
-    if (waiters > 0) this.#sem.release(waiters);
+    this.#wakeKind = BY_ALL;
+    try {
+      this.#sem.release(waiters);
+    } finally {
+      this.#wakeKind = BY_ONE;
+    }
   }
 
   /**
@@ -206,14 +220,20 @@ export class Condvar {
       throw options.signal.reason;
     }
     // Register first, release second: a notify from whoever takes the mutex next must find us queued.
-    // The core grants synchronously inside notifyOne/notifyAll, and once granted an abort finds the
-    // waiter settled and does nothing: a notification that won the race is kept.
-    const notified = this.#sem.acquire(1, 0, options);
+    const signal = options?.signal;
+    const notified = this.#sem.acquire(1, signal === undefined ? 0 : ABORTABLE, options);
     guard.release();
     let outcome: unknown;
     let failed = false;
     try {
-      await notified;
+      const wakeKind = await notified;
+      if (signal?.aborted) {
+        // Woken, but aborted before this wait resumed: the abort wins, and a notifyOne wake goes on
+        // to the next waiter rather than dying with this call.
+        if (wakeKind === BY_ONE) this.notifyOne();
+        failed = true;
+        outcome = signal.reason;
+      }
     } catch (error) {
       failed = true;
       outcome = error;

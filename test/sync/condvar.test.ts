@@ -191,14 +191,50 @@ describe("Condvar", () => {
     (await assertReady(next)).release();
   });
 
-  it("regression: an abort that comes after the notify does not lose the notification", async () => {
+  it("regression: a notifyOne that races with an abort is handed on to the next waiter", async () => {
+    const mutex = new Mutex(0);
+    const cv = new Condvar();
+    const controller = new AbortController();
+    const first = cv.wait(await mutex.lock(), { signal: controller.signal });
+    await flush();
+    const second = cv.wait(await mutex.lock());
+    await flush();
+    cv.notifyOne();
+    controller.abort("stop");
+    expect(await assertRejected(first)).toBe("stop");
+    const guard = await assertReady(second);
+    guard.release();
+    expect(mutex.isLocked).toBe(false);
+    expect(cv.waiters).toBe(0);
+  });
+
+  it("a notifyAll wake that races with an abort is not handed on to later waiters", async () => {
+    const mutex = new Mutex(0);
+    const cv = new Condvar();
+    const controller = new AbortController();
+    const first = cv.wait(await mutex.lock(), { signal: controller.signal });
+    await flush();
+    const held = await mutex.lock();
+    cv.notifyAll();
+    controller.abort("stop");
+    // Queued before `first` resumes: a hand-on would reach it.
+    const later = cv.wait(held);
+    expect(await assertRejected(first)).toBe("stop");
+    await assertPending(later);
+    cv.notifyOne();
+    (await assertReady(later)).release();
+  });
+
+  it("an abort during the re-acquire (after the wait resumed) is ignored: the wait resolves", async () => {
     const mutex = new Mutex(0);
     const cv = new Condvar();
     const controller = new AbortController();
     const waiting = cv.wait(await mutex.lock(), { signal: controller.signal });
-    await flush();
+    const other = await mutex.lock();
     cv.notifyOne();
+    await flush();
     controller.abort();
+    other.release();
     const guard = await assertReady(waiting);
     expect(guard.released).toBe(false);
     guard.release();
