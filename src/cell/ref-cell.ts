@@ -10,9 +10,10 @@ export type BorrowState = "unused" | "reading" | "writing";
 /** Options of the {@link RefCell} constructor. */
 export interface RefCellOptions {
   /**
-   * Record the stack of every live borrow (one `new Error().stack` per borrow), so that a
-   * `BorrowError` / `BorrowMutError` names where the conflicting borrow was taken. Costs a stack
-   * capture per borrow: meant for development and tests. Default `false`.
+   * Record the stack of every live borrow (a stack capture per borrow, like `new Error().stack`), so
+   * that a `BorrowError` / `BorrowMutError` names where the conflicting borrow was taken. The capture
+   * is formatted only when a conflict is reported, but still costs several microseconds per borrow:
+   * meant for development and tests. Default `false`.
    */
   track?: boolean | undefined;
 }
@@ -31,7 +32,8 @@ const MAX_SITES_SHOWN = 3;
  */
 export interface BorrowSite {
   readonly kind: "Ref" | "RefMut";
-  readonly stack: string;
+  /** Holds the captured stack; on V8 its `stack` is formatted lazily, on first read. */
+  readonly trace: { readonly stack?: string | undefined };
 }
 
 /** Privileged access of `Ref` / `RefMut` to their `RefCell`; set once by the `RefCell` class. */
@@ -201,7 +203,7 @@ export class RefCell<T> {
   #record(kind: BorrowSite["kind"], caller: (...args: never[]) => unknown): BorrowSite | undefined {
     const sites = this.#sites;
     if (sites === undefined) return undefined;
-    const site: BorrowSite = { kind, stack: captureStack(caller) };
+    const site: BorrowSite = { kind, trace: captureTrace(caller) };
     sites.add(site);
     return site;
   }
@@ -217,7 +219,7 @@ export class RefCell<T> {
       let shown = 0;
       for (const site of sites) {
         if (shown === MAX_SITES_SHOWN) break;
-        message += `\nThe conflicting ${site.kind} was taken at:\n${site.stack}`;
+        message += `\nThe conflicting ${site.kind} was taken at:\n${framesOf(site.trace)}`;
         shown++;
       }
       if (sites.size > shown) message += `\n…and ${sites.size - shown} more`;
@@ -227,16 +229,21 @@ export class RefCell<T> {
 }
 
 /**
- * The stack of the code that called `caller`, frames only (no `Error` header line). Uses V8's
- * `Error.captureStackTrace` to cut lockbox's own frames off; elsewhere, a plain `new Error().stack`.
+ * Captures the stack of the code that called `caller`. V8's `Error.captureStackTrace` cuts lockbox's
+ * own frames off and defers formatting (the expensive part, more so under source-map support) until
+ * `stack` is read, which only a conflict does. Elsewhere, a plain `new Error()`.
  */
-function captureStack(caller: (...args: never[]) => unknown): string {
-  const holder: { stack?: string } = {};
+function captureTrace(caller: (...args: never[]) => unknown): { readonly stack?: string | undefined } {
   const capture = (Error as { captureStackTrace?: (target: object, fn?: unknown) => void }).captureStackTrace;
-  if (typeof capture === "function") capture(holder, caller);
-  else holder.stack = new Error().stack;
-  const stack = holder.stack ?? "";
-  // V8 starts with the "Error" header; other engines start with frames.
+  if (typeof capture !== "function") return new Error();
+  const holder = {};
+  capture(holder, caller);
+  return holder;
+}
+
+/** The frames of a captured trace, without the `Error` header line V8 puts first. */
+function framesOf(trace: { readonly stack?: string | undefined }): string {
+  const stack = trace.stack ?? "(stack unavailable)";
   return stack.startsWith("Error") ? stack.slice(stack.indexOf("\n") + 1) : stack;
 }
 
