@@ -1,16 +1,9 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { WouldBlockError } from "../../src/errors.js";
+import { AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64 } from "../../src/threads/atomics.js";
 import { LAYOUT_VERSION } from "../../src/threads/handle.js";
-import {
-  AtomicBool,
-  AtomicI32,
-  AtomicI64,
-  AtomicU32,
-  AtomicU64,
-  StructLayout,
-  struct,
-  WouldBlockError,
-} from "../../src/threads/index.js";
+import { StructLayout, struct } from "../../src/threads/struct.js";
 import { assertPending, assertReady, poll } from "../helpers/poll.js";
 
 const I32_MIN = -(2 ** 31);

@@ -1,8 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LAYOUT_VERSION } from "../../src/threads/handle.js";
-import { JsonCell, json } from "../../src/threads/index.js";
-import { bindJson } from "../../src/threads/json.js";
+import { bindJson, JsonCell, json } from "../../src/threads/json.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text).length;
 

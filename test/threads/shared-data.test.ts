@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { LAYOUT_VERSION } from "../../src/threads/handle.js";
-import { array, JsonCell, json, StructLayout, string, struct } from "../../src/threads/index.js";
+import { JsonCell, json } from "../../src/threads/json.js";
 import { bindData, dataFromHandle, dataHandle } from "../../src/threads/shared-data.js";
+import { array, StructLayout, string, struct } from "../../src/threads/struct.js";
 
 const Point = struct({ x: "i32", y: "i32", name: string(8), tags: array("u8", 2) });
 

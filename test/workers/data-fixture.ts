@@ -1,0 +1,74 @@
+/**
+ * Worker side of test/threads/data-workers.test.ts. `workerData.mode` picks the scenario; each one
+ * rebuilds shared data from handles only (no layout declared here) and reports with postMessage.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { AtomicI32, AtomicU64 } from "../../src/threads/atomics.js";
+import { JsonCell } from "../../src/threads/json.js";
+import { StructLayout } from "../../src/threads/struct.js";
+
+const port = parentPort!;
+const data = workerData as { mode: string; [key: string]: unknown };
+
+switch (data.mode) {
+  case "count": {
+    // Contended increments: the total must come out exact.
+    const counter = AtomicI32.from(data.counter);
+    const wide = AtomicU64.from(data.wide);
+    const times = data.times as number;
+    for (let i = 0; i < times; i++) {
+      counter.fetchAdd(1);
+      wide.fetchAdd(1n);
+    }
+    port.postMessage("done");
+    break;
+  }
+  case "wait-sync": {
+    const flag = AtomicI32.from(data.flag);
+    port.postMessage("waiting");
+    port.postMessage(flag.waitSync(0));
+    break;
+  }
+  case "wait-async-timeout": {
+    // No listener on parentPort: only the atomic's keep-alive holds this worker until the timeout.
+    const flag = AtomicI32.from(data.flag);
+    const result = await flag.waitAsync(0, { timeout: 20 });
+    port.postMessage(result);
+    break;
+  }
+  case "wait-async-notify": {
+    const flag = AtomicI32.from(data.flag);
+    const pending = flag.waitAsync(0);
+    port.postMessage("waiting");
+    port.postMessage(await pending);
+    break;
+  }
+  case "notify": {
+    const flag = AtomicI32.from(data.flag);
+    flag.store(1);
+    port.postMessage(flag.notify());
+    break;
+  }
+  case "struct": {
+    const s = StructLayout.fromHandle(data.struct);
+    const seen = { id: s.id, name: s.name, inner: (s.inner as { x: number }).x };
+    s.id = (s.id as bigint) + 1n;
+    s.name = "wörker 😀";
+    (s.inner as { x: number }).x = -7;
+    (s.xs as Float64Array)[1] = 2.5;
+    s.ok = true;
+    port.postMessage(seen);
+    break;
+  }
+  case "json": {
+    const cell = JsonCell.from<{ from: string; items: number[] }>(data.cell);
+    const value = cell.get();
+    value.from = "worker";
+    value.items = Array.from({ length: 200 }, (_, i) => i);
+    cell.set(value);
+    port.postMessage(cell.handle.buffer.byteLength);
+    break;
+  }
+  default:
+    throw new Error(`unknown mode ${data.mode}`);
+}
