@@ -15,6 +15,8 @@ export {
   UseAfterReleaseError,
   WouldBlockError,
 } from "../errors.js";
+// locks (std::sync)
+export type { DeepReadonly } from "../types.js";
 // shared data and atomics
 export {
   AtomicBool,
@@ -25,7 +27,13 @@ export {
   AtomicU64,
   type WaitResult,
 } from "./atomics.js";
+export { Barrier, type BarrierHandle, type BarrierWaitResult } from "./barrier.js";
+export { Condvar, type CondvarHandle, type WaitTimeoutResult } from "./condvar.js";
 export { JsonCell, type JsonHandle, type JsonOptions, json } from "./json.js";
+export { Mutex, MutexGuard, type MutexHandle, type SyncLockOptions } from "./mutex.js";
+export { type OnceInit, OnceLock, type OnceLockHandle } from "./once-lock.js";
+export { RwLock, type RwLockHandle, RwLockReadGuard, RwLockWriteGuard } from "./rw-lock.js";
+export { Semaphore, type SemaphoreHandle, SemaphorePermit } from "./semaphore.js";
 export type { SharedData } from "./shared-data.js";
 export {
   type AnyStruct,
@@ -46,3 +54,4 @@ export {
   string,
   struct,
 } from "./struct.js";
+export { type SupervisableWorker, spawn, supervise } from "./supervise.js";

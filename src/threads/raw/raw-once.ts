@@ -13,10 +13,10 @@
  * | bits | name   | meaning                                                  | who may change it           |
  * |------|--------|----------------------------------------------------------|-----------------------------|
  * | 0–1  | STATE  | 0 incomplete, 1 running, 2 complete (final)               | see transitions             |
- * | 2    | QUEUED | a waiter is parked                                        | waiters set, complete/fail clear |
+ * | 2    | QUEUED | a waiter is parked                                        | waiters set, complete/fail clear, start keeps it |
  * | 8–30 | RUNNER | owner id of the running initializer                       | the starter                 |
  *
- * Transitions: `0 → 1|me` (start); `1|me|Q? → 2` (complete, notify all if QUEUED); `1|me|Q? → 0`
+ * Transitions: `0|Q? → 1|me|Q?` (start); `1|me|Q? → 2` (complete, notify all if QUEUED); `1|me|Q? → 0`
  * (fail: the next caller runs its own initializer; notify all if QUEUED); `1|dead|Q? → 0` (a waiter
  * finds the runner dead: reap, notify all). COMPLETE is final.
  */
@@ -47,7 +47,8 @@ export function tryStart(
     const state = s & STATE_MASK;
     if (state === COMPLETE) return COMPLETE;
     if (state === INCOMPLETE) {
-      const prev = A.compareExchange(w, i, s, RUNNING | (me << RUNNER_SHIFT));
+      // Keep QUEUED: a `wait()`er may already be parked for the completion.
+      const prev = A.compareExchange(w, i, s, (s & QUEUED) | RUNNING | (me << RUNNER_SHIFT));
       if (prev === s) return START;
       s = prev;
       continue;
@@ -55,7 +56,7 @@ export function tryStart(
     const runner = s >>> RUNNER_SHIFT;
     if (!isDead(A, table, runner)) return RUNNING;
     // The runner died mid-initialization: reset so that a live caller runs its own initializer.
-    const prev = A.compareExchange(w, i, s, INCOMPLETE);
+    const prev = A.compareExchange(w, i, s, INCOMPLETE | (s & QUEUED));
     if (prev === s) {
       A.notify(w, i);
       s = INCOMPLETE;

@@ -1,0 +1,416 @@
+import { markNotSend } from "../internal/not-send.js";
+import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
+import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
+import { poisonError, releasedError } from "./guard.js";
+import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { adoptTable, ownerId, processTable } from "./liveness.js";
+import { realAtomics as A } from "./raw/atomics-like.js";
+import { LIVENESS_WORDS } from "./raw/liveness-table.js";
+import * as raw from "./raw/raw-mutex.js";
+import { newWaiter } from "./raw/waiter.js";
+import {
+  bindData,
+  type DataBinding,
+  type DataHandle,
+  dataFromHandle,
+  dataHandle,
+  type GuardValue,
+} from "./shared-data.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, now, PARK } from "./wait.js";
+
+const TAG = "lockbox.threads.Mutex";
+
+/** The structured-clone-safe form of a {@link Mutex}: post it (or the mutex) and call `Mutex.from` there. */
+export interface MutexHandle extends HandleBase<typeof TAG> {
+  /** The lock word (see src/threads/raw/raw-mutex.ts). */
+  readonly buffer: SharedArrayBuffer;
+  /** The liveness table of the creating thread (owner-death detection). */
+  readonly liveness: SharedArrayBuffer;
+  /** The protected data's own handle. */
+  readonly data: DataHandle;
+  /** Whether a failing `withLock` callback poisons the lock. */
+  readonly poison: boolean;
+}
+
+/** Options of the blocking acquires: `timeout` (ms) and `ignorePoison`. */
+export interface SyncLockOptions {
+  /** Gives up after this many milliseconds with `TimeoutError`. */
+  timeout?: number | undefined;
+  /** Acquire even if the lock is poisoned. */
+  ignorePoison?: boolean | undefined;
+}
+
+/** Set by `Mutex.from` for the constructor call it makes. */
+let restoring: MutexHandle | undefined;
+
+let openData: <T>(mutex: Mutex<T>) => GuardValue<T>;
+let replaceData: <T>(mutex: Mutex<T>, value: GuardValue<T>) => GuardValue<T>;
+let closeAndUnlock: <T>(mutex: Mutex<T>, value: GuardValue<T>) => void;
+let poisonMutex: (mutex: Mutex<unknown>) => void;
+
+/**
+ * The mutex a live guard holds, or `undefined` once released (for `Condvar`).
+ * @internal
+ */
+export let mutexOfGuard: <T>(guard: MutexGuard<T>) => Mutex<T> | undefined;
+
+/**
+ * A mutual-exclusion lock over shared memory, shared between worker threads (Rust's `std::sync::Mutex`).
+ * It owns its data (a `SharedArrayBuffer`, typed array, struct or JSON layout, or `null` for a bare
+ * lock): the data is reached through the {@link MutexGuard} that an acquire returns.
+ *
+ * Every waiting method comes twice: async (`lock`, parks with `Atomics.waitAsync`, keeps the process
+ * alive while pending) and blocking (`lockSync`, parks with `Atomics.wait`; `WouldBlockError` where
+ * blocking is forbidden).
+ *
+ * Crossing threads: post the mutex itself (its only enumerable property is `handle`) or `mutex.handle`
+ * with `postMessage` / `workerData`, and call `Mutex.from(received)` on the other side: the result works
+ * over the same memory.
+ *
+ * @example
+ * ```ts
+ * // main.ts
+ * const counter = new Mutex(new Int32Array(new SharedArrayBuffer(4)));
+ * const worker = spawn(new URL("./worker.js", import.meta.url), { workerData: counter });
+ * await counter.withLock((guard) => {
+ *   guard.value[0]++;
+ * });
+ *
+ * // worker.ts
+ * const counter = Mutex.from<Int32Array>(workerData);
+ * using guard = counter.lockSync({ timeout: 1_000 });
+ * guard.value[0]++;
+ * ```
+ *
+ * **Fairness** (across threads, SPEC §4): not FIFO. A running thread may re-take a free lock (no lock
+ * convoy), but a waiter that has waited about a millisecond gets the lock handed to it on the next
+ * release, so no waiter starves.
+ *
+ * **Poisoning** (on by default; `{ poison: false }` stops a failing `withLock` from poisoning): a
+ * holder whose `withLock` callback throws, that calls `guard.poison()`, or whose worker dies while
+ * holding the lock (see `supervise`) poisons it. While poisoned, acquires reject / throw `PoisonError`
+ * and do not hold the lock, unless called with `{ ignorePoison: true }`.
+ *
+ * **Owner death**: when a supervised worker dies holding the lock, the lock is released and
+ * poisoned, and its waiters (in any thread) wake with `PoisonError` within about 50 ms.
+ */
+export class Mutex<T = null> {
+  declare readonly [interiorMutable]: true;
+  /** The structured-clone-safe handle; see {@link Mutex.from}. */
+  readonly handle: MutexHandle;
+  readonly #word: Int32Array;
+  readonly #table: Int32Array;
+  readonly #data: DataBinding<GuardValue<T>>;
+  readonly #poisonOnError: boolean;
+
+  static {
+    openData = (mutex) => mutex.#data.open();
+    replaceData = (mutex, value) => mutex.#data.replace(value);
+    closeAndUnlock = (mutex, value) => {
+      try {
+        mutex.#data.close(value);
+      } finally {
+        raw.unlock(A, mutex.#word, 0, ownerId);
+      }
+    };
+    poisonMutex = (mutex) => raw.poisonLock(A, mutex.#word, 0);
+  }
+
+  /**
+   * @param data - the protected data: a `SharedArrayBuffer`, a typed array or `DataView` over one, a
+   *   struct or JSON layout, or `null` for a bare lock.
+   * @param options - `poison`: poison the lock when a `withLock` callback throws (default `true`).
+   * @throws TypeError when `data` cannot be shared or the options have the wrong type.
+   */
+  constructor(data: T, options?: PoisonOptions) {
+    const handle = restoring;
+    restoring = undefined;
+    if (handle !== undefined) {
+      this.#word = new Int32Array(handle.buffer, 0, raw.MUTEX_WORDS);
+      this.#table = adoptTable(handle.liveness);
+      this.#poisonOnError = handle.poison;
+      this.#data = bindData(data);
+      this.handle = handle;
+      return;
+    }
+    checkOptionsObject("options", options);
+    checkOptionalBoolean("poison", options?.poison);
+    this.#data = bindData(data);
+    this.#word = new Int32Array(new SharedArrayBuffer(raw.MUTEX_WORDS * 4));
+    this.#table = processTable();
+    this.#poisonOnError = options?.poison !== false;
+    this.handle = {
+      type: TAG,
+      version: LAYOUT_VERSION,
+      buffer: this.#word.buffer as SharedArrayBuffer,
+      liveness: this.#table.buffer as SharedArrayBuffer,
+      data: dataHandle(data),
+      poison: this.#poisonOnError,
+    };
+  }
+
+  /**
+   * Rebuilds a mutex from a received handle (or a posted mutex): a working instance over the same memory.
+   *
+   * @example
+   * ```ts
+   * parentPort.on("message", (message) => {
+   *   const mutex = Mutex.from<Int32Array>(message);
+   * });
+   * ```
+   *
+   * @throws TypeError when `received` is not a Mutex handle, has another layout version, or its
+   *   buffers are not `SharedArrayBuffer`s of the right size.
+   */
+  static from<T = unknown>(received: unknown): Mutex<T> {
+    const handle = checkHandle<MutexHandle>(received, TAG, "Mutex.from");
+    checkSharedBuffer("handle.buffer", handle.buffer, raw.MUTEX_WORDS * 4);
+    checkSharedBuffer("handle.liveness", handle.liveness, LIVENESS_WORDS * 4);
+    const data = dataFromHandle(handle.data) as T;
+    restoring = handle;
+    try {
+      return new Mutex<T>(data);
+    } finally {
+      restoring = undefined;
+    }
+  }
+
+  /** `true` while some thread holds the lock. */
+  get isLocked(): boolean {
+    return raw.isLocked(A, this.#word, 0);
+  }
+
+  /** `true` while poisoned (see the class docs). */
+  get isPoisoned(): boolean {
+    return raw.isPoisoned(A, this.#word, 0);
+  }
+
+  /** Clears the poison flag: the caller has checked (or repaired) the data. */
+  clearPoison(): void {
+    raw.clearPoison(A, this.#word, 0);
+  }
+
+  /**
+   * Waits (without blocking the thread) for the lock and resolves with its guard.
+   *
+   * @example
+   * ```ts
+   * const guard = await mutex.lock({ timeout: 1_000 });
+   * try {
+   *   guard.value[0] += 1;
+   * } finally {
+   *   guard.release();
+   * }
+   * ```
+   *
+   * **Cancel safety**: on abort (rejects with `signal.reason`) or timeout (`TimeoutError`) the waiter
+   * stops waiting at once and holds nothing; a hand-off that raced with it is passed to another waiter.
+   *
+   * **Throws** (rejects): `PoisonError` while poisoned (unless `ignorePoison`; the caller does not hold
+   * the lock), `TypeError` / `RangeError` for bad options.
+   */
+  lock(options?: LockOptions): Promise<MutexGuard<T>> {
+    if (options !== undefined) {
+      const early = precheck(options);
+      if (early !== undefined) return early;
+    }
+    // Fast path: free and not poisoned is exactly the word 0.
+    if (A.compareExchange(this.#word, 0, raw.UNLOCKED, raw.LOCKED | (ownerId << raw.OWNER_SHIFT)) === 0) {
+      return Promise.resolve(new MutexGuard<T>(GUARD_TOKEN, this));
+    }
+    return this.#lockSlow(options);
+  }
+
+  async #lockSlow(options: LockOptions | undefined): Promise<MutexGuard<T>> {
+    const ignorePoison = options?.ignorePoison === true;
+    const word = this.#word;
+    const table = this.#table;
+    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lock");
+    if (!raw.tryLock(A, word, 0, ownerId, table)) {
+      const waiter = newWaiter();
+      await driveAsync(
+        word,
+        waiter,
+        () => (raw.lockStep(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
+        deadlineOf(options?.timeout),
+        options?.signal,
+        () => raw.abandonLock(A, word, 0),
+        "Mutex.lock()",
+        options?.timeout,
+      );
+    }
+    return this.#acquired(ignorePoison, "lock");
+  }
+
+  /**
+   * Blocks the thread until the lock is free, and returns its guard.
+   *
+   * @example
+   * ```ts
+   * using guard = mutex.lockSync({ timeout: 100 });
+   * guard.value[0] += 1;
+   * ```
+   *
+   * **Throws**: `WouldBlockError` where this thread may not block (checked before waiting),
+   * `TimeoutError`, `PoisonError` (unless `ignorePoison`), `TypeError` / `RangeError` for bad options.
+   * Calling it from the thread that holds the lock deadlocks until the timeout.
+   */
+  lockSync(options?: SyncLockOptions): MutexGuard<T> {
+    if (options !== undefined) {
+      checkSyncOptions(options);
+      checkOptionalBoolean("ignorePoison", options.ignorePoison);
+    }
+    const word = this.#word;
+    if (A.compareExchange(word, 0, raw.UNLOCKED, raw.LOCKED | (ownerId << raw.OWNER_SHIFT)) === 0) {
+      return new MutexGuard<T>(GUARD_TOKEN, this);
+    }
+    const ignorePoison = options?.ignorePoison === true;
+    const table = this.#table;
+    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lockSync");
+    if (!raw.tryLock(A, word, 0, ownerId, table)) {
+      assertCanBlock("Mutex.lockSync");
+      const waiter = newWaiter();
+      driveSync(
+        word,
+        waiter,
+        () => (raw.lockStep(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
+        deadlineOf(options?.timeout),
+        () => raw.abandonLock(A, word, 0),
+        "Mutex.lockSync()",
+        options?.timeout,
+      );
+    }
+    return this.#acquired(ignorePoison, "lockSync");
+  }
+
+  /**
+   * Takes the lock if it is free now, else returns `undefined`. Never waits.
+   *
+   * @throws PoisonError while poisoned, unless `{ ignorePoison: true }` (the caller does not hold the lock).
+   */
+  tryLock(options?: { ignorePoison?: boolean | undefined }): MutexGuard<T> | undefined {
+    if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) return undefined;
+    return this.#acquired(options?.ignorePoison === true, "tryLock");
+  }
+
+  /**
+   * Acquires, calls `fn(guard)`, awaits its result, releases in every case, and returns (or rethrows)
+   * what `fn` did. A throw or rejection while the guard is held poisons the lock (unless made with
+   * `{ poison: false }`).
+   *
+   * @example
+   * ```ts
+   * const total = await mutex.withLock((guard) => (guard.value[0] += 5));
+   * ```
+   */
+  async withLock<R>(fn: (guard: MutexGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+    checkFunction("fn", fn);
+    const guard = await this.lock(options);
+    try {
+      return await fn(guard);
+    } catch (error) {
+      if (this.#poisonOnError && !guard.released) raw.poisonLock(A, this.#word, 0);
+      throw error;
+    } finally {
+      guard.release();
+    }
+  }
+
+  /**
+   * Blocking form of {@link withLock}: `fn` runs synchronously while the lock is held.
+   *
+   * @example
+   * ```ts
+   * mutex.withLockSync((guard) => {
+   *   guard.value[0]++;
+   * });
+   * ```
+   */
+  withLockSync<R>(fn: (guard: MutexGuard<T>) => R, options?: SyncLockOptions): R {
+    checkFunction("fn", fn);
+    const guard = this.lockSync(options);
+    try {
+      return fn(guard);
+    } catch (error) {
+      if (this.#poisonOnError && !guard.released) raw.poisonLock(A, this.#word, 0);
+      throw error;
+    } finally {
+      guard.release();
+    }
+  }
+
+  /** Called holding the lock: the guard, or (poisoned, not ignored) unlock and throw. */
+  #acquired(ignorePoison: boolean, method: string): MutexGuard<T> {
+    if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) {
+      raw.unlock(A, this.#word, 0, ownerId);
+      throw poisonError("Mutex", method);
+    }
+    return new MutexGuard<T>(GUARD_TOKEN, this);
+  }
+}
+
+/**
+ * Exclusive access to a {@link Mutex}'s data (Rust's `MutexGuard`).
+ *
+ * `guard.value` is the data (assigning replaces it, through the data's layout); `release()` or the end
+ * of a `using` block gives the lock back; a second `release()` does nothing; `value` then throws
+ * `UseAfterReleaseError`. A guard belongs to the thread that acquired it and cannot be posted.
+ */
+export class MutexGuard<T> implements Releasable {
+  #mutex: Mutex<T> | undefined;
+  #value: GuardValue<T>;
+
+  static {
+    mutexOfGuard = (guard) => guard.#mutex;
+  }
+
+  /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */
+  constructor(token: typeof GUARD_TOKEN, mutex: Mutex<T>) {
+    if (token !== GUARD_TOKEN) illegalConstructor("MutexGuard");
+    markNotSend(this);
+    this.#mutex = mutex;
+    this.#value = openData(mutex);
+  }
+
+  /** The protected data. Assigning replaces it. */
+  get value(): GuardValue<T> {
+    if (this.#mutex === undefined) throw releasedError("MutexGuard", "read `value` of");
+    return this.#value;
+  }
+
+  set value(value: GuardValue<T>) {
+    const mutex = this.#mutex;
+    if (mutex === undefined) throw releasedError("MutexGuard", "write `value` of");
+    this.#value = replaceData(mutex, value);
+  }
+
+  /** `true` once released. */
+  get released(): boolean {
+    return this.#mutex === undefined;
+  }
+
+  /** Gives the lock back. Idempotent. */
+  release(): void {
+    const mutex = this.#mutex;
+    if (mutex === undefined) return;
+    this.#mutex = undefined;
+    closeAndUnlock(mutex, this.#value);
+  }
+
+  /** Same as {@link release}, for `using`. */
+  [dispose](): void {
+    this.release();
+  }
+
+  /**
+   * Poisons the mutex (for `using` blocks, which cannot see a throw). Does not release.
+   *
+   * @throws UseAfterReleaseError after release.
+   */
+  poison(): void {
+    const mutex = this.#mutex;
+    if (mutex === undefined) throw releasedError("MutexGuard", "poison through");
+    poisonMutex(mutex as Mutex<unknown>);
+  }
+}

@@ -1,0 +1,304 @@
+import { checkFunction, precheck } from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable } from "../types.js";
+import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { adoptTable, ownerId, processTable } from "./liveness.js";
+import { realAtomics as A } from "./raw/atomics-like.js";
+import { LIVENESS_WORDS } from "./raw/liveness-table.js";
+import * as raw from "./raw/raw-once.js";
+import { newWaiter, POLL_MS } from "./raw/waiter.js";
+import {
+  bindData,
+  type DataBinding,
+  type DataHandle,
+  dataFromHandle,
+  dataHandle,
+  type GuardValue,
+} from "./shared-data.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK } from "./wait.js";
+
+const TAG = "lockbox.threads.OnceLock";
+
+/** The structured-clone-safe form of a {@link OnceLock}. */
+export interface OnceLockHandle extends HandleBase<typeof TAG> {
+  /** The state word (see src/threads/raw/raw-once.ts). */
+  readonly buffer: SharedArrayBuffer;
+  /** The liveness table of the creating thread (an initializer's death is detected). */
+  readonly liveness: SharedArrayBuffer;
+  /** The storage's own handle. */
+  readonly data: DataHandle;
+}
+
+/** An initializer: fills `value` in place, or returns a replacement (stored through the data's layout). */
+export type OnceInit<T> = (value: GuardValue<T>) => GuardValue<T> | undefined | void;
+
+let restoring: OnceLockHandle | undefined;
+
+const STARTED = 1;
+
+/**
+ * Shared storage initialized exactly once across threads (Rust's `std::sync::OnceLock`). The storage
+ * is given up front (shared memory cannot hold an arbitrary JS value): `getOrInit(init)` runs `init`
+ * on it in exactly one thread at a time, and every caller gets the initialized storage.
+ *
+ * @example
+ * ```ts
+ * const table = new OnceLock(new Float64Array(new SharedArrayBuffer(8 * 256)));
+ * // in any thread (OnceLock.from(received) in workers):
+ * const sines = table.getOrInitSync((value) => {
+ *   for (let i = 0; i < value.length; i++) value[i] = Math.sin(i / 256);
+ * });
+ * ```
+ *
+ * If `init` throws, the storage stays uninitialized, that caller gets the error, and the next waiter
+ * runs its own `init`. If the initializing worker dies (and is supervised), the same happens.
+ * Differences from Rust: there is no `set(value)` (initialize with `getOrInit`); `wait()` waits for
+ * another thread's initialization.
+ */
+export class OnceLock<T = null> {
+  declare readonly [interiorMutable]: true;
+  /** The structured-clone-safe handle; see {@link OnceLock.from}. */
+  readonly handle: OnceLockHandle;
+  readonly #word: Int32Array;
+  readonly #table: Int32Array;
+  readonly #data: DataBinding<GuardValue<T>>;
+
+  /**
+   * @param data - the storage (as for `Mutex`); `null` for a bare "done once" flag.
+   * @throws TypeError when `data` cannot be shared.
+   */
+  constructor(data: T) {
+    const handle = restoring;
+    restoring = undefined;
+    this.#data = bindData(data);
+    if (handle !== undefined) {
+      this.#word = new Int32Array(handle.buffer, 0, raw.ONCE_WORDS);
+      this.#table = adoptTable(handle.liveness);
+      this.handle = handle;
+      return;
+    }
+    this.#word = new Int32Array(new SharedArrayBuffer(raw.ONCE_WORDS * 4));
+    this.#table = processTable();
+    this.handle = {
+      type: TAG,
+      version: LAYOUT_VERSION,
+      buffer: this.#word.buffer as SharedArrayBuffer,
+      liveness: this.#table.buffer as SharedArrayBuffer,
+      data: dataHandle(data),
+    };
+  }
+
+  /**
+   * Rebuilds a once-lock from a received handle (or a posted once-lock).
+   *
+   * @example
+   * ```ts
+   * const table = OnceLock.from<Float64Array>(workerData);
+   * ```
+   *
+   * @throws TypeError for anything but a current OnceLock handle over shared memory.
+   */
+  static from<T = unknown>(received: unknown): OnceLock<T> {
+    const handle = checkHandle<OnceLockHandle>(received, TAG, "OnceLock.from");
+    checkSharedBuffer("handle.buffer", handle.buffer, raw.ONCE_WORDS * 4);
+    checkSharedBuffer("handle.liveness", handle.liveness, LIVENESS_WORDS * 4);
+    const data = dataFromHandle(handle.data) as T;
+    restoring = handle;
+    try {
+      return new OnceLock<T>(data);
+    } finally {
+      restoring = undefined;
+    }
+  }
+
+  /** `true` once initialized. */
+  get initialized(): boolean {
+    return raw.isComplete(A, this.#word, 0);
+  }
+
+  /** The storage if initialized, else `undefined`. Never waits. */
+  get(): GuardValue<T> | undefined {
+    return raw.isComplete(A, this.#word, 0) ? this.#data.open() : undefined;
+  }
+
+  /**
+   * Returns the storage, first running `init` on it if nobody has (waiting, without blocking the
+   * thread, while another thread or task initializes).
+   *
+   * @example
+   * ```ts
+   * const value = await once.getOrInit(async (storage) => {
+   *   storage[0] = await compute();
+   * });
+   * ```
+   *
+   * **Cancel safety**: `signal` / `timeout` bound the wait for another initializer; once this caller
+   * runs `init`, it runs to the end.
+   *
+   * **Throws** (rejects): what `init` threw (the storage stays uninitialized), `TimeoutError`, the
+   * signal's reason.
+   */
+  async getOrInit(
+    init: (value: GuardValue<T>) => GuardValue<T> | undefined | void | PromiseLike<GuardValue<T> | undefined | void>,
+    options?: AcquireOptions,
+  ): Promise<GuardValue<T>> {
+    checkFunction("init", init);
+    const early = precheck(options);
+    if (early !== undefined) return early;
+    if (!(await this.#claim(options, "getOrInit"))) return this.#data.open();
+    try {
+      let value = this.#data.open();
+      const replacement = await init(value);
+      if (replacement !== undefined) value = this.#data.replace(replacement);
+      this.#data.close(value);
+    } catch (error) {
+      raw.fail(A, this.#word, 0);
+      throw error;
+    }
+    raw.complete(A, this.#word, 0);
+    return this.#data.open();
+  }
+
+  /**
+   * Blocking form of {@link getOrInit}: `init` runs synchronously.
+   *
+   * @example
+   * ```ts
+   * const value = once.getOrInitSync((storage) => {
+   *   storage[0] = 42;
+   * });
+   * ```
+   *
+   * **Throws**: `WouldBlockError` where blocking is forbidden and another thread is initializing,
+   * `TimeoutError`, what `init` threw.
+   */
+  getOrInitSync(init: OnceInit<T>, options?: { timeout?: number | undefined }): GuardValue<T> {
+    checkFunction("init", init);
+    checkSyncOptions(options);
+    if (!this.#claimSync(options, "getOrInitSync")) return this.#data.open();
+    try {
+      let value = this.#data.open();
+      const replacement = init(value);
+      if (replacement !== undefined) value = this.#data.replace(replacement);
+      this.#data.close(value);
+    } catch (error) {
+      raw.fail(A, this.#word, 0);
+      throw error;
+    }
+    raw.complete(A, this.#word, 0);
+    return this.#data.open();
+  }
+
+  /**
+   * Waits (without blocking the thread) until another caller has initialized it.
+   *
+   * @example
+   * ```ts
+   * const value = await once.wait({ timeout: 1_000 });
+   * ```
+   */
+  async wait(options?: AcquireOptions): Promise<GuardValue<T>> {
+    const early = precheck(options);
+    if (early !== undefined) return early;
+    const word = this.#word;
+    if (!raw.isComplete(A, word, 0)) {
+      const waiter = newWaiter(0);
+      await driveAsync(
+        word,
+        waiter,
+        () => (raw.isComplete(A, word, 0) ? 0 : this.#park(waiter)),
+        deadlineOf(options?.timeout),
+        options?.signal,
+        () => {},
+        "OnceLock.wait()",
+        options?.timeout,
+      );
+    }
+    return this.#data.open();
+  }
+
+  /**
+   * Blocking form of {@link wait}.
+   *
+   * @example
+   * ```ts
+   * const value = once.waitSync({ timeout: 1_000 });
+   * ```
+   */
+  waitSync(options?: { timeout?: number | undefined }): GuardValue<T> {
+    checkSyncOptions(options);
+    const word = this.#word;
+    if (!raw.isComplete(A, word, 0)) {
+      assertCanBlock("OnceLock.waitSync");
+      const waiter = newWaiter(0);
+      driveSync(
+        word,
+        waiter,
+        () => (raw.isComplete(A, word, 0) ? 0 : this.#park(waiter)),
+        deadlineOf(options?.timeout),
+        () => {},
+        "OnceLock.waitSync()",
+        options?.timeout,
+      );
+    }
+    return this.#data.open();
+  }
+
+  /** Parks on the word as it is now, flagged QUEUED so that completion (or failure) notifies. */
+  #park(waiter: ReturnType<typeof newWaiter>): number {
+    const s = A.load(this.#word, 0);
+    if ((s & raw.STATE_MASK) === raw.COMPLETE) return 0;
+    if ((s & raw.QUEUED) === 0 && A.compareExchange(this.#word, 0, s, s | raw.QUEUED) !== s) {
+      return this.#park(waiter);
+    }
+    waiter.parked = true;
+    waiter.index = 0;
+    waiter.expected = s | raw.QUEUED;
+    waiter.parkTimeout = POLL_MS;
+    return PARK;
+  }
+
+  /** `true` when this caller must run the initializer; `false` when it is complete. */
+  async #claim(options: AcquireOptions | undefined, method: string): Promise<boolean> {
+    const word = this.#word;
+    const table = this.#table;
+    const first = raw.tryStart(A, word, 0, ownerId, table);
+    if (first !== raw.RUNNING) return first === raw.START;
+    const waiter = newWaiter(0);
+    const result = await driveAsync(
+      word,
+      waiter,
+      () => {
+        const step = raw.waitStep(A, word, 0, ownerId, table, waiter);
+        return step === raw.RUNNING ? PARK : step === raw.START ? STARTED : 0;
+      },
+      deadlineOf(options?.timeout),
+      options?.signal,
+      () => {},
+      `OnceLock.${method}()`,
+      options?.timeout,
+    );
+    return result === STARTED;
+  }
+
+  #claimSync(options: { timeout?: number | undefined } | undefined, method: string): boolean {
+    const word = this.#word;
+    const table = this.#table;
+    const first = raw.tryStart(A, word, 0, ownerId, table);
+    if (first !== raw.RUNNING) return first === raw.START;
+    assertCanBlock(`OnceLock.${method}`);
+    const waiter = newWaiter(0);
+    const result = driveSync(
+      word,
+      waiter,
+      () => {
+        const step = raw.waitStep(A, word, 0, ownerId, table, waiter);
+        return step === raw.RUNNING ? PARK : step === raw.START ? STARTED : 0;
+      },
+      deadlineOf(options?.timeout),
+      () => {},
+      `OnceLock.${method}()`,
+      options?.timeout,
+    );
+    return result === STARTED;
+  }
+}

@@ -1,0 +1,570 @@
+import { markNotSend } from "../internal/not-send.js";
+import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
+import { type DeepReadonly, interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
+import { poisonError, releasedError } from "./guard.js";
+import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { adoptTable, ownerId, processTable } from "./liveness.js";
+import type { SyncLockOptions } from "./mutex.js";
+import { realAtomics as A } from "./raw/atomics-like.js";
+import { LIVENESS_WORDS } from "./raw/liveness-table.js";
+import * as raw from "./raw/raw-rw-lock.js";
+import { newWaiter } from "./raw/waiter.js";
+import {
+  bindData,
+  type DataBinding,
+  type DataHandle,
+  dataFromHandle,
+  dataHandle,
+  type GuardValue,
+} from "./shared-data.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK } from "./wait.js";
+
+const TAG = "lockbox.threads.RwLock";
+
+/** The structured-clone-safe form of an {@link RwLock}: post it (or the lock) and call `RwLock.from` there. */
+export interface RwLockHandle extends HandleBase<typeof TAG> {
+  /** The state and writer-sequence words (see src/threads/raw/raw-rw-lock.ts). */
+  readonly buffer: SharedArrayBuffer;
+  /** The liveness table of the creating thread. */
+  readonly liveness: SharedArrayBuffer;
+  /** The protected data's own handle. */
+  readonly data: DataHandle;
+  /** Whether a failing `withWrite` callback poisons the lock. */
+  readonly poison: boolean;
+}
+
+let restoring: RwLockHandle | undefined;
+
+/** Privileged access of the guards to their lock; set once by the `RwLock` class. */
+interface Internals {
+  open<T>(lock: RwLock<T>): GuardValue<T>;
+  replace<T>(lock: RwLock<T>, value: GuardValue<T>): GuardValue<T>;
+  closeWrite<T>(lock: RwLock<T>, value: GuardValue<T>): void;
+  readUnlock(lock: RwLock<unknown>): void;
+  downgrade<T>(lock: RwLock<T>, value: GuardValue<T>): void;
+  poison(lock: RwLock<unknown>): void;
+}
+let internals: Internals;
+
+/**
+ * A reader-writer lock over shared memory, shared between worker threads (Rust's `std::sync::RwLock`):
+ * many readers or one writer. Readers get a {@link RwLockReadGuard} (`value` typed read-only), the
+ * writer a {@link RwLockWriteGuard}. Every waiting method has an async form (`read`, `write`) and a
+ * blocking one (`readSync`, `writeSync`).
+ *
+ * @example
+ * ```ts
+ * const table = new RwLock(new Float64Array(new SharedArrayBuffer(8 * 16)));
+ * worker.postMessage(table); // there: RwLock.from<Float64Array>(message)
+ * const total = await table.withRead((guard) => guard.value.reduce((a, b) => a + b, 0));
+ * table.withWriteSync((guard) => {
+ *   guard.value[0] = total;
+ * });
+ * ```
+ *
+ * **Fairness**: writer-preferring. While a writer waits, new readers wait too, so a stream of
+ * readers cannot starve writers; consecutive readers share the lock. Between writers there is no
+ * queue (a running thread may re-take a free lock).
+ *
+ * **Poisoning** (on by default): a failing `withWrite` callback, `writeGuard.poison()`, or the death
+ * of a supervised worker holding the write lock poisons it; read holders never poison. While poisoned,
+ * `read` and `write` reject with `PoisonError` unless `{ ignorePoison: true }`.
+ *
+ * Not covered: a worker that dies holding a *read* share leaks it (readers are counted, not named):
+ * writers then wait until their timeout.
+ *
+ * `upgradableRead` (SPEC §2) is not offered by the threads RwLock.
+ */
+export class RwLock<T = null> {
+  declare readonly [interiorMutable]: true;
+  /** The structured-clone-safe handle; see {@link RwLock.from}. */
+  readonly handle: RwLockHandle;
+  readonly #word: Int32Array;
+  readonly #table: Int32Array;
+  readonly #data: DataBinding<GuardValue<T>>;
+  readonly #poisonOnError: boolean;
+
+  static {
+    internals = {
+      open: (lock) => lock.#data.open(),
+      replace: (lock, value) => lock.#data.replace(value),
+      closeWrite: (lock, value) => {
+        try {
+          lock.#data.close(value);
+        } finally {
+          raw.writeUnlock(A, lock.#word, 0, ownerId);
+        }
+      },
+      readUnlock: (lock) => raw.readUnlock(A, lock.#word, 0),
+      downgrade: (lock, value) => {
+        try {
+          lock.#data.close(value);
+        } finally {
+          raw.downgrade(A, lock.#word, 0, ownerId);
+        }
+      },
+      poison: (lock) => raw.poisonRwLock(A, lock.#word, 0),
+    };
+  }
+
+  /**
+   * @param data - the protected data (as for `Mutex`).
+   * @param options - `poison`: poison the lock when a `withWrite` callback throws (default `true`).
+   * @throws TypeError when `data` cannot be shared or the options have the wrong type.
+   */
+  constructor(data: T, options?: PoisonOptions) {
+    const handle = restoring;
+    restoring = undefined;
+    if (handle !== undefined) {
+      this.#word = new Int32Array(handle.buffer, 0, raw.RW_LOCK_WORDS);
+      this.#table = adoptTable(handle.liveness);
+      this.#poisonOnError = handle.poison;
+      this.#data = bindData(data);
+      this.handle = handle;
+      return;
+    }
+    checkOptionsObject("options", options);
+    checkOptionalBoolean("poison", options?.poison);
+    this.#data = bindData(data);
+    this.#word = new Int32Array(new SharedArrayBuffer(raw.RW_LOCK_WORDS * 4));
+    this.#table = processTable();
+    this.#poisonOnError = options?.poison !== false;
+    this.handle = {
+      type: TAG,
+      version: LAYOUT_VERSION,
+      buffer: this.#word.buffer as SharedArrayBuffer,
+      liveness: this.#table.buffer as SharedArrayBuffer,
+      data: dataHandle(data),
+      poison: this.#poisonOnError,
+    };
+  }
+
+  /**
+   * Rebuilds an RwLock from a received handle (or a posted lock), over the same memory.
+   *
+   * @example
+   * ```ts
+   * const table = RwLock.from<Float64Array>(workerData);
+   * ```
+   *
+   * @throws TypeError for anything but a current RwLock handle over shared memory of the right size.
+   */
+  static from<T = unknown>(received: unknown): RwLock<T> {
+    const handle = checkHandle<RwLockHandle>(received, TAG, "RwLock.from");
+    checkSharedBuffer("handle.buffer", handle.buffer, raw.RW_LOCK_WORDS * 4);
+    checkSharedBuffer("handle.liveness", handle.liveness, LIVENESS_WORDS * 4);
+    const data = dataFromHandle(handle.data) as T;
+    restoring = handle;
+    try {
+      return new RwLock<T>(data);
+    } finally {
+      restoring = undefined;
+    }
+  }
+
+  /** Number of read shares held now (0 while write-locked). */
+  get readers(): number {
+    const s = A.load(this.#word, 0);
+    return (s & raw.WRITE_LOCKED) !== 0 ? 0 : s & raw.COUNT_MASK;
+  }
+
+  /** `true` while a writer holds the lock. */
+  get isWriteLocked(): boolean {
+    return (A.load(this.#word, 0) & raw.WRITE_LOCKED) !== 0;
+  }
+
+  /** `true` while poisoned. */
+  get isPoisoned(): boolean {
+    return (A.load(this.#word, 0) & raw.POISONED) !== 0;
+  }
+
+  /** Clears the poison flag. */
+  clearPoison(): void {
+    raw.clearRwPoison(A, this.#word, 0);
+  }
+
+  /**
+   * Waits (without blocking the thread) for a read share.
+   *
+   * @example
+   * ```ts
+   * using guard = await lock.read();
+   * console.log(guard.value[0]);
+   * ```
+   *
+   * **Cancel safety**: an abort or timeout stops the wait at once; nothing is held.
+   *
+   * **Throws** (rejects): `PoisonError` while poisoned (unless `ignorePoison`), `TimeoutError`, the
+   * signal's reason, `TypeError` / `RangeError` for bad options.
+   */
+  read(options?: LockOptions): Promise<RwLockReadGuard<T>> {
+    const early = precheck(options);
+    if (early !== undefined) return early;
+    const ignorePoison = options?.ignorePoison === true;
+    const word = this.#word;
+    const table = this.#table;
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "read"));
+    if (raw.tryRead(A, word, 0, table)) return Promise.resolve(this.#readAcquired(ignorePoison, "read"));
+    const waiter = newWaiter();
+    return driveAsync(
+      word,
+      waiter,
+      () => (raw.readStep(A, word, 0, table, waiter) ? 0 : PARK),
+      deadlineOf(options?.timeout),
+      options?.signal,
+      () => {},
+      "RwLock.read()",
+      options?.timeout,
+    ).then(() => this.#readAcquired(ignorePoison, "read"));
+  }
+
+  /**
+   * Blocks the thread until a read share is available.
+   *
+   * @example
+   * ```ts
+   * using guard = lock.readSync({ timeout: 100 });
+   * ```
+   *
+   * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
+   */
+  readSync(options?: SyncLockOptions): RwLockReadGuard<T> {
+    checkSync(options);
+    const ignorePoison = options?.ignorePoison === true;
+    const word = this.#word;
+    const table = this.#table;
+    if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "readSync");
+    if (!raw.tryRead(A, word, 0, table)) {
+      assertCanBlock("RwLock.readSync");
+      const waiter = newWaiter();
+      driveSync(
+        word,
+        waiter,
+        () => (raw.readStep(A, word, 0, table, waiter) ? 0 : PARK),
+        deadlineOf(options?.timeout),
+        () => {},
+        "RwLock.readSync()",
+        options?.timeout,
+      );
+    }
+    return this.#readAcquired(ignorePoison, "readSync");
+  }
+
+  /**
+   * A read share if one is available now (no writer holds or waits), else `undefined`.
+   *
+   * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
+   */
+  tryRead(options?: { ignorePoison?: boolean | undefined }): RwLockReadGuard<T> | undefined {
+    if (!raw.tryRead(A, this.#word, 0, this.#table)) return undefined;
+    return this.#readAcquired(options?.ignorePoison === true, "tryRead");
+  }
+
+  /**
+   * Waits (without blocking the thread) for the write lock.
+   *
+   * @example
+   * ```ts
+   * using guard = await lock.write({ timeout: 1_000 });
+   * guard.value[0] = 1;
+   * ```
+   *
+   * **Cancel safety**: an abort or timeout stops the wait at once; nothing is held. (It may leave the
+   * "writer waiting" flag set, which holds back new readers until the lock is next free.)
+   *
+   * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
+   */
+  write(options?: LockOptions): Promise<RwLockWriteGuard<T>> {
+    const early = precheck(options);
+    if (early !== undefined) return early;
+    const ignorePoison = options?.ignorePoison === true;
+    const word = this.#word;
+    const table = this.#table;
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "write"));
+    if (raw.tryWrite(A, word, 0, ownerId, table)) {
+      return Promise.resolve(this.#writeAcquired(ignorePoison, "write"));
+    }
+    const waiter = newWaiter();
+    return driveAsync(
+      word,
+      waiter,
+      () => (raw.writeStep(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+      deadlineOf(options?.timeout),
+      options?.signal,
+      () => {},
+      "RwLock.write()",
+      options?.timeout,
+    ).then(() => this.#writeAcquired(ignorePoison, "write"));
+  }
+
+  /**
+   * Blocks the thread until the write lock is free.
+   *
+   * @example
+   * ```ts
+   * using guard = lock.writeSync();
+   * guard.value[0] = 2;
+   * ```
+   *
+   * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
+   */
+  writeSync(options?: SyncLockOptions): RwLockWriteGuard<T> {
+    checkSync(options);
+    const ignorePoison = options?.ignorePoison === true;
+    const word = this.#word;
+    const table = this.#table;
+    if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "writeSync");
+    if (!raw.tryWrite(A, word, 0, ownerId, table)) {
+      assertCanBlock("RwLock.writeSync");
+      const waiter = newWaiter();
+      driveSync(
+        word,
+        waiter,
+        () => (raw.writeStep(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+        deadlineOf(options?.timeout),
+        () => {},
+        "RwLock.writeSync()",
+        options?.timeout,
+      );
+    }
+    return this.#writeAcquired(ignorePoison, "writeSync");
+  }
+
+  /**
+   * The write lock if it is free now, else `undefined`.
+   *
+   * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
+   */
+  tryWrite(options?: { ignorePoison?: boolean | undefined }): RwLockWriteGuard<T> | undefined {
+    if (!raw.tryWrite(A, this.#word, 0, ownerId, this.#table)) return undefined;
+    return this.#writeAcquired(options?.ignorePoison === true, "tryWrite");
+  }
+
+  /**
+   * Reads under a shared lock: acquire, `fn(guard)`, release in every case.
+   *
+   * @example
+   * ```ts
+   * const first = await lock.withRead((guard) => guard.value[0]);
+   * ```
+   */
+  async withRead<R>(fn: (guard: RwLockReadGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+    checkFunction("fn", fn);
+    const guard = await this.read(options);
+    try {
+      return await fn(guard);
+    } finally {
+      guard.release();
+    }
+  }
+
+  /**
+   * Blocking form of {@link withRead}.
+   *
+   * @example
+   * ```ts
+   * const first = lock.withReadSync((guard) => guard.value[0]);
+   * ```
+   */
+  withReadSync<R>(fn: (guard: RwLockReadGuard<T>) => R, options?: SyncLockOptions): R {
+    checkFunction("fn", fn);
+    const guard = this.readSync(options);
+    try {
+      return fn(guard);
+    } finally {
+      guard.release();
+    }
+  }
+
+  /**
+   * Writes under the exclusive lock: acquire, `fn(guard)`, release in every case. A throw while the
+   * guard is held poisons the lock (unless made with `{ poison: false }`).
+   *
+   * @example
+   * ```ts
+   * await lock.withWrite((guard) => {
+   *   guard.value[0] = 3;
+   * });
+   * ```
+   */
+  async withWrite<R>(
+    fn: (guard: RwLockWriteGuard<T>) => R | PromiseLike<R>,
+    options?: LockOptions,
+  ): Promise<Awaited<R>> {
+    checkFunction("fn", fn);
+    const guard = await this.write(options);
+    try {
+      return await fn(guard);
+    } catch (error) {
+      if (this.#poisonOnError && !guard.released) raw.poisonRwLock(A, this.#word, 0);
+      throw error;
+    } finally {
+      guard.release();
+    }
+  }
+
+  /**
+   * Blocking form of {@link withWrite}.
+   *
+   * @example
+   * ```ts
+   * lock.withWriteSync((guard) => {
+   *   guard.value[0] = 4;
+   * });
+   * ```
+   */
+  withWriteSync<R>(fn: (guard: RwLockWriteGuard<T>) => R, options?: SyncLockOptions): R {
+    checkFunction("fn", fn);
+    const guard = this.writeSync(options);
+    try {
+      return fn(guard);
+    } catch (error) {
+      if (this.#poisonOnError && !guard.released) raw.poisonRwLock(A, this.#word, 0);
+      throw error;
+    } finally {
+      guard.release();
+    }
+  }
+
+  #readAcquired(ignorePoison: boolean, method: string): RwLockReadGuard<T> {
+    if (!ignorePoison && this.isPoisoned) {
+      raw.readUnlock(A, this.#word, 0);
+      throw poisonError("RwLock", method);
+    }
+    return new RwLockReadGuard<T>(GUARD_TOKEN, this);
+  }
+
+  #writeAcquired(ignorePoison: boolean, method: string): RwLockWriteGuard<T> {
+    if (!ignorePoison && this.isPoisoned) {
+      raw.writeUnlock(A, this.#word, 0, ownerId);
+      throw poisonError("RwLock", method);
+    }
+    return new RwLockWriteGuard<T>(GUARD_TOKEN, this);
+  }
+}
+
+function checkSync(options: SyncLockOptions | undefined): void {
+  if (options === undefined) return;
+  checkSyncOptions(options);
+  checkOptionalBoolean("ignorePoison", options.ignorePoison);
+}
+
+/**
+ * A read share of an {@link RwLock} (Rust's `RwLockReadGuard`): `value` is typed read-only. Release
+ * with `release()` or `using`; `value` then throws `UseAfterReleaseError`.
+ */
+export class RwLockReadGuard<T> implements Releasable {
+  #lock: RwLock<T> | undefined;
+  readonly #value: GuardValue<T>;
+
+  /** @internal Guards come from `RwLock.read()`; this constructor throws for anyone else. */
+  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>, value?: GuardValue<T>) {
+    if (token !== GUARD_TOKEN) illegalConstructor("RwLockReadGuard");
+    markNotSend(this);
+    this.#lock = lock;
+    this.#value = value === undefined ? internals.open(lock) : value;
+  }
+
+  /** The protected data, read-only. */
+  get value(): DeepReadonly<GuardValue<T>> {
+    if (this.#lock === undefined) throw releasedError("RwLockReadGuard", "read `value` of");
+    return this.#value as DeepReadonly<GuardValue<T>>;
+  }
+
+  /** `true` once released. */
+  get released(): boolean {
+    return this.#lock === undefined;
+  }
+
+  /** Gives the share back. Idempotent. */
+  release(): void {
+    const lock = this.#lock;
+    if (lock === undefined) return;
+    this.#lock = undefined;
+    internals.readUnlock(lock as RwLock<unknown>);
+  }
+
+  /** Same as {@link release}, for `using`. */
+  [dispose](): void {
+    this.release();
+  }
+}
+
+/**
+ * The write lock of an {@link RwLock} (Rust's `RwLockWriteGuard`): `value` reads and writes the data.
+ */
+export class RwLockWriteGuard<T> implements Releasable {
+  #lock: RwLock<T> | undefined;
+  #value: GuardValue<T>;
+
+  /** @internal Guards come from `RwLock.write()`; this constructor throws for anyone else. */
+  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>) {
+    if (token !== GUARD_TOKEN) illegalConstructor("RwLockWriteGuard");
+    markNotSend(this);
+    this.#lock = lock;
+    this.#value = internals.open(lock);
+  }
+
+  /** The protected data. Assigning replaces it. */
+  get value(): GuardValue<T> {
+    if (this.#lock === undefined) throw releasedError("RwLockWriteGuard", "read `value` of");
+    return this.#value;
+  }
+
+  set value(value: GuardValue<T>) {
+    const lock = this.#lock;
+    if (lock === undefined) throw releasedError("RwLockWriteGuard", "write `value` of");
+    this.#value = internals.replace(lock, value);
+  }
+
+  /** `true` once released (or downgraded). */
+  get released(): boolean {
+    return this.#lock === undefined;
+  }
+
+  /** Gives the lock back. Idempotent. */
+  release(): void {
+    const lock = this.#lock;
+    if (lock === undefined) return;
+    this.#lock = undefined;
+    internals.closeWrite(lock, this.#value);
+  }
+
+  /** Same as {@link release}, for `using`. */
+  [dispose](): void {
+    this.release();
+  }
+
+  /**
+   * Atomically turns the write lock into a read share: no writer can get in between, and waiting
+   * readers are let in. This guard becomes released.
+   *
+   * @example
+   * ```ts
+   * const writer = await lock.write();
+   * writer.value[0] = 5;
+   * using reader = writer.downgrade();
+   * ```
+   *
+   * @throws UseAfterReleaseError after release.
+   */
+  downgrade(): RwLockReadGuard<T> {
+    const lock = this.#lock;
+    if (lock === undefined) throw releasedError("RwLockWriteGuard", "downgrade");
+    this.#lock = undefined;
+    internals.downgrade(lock, this.#value);
+    return new RwLockReadGuard<T>(GUARD_TOKEN, lock);
+  }
+
+  /**
+   * Poisons the lock (for `using` blocks, which cannot see a throw). Does not release.
+   *
+   * @throws UseAfterReleaseError after release.
+   */
+  poison(): void {
+    const lock = this.#lock;
+    if (lock === undefined) throw releasedError("RwLockWriteGuard", "poison through");
+    internals.poison(lock as RwLock<unknown>);
+  }
+}

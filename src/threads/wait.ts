@@ -1,0 +1,177 @@
+/**
+ * The drivers that turn a raw step function (src/threads/raw) into a wait: async through
+ * `Atomics.waitAsync`, blocking through `Atomics.wait`, and the "may this thread block?" probe.
+ *
+ * @internal
+ */
+import { TimeoutError, WouldBlockError } from "../errors.js";
+import { checkOptionsObject, checkTimeout, describe } from "../internal/validate.js";
+import { hold, release } from "./keep-alive.js";
+import { parkTime, type RawWaiter } from "./raw/waiter.js";
+
+/** Monotonic milliseconds. */
+export const now = (): number => performance.now();
+
+/** Returned by a step to ask the driver to park (on `waiter.index` / `waiter.expected`). */
+export const PARK = -1;
+
+let blockingProbe: () => boolean = probeBlocking;
+let canBlockCache: boolean | undefined;
+
+function probeBlocking(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `true` if this thread may block in `Atomics.wait` (probed once, then cached). */
+export function canBlock(): boolean {
+  if (canBlockCache === undefined) canBlockCache = blockingProbe();
+  return canBlockCache;
+}
+
+/**
+ * Replaces the probe (tests simulate a runtime that forbids blocking, such as a browser main thread).
+ * Pass `undefined` to restore the real probe. Clears the cache.
+ * @internal
+ */
+export function setBlockingProbe(probe: (() => boolean) | undefined): void {
+  blockingProbe = probe ?? probeBlocking;
+  canBlockCache = undefined;
+}
+
+/** Throws `WouldBlockError` where blocking is forbidden; call before any blocking wait. */
+export function assertCanBlock(method: string): void {
+  if (!canBlock()) {
+    throw new WouldBlockError(
+      `${method}() would block, and this thread may not block (Atomics.wait is not allowed here); use the async form`,
+    );
+  }
+}
+
+/** Validates `{ timeout? }` (plus `ignorePoison?` where the method takes it) of a blocking method. */
+export function checkSyncOptions(options: { timeout?: number | undefined } | undefined): void {
+  if (options === undefined) return;
+  checkOptionsObject("options", options);
+  checkTimeout(options.timeout);
+}
+
+/** Deadline (a {@link now} reading) for `timeout` ms, or `Infinity`. */
+export function deadlineOf(timeout: number | undefined): number {
+  return timeout === undefined ? Number.POSITIVE_INFINITY : now() + timeout;
+}
+
+/** The error a timed-out wait rejects or throws with. */
+export function timeoutError(what: string, timeout: number | undefined): TimeoutError {
+  return new TimeoutError(`${what} timed out after ${describe(timeout)} ms`);
+}
+
+/**
+ * Parks on `word[index]` while it equals `expected`, for at most `time` ms, without blocking the thread.
+ * Resolves with the outcome on any wake-up (`"ok"`: notified, `"timed-out"`), or `undefined` at once
+ * (no promise) when the word already differs; rejects with `signal.reason` on abort.
+ *
+ * A `waitAsync` cannot be cancelled: after an abort it stays registered until it times out (at most
+ * one poll period, as every park is bounded) and may swallow a `notify(…, 1)` meant for a live waiter.
+ * It therefore forwards such a wake-up to the next waiter when it lands.
+ */
+export function parkAsync(
+  word: Int32Array,
+  index: number,
+  expected: number,
+  time: number,
+  signal: AbortSignal | undefined,
+): Promise<"ok" | "timed-out"> | undefined {
+  const result = Atomics.waitAsync(word, index, expected, time);
+  if (!result.async) return undefined;
+  const pending = result.value;
+  hold();
+  if (signal === undefined) {
+    return pending.then((outcome) => {
+      release();
+      return outcome;
+    });
+  }
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const onAbort = (): void => {
+      if (done) return;
+      done = true;
+      release();
+      pending.then((outcome) => {
+        if (outcome === "ok") Atomics.notify(word, index, 1);
+      });
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    pending.then((outcome) => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener("abort", onAbort);
+      release();
+      resolve(outcome);
+    });
+  });
+}
+
+/**
+ * Runs `step` until it returns something other than {@link PARK}, parking asynchronously in between.
+ * `giveUp` runs (once) before a timeout or abort rejection, to undo what the steps registered.
+ */
+export async function driveAsync(
+  word: Int32Array,
+  waiter: RawWaiter,
+  step: () => number,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  giveUp: () => void,
+  what: string,
+  timeout: number | undefined,
+): Promise<number> {
+  for (;;) {
+    const result = step();
+    if (result !== PARK) return result;
+    const time = parkTime(waiter, deadline, now());
+    if (time <= 0) {
+      giveUp();
+      throw timeoutError(what, timeout);
+    }
+    if (signal?.aborted) {
+      giveUp();
+      throw signal.reason;
+    }
+    const parked = parkAsync(word, waiter.index, waiter.expected, time, signal);
+    if (parked === undefined) continue;
+    try {
+      await parked;
+    } catch (error) {
+      giveUp();
+      throw error;
+    }
+  }
+}
+
+/** Runs `step` until it returns something other than {@link PARK}, blocking in `Atomics.wait` in between. */
+export function driveSync(
+  word: Int32Array,
+  waiter: RawWaiter,
+  step: () => number,
+  deadline: number,
+  giveUp: () => void,
+  what: string,
+  timeout: number | undefined,
+): number {
+  for (;;) {
+    const result = step();
+    if (result !== PARK) return result;
+    const time = parkTime(waiter, deadline, now());
+    if (time <= 0) {
+      giveUp();
+      throw timeoutError(what, timeout);
+    }
+    Atomics.wait(word, waiter.index, waiter.expected, time);
+  }
+}
