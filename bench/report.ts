@@ -306,7 +306,7 @@ const xml = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, 
 export function renderSvg(s: ScenarioReport): string {
   const width = 760;
   const labelWidth = 170;
-  const valueWidth = 150;
+  const valueWidth = 190;
   const rowHeight = 26;
   const top = 52;
   const plotLeft = labelWidth;

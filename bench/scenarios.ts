@@ -48,6 +48,32 @@ export interface Scenario {
 /** The RwLock workload's seed: every library runs the same sequence of reads and writes. */
 export const RW_SEED = 0x10cb0c;
 
+/** Measured passes per process (after one warm-up pass); `--quick` runs one. */
+export const MEASURED_PASSES = 3;
+
+interface Pass {
+  ns: number;
+  extra: Record<string, number>;
+}
+
+/**
+ * One warm-up pass, then {@link MEASURED_PASSES} measured passes, each on fresh instances. The process
+ * reports its fastest pass: on a shared machine a pass can only be slowed down by other processes,
+ * never sped up, so the minimum filters preemption while the runner's median over processes (and its
+ * min–max) shows the spread. Extra counts report their worst pass (largest value).
+ */
+async function bestOf(quick: boolean, pass: () => Promise<Pass> | Pass): Promise<ScenarioResult> {
+  await pass();
+  let best = Number.POSITIVE_INFINITY;
+  const extra: Record<string, number> = {};
+  for (let i = 0; i < (quick ? 1 : MEASURED_PASSES); i++) {
+    const r = await pass();
+    if (r.ns < best) best = r.ns;
+    for (const [key, value] of Object.entries(r.extra)) extra[key] = Math.max(extra[key] ?? value, value);
+  }
+  return { value: best, extra };
+}
+
 /**
  * Mutual exclusion smoke check run before every mutex scenario: a second `lock()` must stay pending
  * while the first is held (across a full macrotask, so `nextTick`-based grants would show), a try-lock
@@ -89,37 +115,32 @@ const uncontended: Scenario = {
   async run(lib, quick) {
     const n = quick ? 20_000 : 200_000;
     if (lib === "await-null") {
-      let count = 0;
-      const loop = async (k: number): Promise<void> => {
-        for (let i = 0; i < k; i++) {
+      return bestOf(quick, async () => {
+        let count = 0;
+        const t0 = nowNs();
+        for (let i = 0; i < n; i++) {
           await null;
           count++;
         }
-      };
-      await loop(n);
-      const t0 = nowNs();
-      await loop(n);
-      const t1 = nowNs();
-      expect(count === 2 * n, `ran ${count} iterations, expected ${2 * n}`);
-      return { value: (t1 - t0) / n, extra: {} };
+        const t1 = nowNs();
+        expect(count === n, `ran ${count} iterations, expected ${n}`);
+        return { ns: (t1 - t0) / n, extra: {} };
+      });
     }
-    const loop = async (m: MutexAdapter, k: number): Promise<void> => {
-      for (let i = 0; i < k; i++) {
+    await checkMutex(await createMutex(lib));
+    return bestOf(quick, async () => {
+      const m = await createMutex(lib);
+      const t0 = nowNs();
+      for (let i = 0; i < n; i++) {
         const h = await m.lock();
         m.set(h, m.get(h) + 1);
         m.unlock(h);
       }
-    };
-    await checkMutex(await createMutex(lib));
-    const warm = await createMutex(lib);
-    await loop(warm, n);
-    const m = await createMutex(lib);
-    const t0 = nowNs();
-    await loop(m, n);
-    const t1 = nowNs();
-    const counter = await readCounter(m);
-    expect(counter === n, `counter is ${counter}, expected ${n}`);
-    return { value: (t1 - t0) / n, extra: {} };
+      const t1 = nowNs();
+      const counter = await readCounter(m);
+      expect(counter === n, `counter is ${counter}, expected ${n}`);
+      return { ns: (t1 - t0) / n, extra: {} };
+    });
   },
 };
 
@@ -132,10 +153,15 @@ const trylock: Scenario = {
   libs: TRYLOCK_LIBS,
   async run(lib, quick) {
     const n = quick ? 100_000 : 1_000_000;
-    const loop = (m: MutexAdapter, k: number): number => {
+    const probe = await createMutex(lib);
+    expect(probe.tryLock !== undefined, "no synchronous try-lock");
+    await checkMutex(probe);
+    return bestOf(quick, async () => {
+      const m = await createMutex(lib);
       const tryLock = m.tryLock as () => unknown;
       let failed = 0;
-      for (let i = 0; i < k; i++) {
+      const t0 = nowNs();
+      for (let i = 0; i < n; i++) {
         const h = tryLock();
         if (h === undefined) {
           failed++;
@@ -144,20 +170,12 @@ const trylock: Scenario = {
         m.set(h, m.get(h) + 1);
         m.unlock(h);
       }
-      return failed;
-    };
-    const probe = await createMutex(lib);
-    expect(probe.tryLock !== undefined, "no synchronous try-lock");
-    await checkMutex(probe);
-    loop(await createMutex(lib), n);
-    const m = await createMutex(lib);
-    const t0 = nowNs();
-    const failed = loop(m, n);
-    const t1 = nowNs();
-    expect(failed === 0, `${failed} of ${n} uncontended try-locks failed`);
-    const counter = await readCounter(m);
-    expect(counter === n, `counter is ${counter}, expected ${n}`);
-    return { value: (t1 - t0) / n, extra: {} };
+      const t1 = nowNs();
+      expect(failed === 0, `${failed} of ${n} uncontended try-locks failed`);
+      const counter = await readCounter(m);
+      expect(counter === n, `counter is ${counter}, expected ${n}`);
+      return { ns: (t1 - t0) / n, extra: {} };
+    });
   },
 };
 
@@ -172,7 +190,8 @@ const contended: Scenario = {
   async run(lib, quick) {
     const tasks = 100;
     const perTask = quick ? 100 : 1000;
-    const pass = async (m: MutexAdapter): Promise<{ ns: number; outOfOrder: number }> => {
+    const pass = async (): Promise<Pass> => {
+      const m = await createMutex(lib);
       const total = tasks * perTask;
       const granted = new Uint8Array(total);
       let nextTicket = 0;
@@ -201,12 +220,10 @@ const contended: Scenario = {
       const t1 = nowNs();
       const counter = await readCounter(m);
       expect(counter === total, `counter is ${counter}, expected ${total} (lost updates)`);
-      return { ns: (t1 - t0) / total, outOfOrder };
+      return { ns: (t1 - t0) / total, extra: { outOfOrder } };
     };
     await checkMutex(await createMutex(lib));
-    await pass(await createMutex(lib));
-    const { ns, outOfOrder } = await pass(await createMutex(lib));
-    return { value: ns, extra: { outOfOrder } };
+    return bestOf(quick, pass);
   },
 };
 
@@ -281,9 +298,7 @@ const rwlock: Scenario = {
         extra: { maxReaders, writerWaitMean: writes === 0 ? 0 : waitSum / writes, writerWaitMax: waitMax },
       };
     };
-    await pass();
-    const { ns, extra } = await pass();
-    return { value: ns, extra };
+    return bestOf(quick, pass);
   },
 };
 
@@ -332,9 +347,7 @@ const semaphore: Scenario = {
       expect(done === total, `${done} acquisitions completed, expected ${total}`);
       return { ns: (t1 - t0) / total, extra: { maxHolders, outOfOrder } };
     };
-    await pass();
-    const { ns, extra } = await pass();
-    return { value: ns, extra };
+    return bestOf(quick, pass);
   },
 };
 
@@ -443,7 +456,7 @@ const threadsSync: Scenario = {
     "Two worker threads each increment a shared Int32 100,000 times (plain read and write, no atomics) under a blocking lock: lockbox/threads `lockSync()` against a three-state futex mutex on `Atomics.wait`. The total must be exact. Time per increment, wall clock of the measured round.",
   unit: "ns/inc",
   libs: ["lockbox"],
-  run: (lib, quick) => runThreads(lib, "sync", quick ? 10_000 : 100_000),
+  run: (lib, quick) => runThreads(lib, "sync", quick ? 10_000 : 100_000, quick ? 1 : MEASURED_PASSES),
 };
 
 const threadsAsync: Scenario = {
@@ -453,7 +466,7 @@ const threadsAsync: Scenario = {
     "As `threads-sync` with the async lock: lockbox/threads `await lock()` against the same futex protocol waiting with `Atomics.waitAsync`.",
   unit: "ns/inc",
   libs: ["lockbox"],
-  run: (lib, quick) => runThreads(lib, "async", quick ? 10_000 : 100_000),
+  run: (lib, quick) => runThreads(lib, "async", quick ? 10_000 : 100_000, quick ? 1 : MEASURED_PASSES),
 };
 
 export const SCENARIOS: readonly Scenario[] = [
