@@ -162,12 +162,16 @@ export class Condvar {
    * ```
    *
    * **Cancel safety**: as {@link Condvar.wait}; only the wait for a notification is timed, not the
-   * re-acquire.
+   * re-acquire. `options.signal` still aborts (rejecting, as in `wait`).
    *
    * **Throws** (rejects): as {@link Condvar.wait}; `TypeError` / `RangeError` when `ms` is not a number
    * of milliseconds from 0 to 2147483647.
    */
-  async waitTimeout<T>(guard: MutexGuard<T>, ms: number): Promise<CondvarWaitTimeoutResult<T>> {
+  async waitTimeout<T>(
+    guard: MutexGuard<T>,
+    ms: number,
+    options?: Omit<LockOptions, "timeout">,
+  ): Promise<CondvarWaitTimeoutResult<T>> {
     checkGuard(guard);
     if (typeof ms !== "number") {
       throw new TypeError(
@@ -179,7 +183,12 @@ export class Condvar {
         `Expected \`ms\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(ms)}`,
       );
     }
-    return this.#wait(guard, { timeout: ms }, true);
+    checkLockOptions(options);
+    return this.#wait(
+      guard,
+      { signal: options?.signal, ignorePoison: options?.ignorePoison === true, timeout: ms },
+      true,
+    );
   }
 
   /** Wakes the longest waiter, if any. Nothing is stored when nobody waits. */

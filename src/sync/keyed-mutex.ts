@@ -277,11 +277,21 @@ export class KeyedMutexGuard<V> implements Releasable {
 const objectIds = new WeakMap<WeakKey, number>();
 let nextId = 1;
 
+/**
+ * Unregistered symbols on engines that do not accept symbols as weak keys (older browsers): kept
+ * strongly, a small leak for a rare key type, rather than no order at all.
+ */
+const strongIds = new Map<unknown, number>();
+
 function idOf(value: WeakKey): number {
-  let id = objectIds.get(value);
+  let id = objectIds.get(value) ?? strongIds.get(value);
   if (id === undefined) {
     id = nextId++;
-    objectIds.set(value, id);
+    try {
+      objectIds.set(value, id);
+    } catch {
+      strongIds.set(value, id);
+    }
   }
   return id;
 }

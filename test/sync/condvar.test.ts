@@ -148,6 +148,30 @@ describe("Condvar", () => {
     guard.release();
   });
 
+  it("waitTimeout honours a signal (rejects) and ignorePoison", async () => {
+    const mutex = new Mutex(0, { poison: true });
+    const cv = new Condvar();
+    const controller = new AbortController();
+    const aborted = cv.waitTimeout(await mutex.lock(), 1_000, { signal: controller.signal });
+    await flush();
+    controller.abort("stop");
+    expect(await assertRejected(aborted)).toBe("stop");
+    expect(mutex.isLocked).toBe(false);
+
+    const guard = await mutex.lock();
+    guard.poison();
+    const plain = cv.waitTimeout(guard, 1_000);
+    await flush();
+    const tolerant = cv.waitTimeout(await mutex.lock({ ignorePoison: true }), 1_000, { ignorePoison: true });
+    await flush();
+    cv.notifyAll();
+    expect(await assertRejected(plain)).toBeInstanceOf(PoisonError);
+    const result = await assertReady(tolerant);
+    expect(result.timedOut).toBe(false);
+    result.guard.release();
+    expect(mutex.isLocked).toBe(false);
+  });
+
   it("waitTimeout checks `ms`", async () => {
     const mutex = new Mutex(0);
     const cv = new Condvar();

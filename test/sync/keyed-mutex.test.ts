@@ -246,6 +246,24 @@ describe("KeyedMutex", () => {
     expect([b, a].sort(compareKeys)).toEqual([a, b].sort(compareKeys));
   });
 
+  it("unregistered symbols are valid keys with a stable order", async () => {
+    const locks = new KeyedMutex<symbol>();
+    const s1 = Symbol("one");
+    const s2 = Symbol("two");
+    const x = await assertReady(locks.lockMany([s2, s1]));
+    const xOrder = x.value;
+    const y = locks.lockMany([s1, s2]);
+    await assertPending(y);
+    x.release();
+    const yGuard = await assertReady(y);
+    // Both calls took the keys in the same order, whatever order they listed them in.
+    expect(yGuard.value).toEqual(xOrder);
+    expect(compareKeys(s1, s2)).toBe(-compareKeys(s2, s1));
+    expect(compareKeys(s1, s2)).not.toBe(0);
+    yGuard.release();
+    expect(locks.size).toBe(0);
+  });
+
   it("cannot be structured-cloned", async () => {
     const locks = new KeyedMutex<string>();
     expect(() => structuredClone(locks)).toThrow();
