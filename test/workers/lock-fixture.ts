@@ -1,0 +1,212 @@
+/**
+ * A worker stepped by messages: each request `{ id, op, ...args }` runs one operation on threads
+ * primitives rebuilt with `X.from(received)`, and is answered `{ id, ok: true, value }` or
+ * `{ id, ok: false, name, message }`. Guards a request keeps are stored by `key` for a later
+ * `release`. `die` ends the worker in the way asked (uncaught throw or `process.exit`).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { Barrier, Condvar, Mutex, type MutexGuard, OnceLock, RwLock, Semaphore } from "../../src/threads/index.js";
+
+type Request = { id: number; op: string } & Record<string, unknown>;
+type Held = { release(): void };
+
+const port = parentPort!;
+const held = new Map<string, Held>();
+
+function counterOf(value: unknown): Int32Array {
+  return value as Int32Array;
+}
+
+/** A read-modify-write that loses updates unless the caller holds the lock exclusively. */
+function bump(array: Int32Array): void {
+  const v = array[0]!;
+  // Widen the race window a little without sleeping.
+  for (let spin = 0; spin < 20; spin++) array[1] = spin;
+  array[0] = v + 1;
+}
+
+const ops: Record<string, (r: Request) => unknown> = {
+  async mutexCount(r) {
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const n = r.n as number;
+    for (let i = 0; i < n; i++) {
+      if (r.mode === "sync") {
+        const guard = mutex.lockSync({ timeout: 10_000 });
+        bump(counterOf(guard.value));
+        guard.release();
+      } else {
+        const guard = await mutex.lock({ timeout: 10_000 });
+        bump(counterOf(guard.value));
+        guard.release();
+      }
+    }
+    return n;
+  },
+  async mutexHold(r) {
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const guard = r.mode === "sync" ? mutex.lockSync({ timeout: 10_000 }) : await mutex.lock({ timeout: 10_000 });
+    held.set(r.key as string, guard);
+    return "held";
+  },
+  async mutexLock(r) {
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const timeout = (r.timeout as number | undefined) ?? 10_000;
+    const guard = r.mode === "sync" ? mutex.lockSync({ timeout }) : await mutex.lock({ timeout });
+    const value = counterOf(guard.value)[0];
+    guard.release();
+    return value;
+  },
+  async rwCount(r) {
+    const lock = RwLock.from<Int32Array>(r.lock);
+    const n = r.n as number;
+    let consistent = true;
+    for (let i = 0; i < n; i++) {
+      if (i % 3 === 0) {
+        const guard = r.mode === "sync" ? lock.writeSync({ timeout: 10_000 }) : await lock.write({ timeout: 10_000 });
+        bump(guard.value);
+        guard.value[2] = guard.value[0]!;
+        guard.release();
+      } else {
+        const guard = r.mode === "sync" ? lock.readSync({ timeout: 10_000 }) : await lock.read({ timeout: 10_000 });
+        // Under a read lock nobody writes: the two copies agree.
+        if (guard.value[0] !== guard.value[2]) consistent = false;
+        guard.release();
+      }
+    }
+    return consistent;
+  },
+  async rwHold(r) {
+    const lock = RwLock.from<Int32Array>(r.lock);
+    const guard =
+      r.kind === "write"
+        ? r.mode === "sync"
+          ? lock.writeSync({ timeout: 10_000 })
+          : await lock.write({ timeout: 10_000 })
+        : r.mode === "sync"
+          ? lock.readSync({ timeout: 10_000 })
+          : await lock.read({ timeout: 10_000 });
+    held.set(r.key as string, guard);
+    return "held";
+  },
+  async rwWrite(r) {
+    const lock = RwLock.from<Int32Array>(r.lock);
+    const timeout = (r.timeout as number | undefined) ?? 10_000;
+    const guard = r.mode === "sync" ? lock.writeSync({ timeout }) : await lock.write({ timeout });
+    guard.value[0] = (guard.value[0] ?? 0) + 1;
+    guard.release();
+    return "written";
+  },
+  async condvarConsume(r) {
+    // Waits until the producer has set value[0] to the expected number, then acknowledges in value[1].
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const condvar = Condvar.from(r.condvar);
+    const target = r.target as number;
+    let guard: MutexGuard<Int32Array> = r.mode === "sync" ? mutex.lockSync() : await mutex.lock();
+    guard =
+      r.mode === "sync"
+        ? condvar.waitWhileSync(guard, (value) => value[0]! < target, { timeout: 10_000 })
+        : await condvar.waitWhile(guard, (value) => value[0]! < target, { timeout: 10_000 });
+    guard.value[1] = (guard.value[1] ?? 0) + 1;
+    const seen = guard.value[0];
+    guard.release();
+    condvar.notifyAll();
+    return seen;
+  },
+  async semaphoreWork(r) {
+    // Takes a permit n times; value[0] counts current holders, value[1] records the maximum seen.
+    const semaphore = Semaphore.from(r.semaphore);
+    const counts = r.counts as Int32Array;
+    const n = r.n as number;
+    for (let i = 0; i < n; i++) {
+      const permit =
+        r.mode === "sync"
+          ? semaphore.acquireSync(1, { timeout: 10_000 })
+          : await semaphore.acquire(1, { timeout: 10_000 });
+      const now = Atomics.add(counts, 0, 1) + 1;
+      Atomics.store(counts, 1, Math.max(Atomics.load(counts, 1), now));
+      for (let spin = 0; spin < 50; spin++) Atomics.load(counts, 2);
+      Atomics.sub(counts, 0, 1);
+      permit.release();
+    }
+    return n;
+  },
+  async semaphoreAcquire(r) {
+    const semaphore = Semaphore.from(r.semaphore);
+    const permits = (r.permits as number | undefined) ?? 1;
+    const permit =
+      r.mode === "sync"
+        ? semaphore.acquireSync(permits, { timeout: 10_000 })
+        : await semaphore.acquire(permits, { timeout: 10_000 });
+    permit.forget();
+    return permits;
+  },
+  async barrierRounds(r) {
+    // Each round: record this party's arrival in slot[round], then wait; after the barrier every
+    // party of the round must have written its slot.
+    const barrier = Barrier.from(r.barrier);
+    const log = r.log as Int32Array;
+    const rounds = r.rounds as number;
+    let leaders = 0;
+    let complete = true;
+    for (let round = 0; round < rounds; round++) {
+      Atomics.add(log, round, 1);
+      const { isLeader } =
+        r.mode === "sync" ? barrier.waitSync({ timeout: 10_000 }) : await barrier.wait({ timeout: 10_000 });
+      if (isLeader) leaders++;
+      if (Atomics.load(log, round) !== barrier.parties) complete = false;
+    }
+    return { leaders, complete };
+  },
+  async onceInit(r) {
+    const once = OnceLock.from<Int32Array>(r.once);
+    const calls = r.calls as Int32Array;
+    const init = (value: Int32Array) => {
+      Atomics.add(calls, 0, 1);
+      if (r.fail === true) throw new Error("init failed on purpose");
+      value[0] = r.value as number;
+    };
+    const value =
+      r.mode === "sync"
+        ? once.getOrInitSync(init, { timeout: 10_000 })
+        : await once.getOrInit(init, { timeout: 10_000 });
+    return value[0];
+  },
+  async onceHang(r) {
+    // Starts the initializer and never finishes it (the test then kills this worker).
+    const once = OnceLock.from<Int32Array>(r.once);
+    void once.getOrInit(() => new Promise<undefined>(() => {}));
+    return "running";
+  },
+  release(r) {
+    const guard = held.get(r.key as string);
+    held.delete(r.key as string);
+    guard?.release();
+    return "released";
+  },
+  die(r) {
+    if (r.how === "exit") process.exit(7);
+    setTimeout(() => {
+      throw new Error("worker crashed on purpose");
+    });
+    return "dying";
+  },
+  block(r) {
+    // Blocks this worker's thread (for terminate() while blocked).
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, r.ms as number);
+    return "unblocked";
+  },
+};
+
+port.on("message", async (request: Request) => {
+  try {
+    const op = ops[request.op];
+    if (op === undefined) throw new Error(`unknown op ${request.op}`);
+    const value = await op(request);
+    port.postMessage({ id: request.id, ok: true, value });
+  } catch (error) {
+    const e = error as Error;
+    port.postMessage({ id: request.id, ok: false, name: e?.name, message: e?.message });
+  }
+});
+
+port.postMessage({ ready: true, workerData: workerData === undefined ? null : "set" });
