@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Mutex } from "../../src/threads/index.js";
-import { STRESS, startWorker, terminateAll, valueOf } from "./worker-helper.js";
+import { okValue, STRESS, startWorker, terminateAll } from "./worker-helper.js";
 
 afterEach(terminateAll);
 
@@ -29,7 +29,7 @@ describe("threads Mutex across real workers", () => {
       bump(guard.value);
       guard.release();
     }
-    for (const reply of await Promise.all(work)) expect(valueOf(reply)).toBe(n);
+    for (const reply of await Promise.all(work)) expect(okValue(reply)).toBe(n);
     expect(mutex.tryLock()!.value[0]).toBe(2 * n + n / 4);
   });
 
@@ -39,7 +39,7 @@ describe("threads Mutex across real workers", () => {
     const workers = await Promise.all([startWorker(), startWorker(), startWorker()]);
     const modes = ["async", "sync", "async"];
     const replies = await Promise.all(workers.map((w, i) => w.call("mutexCount", { mutex, n, mode: modes[i] })));
-    for (const reply of replies) expect(valueOf(reply)).toBe(n);
+    for (const reply of replies) expect(okValue(reply)).toBe(n);
     expect(mutex.tryLock()!.value[0]).toBe(3 * n);
   });
 
@@ -51,17 +51,17 @@ describe("threads Mutex across real workers", () => {
     guard.value[0] = 42;
     // Nothing can come back while we hold the lock; release it and the worker reads our write.
     guard.release();
-    expect(valueOf(await waiting)).toBe(42);
+    expect(okValue(await waiting)).toBe(42);
   });
 
   it("this thread's async lock waits for a worker's guard", async () => {
     const mutex = counter();
     const w = await startWorker();
-    expect(valueOf(await w.call("mutexHold", { mutex, key: "g", mode: "sync" }))).toBe("held");
+    expect(okValue(await w.call("mutexHold", { mutex, key: "g", mode: "sync" }))).toBe("held");
     expect(mutex.isLocked).toBe(true);
     expect(mutex.tryLock()).toBeUndefined();
     const pending = mutex.lock({ timeout: 10_000 });
-    valueOf(await w.call("release", { key: "g" }));
+    okValue(await w.call("release", { key: "g" }));
     const guard = await pending;
     expect(guard.released).toBe(false);
     guard.release();
@@ -74,7 +74,7 @@ describe("threads Mutex across real workers", () => {
     const reply = await w.call("mutexLock", { mutex, mode: "sync", timeout: 30 });
     expect(reply).toMatchObject({ ok: false, name: "TimeoutError" });
     guard.release();
-    expect(valueOf(await w.call("mutexLock", { mutex, mode: "async", timeout: 1_000 }))).toBe(0);
+    expect(okValue(await w.call("mutexLock", { mutex, mode: "async", timeout: 1_000 }))).toBe(0);
   });
 
   it("poison crosses threads: a worker sees PoisonError after this thread poisons", async () => {
@@ -88,6 +88,6 @@ describe("threads Mutex across real workers", () => {
     expect(await w.call("mutexLock", { mutex, mode: "sync" })).toMatchObject({ ok: false, name: "PoisonError" });
     expect(await w.call("mutexLock", { mutex, mode: "async" })).toMatchObject({ ok: false, name: "PoisonError" });
     mutex.clearPoison();
-    expect(valueOf(await w.call("mutexLock", { mutex, mode: "sync" }))).toBe(0);
+    expect(okValue(await w.call("mutexLock", { mutex, mode: "sync" }))).toBe(0);
   });
 });

@@ -78,7 +78,7 @@ export async function terminateAll(): Promise<void> {
 }
 
 /** The value of an ok reply; throws with the worker's error otherwise. */
-export function valueOf(reply: Reply): unknown {
+export function okValue(reply: Reply): unknown {
   if (!reply.ok) throw new Error(`worker failed: ${reply.name}: ${reply.message}`);
   return reply.value;
 }
