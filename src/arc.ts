@@ -2,7 +2,7 @@ import { UseAfterReleaseError } from "./errors.js";
 import { markNotSend } from "./internal/not-send.js";
 import { dispose, GUARD_TOKEN } from "./internal/symbols.js";
 import { describe } from "./internal/validate.js";
-import { type DeepReadonly, interiorMutable } from "./types.js";
+import type { DeepReadonly } from "./types.js";
 
 /**
  * `Symbol.asyncDispose`, or the registered symbol TypeScript's and esbuild's `await using` helpers fall
@@ -63,18 +63,16 @@ let liveBox: <T>(arc: Arc<T>, name: string) => ArcBox<T>;
  * forWorker.drop(); // last handle: pool[Symbol.dispose]() runs
  * ```
  *
+ * `Arc` is not interior-mutable: inside a {@link DeepReadonly} view (a read guard over a struct that
+ * holds an `Arc`) it becomes a read-only view too. `clone()` and `downgrade()` still work there, as on
+ * Rust's `&Arc<T>`, while `Arc.getMut` and `Arc.tryUnwrap`, which need ownership, do not type-check.
+ *
  * A handle that is never dropped keeps its value from being disposed (as `mem::forget` would in Rust):
  * drop every handle, or hold them with `using` / `await using`.
  *
  * **Fairness**, **Cancel safety**: not applicable (nothing ever waits).
  */
 export class Arc<T> {
-  /**
-   * Not interior mutability of `T` (that stays read-only), but of the handle's counts, as Rust's `Rc`
-   * keeps them in `Cell`s: the brand makes {@link DeepReadonly} stop here, so an `Arc` inside a
-   * read-only view stays an `Arc` (clonable, droppable, accepted by `Arc.ptrEq`).
-   */
-  declare readonly [interiorMutable]: true;
   #box: ArcBox<T> | undefined;
   /** Whether this handle's drop returned a promise: a repeated `drop()` returns the same kind. */
   #droppedAsync = false;
@@ -149,6 +147,8 @@ export class Arc<T> {
     box.value = undefined;
     box.strong = 0;
     arc.#box = undefined;
+    // A later `drop()` of this handle must still return what its type promises.
+    arc.#droppedAsync = methodOf(value, asyncDispose) !== undefined;
     return value;
   }
 
@@ -295,8 +295,6 @@ export class Arc<T> {
  * ```
  */
 export class Weak<T> {
-  /** See {@link Arc}: the brand keeps a `Weak` inside a read-only view usable. */
-  declare readonly [interiorMutable]: true;
   #box: ArcBox<T> | undefined;
 
   /** @internal Weak handles come from `Arc.downgrade()`; this constructor throws for anyone else. */

@@ -303,6 +303,16 @@ describe("Arc", () => {
       expect(resource.disposed).toBe(0);
     });
 
+    it("regression: drop() after tryUnwrap of an AsyncDisposable still returns a promise, and disposes nothing", async () => {
+      const resource = new AsyncResource();
+      const arc = new Arc(resource);
+      expect(Arc.tryUnwrap(arc)).toBe(resource);
+      const dropped = arc.drop();
+      expect(dropped).toBeInstanceOf(Promise);
+      await assertReady(dropped);
+      expect(resource.started).toBe(0);
+    });
+
     it("reject non-Arcs with a TypeError naming the argument", () => {
       const arc = new Arc(1);
       expect(() => Arc.ptrEq(arc, {} as never)).toThrow("Expected `b` to be an Arc, got an object");

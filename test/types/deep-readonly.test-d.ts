@@ -12,7 +12,6 @@ import {
   RefCell,
   RwLock,
   type Semaphore,
-  type Weak,
 } from "../../src/index.js";
 import type { AtomicI32 } from "../../src/threads/index.js";
 
@@ -101,9 +100,6 @@ describe("DeepReadonly stops at interior-mutable types", () => {
     expectTypeOf<DeepReadonly<OnceCell<number[]>>>().toEqualTypeOf<OnceCell<number[]>>();
     expectTypeOf<DeepReadonly<KeyedMutex<string>>>().toEqualTypeOf<KeyedMutex<string>>();
     expectTypeOf<DeepReadonly<AtomicI32>>().toEqualTypeOf<AtomicI32>();
-    // Arc and Weak: their value is already read-only; the brand keeps the handle nominal.
-    expectTypeOf<DeepReadonly<Arc<number[]>>>().toEqualTypeOf<Arc<number[]>>();
-    expectTypeOf<DeepReadonly<Weak<number[]>>>().toEqualTypeOf<Weak<number[]>>();
   });
 
   it("through a read-only view, the primitives' mutating methods stay callable while plain data is frozen", () => {
@@ -131,8 +127,10 @@ describe("DeepReadonly stops at interior-mutable types", () => {
     expectTypeOf(view.cache.borrowMut().value).toEqualTypeOf<Map<string, number>>();
     view.cache.borrowMut().value.set("a", 1);
     expectTypeOf(view.once.set).toBeCallableWith("x");
+    // An Arc is not interior-mutable: like Rust's &Arc<T>, a view can clone and downgrade it...
     expectTypeOf(view.arc.clone()).toEqualTypeOf<Arc<number[]>>();
-    expectTypeOf(Arc.ptrEq(view.arc, view.arc)).toEqualTypeOf<boolean>();
+    expectTypeOf(view.arc.downgrade().upgrade()).toEqualTypeOf<Arc<number[]> | undefined>();
+    expectTypeOf(view.arc.value).toEqualTypeOf<readonly number[]>();
     view.mutexes[0]?.tryLock();
 
     // @ts-expect-error: the primitive itself cannot be replaced through the view
@@ -143,6 +141,10 @@ describe("DeepReadonly stops at interior-mutable types", () => {
     view.mutexes.push(new Mutex(1));
     // @ts-expect-error: an Arc's value stays read-only even inside a view
     view.arc.value.push(1);
+    // @ts-expect-error: ...but not take mutable access, which needs an owned handle (Arc::get_mut)
+    Arc.getMut(view.arc);
+    // @ts-expect-error: ...nor move the value out (Arc::try_unwrap)
+    Arc.tryUnwrap(view.arc);
   });
 
   it("a read guard or Ref over a struct with a primitive inside lets the primitive work", async () => {
