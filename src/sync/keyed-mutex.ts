@@ -7,8 +7,9 @@ import { type AcquireOptions, interiorMutable, type Releasable } from "../types.
 import { Deadline } from "./condvar.js";
 
 /**
- * The lock of one key: a one-permit core. It exists only while the key has a holder or a waiter;
- * whoever leaves it idle (last release with nobody queued, last waiter giving up) deletes it.
+ * The lock of one key: a one-permit core. It exists only while the key has a holder or a waiter: the
+ * release that leaves it with neither deletes it. (A waiter that gives up never leaves it idle: while
+ * a key has a waiter it has a holder, because a release hands the lock straight to the head.)
  */
 class Entry<K> {
   readonly key: K;
@@ -48,8 +49,9 @@ let releaseEntry: (owner: KeyedMutex<unknown>, entry: Entry<unknown>) => void;
  * **Fairness**: strict FIFO per key; `tryLock` never jumps ahead of a key's queue.
  *
  * **Cancel safety**: an aborted or timed-out `lock()` leaves its key's queue at once and holds no
- * memory there (the key's entry goes when its holder releases it). `lockMany()` releases every key it
- * had already taken before it rejects.
+ * memory there (the key's entry goes when its holder releases it); a grant that happens first is kept
+ * (the promise resolves with the guard), as with `Mutex`. `lockMany()` releases every key it had
+ * already taken before it rejects.
  */
 export class KeyedMutex<K> {
   declare readonly [interiorMutable]: true;
@@ -176,6 +178,10 @@ export class KeyedMutex<K> {
           deadline = new Deadline(options.timeout, signal);
           stepOptions = { signal: deadline.signal };
         }
+        // The signal may have fired while we resumed from the previous key (a grant and an abort in the
+        // same run). The core never hears an abort that happened before it queued us, so check here.
+        const stepSignal = stepOptions?.signal;
+        if (stepSignal?.aborted) throw stepSignal.reason;
         taken.push(await this.#lockSlow(entry, stepOptions));
       }
     } catch (error) {

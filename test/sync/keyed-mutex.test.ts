@@ -206,6 +206,21 @@ describe("KeyedMutex", () => {
     expect(locks.size).toBe(0);
   });
 
+  it("regression: lockMany honours an abort that lands while it resumes between two busy keys", async () => {
+    const locks = new KeyedMutex<number>();
+    const holder1 = await locks.lock(1);
+    const holder2 = await locks.lock(2);
+    const controller = new AbortController();
+    const many = locks.lockMany([1, 2], { signal: controller.signal });
+    await flush();
+    holder1.release(); // grants key 1 to lockMany...
+    controller.abort("stop"); // ...and aborts before it resumes to queue for key 2
+    expect(await assertRejected(many)).toBe("stop");
+    expect(locks.isLocked(1)).toBe(false);
+    holder2.release();
+    expect(locks.size).toBe(0);
+  });
+
   it("lockMany's timeout bounds the whole call and clears its timer", async () => {
     vi.useFakeTimers();
     const locks = new KeyedMutex<number>();
