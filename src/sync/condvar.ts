@@ -44,6 +44,10 @@ export interface CondvarWaitTimeoutResult<T> {
  * nonEmpty.notifyOne();
  * ```
  *
+ * Wait with a guard from `lock()`, not inside `withLock`: `wait` releases the guard it is given and
+ * returns a new one, which `withLock` would not release for you. One condvar may serve several
+ * mutexes (each waiter re-acquires its own); Rust forbids that, here it is merely unusual.
+ *
  * **No lost wake-ups**: `wait()` registers as a waiter *before* it releases the mutex, so a
  * notification sent by anyone who takes the mutex after that release reaches it.
  *
