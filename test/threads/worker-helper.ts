@@ -3,7 +3,6 @@
  * (supervised, through `spawn`), `w.call(op, args)` runs one fixture operation and resolves with its
  * reply. Every call has a timeout, so a bug fails a test instead of hanging it.
  */
-import { once } from "node:events";
 import type { Worker } from "node:worker_threads";
 import { spawn } from "../../src/threads/index.js";
 
@@ -35,9 +34,12 @@ export async function startWorker(): Promise<TestWorker> {
   live.add(worker);
   const pending = new Map<number, (reply: Reply) => void>();
   let nextId = 1;
-  const exited = once(worker, "exit").then(([code]) => {
-    live.delete(worker);
-    return code as number;
+  // Not events.once: that rejects on 'error' (a crash), and a crash is an expected way to exit here.
+  const exited = new Promise<number>((resolve) => {
+    worker.once("exit", (code) => {
+      live.delete(worker);
+      resolve(code);
+    });
   });
   const ready = new Promise<void>((resolve, reject) => {
     worker.on("message", (message: { id?: number; ready?: boolean } & Reply) => {
