@@ -34,10 +34,18 @@ export interface ThreadContext {
   readonly id: number;
   /** The scheduling stand-in (the same object `setup` received). */
   readonly atomics: AtomicsLike;
-  /** Marks entering `section` (a scheduling point). Exclusion is checked here. */
+  /**
+   * Marks entering `section` (a scheduling point). Exclusion against the other threads is checked here;
+   * a thread never conflicts with itself (a downgrade enters `shared` while still `exclusive`).
+   */
   enter(section: string, mode?: SectionMode, weight?: number): void;
-  /** Marks leaving `section` (a scheduling point). */
-  leave(section: string): void;
+  /** Marks leaving `section` (a scheduling point): the latest holding of it, or of it in `mode`. */
+  leave(section: string, mode?: SectionMode): void;
+  /**
+   * The virtual clock, in ms: starts at 0 and only moves when a timed wait times out (to that wait's
+   * deadline). Logged and replayed like a stand-in call, but not a scheduling point.
+   */
+  now(): number;
 }
 
 /** A simulated thread: runs synchronously; its return value is passed to `Program.final`. */
@@ -89,6 +97,12 @@ export interface ExploreOptions {
   timeouts?: number;
   /** Spurious wake-ups per schedule (a parked wait returns "ok" with no notify). Default 0. */
   spuriousWakeups?: number;
+  /**
+   * Treat "every unfinished thread parked" as a deadlock even when their waits have timeouts. For
+   * protocols whose timeouts are only a liveness backstop (polling for owner death or stolen wake-ups):
+   * reaching that state means a wake-up was lost and only the poll would recover it. Default false.
+   */
+  allParkedIsDeadlock?: boolean;
   /** Replay exactly this schedule (from a failure report) instead of exploring. */
   schedule?: string;
   /** Called with the steps of every schedule that passed (to assert that an interleaving was covered). */
@@ -162,7 +176,9 @@ function envNumber(name: string, fallback: number): number {
  * Defaults, raised from the environment: `LOCKBOX_MODEL_BOUND` (preemption bound, default 2),
  * `LOCKBOX_MODEL_SCHEDULES` (schedule cap; default 20 000 × `LOCKBOX_STRESS`, which defaults to 1).
  */
-export function defaultOptions(): Required<Omit<ExploreOptions, "schedule" | "timeouts" | "onSchedule">> {
+export function defaultOptions(): Required<
+  Omit<ExploreOptions, "schedule" | "timeouts" | "onSchedule" | "allParkedIsDeadlock">
+> {
   const stress = envNumber("LOCKBOX_STRESS", 1) || 1;
   return {
     preemptionBound: Math.floor(envNumber("LOCKBOX_MODEL_BOUND", 2)),
@@ -170,6 +186,18 @@ export function defaultOptions(): Required<Omit<ExploreOptions, "schedule" | "ti
     maxSteps: 2_000,
     spuriousWakeups: 0,
   };
+}
+
+/**
+ * A test's default budget, which the environment overrides: `LOCKBOX_MODEL_BOUND` replaces the
+ * preemption bound and `LOCKBOX_MODEL_TIMEOUTS` the timeout budget, so a long run can raise every test
+ * at once (`LOCKBOX_MODEL_BOUND=3 LOCKBOX_MODEL_SCHEDULES=1000000 npx vitest run test/threads/model`).
+ */
+export function budget(options: ExploreOptions): ExploreOptions {
+  const result = { ...options };
+  if (process.env.LOCKBOX_MODEL_BOUND) delete result.preemptionBound;
+  if (process.env.LOCKBOX_MODEL_TIMEOUTS) result.timeouts = Math.floor(envNumber("LOCKBOX_MODEL_TIMEOUTS", 0));
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -183,21 +211,50 @@ const PREEMPT: object = Object.freeze({ preempted: true });
 
 type Choice = { readonly kind: "run" | "timeout" | "spurious"; readonly thread: number; readonly key: string };
 
+const RUN_CHOICES: Choice[] = [];
 function runChoice(thread: number): Choice {
-  return { kind: "run", thread, key: String(thread) };
+  let choice = RUN_CHOICES[thread];
+  if (choice === undefined) RUN_CHOICES[thread] = choice = { kind: "run", thread, key: String(thread) };
+  return choice;
 }
 
+type Op =
+  | "load"
+  | "store"
+  | "exchange"
+  | "add"
+  | "sub"
+  | "and"
+  | "or"
+  | "compareExchange"
+  | "wait"
+  | "notify"
+  | "enter"
+  | "leave"
+  | "now";
+
+/**
+ * One call of a thread, as replay compares it: the operation, the address (buffer and int32 slot, so
+ * two views of one buffer agree) and the arguments. Stored as fields, not as text: a call is compared
+ * on every re-execution, and formatted only for a trace.
+ */
 interface LogEntry {
-  /** Canonical text of the call; replay compares it. */
-  readonly sig: string;
+  readonly op: Op;
+  readonly buffer: ArrayBufferLike | undefined;
+  readonly slot: number;
+  readonly a: number | undefined;
+  readonly b: number | undefined;
+  /** Markers: the section. */
+  readonly label: string;
   /** Result; for a wait that parked, filled in on wake-up. */
   result: unknown;
 }
 
 interface Parked {
-  readonly address: string;
   readonly entry: LogEntry;
   readonly timed: boolean;
+  /** Virtual time at which the wait times out (Infinity when untimed). */
+  readonly deadline: number;
 }
 
 interface ThreadState {
@@ -227,11 +284,26 @@ class Stop {
 type Outcome = { kind: "done" } | { kind: "stuck" } | { kind: "failed"; failure: Stop };
 
 const INT32_BYTES = 4;
+const MODES: readonly SectionMode[] = ["exclusive", "shared"];
+
+/** A step of a trace, formatted only when read. */
+class StepRecord implements Step {
+  constructor(
+    readonly thread: number,
+    readonly format: (record: StepRecord) => string,
+    readonly entry: LogEntry | undefined,
+    readonly outcome: string | number | undefined,
+  ) {}
+
+  get text(): string {
+    return this.format(this);
+  }
+}
 
 /** One run of the program along one schedule. */
 class Execution<S> {
   readonly threads: ThreadState[];
-  readonly steps: Step[] = [];
+  readonly steps: StepRecord[] = [];
   readonly choices: string[] = [];
   preemptions = 0;
   readonly #program: Program<S>;
@@ -240,6 +312,8 @@ class Execution<S> {
   readonly #timeoutBudget: number;
   readonly #spuriousBudget: number;
   readonly #maxSteps: number;
+  readonly #allParkedIsDeadlock: boolean;
+  #time = 0;
   #timeoutsUsed = 0;
   #spuriousUsed = 0;
   #current = -1;
@@ -251,12 +325,14 @@ class Execution<S> {
   #unwinding = false;
   #pending: Choice | undefined;
   #stop: Stop | undefined;
-  readonly #queues = new Map<string, ThreadState[]>();
+  /** Parked threads per buffer and int32 slot, in the order they parked. */
+  readonly #queues = new Map<ArrayBufferLike, Map<number, ThreadState[]>>();
   readonly #holders: HolderState[] = [];
   readonly #entries = new Map<string, number>();
   /** Named regions of each buffer, in int32 slots: a name applies to [start, end). */
   readonly #bufferNames = new Map<ArrayBufferLike, { name: string; start: number; end: number }[]>();
   readonly #view: ModelView;
+  readonly #format = (record: StepRecord) => this.#describe(record);
   readonly atomics: AtomicsLike;
 
   constructor(program: Program<S>, chooser: Chooser, bound: number, options: Required<ExploreOptions>) {
@@ -266,6 +342,7 @@ class Execution<S> {
     this.#timeoutBudget = options.timeouts;
     this.#spuriousBudget = options.spuriousWakeups;
     this.#maxSteps = options.maxSteps;
+    this.#allParkedIsDeadlock = options.allParkedIsDeadlock;
     this.threads = program.threads.map((_, id) => ({
       id,
       log: [],
@@ -327,23 +404,29 @@ class Execution<S> {
     const currentRunnable = current !== undefined && current.status === "runnable";
     if (currentRunnable) options.push(runChoice(current.id));
     const canSwitch = !currentRunnable || this.preemptions < this.#bound;
-    let parkedUntimed = false;
+    let anyRunnable = currentRunnable;
+    let anyParked = false;
+    let anyTimed = false;
     for (const t of this.threads) {
-      if (t.status === "runnable" && t !== current && canSwitch) options.push(runChoice(t.id));
-      if (t.status === "parked" && !t.parked!.timed) parkedUntimed = true;
-    }
-    for (const t of this.threads) {
-      if (t.status === "parked" && t.parked!.timed && this.#timeoutsUsed < this.#timeoutBudget) {
-        options.push({ kind: "timeout", thread: t.id, key: `~${t.id}` });
+      if (t.status === "runnable") {
+        anyRunnable = true;
+        if (t !== current && canSwitch) options.push(runChoice(t.id));
+      } else if (t.status === "parked") {
+        anyParked = true;
+        if (t.parked!.timed) anyTimed = true;
       }
     }
-    const anyRunnable = this.threads.some((t) => t.status === "runnable");
-    const anyTimed = this.threads.some((t) => t.status === "parked" && t.parked!.timed);
-    // Nothing can run and nothing will time out: that is a deadlock, whatever spurious wake-ups could do.
-    if (!anyRunnable && !anyTimed && parkedUntimed) return [];
-    for (const t of this.threads) {
-      if (t.status === "parked" && this.#spuriousUsed < this.#spuriousBudget) {
-        options.push({ kind: "spurious", thread: t.id, key: `!${t.id}` });
+    if (!anyParked) return options;
+    // Nothing can run and nothing will time out: a deadlock, whatever a spurious wake-up could do.
+    if (!anyRunnable && (!anyTimed || this.#allParkedIsDeadlock)) return [];
+    if (this.#timeoutsUsed < this.#timeoutBudget) {
+      for (const t of this.threads) {
+        if (t.status === "parked" && t.parked!.timed) options.push({ kind: "timeout", thread: t.id, key: `~${t.id}` });
+      }
+    }
+    if (this.#spuriousUsed < this.#spuriousBudget) {
+      for (const t of this.threads) {
+        if (t.status === "parked") options.push({ kind: "spurious", thread: t.id, key: `!${t.id}` });
       }
     }
     return options;
@@ -369,18 +452,27 @@ class Execution<S> {
     this.#unpark(t);
     if (choice.kind === "timeout") {
       this.#timeoutsUsed++;
+      this.#time = Math.max(this.#time, parked.deadline);
       parked.entry.result = "timed-out";
-      this.#record(t.id, `wait(${parked.address}) times out`);
+      this.#record(t.id, parked.entry, `times out at ${this.#time} ms`);
     } else {
       this.#spuriousUsed++;
       parked.entry.result = "ok";
-      this.#record(t.id, `wait(${parked.address}) wakes spuriously`);
+      this.#record(t.id, parked.entry, "wakes spuriously");
     }
     this.#checkInvariant();
   }
 
+  #queue(entry: LogEntry): ThreadState[] {
+    let slots = this.#queues.get(entry.buffer!);
+    if (slots === undefined) this.#queues.set(entry.buffer!, (slots = new Map()));
+    let queue = slots.get(entry.slot);
+    if (queue === undefined) slots.set(entry.slot, (queue = []));
+    return queue;
+  }
+
   #unpark(t: ThreadState): void {
-    const queue = this.#queues.get(t.parked!.address)!;
+    const queue = this.#queue(t.parked!.entry);
     queue.splice(queue.indexOf(t), 1);
     t.parked = undefined;
     t.status = "runnable";
@@ -398,8 +490,11 @@ class Execution<S> {
       return { kind: "done" };
     }
     // Only when no timed wait remains: a thread that times out later might still wake the others.
-    if (unfinished.every((t) => !t.parked!.timed)) {
-      const who = unfinished.map((t) => `T${t.id} parked on ${t.parked!.address}${t.parked!.timed ? " (timed)" : ""}`);
+    if (this.#allParkedIsDeadlock || unfinished.every((t) => !t.parked!.timed)) {
+      const who = unfinished.map((t) => {
+        const p = t.parked!;
+        return `T${t.id} parked on ${this.#address(p.entry)} (value ${p.entry.a}${p.timed ? ", timed" : ""})`;
+      });
       throw new Stop("deadlock", `deadlock (or lost wake-up): ${who.join(", ")}, nothing left to run`);
     }
     return { kind: "stuck" };
@@ -411,9 +506,13 @@ class Execution<S> {
     const ctx: ThreadContext = {
       id,
       atomics: this.atomics,
-      enter: (section, mode = "exclusive", weight = 1) =>
-        this.#marker(`enter(${section}, ${mode}, ${weight})`, () => this.#enter(t, section, mode, weight)),
-      leave: (section) => this.#marker(`leave(${section})`, () => this.#leave(t, section)),
+      enter: (section, mode = "exclusive", weight = 1) => {
+        this.#call("enter", undefined, 0, MODES.indexOf(mode), weight, section);
+      },
+      leave: (section, mode) => {
+        this.#call("leave", undefined, 0, mode === undefined ? -1 : MODES.indexOf(mode), 0, section);
+      },
+      now: () => this.#call("now", undefined, 0, undefined, undefined, "") as number,
     };
     this.#live = t;
     this.#cursor = 0;
@@ -436,7 +535,7 @@ class Execution<S> {
       }
       t.status = "done";
       t.result = result;
-      this.#record(id, "returns");
+      this.#record(id, undefined, "returns");
       const held = this.#holders.filter((h) => h.thread === id);
       if (held.length > 0) {
         throw new Stop(
@@ -454,66 +553,91 @@ class Execution<S> {
   }
 
   /**
-   * The heart of re-execution. Called for every stand-in call and marker of the live thread:
-   * replays logged calls, performs the one the scheduler picked, and at each later call asks the
-   * scheduler whether this thread keeps running (then performs it inline, no re-run needed).
+   * The heart of re-execution, called for every stand-in call, marker and clock read. Outside a
+   * thread (setup, invariant, final) it acts at once. In a thread it replays logged calls; at the
+   * first new call of a step it performs the call the scheduler picked; at each later one it asks the
+   * scheduler whether this thread keeps running (then performs it inline: no re-run needed) or throws
+   * the preemption signal. The clock is replayed like a call but is not a scheduling point.
    */
-  #call(sig: string, perform: () => unknown): unknown {
+  #call(
+    op: Op,
+    array: Int32Array | undefined,
+    index: number,
+    a: number | undefined,
+    b: number | undefined,
+    label: string,
+  ): unknown {
     const t = this.#live;
-    if (this.#direct || t === undefined) return perform();
+    const buffer = array?.buffer;
+    const slot = array === undefined ? 0 : array.byteOffset / INT32_BYTES + index;
+    if (this.#direct || t === undefined) {
+      if (op === "enter" || op === "leave") throw new Error(`ctx.${op}("${label}") called outside a simulated thread`);
+      return this.#perform({ op, buffer, slot, a, b, label, result: undefined }, array, index);
+    }
     if (this.#unwinding) throw PREEMPT;
     if (this.#cursor < t.log.length) {
       const entry = t.log[this.#cursor]!;
-      if (entry.sig !== sig) {
+      if (
+        entry.op !== op ||
+        entry.buffer !== buffer ||
+        entry.slot !== slot ||
+        !Object.is(entry.a, a) ||
+        !Object.is(entry.b, b) ||
+        entry.label !== label
+      ) {
+        const now = this.#signature({ op, buffer, slot, a, b, label, result: undefined });
         this.#stop = new Stop(
           "nondeterminism",
-          `T${t.id} call #${this.#cursor + 1} replayed as ${sig} but was recorded as ${entry.sig}: code under test is not deterministic between AtomicsLike calls`,
+          `T${t.id} call #${this.#cursor + 1} replayed as ${now} but was recorded as ${this.#signature(entry)}: code under test is not deterministic between AtomicsLike calls`,
         );
         return this.#preempt();
       }
       this.#cursor++;
       return entry.result;
     }
-    if (!this.#mustPerform) {
-      for (;;) {
-        let choice: Choice;
-        try {
-          const options = this.#options();
-          choice = this.#choose(options);
-        } catch (error) {
-          if (error instanceof Stop) this.#stop = error;
-          return this.#preempt();
-        }
-        if (choice.kind === "run" && choice.thread === t.id) break;
-        if (choice.kind === "run") {
-          this.#pending = choice;
-          return this.#preempt();
-        }
-        this.#applyEvent(choice);
-        if (this.#stop) return this.#preempt();
-      }
+    if (op !== "now") {
+      if (!this.#mustPerform && !this.#keepRunning(t)) return this.#preempt();
+      this.#mustPerform = false;
     }
-    this.#mustPerform = false;
-    const entry: LogEntry = { sig, result: undefined };
+    const entry: LogEntry = { op, buffer, slot, a, b, label, result: undefined };
     t.log.push(entry);
     this.#cursor++;
     try {
-      entry.result = perform();
+      entry.result = this.#perform(entry, array, index);
     } catch (error) {
-      if (error === PREEMPT) throw error;
       if (error instanceof Stop) {
         this.#stop = error;
         return this.#preempt();
       }
-      entry.result = undefined;
       t.log.pop();
       this.#cursor--;
       throw error; // a RangeError from the real Atomics, say: the thread's own error
     }
+    if (op === "now") return entry.result;
     if (t.status === "parked") return this.#preempt();
     this.#checkInvariant();
     if (this.#stop) return this.#preempt();
     return entry.result;
+  }
+
+  /** Asks the scheduler at a scheduling point of the live thread; applies events on the way. */
+  #keepRunning(t: ThreadState): boolean {
+    for (;;) {
+      let choice: Choice;
+      try {
+        choice = this.#choose(this.#options());
+      } catch (error) {
+        if (error instanceof Stop) this.#stop = error;
+        return false;
+      }
+      if (choice.kind === "run") {
+        if (choice.thread === t.id) return true;
+        this.#pending = choice;
+        return false;
+      }
+      this.#applyEvent(choice);
+      if (this.#stop) return false;
+    }
   }
 
   #preempt(): never {
@@ -521,17 +645,56 @@ class Execution<S> {
     throw PREEMPT;
   }
 
-  #marker(sig: string, apply: () => void): void {
-    if (this.#direct || this.#live === undefined) throw new Error(`${sig} called outside a simulated thread`);
-    this.#call(sig, () => {
-      this.#record(this.#live!.id, sig);
-      apply();
-      return undefined;
-    });
+  /** Performs one call on memory / the model, and records it in the trace when a thread made it. */
+  #perform(entry: LogEntry, array: Int32Array | undefined, index: number): unknown {
+    const a = entry.a!;
+    let result: number | string | undefined;
+    switch (entry.op) {
+      case "load":
+        result = Atomics.load(array!, index);
+        break;
+      case "store":
+        result = Atomics.store(array!, index, a);
+        break;
+      case "exchange":
+        result = Atomics.exchange(array!, index, a);
+        break;
+      case "add":
+        result = Atomics.add(array!, index, a);
+        break;
+      case "sub":
+        result = Atomics.sub(array!, index, a);
+        break;
+      case "and":
+        result = Atomics.and(array!, index, a);
+        break;
+      case "or":
+        result = Atomics.or(array!, index, a);
+        break;
+      case "compareExchange":
+        result = Atomics.compareExchange(array!, index, a, entry.b!);
+        break;
+      case "wait":
+        return this.#wait(entry, array!, index);
+      case "notify":
+        return this.#notify(entry);
+      case "now":
+        return this.#time;
+      case "enter":
+        this.#record(this.#live!.id, entry, undefined);
+        this.#enter(this.#live!, entry.label, MODES[a]!, entry.b!);
+        return undefined;
+      case "leave":
+        this.#record(this.#live!.id, entry, undefined);
+        this.#leave(this.#live!, entry.label, MODES[a]);
+        return undefined;
+    }
+    if (!this.#direct && this.#live) this.#record(this.#live.id, entry, result);
+    return result;
   }
 
   #enter(t: ThreadState, section: string, mode: SectionMode, weight: number): void {
-    const others = this.#holders.filter((h) => h.section === section);
+    const others = this.#holders.filter((h) => h.section === section && h.thread !== t.id);
     this.#entries.set(section, (this.#entries.get(section) ?? 0) + 1);
     this.#holders.push({ section, thread: t.id, mode, weight });
     const conflict = others.find((h) => mode === "exclusive" || h.mode === "exclusive");
@@ -551,10 +714,53 @@ class Execution<S> {
     }
   }
 
-  #leave(t: ThreadState, section: string): void {
-    const i = this.#holders.findLastIndex((h) => h.thread === t.id && h.section === section);
-    if (i < 0) throw new Stop("exclusion", `T${t.id} left "${section}" without entering it`);
+  #leave(t: ThreadState, section: string, mode: SectionMode | undefined): void {
+    const i = this.#holders.findLastIndex(
+      (h) => h.thread === t.id && h.section === section && (mode === undefined || h.mode === mode),
+    );
+    if (i < 0) {
+      throw new Stop("exclusion", `T${t.id} left "${section}"${mode ? ` (${mode})` : ""} without entering it`);
+    }
     this.#holders.splice(i, 1);
+  }
+
+  #wait(entry: LogEntry, array: Int32Array, index: number): "ok" | "not-equal" | "timed-out" | undefined {
+    const t = this.#live;
+    if (this.#direct || t === undefined) {
+      throw new Error(`${this.#signature(entry)}: a wait outside a simulated thread would block forever`);
+    }
+    if (Atomics.load(array, index) !== (entry.a! | 0)) {
+      this.#record(t.id, entry, "not-equal");
+      return "not-equal";
+    }
+    const timeout = entry.b;
+    const timed = timeout !== undefined && !Number.isNaN(timeout) && timeout !== Number.POSITIVE_INFINITY;
+    if (timed && timeout <= 0) {
+      this.#record(t.id, entry, "timed-out");
+      return "timed-out";
+    }
+    t.status = "parked";
+    t.parked = { entry, timed, deadline: timed ? this.#time + timeout : Number.POSITIVE_INFINITY };
+    this.#queue(entry).push(t);
+    this.#record(t.id, entry, "parks");
+    return undefined; // filled in on wake-up
+  }
+
+  #notify(entry: LogEntry): number {
+    const queue = this.#queue(entry);
+    const count = entry.a;
+    const n = count === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.trunc(count) || 0);
+    let woken = "";
+    let wakes = 0;
+    while (wakes < n && queue.length > 0) {
+      const t = queue[0]!;
+      t.parked!.entry.result = "ok";
+      this.#unpark(t);
+      wakes++;
+      woken += woken === "" ? `T${t.id}` : `, T${t.id}`;
+    }
+    if (!this.#direct && this.#live) this.#record(this.#live.id, entry, wakes > 0 ? `${wakes} (wakes ${woken})` : 0);
+    return wakes;
   }
 
   #checkInvariant(): void {
@@ -569,114 +775,73 @@ class Execution<S> {
     }
   }
 
-  #record(thread: number, text: string): void {
-    this.steps.push({ thread, text });
+  #record(thread: number, entry: LogEntry | undefined, outcome: string | number | undefined): void {
+    this.steps.push(new StepRecord(thread, this.#format, entry, outcome));
   }
 
-  // --- the stand-in ----------------------------------------------------------------------------
+  // --- formatting (traces only) ----------------------------------------------------------------
 
-  #address(array: Int32Array, index: number): string {
-    const slot = array.byteOffset / INT32_BYTES + index;
-    let regions = this.#bufferNames.get(array.buffer);
+  #address(entry: LogEntry): string {
+    const buffer = entry.buffer!;
+    let regions = this.#bufferNames.get(buffer);
     if (regions === undefined) {
       regions = [{ name: `m${this.#bufferNames.size}`, start: 0, end: Number.POSITIVE_INFINITY }];
-      this.#bufferNames.set(array.buffer, regions);
+      this.#bufferNames.set(buffer, regions);
     }
+    const slot = entry.slot;
     const region = regions.find((r) => slot >= r.start && slot < r.end);
     return region ? `${region.name}[${slot - region.start}]` : `${regions[0]!.name}+${slot - regions[0]!.start}`;
   }
 
+  #signature(entry: LogEntry): string {
+    switch (entry.op) {
+      case "now":
+        return "now()";
+      case "enter":
+        return `enter(${entry.label}, ${MODES[entry.a!]}, ${entry.b})`;
+      case "leave":
+        return `leave(${entry.label}${entry.a! >= 0 ? `, ${MODES[entry.a!]}` : ""})`;
+      case "load":
+        return `load(${this.#address(entry)})`;
+      case "compareExchange":
+        return `compareExchange(${this.#address(entry)}, ${entry.a}, ${entry.b})`;
+      case "wait":
+        return `wait(${this.#address(entry)}, ${entry.a}${entry.b === undefined ? "" : `, ${entry.b}`})`;
+      case "notify":
+        return `notify(${this.#address(entry)}${entry.a === undefined ? "" : `, ${entry.a}`})`;
+      default:
+        return `${entry.op}(${this.#address(entry)}, ${entry.a})`;
+    }
+  }
+
+  #describe(record: StepRecord): string {
+    if (record.entry === undefined) return String(record.outcome);
+    const sig = this.#signature(record.entry);
+    if (record.outcome === undefined) return sig;
+    if (record.entry.op === "wait" && typeof record.outcome === "string" && record.outcome.includes(" ")) {
+      return `${sig} ${record.outcome}`; // "times out at …", "wakes spuriously"
+    }
+    if (record.outcome === "parks") return `${sig} parks`;
+    return `${sig} -> ${record.outcome}`;
+  }
+
   #makeAtomics(): AtomicsLike {
-    const exec = this;
-    const rmw =
-      (name: "store" | "exchange" | "add" | "sub" | "and" | "or") =>
-      (array: Int32Array, index: number, value: number): number => {
-        const sig = `${name}(${exec.#address(array, index)}, ${value})`;
-        return exec.#call(sig, () => exec.#perform(sig, () => Atomics[name](array, index, value))) as number;
-      };
+    const call = (op: Op, array: Int32Array, index: number, a: number | undefined, b: number | undefined): unknown =>
+      this.#call(op, array, index, a, b, "");
     return {
-      load(array, index) {
-        const sig = `load(${exec.#address(array, index)})`;
-        return exec.#call(sig, () => exec.#perform(sig, () => Atomics.load(array, index))) as number;
-      },
-      store: rmw("store"),
-      exchange: rmw("exchange"),
-      add: rmw("add"),
-      sub: rmw("sub"),
-      and: rmw("and"),
-      or: rmw("or"),
-      compareExchange(array, index, expected, replacement) {
-        const sig = `compareExchange(${exec.#address(array, index)}, ${expected}, ${replacement})`;
-        return exec.#call(sig, () =>
-          exec.#perform(sig, () => Atomics.compareExchange(array, index, expected, replacement)),
-        ) as number;
-      },
-      wait(array, index, value, timeout) {
-        const address = exec.#address(array, index);
-        const sig = `wait(${address}, ${value}${timeout === undefined ? "" : `, ${timeout}`})`;
-        return exec.#call(sig, () => exec.#wait(array, index, value, timeout, address, sig)) as
-          | "ok"
-          | "not-equal"
-          | "timed-out";
-      },
-      notify(array, index, count) {
-        const address = exec.#address(array, index);
-        const sig = `notify(${address}${count === undefined ? "" : `, ${count}`})`;
-        return exec.#call(sig, () => exec.#notify(address, count, sig)) as number;
-      },
+      load: (array, index) => call("load", array, index, undefined, undefined) as number,
+      store: (array, index, value) => call("store", array, index, value, undefined) as number,
+      exchange: (array, index, value) => call("exchange", array, index, value, undefined) as number,
+      add: (array, index, value) => call("add", array, index, value, undefined) as number,
+      sub: (array, index, value) => call("sub", array, index, value, undefined) as number,
+      and: (array, index, value) => call("and", array, index, value, undefined) as number,
+      or: (array, index, value) => call("or", array, index, value, undefined) as number,
+      compareExchange: (array, index, expected, replacement) =>
+        call("compareExchange", array, index, expected, replacement) as number,
+      wait: (array, index, value, timeout) =>
+        call("wait", array, index, value, timeout) as "ok" | "not-equal" | "timed-out",
+      notify: (array, index, count) => call("notify", array, index, count, undefined) as number,
     };
-  }
-
-  #perform(sig: string, op: () => number): number {
-    const result = op();
-    if (!this.#direct && this.#live) this.#record(this.#live.id, `${sig} -> ${result}`);
-    return result;
-  }
-
-  #wait(
-    array: Int32Array,
-    index: number,
-    value: number,
-    timeout: number | undefined,
-    address: string,
-    sig: string,
-  ): "ok" | "not-equal" | "timed-out" | undefined {
-    const t = this.#live;
-    if (this.#direct || t === undefined) throw new Error(`${sig}: wait outside a simulated thread would block forever`);
-    if (Atomics.load(array, index) !== (value | 0)) {
-      this.#record(t.id, `${sig} -> not-equal`);
-      return "not-equal";
-    }
-    const timed = timeout !== undefined && !Number.isNaN(timeout) && timeout !== Number.POSITIVE_INFINITY;
-    if (timed && timeout <= 0) {
-      this.#record(t.id, `${sig} -> timed-out`);
-      return "timed-out";
-    }
-    const entry = t.log[t.log.length - 1]!;
-    t.status = "parked";
-    t.parked = { address, entry, timed };
-    let queue = this.#queues.get(address);
-    if (queue === undefined) this.#queues.set(address, (queue = []));
-    queue.push(t);
-    this.#record(t.id, `${sig} parks`);
-    return undefined; // filled in on wake-up
-  }
-
-  #notify(address: string, count: number | undefined, sig: string): number {
-    const queue = this.#queues.get(address) ?? [];
-    const n = count === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.trunc(count) || 0);
-    const woken: ThreadState[] = [];
-    while (woken.length < n && queue.length > 0) {
-      const t = queue[0]!;
-      t.parked!.entry.result = "ok";
-      this.#unpark(t);
-      woken.push(t);
-    }
-    if (!this.#direct && this.#live) {
-      const who = woken.length > 0 ? ` (wakes ${woken.map((t) => `T${t.id}`).join(", ")})` : "";
-      this.#record(this.#live.id, `${sig} -> ${woken.length}${who}`);
-    }
-    return woken.length;
   }
 }
 
@@ -757,6 +922,7 @@ function resolve(options: ExploreOptions, threads: number): Required<ExploreOpti
     maxSteps: options.maxSteps ?? defaults.maxSteps,
     timeouts: options.timeouts ?? threads,
     spuriousWakeups: options.spuriousWakeups ?? defaults.spuriousWakeups,
+    allParkedIsDeadlock: options.allParkedIsDeadlock ?? false,
     schedule: options.schedule ?? "",
     onSchedule: options.onSchedule ?? (() => {}),
   };
@@ -816,7 +982,14 @@ export function replay<S>(program: Program<S>, schedule: string, options: Explor
 
 /** Like {@link explore}, but throws a {@link ModelCheckError} (with the trace) on failure. */
 export function check<S>(program: Program<S>, options: ExploreOptions = {}): ModelReport {
+  const started = performance.now();
   const report = explore(program, options);
+  if (process.env.LOCKBOX_MODEL_VERBOSE) {
+    const ms = Math.round(performance.now() - started);
+    console.log(
+      `[model] ${report.schedules} schedules (${report.runs} runs), complete=${report.complete}, longest=${report.longest} steps, stuck=${report.stuck}, ${ms} ms`,
+    );
+  }
   if (report.failure) throw new ModelCheckError(report.failure, report);
   return report;
 }
