@@ -15,16 +15,22 @@ class Entry<K> {
   readonly key: K;
   readonly sem: BatchSemaphore;
 
-  constructor(key: K) {
+  constructor(key: K, owner: KeyedMutex<K>) {
     this.key = key;
-    // The acquire promise resolves with the entry itself; the caller wraps it in a guard.
-    this.sem = new BatchSemaphore(1, () => this);
+    // A `lock()` waiter's grant builds its guard right away (no extra promise per waiter); a
+    // `lockMany()` step (tag RAW) gets the entry, to put in its one guard for all keys.
+    this.sem = new BatchSemaphore(1, (tag) =>
+      tag === RAW ? this : new KeyedMutexGuard<K>(GUARD_TOKEN, owner as KeyedMutex<unknown>, this),
+    );
   }
 
   get idle(): boolean {
     return this.sem.available === 1 && this.sem.waiters === 0;
   }
 }
+
+/** Tag of a `lockMany` step: its grant resolves with the entry rather than a guard. */
+const RAW = 1;
 
 /** Privileged access of `KeyedMutexGuard` to its `KeyedMutex`; set once by the `KeyedMutex` class. */
 let releaseEntry: (owner: KeyedMutex<unknown>, entry: Entry<unknown>) => void;
@@ -97,7 +103,7 @@ export class KeyedMutex<K> {
     }
     const entry = this.#entries.get(key);
     if (entry === undefined) return Promise.resolve(new KeyedMutexGuard<K>(GUARD_TOKEN, this, this.#create(key)));
-    return this.#lockSlow(entry, options).then((taken) => new KeyedMutexGuard<K>(GUARD_TOKEN, this, taken));
+    return entry.sem.acquire(1, 0, options) as Promise<KeyedMutexGuard<K>>;
   }
 
   /**
@@ -182,7 +188,7 @@ export class KeyedMutex<K> {
         // same run). The core never hears an abort that happened before it queued us, so check here.
         const stepSignal = stepOptions?.signal;
         if (stepSignal?.aborted) throw stepSignal.reason;
-        taken.push(await this.#lockSlow(entry, stepOptions));
+        taken.push((await entry.sem.acquire(1, RAW, stepOptions)) as Entry<K>);
       }
     } catch (error) {
       // Reverse order: the last key taken is released first (any order is safe; this mirrors nesting).
@@ -195,19 +201,10 @@ export class KeyedMutex<K> {
   }
 
   #create(key: K): Entry<K> {
-    const entry = new Entry(key);
+    const entry = new Entry(key, this);
     entry.sem.tryAcquire(1);
     this.#entries.set(key, entry);
     return entry;
-  }
-
-  /**
-   * Queues for a busy key. A waiter that gives up never leaves its entry idle: while a key has a
-   * waiter it also has a holder (a release hands the lock straight to the head), so the holder's
-   * release is what finally deletes the entry.
-   */
-  #lockSlow(entry: Entry<K>, options: AcquireOptions | undefined): Promise<Entry<K>> {
-    return entry.sem.acquire(1, 0, options) as Promise<Entry<K>>;
   }
 
   #release(entry: Entry<unknown>): void {
