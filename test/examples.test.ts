@@ -16,7 +16,7 @@ const expected: Record<string, RegExp[]> = {
   "rwlock-cache.ts": [/loads: 2 /, /readers now: 0, write-locked: false/],
   "semaphore-fetch.ts": [/\/e -> gave up waiting for a slot/, /at most 2 in flight; 2 permits free at the end/],
   "arc-mutex.ts": [/total: 300/, /strong count after the tasks: 1/, /disposed: true/],
-  "refcell-track.ts": [/BorrowMutError/, /refcell-track\.ts:\d+/],
+  "refcell-track.ts": [/BorrowMutError/, /taken at:\s+at render \(.*refcell-track\.ts:\d+/, /theme now light/],
   "worker-pool.ts": [/counter: 40000 \(expected 40000\)/],
   "worker-poison.ts": [/PoisonError/, /after clearPoison: locked fine/],
   "showcase.ts": [/Tour done in/],
