@@ -364,6 +364,34 @@ const LAYOUT_TOKEN: unique symbol = Symbol("lockbox.struct.layout-token");
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Scratch memory for encoding string fields up to this capacity (one per thread, reused). */
+const MAX_SCRATCH = 4096;
+let encodeScratch: Uint8Array | undefined;
+
+function isShortAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/**
+ * Decodes `length` UTF-8 bytes at `start`. Short ASCII (the common case for names and keys) is built
+ * directly; anything else is copied out of shared memory first, since TextDecoder refuses shared
+ * views on the web.
+ */
+function decodeUtf8(bytes: Uint8Array, start: number, length: number): string {
+  if (length <= 64) {
+    let text = "";
+    let i = 0;
+    for (; i < length; i++) {
+      const byte = bytes[start + i]!;
+      if (byte >= 0x80) break;
+      text += String.fromCharCode(byte);
+    }
+    if (i === length) return text;
+  }
+  return decoder.decode(bytes.slice(start, start + length));
+}
+
 /** Layouts rebuilt from handles, by their description's JSON: one prototype per distinct layout. */
 const rebuilt = new Map<string, StructLayout<Fields>>();
 
@@ -687,21 +715,31 @@ function defineAccessor(proto: object, field: Field): void {
       get(this: StructBase) {
         // A foreign writer could leave any length: never read past the capacity.
         const length = Math.min(this[VIEW].getUint32(offset, LE), maxBytes);
-        // Copy out of shared memory first: TextDecoder refuses shared views on the web.
-        return decoder.decode(this[BYTES].slice(offset + 4, offset + 4 + length));
+        return decodeUtf8(this[BYTES], offset + 4, length);
       },
       set(this: StructBase, value: unknown) {
         if (typeof value !== "string") {
           throw new TypeError(`Expected \`${name}\` to be a string, got ${describe(value)}`);
         }
-        const bytes = encoder.encode(value);
-        if (bytes.length > maxBytes) {
+        const bytes = this[BYTES];
+        const length = value.length;
+        if (length <= maxBytes && length <= 64 && isShortAscii(value)) {
+          for (let i = 0; i < length; i++) bytes[offset + 4 + i] = value.charCodeAt(i);
+          this[VIEW].setUint32(offset, length, LE);
+          return;
+        }
+        // Encode into private scratch memory of exactly the capacity: a string that does not fit stops
+        // early (read < length), and shared memory is only written once the whole value is known to fit.
+        const scratch = (encodeScratch ??= new Uint8Array(MAX_SCRATCH));
+        const target = maxBytes <= MAX_SCRATCH ? scratch.subarray(0, maxBytes) : new Uint8Array(maxBytes);
+        const { read, written } = encoder.encodeInto(value, target);
+        if (read < value.length) {
           throw new RangeError(
-            `Expected \`${name}\` to be a string of at most ${maxBytes} UTF-8 bytes, got ${bytes.length} bytes`,
+            `Expected \`${name}\` to be a string of at most ${maxBytes} UTF-8 bytes, got ${encoder.encode(value).length} bytes`,
           );
         }
-        this[BYTES].set(bytes, offset + 4);
-        this[VIEW].setUint32(offset, bytes.length, LE);
+        bytes.set(target.subarray(0, written), offset + 4);
+        this[VIEW].setUint32(offset, written, LE);
       },
     };
   } else {

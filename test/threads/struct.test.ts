@@ -161,6 +161,26 @@ describe("struct instances", () => {
     }).toThrow(TypeError);
   });
 
+  it("strings round-trip on both sides of the short-ASCII fast path and past the encode scratch size", () => {
+    const L = struct({ s: string(100), huge: string(5000) });
+    const v = L.create();
+    for (const text of ["a".repeat(64), "b".repeat(65), `${"c".repeat(63)}é`, `é${"d".repeat(80)}`, "\u0000\u007f"]) {
+      v.s = text;
+      expect(v.s).toBe(text);
+    }
+    expect(() => {
+      v.s = "x".repeat(101);
+    }).toThrow(/got 101 bytes/);
+    expect(v.s).toBe("\u0000\u007f");
+    const long = "ü".repeat(2500); // 5000 bytes: beyond the 4096-byte scratch
+    v.huge = long;
+    expect(v.huge).toBe(long);
+    expect(() => {
+      v.huge = `${long}!`;
+    }).toThrow(/at most 5000 UTF-8 bytes, got 5001 bytes/);
+    expect(v.huge).toBe(long);
+  });
+
   it("never reads a string past its capacity, whatever the length word says", () => {
     const L = struct({ s: string(4), after: "u8" });
     const v = L.create({ s: "abcd", after: 65 });
