@@ -1,0 +1,197 @@
+/**
+ * Model checking src/threads/raw/raw-rw-lock.ts: a writer never overlaps anyone, readers may share,
+ * the state word agrees with who is inside, no lost wake-up on either park word (untimed parks), the
+ * lock ends free and clean, downgrade admits no writer in between, and a writer that gives up strands
+ * nobody.
+ */
+
+import { describe, expect, it } from "vitest";
+import { markDead } from "../../../src/threads/raw/liveness-table.js";
+import {
+  COUNT_MASK,
+  downgrade,
+  POISONED,
+  readStep,
+  readUnlock,
+  tryRead,
+  tryWrite,
+  WRITE_LOCKED,
+  writeBlocking,
+  writeStep,
+  writeUnlock,
+} from "../../../src/threads/raw/raw-rw-lock.js";
+import { newWaiter } from "../../../src/threads/raw/waiter.js";
+import { ownerId, type ParkMode, park, smallLivenessTable } from "./drivers.js";
+import { budget, check, type ModelView, type Program, type ThreadContext } from "./explorer.js";
+
+interface Shared {
+  /** [0] state word, [1] writers' wake-up sequence, [2] counter written only by writers inside. */
+  mem: Int32Array;
+  table: Int32Array;
+}
+
+const setup = (): Shared => ({ mem: new Int32Array(3), table: smallLivenessTable() });
+const names = (s: Shared) => ({ mem: s.mem, table: s.table });
+
+function read(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
+  const A = ctx.atomics;
+  if (tryRead(A, s.mem, 0, s.table)) return;
+  const waiter = newWaiter(0);
+  while (!readStep(A, s.mem, 0, s.table, waiter)) park(A, s.mem, waiter, mode);
+}
+
+function write(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
+  const A = ctx.atomics;
+  if (tryWrite(A, s.mem, 0, ownerId(ctx), s.table)) return;
+  const waiter = newWaiter(0);
+  while (!writeStep(A, s.mem, 0, ownerId(ctx), s.table, waiter)) park(A, s.mem, waiter, mode);
+}
+
+function reader(mode: ParkMode = "untimed") {
+  return (ctx: ThreadContext, s: Shared) => {
+    read(ctx, s, mode);
+    ctx.enter("rw", "shared");
+    ctx.atomics.load(s.mem, 2);
+    ctx.leave("rw");
+    expect(readUnlock(ctx.atomics, s.mem, 0)).toBe(true);
+  };
+}
+
+function writer(mode: ParkMode = "untimed") {
+  return (ctx: ThreadContext, s: Shared) => {
+    write(ctx, s, mode);
+    ctx.enter("rw", "exclusive");
+    const v = ctx.atomics.load(s.mem, 2);
+    ctx.atomics.store(s.mem, 2, v + 1);
+    ctx.leave("rw");
+    expect(writeUnlock(ctx.atomics, s.mem, 0, ownerId(ctx))).toBe(true);
+  };
+}
+
+/** While a thread is inside, the word agrees: a writer's id in COUNT, or at least as many readers. */
+function wordInvariant(s: Shared, view: ModelView): void {
+  const word = s.mem[0]!;
+  const holders = view.holders("rw");
+  const writers = holders.filter((h) => h.mode === "exclusive");
+  if (word & WRITE_LOCKED) {
+    const owner = (word & COUNT_MASK) - 1;
+    for (const h of holders) {
+      if (h.thread !== owner) throw new Error(`T${h.thread} inside while T${owner} holds the write lock`);
+    }
+  } else {
+    if (writers.length > 0) throw new Error(`writer T${writers[0]!.thread} inside but the word is not write-locked`);
+    if (holders.length > (word & COUNT_MASK)) {
+      throw new Error(`${holders.length} readers inside, the word counts ${word & COUNT_MASK}`);
+    }
+  }
+}
+
+function program(threads: Program<Shared>["threads"], writes: number): Program<Shared> {
+  return {
+    setup,
+    names,
+    threads,
+    invariant: wordInvariant,
+    final: (s) => {
+      // Free, and "last one out" cleared both WAITING bits.
+      expect(s.mem[0]).toBe(0);
+      expect(s.mem[2]).toBe(writes);
+    },
+  };
+}
+
+describe("raw rwlock (model)", () => {
+  it("2 readers and 1 writer, untimed parks", () => {
+    expect(check(program([reader(), reader(), writer()], 1)).complete).toBe(true);
+  });
+
+  it("1 reader and 2 writers, untimed parks", () => {
+    expect(check(program([writer(), reader(), writer()], 2)).complete).toBe(true);
+  });
+
+  it("2 writers × 2 rounds, untimed parks", () => {
+    const twice = (ctx: ThreadContext, s: Shared) => {
+      writer()(ctx, s);
+      writer()(ctx, s);
+    };
+    expect(check(program([twice, twice], 4)).complete).toBe(true);
+  });
+
+  it("production timed parks: every thread parked is still a lost wake-up", () => {
+    const report = check(
+      program([reader("timed"), writer("timed"), writer("timed")], 2),
+      budget({ allParkedIsDeadlock: true, timeouts: 1, preemptionBound: 1 }),
+    );
+    expect(report.complete).toBe(true);
+  });
+
+  it("downgrade: no writer gets in between, and waiting readers are admitted", () => {
+    const downgrader = (ctx: ThreadContext, s: Shared) => {
+      write(ctx, s, "untimed");
+      ctx.enter("rw", "exclusive");
+      const v = ctx.atomics.load(s.mem, 2);
+      ctx.atomics.store(s.mem, 2, v + 1);
+      // Still write-locked here, so holding "shared" too is conservative: nobody may enter at all.
+      ctx.enter("rw", "shared");
+      ctx.leave("rw", "exclusive");
+      expect(downgrade(ctx.atomics, s.mem, 0, ownerId(ctx))).toBe(true);
+      ctx.atomics.load(s.mem, 2);
+      ctx.leave("rw", "shared");
+      expect(readUnlock(ctx.atomics, s.mem, 0)).toBe(true);
+    };
+    expect(check(program([downgrader, reader(), writer()], 2)).complete).toBe(true);
+  });
+
+  it("a writer that gives up leaves WRITERS_WAITING behind, and still nobody is stranded", () => {
+    const quitter = (ctx: ThreadContext, s: Shared) => {
+      if (!writeBlocking(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, ctx.now, 1, 0)) return "gave up";
+      ctx.enter("rw", "exclusive");
+      ctx.leave("rw");
+      writeUnlock(ctx.atomics, s.mem, 0, ownerId(ctx));
+      return "wrote";
+    };
+    let gaveUp = 0;
+    const report = check(
+      {
+        setup,
+        names,
+        threads: [reader(), quitter, reader()],
+        invariant: wordInvariant,
+        final: (s, view) => {
+          if (view.results[1] === "gave up") gaveUp++;
+          expect(s.mem[0]).toBe(0);
+        },
+      },
+      budget({ timeouts: 1, preemptionBound: 1 }),
+    );
+    expect(report.complete).toBe(true);
+    expect(gaveUp).toBeGreaterThan(0);
+  });
+
+  it("a writer that dies holding the lock is reaped: poisoned, and the others get in", () => {
+    const dying = (ctx: ThreadContext, s: Shared) => {
+      write(ctx, s, "timed");
+      ctx.enter("rw", "exclusive");
+      ctx.atomics.store(s.mem, 2, 1);
+      ctx.leave("rw");
+      markDead(ctx.atomics, s.table, ownerId(ctx));
+    };
+    const report = check(
+      {
+        setup,
+        names,
+        threads: [dying, reader("timed"), writer("timed")],
+        invariant: wordInvariant,
+        final: (s) => {
+          const word = s.mem[0]!;
+          // Reaped (free and poisoned), or still held by the dead writer if nobody came after it.
+          const reaped = (word & ~POISONED) === 0 && (word & POISONED) !== 0;
+          const heldByDead = (word & WRITE_LOCKED) !== 0 && (word & COUNT_MASK) === 1;
+          expect(reaped || heldByDead).toBe(true);
+        },
+      },
+      budget({ timeouts: 1, preemptionBound: 1 }),
+    );
+    expect(report.complete).toBe(true);
+  });
+});
