@@ -298,7 +298,49 @@ describe("KeyedMutex", () => {
     expect(locks.size).toBe(0);
   });
 
-  it("property: mutual exclusion per key and FIFO under random schedules, aborts and lockMany", async () => {
+  it("property: each key grants its waiters in request order (FIFO), whatever the schedule and aborts", async () => {
+    const op = fc.record({ key: fc.integer({ min: 0, max: 2 }), abort: fc.boolean(), hold: fc.boolean() });
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.array(op, { minLength: 1, maxLength: 20 }), async (s, ops) => {
+        const locks = new KeyedMutex<number>();
+        const requested = new Map<number, number[]>();
+        const granted = new Map<number, number[]>();
+        const aborted = new Set<number>();
+        const tasks = ops.map((task, id) => {
+          const controller = new AbortController();
+          if (task.abort) {
+            s.schedule(Promise.resolve()).then(() => {
+              controller.abort();
+            });
+          }
+          return s.schedule(Promise.resolve()).then(async () => {
+            const pending = locks.lock(task.key, task.abort ? { signal: controller.signal } : undefined);
+            // The waiter is queued synchronously by lock(): this is its place.
+            requested.set(task.key, [...(requested.get(task.key) ?? []), id]);
+            let guard: KeyedMutexGuard<number>;
+            try {
+              guard = await pending;
+            } catch {
+              aborted.add(id);
+              return;
+            }
+            granted.set(task.key, [...(granted.get(task.key) ?? []), id]);
+            if (task.hold) await s.schedule(Promise.resolve());
+            guard.release();
+          });
+        });
+        await s.waitIdle();
+        for (const task of tasks) expect((await poll(task)).state).toBe("fulfilled");
+        for (const [key, order] of requested) {
+          expect(granted.get(key) ?? []).toEqual(order.filter((id) => !aborted.has(id)));
+        }
+        expect(locks.size).toBe(0);
+      }),
+      { numRuns: 100 * stress() },
+    );
+  });
+
+  it("property: mutual exclusion per key under random schedules, aborts and lockMany", async () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant("lock" as const), key: fc.integer({ min: 0, max: 3 }), abort: fc.boolean() }),
       fc.record({
