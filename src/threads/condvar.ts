@@ -252,12 +252,12 @@ export class Condvar {
     options: { timeout?: number | undefined } | undefined,
     method: string,
   ): WaitTimeoutResult<T> {
+    assertCanBlock(`Condvar.${method}`);
     checkOptionsObject("options", options);
     checkSyncOptions(options);
     const mutex = mutexOfGuard(guard);
     if (mutex === undefined)
       throw new UseAfterReleaseError(`Condvar.${method}() needs a MutexGuard that is not released`);
-    assertCanBlock(`Condvar.${method}`);
     const seq = raw.prepareWait(A, this.#word, 0);
     guard.release();
     const outcome = Atomics.wait(this.#word, 0, seq, timeout ?? Number.POSITIVE_INFINITY);

@@ -252,11 +252,13 @@ export class Mutex<T = null> {
    * guard.value[0] += 1;
    * ```
    *
-   * **Throws**: `WouldBlockError` where this thread may not block (checked before waiting),
+   * **Throws**: `WouldBlockError` where this thread may not block (checked first, even when the lock
+   *   is free, so that the failure does not depend on timing),
    * `TimeoutError`, `PoisonError` (unless `ignorePoison`), `TypeError` / `RangeError` for bad options.
    * Calling it from the thread that holds the lock deadlocks until the timeout.
    */
   lockSync(options?: SyncLockOptions): MutexGuard<T> {
+    assertCanBlock("Mutex.lockSync");
     if (options !== undefined) {
       checkSyncOptions(options);
       checkOptionalBoolean("ignorePoison", options.ignorePoison);
@@ -269,7 +271,6 @@ export class Mutex<T = null> {
     const table = this.#table;
     if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lockSync");
     if (!raw.tryLock(A, word, 0, ownerId, table)) {
-      assertCanBlock("Mutex.lockSync");
       const waiter = newWaiter();
       driveSync(
         word,

@@ -168,10 +168,11 @@ export class OnceLock<T = null> {
    * });
    * ```
    *
-   * **Throws**: `WouldBlockError` where blocking is forbidden and another thread is initializing,
+   * **Throws**: `WouldBlockError` where blocking is forbidden (checked first),
    * `TimeoutError`, what `init` threw.
    */
   getOrInitSync(init: OnceInit<T>, options?: { timeout?: number | undefined }): GuardValue<T> {
+    assertCanBlock("OnceLock.getOrInitSync");
     checkFunction("init", init);
     checkSyncOptions(options);
     if (!this.#claimSync(options, "getOrInitSync")) return this.#data.open();
@@ -225,10 +226,10 @@ export class OnceLock<T = null> {
    * ```
    */
   waitSync(options?: { timeout?: number | undefined }): GuardValue<T> {
+    assertCanBlock("OnceLock.waitSync");
     checkSyncOptions(options);
     const word = this.#word;
     if (!raw.isComplete(A, word, 0)) {
-      assertCanBlock("OnceLock.waitSync");
       const waiter = newWaiter(0);
       driveSync(
         word,
@@ -285,7 +286,6 @@ export class OnceLock<T = null> {
     const table = this.#table;
     const first = raw.tryStart(A, word, 0, ownerId, table);
     if (first !== raw.RUNNING) return first === raw.START;
-    assertCanBlock(`OnceLock.${method}`);
     const waiter = newWaiter(0);
     const result = driveSync(
       word,

@@ -230,13 +230,13 @@ export class RwLock<T = null> {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
    */
   readSync(options?: SyncLockOptions): RwLockReadGuard<T> {
+    assertCanBlock("RwLock.readSync");
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "readSync");
     if (!raw.tryRead(A, word, 0, table)) {
-      assertCanBlock("RwLock.readSync");
       const waiter = newWaiter();
       driveSync(
         word,
@@ -310,13 +310,13 @@ export class RwLock<T = null> {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
    */
   writeSync(options?: SyncLockOptions): RwLockWriteGuard<T> {
+    assertCanBlock("RwLock.writeSync");
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "writeSync");
     if (!raw.tryWrite(A, word, 0, ownerId, table)) {
-      assertCanBlock("RwLock.writeSync");
       const waiter = newWaiter();
       driveSync(
         word,

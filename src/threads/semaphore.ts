@@ -150,12 +150,12 @@ export class Semaphore {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `ClosedError`, `TimeoutError`.
    */
   acquireSync(permits = 1, options?: { timeout?: number | undefined }): SemaphorePermit {
+    assertCanBlock("Semaphore.acquireSync");
     checkInteger("permits", permits, 1, raw.MAX_PERMITS);
     checkSyncOptions(options);
     const word = this.#word;
     let result: number = raw.tryAcquire(A, word, 0, permits);
     if (result === raw.BUSY) {
-      assertCanBlock("Semaphore.acquireSync");
       const waiter = newWaiter(0);
       try {
         result = driveSync(

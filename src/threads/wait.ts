@@ -43,7 +43,10 @@ export function setBlockingProbe(probe: (() => boolean) | undefined): void {
   canBlockCache = undefined;
 }
 
-/** Throws `WouldBlockError` where blocking is forbidden; call before any blocking wait. */
+/**
+ * Throws `WouldBlockError` where blocking is forbidden. Every `*Sync` method calls it first, even when
+ * it would not need to wait, so that a forbidden call fails the same way whatever the timing.
+ */
 export function assertCanBlock(method: string): void {
   if (!canBlock()) {
     throw new WouldBlockError(
