@@ -16,6 +16,7 @@ import { WouldBlockError } from "../errors.js";
 import { checkFunction, checkInteger, checkOptionsObject, checkTimeout, describe } from "../internal/validate.js";
 import { interiorMutable } from "../types.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { hold, release } from "./keep-alive.js";
 
 /** The structured-clone-safe description of an atomic: its memory and where in it the value lives. */
 export interface AtomicHandle<Tag extends string = string> extends HandleBase<Tag> {
@@ -166,6 +167,11 @@ abstract class AtomicInteger<V extends number | bigint> {
     this.handle = makeHandle(kind.tag, buffer, byteOffset);
     this.#view = new kind.View(buffer, byteOffset, 1);
     this.#kind = kind;
+  }
+
+  /** `console.log(atomic)` shows the type and value, such as `AtomicU64(5n)`. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `${this.#kind.name}(${describe(this.load())})`;
   }
 
   /** The view, for {@link AtomicI32}'s wait methods. */
@@ -515,8 +521,10 @@ export class AtomicI32 extends AtomicInteger<number> {
     }
     const result = Atomics.waitAsync(this.view as Int32Array, 0, expected, options?.timeout);
     if (!result.async) return Promise.resolve(result.value);
-    keepAlive(1);
-    return result.value.finally(() => keepAlive(-1));
+    // A pending Atomics.waitAsync keeps neither the process nor a worker alive: hold the thread's
+    // shared keep-alive handle until it settles.
+    hold();
+    return result.value.finally(release);
   }
 
   /**
@@ -713,6 +721,11 @@ export class AtomicBool {
       this.#view = new Uint8Array(buffer, 0, 1);
       Atomics.store(this.#view, 0, value);
     }
+  }
+
+  /** `console.log(atomic)` shows the type and value, such as `AtomicBool(true)`. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `AtomicBool(${this.load()})`;
   }
 
   /**
@@ -918,23 +931,3 @@ export class AtomicBool {
     }
   }
 }
-
-/**
- * Node does not count a pending `Atomics.waitAsync` as work, so a process (or worker) whose only
- * activity is such a wait would exit with the promise pending. While any wait is pending, one ref'd
- * interval (shared by all waits of this thread) keeps the event loop alive.
- */
-let pendingWaits = 0;
-let keepAliveTimer: ReturnType<typeof setInterval> | undefined;
-
-function keepAlive(delta: 1 | -1): void {
-  pendingWaits += delta;
-  if (pendingWaits > 0 && keepAliveTimer === undefined) {
-    keepAliveTimer = setInterval(noop, 2 ** 31 - 1);
-  } else if (pendingWaits === 0 && keepAliveTimer !== undefined) {
-    clearInterval(keepAliveTimer);
-    keepAliveTimer = undefined;
-  }
-}
-
-function noop(): void {}

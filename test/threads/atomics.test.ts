@@ -347,6 +347,18 @@ describe("AtomicBool", () => {
   });
 });
 
+describe("inspection", () => {
+  it("console.log shows the type and the current value", async () => {
+    const { inspect } = await import("node:util");
+    const a = new AtomicI32(-3);
+    expect(inspect(a)).toBe("AtomicI32(-3)");
+    a.store(4);
+    expect(inspect(a)).toBe("AtomicI32(4)");
+    expect(inspect(new AtomicU64(5n))).toBe("AtomicU64(5n)");
+    expect(inspect(new AtomicBool(true))).toBe("AtomicBool(true)");
+  });
+});
+
 describe("from / at / handles", () => {
   const cases = [
     ["AtomicI32", () => new AtomicI32(1), AtomicI32],
