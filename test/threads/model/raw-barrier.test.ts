@@ -1,0 +1,66 @@
+/**
+ * Model checking src/threads/raw/raw-barrier.ts: exactly one leader per generation, nobody leaves a
+ * generation before every party has arrived, the barrier is reusable (a party released from one
+ * generation that arrives again at once counts in the next), and no lost wake-up (untimed parks).
+ */
+
+import { describe, expect, it } from "vitest";
+import { arrive, waitStep } from "../../../src/threads/raw/raw-barrier.js";
+import { newWaiter } from "../../../src/threads/raw/waiter.js";
+import { park } from "./drivers.js";
+import { budget, check, type Program, type ThreadContext } from "./explorer.js";
+
+interface Shared {
+  /** [0] ARRIVED, [1] GENERATION. */
+  barrier: Int32Array;
+  /** Arrivals per round, counted by the test before each party arrives. */
+  arrivals: Int32Array;
+}
+
+/** Each party passes the barrier `rounds` times; returns, per round, whether it was the leader. */
+function party(parties: number, rounds: number) {
+  return (ctx: ThreadContext, s: Shared): boolean[] => {
+    const A = ctx.atomics;
+    const leaders: boolean[] = [];
+    for (let r = 0; r < rounds; r++) {
+      A.add(s.arrivals, r, 1);
+      const { leader, generation } = arrive(A, s.barrier, 0, parties);
+      if (!leader) {
+        const waiter = newWaiter(0);
+        while (!waitStep(A, s.barrier, 0, generation, waiter)) park(A, s.barrier, waiter, "untimed");
+      }
+      // Past the barrier: every party must have arrived in this round.
+      const arrived = A.load(s.arrivals, r);
+      if (arrived !== parties) throw new Error(`left round ${r} with ${arrived} of ${parties} parties arrived`);
+      leaders.push(leader);
+    }
+    return leaders;
+  };
+}
+
+function program(parties: number, rounds: number): Program<Shared> {
+  return {
+    setup: () => ({ barrier: new Int32Array(2), arrivals: new Int32Array(rounds) }),
+    names: (s) => ({ barrier: s.barrier, arrivals: s.arrivals }),
+    threads: Array.from({ length: parties }, () => party(parties, rounds)),
+    final: (s, view) => {
+      const results = view.results as boolean[][];
+      for (let r = 0; r < rounds; r++) {
+        const leaders = results.filter((leaders) => leaders[r]).length;
+        expect(leaders, `leaders in round ${r}`).toBe(1);
+      }
+      expect(s.barrier[0]).toBe(0);
+      expect(s.barrier[1]).toBe(rounds);
+    },
+  };
+}
+
+describe("raw barrier (model)", () => {
+  it("2 parties × 3 rounds: one leader per generation, nobody leaves early, reusable", () => {
+    expect(check(program(2, 3)).complete).toBe(true);
+  });
+
+  it("3 parties × 2 rounds", () => {
+    expect(check(program(3, 2), budget({ preemptionBound: 1 })).complete).toBe(true);
+  });
+});

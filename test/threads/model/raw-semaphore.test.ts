@@ -1,0 +1,133 @@
+/**
+ * Model checking src/threads/raw/raw-semaphore.ts: permits are conserved (free + held never exceeds
+ * the total, and all come back), held permits never exceed the capacity, the Dekker handshake between
+ * PARKED and PERMITS loses no wake-up (untimed parks), close releases every waiter, and a waiter that
+ * times out unregisters.
+ */
+
+import { describe, expect, it } from "vitest";
+import {
+  ACQUIRED,
+  acquireBlocking,
+  acquireStep,
+  BUSY,
+  CLOSED,
+  close,
+  leave,
+  PARK,
+  permitsOf,
+  release,
+  tryAcquire,
+} from "../../../src/threads/raw/raw-semaphore.js";
+import { newWaiter } from "../../../src/threads/raw/waiter.js";
+import { park } from "./drivers.js";
+import { budget, check, type ModelView, type Program, type ThreadContext } from "./explorer.js";
+
+/** `mem`: [0] PERMITS (+ CLOSED bit), [1] PARKED. */
+type Shared = Int32Array;
+
+/** Acquire with the step function and untimed parks; always unregisters. */
+function acquire(ctx: ThreadContext, mem: Shared, n: number): number {
+  const A = ctx.atomics;
+  const first = tryAcquire(A, mem, 0, n);
+  if (first !== BUSY) return first;
+  const waiter = newWaiter(0);
+  try {
+    for (;;) {
+      const result = acquireStep(A, mem, 0, n, waiter);
+      if (result !== PARK) return result;
+      park(A, mem, waiter, "untimed");
+    }
+  } finally {
+    leave(A, mem, 0, waiter);
+  }
+}
+
+function user(n: number) {
+  return (ctx: ThreadContext, mem: Shared) => {
+    const result = acquire(ctx, mem, n);
+    if (result !== ACQUIRED) return result;
+    ctx.enter("permits", "shared", n);
+    ctx.leave("permits");
+    expect(release(ctx.atomics, mem, 0, n)).toBe(true);
+    return result;
+  };
+}
+
+function program(total: number, threads: Program<Shared>["threads"]): Program<Shared> {
+  return {
+    setup: () => Int32Array.of(total, 0),
+    names: (mem) => ({ mem }),
+    threads,
+    capacity: { permits: total },
+    invariant: (mem: Shared, view: ModelView) => {
+      // A permit is taken from the word before its holder enters and given back after it leaves.
+      if (mem[0]! >= 0 && permitsOf(mem[0]!) + view.held("permits") > total) {
+        throw new Error(`${permitsOf(mem[0]!)} free + ${view.held("permits")} held > ${total}`);
+      }
+      if (mem[1]! < 0) throw new Error(`PARKED went negative: ${mem[1]}`);
+    },
+    final: (mem) => {
+      if (mem[0]! >= 0) expect(mem[0]).toBe(total);
+      expect(mem[1]).toBe(0);
+    },
+  };
+}
+
+describe("raw semaphore (model)", () => {
+  it("2 permits, requests of 1, 2 and 1: conserved, within capacity, no lost wake-up", () => {
+    const report = check(program(2, [user(1), user(2), user(1)]), budget({ preemptionBound: 1 }));
+    expect(report.complete).toBe(true);
+  });
+
+  it("1 permit, 2 threads × 2 rounds", () => {
+    const twice = (ctx: ThreadContext, mem: Shared) => {
+      user(1)(ctx, mem);
+      user(1)(ctx, mem);
+    };
+    expect(check(program(1, [twice, twice])).complete).toBe(true);
+  });
+
+  it("close wakes every waiter with CLOSED, and a closed semaphore never hands out permits", () => {
+    const closer = (ctx: ThreadContext, mem: Shared) => {
+      close(ctx.atomics, mem, 0);
+    };
+    const report = check(
+      {
+        ...program(1, [user(1), user(1), closer]),
+        final: (mem, view) => {
+          expect(mem[0]! < 0).toBe(true);
+          expect(mem[1]).toBe(0);
+          for (const r of view.results.slice(0, 2)) expect([ACQUIRED, CLOSED]).toContain(r);
+        },
+      },
+      budget({ preemptionBound: 1 }),
+    );
+    expect(report.complete).toBe(true);
+  });
+
+  it("acquireBlocking: a waiter that times out unregisters, and the others still get permits", () => {
+    const impatient = (ctx: ThreadContext, mem: Shared) => {
+      const result = acquireBlocking(ctx.atomics, mem, 0, 1, ctx.now, 1);
+      if (result !== ACQUIRED) return result;
+      ctx.enter("permits", "shared", 1);
+      ctx.leave("permits");
+      release(ctx.atomics, mem, 0, 1);
+      return result;
+    };
+    let timedOut = 0;
+    const report = check(
+      {
+        ...program(1, [user(1), impatient, user(1)]),
+        final: (mem, view) => {
+          if (view.results[1] === BUSY) timedOut++;
+          expect(mem[0]).toBe(1);
+          expect(mem[1]).toBe(0);
+        },
+      },
+      budget({ preemptionBound: 1, timeouts: 1 }),
+    );
+    expect(report.complete).toBe(true);
+    expect(timedOut).toBeGreaterThan(0);
+  });
+});
