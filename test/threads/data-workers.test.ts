@@ -43,13 +43,13 @@ function start(mode: string, data: Record<string, unknown> = {}) {
 }
 
 describe("shared data across real workers", () => {
-  it("atomics: increments from two workers and this thread add up exactly", async () => {
+  it("atomics: increments (fetchAdd and fetchUpdate) from two workers and this thread add up exactly", async () => {
     const counter = new AtomicI32();
     const wide = new AtomicU64();
     const times = 2_000 * STRESS;
     const a = start("count", { counter, wide, times }); // the instances themselves cross
     const b = start("count", { counter: counter.handle, wide: wide.handle, times });
-    for (let i = 0; i < times; i++) counter.fetchAdd(1);
+    for (let i = 0; i < times; i++) counter.fetchUpdate((n) => n + 1);
     expect(await a.next()).toBe("done");
     expect(await b.next()).toBe("done");
     expect(counter.load()).toBe(3 * times);
@@ -100,6 +100,11 @@ describe("shared data across real workers", () => {
       inner: { x: -7 },
       xs: [0, 2.5, 0],
     });
+    rec.id = 100n;
+    rec.name = "again ✓";
+    rec.xs[2] = -1;
+    w.worker.postMessage("read");
+    expect(await w.next()).toEqual({ id: 100n, name: "again ✓", xs: [0, 2.5, -1] });
   });
 
   it("json: a worker's larger value grows the shared buffer and this thread reads it", async () => {

@@ -17,7 +17,9 @@ switch (data.mode) {
     const wide = AtomicU64.from(data.wide);
     const times = data.times as number;
     for (let i = 0; i < times; i++) {
-      counter.fetchAdd(1);
+      // Half through the compare-exchange loop, so a lost update in fetchUpdate shows in the total.
+      if (i % 2 === 0) counter.fetchAdd(1);
+      else counter.fetchUpdate((n) => n + 1);
       wide.fetchAdd(1n);
     }
     port.postMessage("done");
@@ -58,6 +60,10 @@ switch (data.mode) {
     (s.xs as Float64Array)[1] = 2.5;
     s.ok = true;
     port.postMessage(seen);
+    // Second step: report what the main thread wrote after our writes.
+    port.once("message", () => {
+      port.postMessage({ id: s.id, name: s.name, xs: Array.from(s.xs as Float64Array) });
+    });
     break;
   }
   case "json": {
