@@ -46,9 +46,14 @@ describe("shared data across real workers", () => {
   it("atomics: increments (fetchAdd and fetchUpdate) from two workers and this thread add up exactly", async () => {
     const counter = new AtomicI32();
     const wide = new AtomicU64();
-    const times = 2_000 * STRESS;
-    const a = start("count", { counter, wide, times }); // the instances themselves cross
-    const b = start("count", { counter: counter.handle, wide: wide.handle, times });
+    const times = 20_000 * STRESS;
+    const ready = new AtomicI32();
+    const go = new AtomicI32();
+    const a = start("count", { counter, wide, times, ready, go }); // the instances themselves cross
+    const b = start("count", { counter: counter.handle, wide: wide.handle, times, ready, go });
+    for (let seen = ready.load(); seen < 2; seen = ready.load()) await ready.waitAsync(seen);
+    go.store(1);
+    go.notify();
     for (let i = 0; i < times; i++) counter.fetchUpdate((n) => n + 1);
     expect(await a.next()).toBe("done");
     expect(await b.next()).toBe("done");

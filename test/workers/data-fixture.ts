@@ -16,6 +16,12 @@ switch (data.mode) {
     const counter = AtomicI32.from(data.counter);
     const wide = AtomicU64.from(data.wide);
     const times = data.times as number;
+    // Start line: report in, then block until the main thread says go, so the threads really overlap.
+    const ready = AtomicI32.from(data.ready);
+    const go = AtomicI32.from(data.go);
+    ready.fetchAdd(1);
+    ready.notify();
+    while (go.load() === 0) go.waitSync(0);
     for (let i = 0; i < times; i++) {
       // Half through the compare-exchange loop, so a lost update in fetchUpdate shows in the total.
       if (i % 2 === 0) counter.fetchAdd(1);
