@@ -313,3 +313,22 @@ function unhook(hooks: CancelHooks): void {
     hooks.onAbort = undefined;
   }
 }
+
+/**
+ * SPEC §1: "a grant that races with the abort is handed on to the next waiter, never lost". An
+ * acquire can be granted (at once, or later by a release) and then see its signal abort before its
+ * caller resumes; the caller asked to stop, so the abort wins: the guard is released at once — which
+ * hands the lock on to the next waiter — and the acquire rejects with `signal.reason`. The rule holds
+ * for fast and slow paths alike; only acquires with a signal pay for it (one microtask).
+ */
+export function abortWins<G extends { release(): void }>(
+  pending: Promise<G>,
+  signal: AbortSignal | undefined,
+): Promise<G> {
+  if (signal === undefined) return pending;
+  return pending.then((guard) => {
+    if (!signal.aborted) return guard;
+    guard.release();
+    throw signal.reason;
+  });
+}

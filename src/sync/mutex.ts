@@ -1,5 +1,5 @@
 import { PoisonError, UseAfterReleaseError } from "../errors.js";
-import { BatchSemaphore } from "../internal/batch-semaphore.js";
+import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
@@ -39,7 +39,8 @@ export let mutexOfGuard: <T>(guard: MutexGuard<T>) => Mutex<T> | undefined;
  * `tryLock()` never jump ahead of queued waiters.
  *
  * **Cancel safety**: a `lock({ signal, timeout })` that is aborted or times out leaves the queue at
- * once and holds nothing; a grant that happens first is kept (the promise resolves with the guard).
+ * once and holds nothing. If the lock was granted but the signal aborts before the caller resumes, the
+ * abort wins: the lock is handed on to the next waiter and the call rejects.
  *
  * **Poisoning** (opt-in, `{ poison: true }`): a `withLock` callback that throws poisons the lock;
  * later acquires reject with {@link PoisonError} until `clearPoison()`, unless they pass
@@ -119,8 +120,10 @@ export class Mutex<T> {
       ignorePoison = options.ignorePoison === true;
     }
     if (this.#poisoned && !ignorePoison) return Promise.reject(this.#poisonError());
-    if (this.#sem.tryAcquire(1)) return Promise.resolve(new MutexGuard<T>(GUARD_TOKEN, this));
-    return this.#sem.acquire(1, ignorePoison ? IGNORE_POISON : 0, options) as Promise<MutexGuard<T>>;
+    const pending = this.#sem.tryAcquire(1)
+      ? Promise.resolve(new MutexGuard<T>(GUARD_TOKEN, this))
+      : (this.#sem.acquire(1, ignorePoison ? IGNORE_POISON : 0, options) as Promise<MutexGuard<T>>);
+    return abortWins(pending, options?.signal);
   }
 
   /**

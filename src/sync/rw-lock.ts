@@ -1,5 +1,5 @@
 import { PoisonError, UseAfterReleaseError } from "../errors.js";
-import { BatchSemaphore } from "../internal/batch-semaphore.js";
+import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
 import {
@@ -182,8 +182,10 @@ export class RwLock<T> {
       if (options.ignorePoison === true) tag |= IGNORE_POISON;
     }
     if (this.#poisoned && (tag & IGNORE_POISON) === 0) return Promise.reject(this.#poisonError());
-    if (this.#sem.tryAcquire(1)) return Promise.resolve(this.#readGuard());
-    return this.#sem.acquire(1, tag, options) as Promise<RwLockReadGuard<T>>;
+    const pending = this.#sem.tryAcquire(1)
+      ? Promise.resolve(this.#readGuard())
+      : (this.#sem.acquire(1, tag, options) as Promise<RwLockReadGuard<T>>);
+    return abortWins(pending, options?.signal);
   }
 
   /** Takes shared access now if no writer holds or waits; otherwise `undefined`. @throws PoisonError */
@@ -224,8 +226,10 @@ export class RwLock<T> {
       if (options.ignorePoison === true) tag |= IGNORE_POISON;
     }
     if (this.#poisoned && (tag & IGNORE_POISON) === 0) return Promise.reject(this.#poisonError());
-    if (this.#sem.tryAcquire(this.#maxReaders)) return Promise.resolve(this.#writeGuard());
-    return this.#sem.acquire(this.#maxReaders, tag, options) as Promise<RwLockWriteGuard<T>>;
+    const pending = this.#sem.tryAcquire(this.#maxReaders)
+      ? Promise.resolve(this.#writeGuard())
+      : (this.#sem.acquire(this.#maxReaders, tag, options) as Promise<RwLockWriteGuard<T>>);
+    return abortWins(pending, options?.signal);
   }
 
   /** Takes exclusive access now if nobody holds or waits; otherwise `undefined`. @throws PoisonError */
@@ -319,13 +323,17 @@ export class RwLock<T> {
         this.#upgradable.release(1);
         return Promise.reject(this.#poisonError());
       }
-      return Promise.resolve(this.#upgradableGuard());
+      return abortWins(Promise.resolve(this.#upgradableGuard()), options?.signal);
     }
     const pending = this.#sem.acquire(1, tag, options) as Promise<RwLockUpgradableReadGuard<T>>;
-    return pending.catch((error: unknown) => {
-      this.#upgradable.release(1);
-      throw error;
-    });
+    // A failed wait gives the upgradable slot back; a granted guard releases both itself (abortWins).
+    return abortWins(
+      pending.catch((error: unknown) => {
+        this.#upgradable.release(1);
+        throw error;
+      }),
+      options?.signal,
+    );
   }
 
   #upgrade(options: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
@@ -558,7 +566,8 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * released once the upgrade succeeds. Goes ahead of queued writers (they wait for this guard anyway).
    *
    * **Cancel safety**: on abort or timeout this guard stays valid (still shared) and the permits
-   * collected so far go back.
+   * collected so far go back. Unlike the acquires, an upgrade granted just before its signal aborts is
+   * kept (the promise resolves with the write guard): undoing it could not give the upgradable guard back.
    *
    * **Throws** (rejects): `UseAfterReleaseError` when released or when an upgrade is already pending.
    */

@@ -1,5 +1,5 @@
 import { ClosedError, UseAfterReleaseError } from "../errors.js";
-import { BatchSemaphore } from "../internal/batch-semaphore.js";
+import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
 import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
@@ -79,8 +79,10 @@ export class Semaphore {
       if (early !== undefined) return early;
     }
     if (this.#sem.closed) return Promise.reject(closedError());
-    if (this.#sem.tryAcquire(permits)) return Promise.resolve(new SemaphorePermit(GUARD_TOKEN, this, permits));
-    return this.#sem.acquire(permits, 0, options) as Promise<SemaphorePermit>;
+    const pending = this.#sem.tryAcquire(permits)
+      ? Promise.resolve(new SemaphorePermit(GUARD_TOKEN, this, permits))
+      : (this.#sem.acquire(permits, 0, options) as Promise<SemaphorePermit>);
+    return abortWins(pending, options?.signal);
   }
 
   /**

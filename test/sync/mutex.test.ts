@@ -135,16 +135,40 @@ describe("Mutex", () => {
       expect(mutex.isLocked).toBe(false);
     });
 
-    it("a grant that happens before the abort is kept, and the guard still releases", async () => {
+    it("a grant that races with the abort is handed on to the next waiter, never lost", async () => {
       const mutex = new Mutex(0);
       const holder = mutex.tryLock()!;
       const controller = new AbortController();
       const waiting = mutex.lock({ signal: controller.signal });
-      holder.release(); // grants synchronously
-      controller.abort(); // too late: ignored
-      const guard = await assertReady(waiting);
+      const next = mutex.lock();
+      holder.release(); // grants to `waiting` synchronously…
+      controller.abort(new Error("gave up")); // …which aborts before it resumes: the abort wins
+      expect(await assertRejected(waiting)).toEqual(new Error("gave up"));
+      const guard = await assertReady(next);
       guard.release();
       expect(mutex.isLocked).toBe(false);
+    });
+
+    it("an uncontended grant whose signal aborts before the caller resumes is given back too", async () => {
+      const mutex = new Mutex(0);
+      const controller = new AbortController();
+      const acquiring = mutex.lock({ signal: controller.signal });
+      controller.abort(new Error("changed my mind"));
+      expect(await assertRejected(acquiring)).toEqual(new Error("changed my mind"));
+      expect(mutex.isLocked).toBe(false);
+    });
+
+    it("a grant the caller has already seen is kept when the signal aborts later", async () => {
+      const mutex = new Mutex(0);
+      const holder = mutex.tryLock()!;
+      const controller = new AbortController();
+      const waiting = mutex.lock({ signal: controller.signal });
+      holder.release();
+      const guard = await assertReady(waiting);
+      controller.abort();
+      expect(guard.released).toBe(false);
+      expect(mutex.isLocked).toBe(true);
+      guard.release();
     });
 
     it("timeout rejects with TimeoutError, leaves no timer, and frees the place", async () => {

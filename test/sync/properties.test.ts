@@ -52,10 +52,12 @@ async function runTasks<G extends { release(): void }>(
   const granted: number[] = [];
   const runs = tasks.map(async (task, i) => {
     await s.schedule(Promise.resolve(), `arrive ${i}`);
-    const options: { signal?: AbortSignal; timeout?: number } = {};
+    // Every task carries a signal, aborted or not: a granted waiter with a signal resumes one microtask
+    // later than one without (the abort-wins check), so mixing them would reorder continuations of
+    // grants made in one release, and the FIFO check below reads grant order from continuations.
+    const controller = new AbortController();
+    const options: { signal?: AbortSignal; timeout?: number } = { signal: controller.signal };
     if (task.cancel.kind === "abort") {
-      const controller = new AbortController();
-      options.signal = controller.signal;
       s.schedule(Promise.resolve(), `abort ${i}`).then(() => controller.abort());
     } else if (task.cancel.kind === "timeout") {
       options.timeout = task.cancel.ms;
