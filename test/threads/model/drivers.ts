@@ -28,3 +28,60 @@ export function ownerId(ctx: ThreadContext): number {
 export function smallLivenessTable(): Int32Array {
   return Int32Array.of(1, 0, 0);
 }
+
+/**
+ * Mutants: the same AtomicsLike with one deliberate defect, to show that a model test of a real
+ * algorithm fails when the algorithm is broken (a test that cannot fail proves nothing).
+ */
+export const mutants = {
+  /** Every `notify` wakes nobody (an unlock that forgets to wake its waiters). */
+  dropNotify(A: AtomicsLike): AtomicsLike {
+    return { ...bind(A), notify: () => 0 };
+  },
+  /** `compareExchange` as a load and a separate store: two scheduling points, so another thread can slip in. */
+  splitCompareExchange(A: AtomicsLike): AtomicsLike {
+    return {
+      ...bind(A),
+      compareExchange(array, index, expected, replacement) {
+        const seen = A.load(array, index);
+        if (seen === expected) A.store(array, index, replacement);
+        return seen;
+      },
+    };
+  },
+  /** `add` as a load and a separate store (a lost update under contention). */
+  splitAdd(A: AtomicsLike): AtomicsLike {
+    return {
+      ...bind(A),
+      add(array, index, value) {
+        const seen = A.load(array, index);
+        A.store(array, index, seen + value);
+        return seen;
+      },
+    };
+  },
+};
+
+/** The methods of `A` as own properties (so a mutant can spread them and replace one). */
+function bind(A: AtomicsLike): AtomicsLike {
+  return {
+    load: (a, i) => A.load(a, i),
+    store: (a, i, v) => A.store(a, i, v),
+    compareExchange: (a, i, e, r) => A.compareExchange(a, i, e, r),
+    exchange: (a, i, v) => A.exchange(a, i, v),
+    add: (a, i, v) => A.add(a, i, v),
+    sub: (a, i, v) => A.sub(a, i, v),
+    and: (a, i, v) => A.and(a, i, v),
+    or: (a, i, v) => A.or(a, i, v),
+    wait: (a, i, v, t) => A.wait(a, i, v, t),
+    notify: (a, i, c) => A.notify(a, i, c),
+  };
+}
+
+/** Runs `body` with a mutated AtomicsLike in place of the stand-in. */
+export function withMutant<S, R>(
+  body: (ctx: ThreadContext, shared: S) => R,
+  mutate: (A: AtomicsLike) => AtomicsLike,
+): (ctx: ThreadContext, shared: S) => R {
+  return (ctx, shared) => body({ ...ctx, atomics: mutate(ctx.atomics) }, shared);
+}

@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { arrive, waitStep } from "../../../src/threads/raw/raw-barrier.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { park } from "./drivers.js";
-import { budget, check, type Program, type ThreadContext } from "./explorer.js";
+import { mutants, park, withMutant } from "./drivers.js";
+import { budget, check, explore, type Program, type ThreadContext } from "./explorer.js";
 
 interface Shared {
   /** [0] ARRIVED, [1] GENERATION. */
@@ -62,5 +62,21 @@ describe("raw barrier (model)", () => {
 
   it("3 parties × 2 rounds", () => {
     expect(check(program(3, 2), budget({ preemptionBound: 1 })).complete).toBe(true);
+  });
+});
+
+describe("raw barrier mutants: these model tests can fail", () => {
+  const mutated = (mutate: typeof mutants.dropNotify) => {
+    const base = program(2, 2);
+    return { ...base, threads: base.threads.map((body) => withMutant(body, mutate)) };
+  };
+
+  it("a leader whose notify wakes nobody: the others wait forever", () => {
+    expect(explore(mutated(mutants.dropNotify)).failure?.kind).toBe("deadlock");
+  });
+
+  it("an arrival count with a lost update: nobody completes the generation", () => {
+    const report = explore(mutated(mutants.splitAdd));
+    expect(["deadlock", "thread-error", "final"]).toContain(report.failure?.kind);
   });
 });

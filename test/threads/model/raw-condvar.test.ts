@@ -8,8 +8,8 @@ import { describe, expect, it } from "vitest";
 import { notifyAll, notifyOne, prepareWait } from "../../../src/threads/raw/raw-condvar.js";
 import { lockStep, tryLock, unlock } from "../../../src/threads/raw/raw-mutex.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { ownerId, park } from "./drivers.js";
-import { budget, check, type Program, type ThreadContext } from "./explorer.js";
+import { mutants, ownerId, park, withMutant } from "./drivers.js";
+import { budget, check, explore, type Program, type ThreadContext } from "./explorer.js";
 
 const MUTEX = 0;
 const CONDVAR = 1;
@@ -119,5 +119,34 @@ describe("raw condvar (model)", () => {
       spuriousWakeups: 1,
     });
     expect(report.complete).toBe(true);
+  });
+});
+
+describe("raw condvar mutants: these model tests can fail", () => {
+  it("a condvar notify that wakes nobody: the consumer sleeps forever", () => {
+    // Only the condvar's own notify is dropped; the mutex still wakes its waiters.
+    const dropCondvarNotify = (A: Parameters<typeof mutants.dropNotify>[0]) => ({
+      ...mutants.dropNotify(A),
+      notify: (array: Int32Array, index: number, count?: number) =>
+        index === CONDVAR ? 0 : A.notify(array, index, count),
+    });
+    const report = explore(program([consumer, withMutant(producer(1, "one"), dropCondvarNotify)]));
+    expect(report.failure?.kind).toBe("deadlock");
+    expect(report.failure?.message).toMatch(/T0 parked on mem\[1\]/);
+  });
+
+  it("a consumer that reads the sequence after unlocking: the notify in between is lost", () => {
+    const late = (ctx: ThreadContext, mem: Shared) => {
+      lock(ctx, mem);
+      while (ctx.atomics.load(mem, ITEMS) === 0) {
+        release(ctx, mem);
+        const seq = prepareWait(ctx.atomics, mem, CONDVAR); // BUG (on purpose): after the unlock
+        ctx.atomics.wait(mem, CONDVAR, seq);
+        lock(ctx, mem);
+      }
+      ctx.atomics.sub(mem, ITEMS, 1);
+      release(ctx, mem);
+    };
+    expect(explore(program([late, producer(1, "one")])).failure?.kind).toBe("deadlock");
   });
 });

@@ -22,8 +22,8 @@ import {
   unlock,
 } from "../../../src/threads/raw/raw-mutex.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { ownerId, type ParkMode, park, smallLivenessTable } from "./drivers.js";
-import { budget, check, type ModelView, type Program, type ThreadContext } from "./explorer.js";
+import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
+import { budget, check, explore, type ModelView, type Program, replay, type ThreadContext } from "./explorer.js";
 
 interface Shared {
   /** [0] the mutex word, [1] a counter only touched inside the critical section, [2] test flag. */
@@ -240,5 +240,36 @@ describe("raw mutex (model)", () => {
     // Death is noticed by polling (a parked waiter wakes on POLL_MS): timeouts are needed here.
     const report = check(program, budget({ timeouts: 1, preemptionBound: 1 }));
     expect(report.complete).toBe(true);
+  });
+});
+
+describe("raw mutex mutants: these model tests can fail", () => {
+  const mutated = (mutate: typeof mutants.dropNotify) => {
+    const base = lockers(2, 1, "untimed");
+    return { ...base, threads: base.threads.map((body) => withMutant(body, mutate)) };
+  };
+
+  it("an unlock whose notify wakes nobody: the waiter sleeps forever", () => {
+    const report = explore(mutated(mutants.dropNotify));
+    expect(report.failure?.kind).toBe("deadlock");
+    expect(replay(mutated(mutants.dropNotify), report.failure!.schedule).failure?.kind).toBe("deadlock");
+  });
+
+  it("a compareExchange split into load and store: two owners at once", () => {
+    // With waiting, the mutant first loses a wake-up (a deadlock, found with fewer preemptions).
+    expect(explore(mutated(mutants.splitCompareExchange)).failure?.kind).toBe("deadlock");
+    // With tryLock only, nobody parks, and the two owners show up.
+    const tryOnly = (ctx: ThreadContext, s: Shared) => {
+      if (!tryLock(ctx.atomics, s.mem, 0, ownerId(ctx), s.table)) return;
+      critical(ctx, s);
+      unlock(ctx.atomics, s.mem, 0, ownerId(ctx));
+    };
+    const report = explore({
+      setup,
+      names,
+      threads: [tryOnly, tryOnly].map((b) => withMutant(b, mutants.splitCompareExchange)),
+    });
+    expect(report.failure?.kind).toBe("exclusion");
+    expect(check({ setup, names, threads: [tryOnly, tryOnly] }).complete).toBe(true); // the unmutated twin passes
   });
 });

@@ -8,8 +8,8 @@ import { describe, expect, it } from "vitest";
 import { markDead } from "../../../src/threads/raw/liveness-table.js";
 import { COMPLETE, complete, fail, RUNNING, START, tryStart, waitStep } from "../../../src/threads/raw/raw-once.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { ownerId, type ParkMode, park, smallLivenessTable } from "./drivers.js";
-import { budget, check, type Program, type ThreadContext } from "./explorer.js";
+import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
+import { budget, check, explore, type Program, type ThreadContext } from "./explorer.js";
 
 interface Shared {
   /** [0] the once word, [1] the value the initializer publishes. */
@@ -113,5 +113,21 @@ describe("raw once-lock (model)", () => {
       budget({ preemptionBound: 1, timeouts: 1 }),
     );
     expect(report.complete).toBe(true);
+  });
+});
+
+describe("raw once-lock mutants: these model tests can fail", () => {
+  const mutated = (mutate: typeof mutants.dropNotify) =>
+    program(
+      [caller(), caller()].map((body) => withMutant(body, mutate)),
+      () => 1,
+    );
+
+  it("a complete() whose notify wakes nobody: the waiter sleeps forever", () => {
+    expect(explore(mutated(mutants.dropNotify)).failure?.kind).toBe("deadlock");
+  });
+
+  it("a compareExchange split into load and store: two initializers", () => {
+    expect(["exclusion", "final"]).toContain(explore(mutated(mutants.splitCompareExchange)).failure?.kind);
   });
 });

@@ -21,8 +21,8 @@ import {
   writeUnlock,
 } from "../../../src/threads/raw/raw-rw-lock.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { ownerId, type ParkMode, park, smallLivenessTable } from "./drivers.js";
-import { budget, check, type ModelView, type Program, type ThreadContext } from "./explorer.js";
+import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
+import { budget, check, explore, type ModelView, type Program, type ThreadContext } from "./explorer.js";
 
 interface Shared {
   /** [0] state word, [1] writers' wake-up sequence, [2] counter written only by writers inside. */
@@ -193,5 +193,44 @@ describe("raw rwlock (model)", () => {
       budget({ timeouts: 1, preemptionBound: 1 }),
     );
     expect(report.complete).toBe(true);
+  });
+});
+
+describe("raw rwlock mutants: these model tests can fail", () => {
+  const mutated = (mutate: typeof mutants.dropNotify) =>
+    program(
+      [reader(), writer(), writer()].map((body) => withMutant(body, mutate)),
+      2,
+    );
+
+  it("wake-ups that wake nobody: a parked reader or writer sleeps forever", () => {
+    expect(explore(mutated(mutants.dropNotify)).failure?.kind).toBe("deadlock");
+  });
+
+  it("a compareExchange split into load and store: a writer overlaps someone", () => {
+    // With waiting, the mutant first loses a wake-up; with try-only acquires nobody parks, and the
+    // overlap shows up.
+    expect(explore(mutated(mutants.splitCompareExchange)).failure?.kind).toBe("deadlock");
+    const tryReader = (ctx: ThreadContext, s: Shared) => {
+      if (!tryRead(ctx.atomics, s.mem, 0, s.table)) return;
+      ctx.enter("rw", "shared");
+      ctx.leave("rw");
+      readUnlock(ctx.atomics, s.mem, 0);
+    };
+    const tryWriter = (ctx: ThreadContext, s: Shared) => {
+      if (!tryWrite(ctx.atomics, s.mem, 0, ownerId(ctx), s.table)) return;
+      ctx.enter("rw", "exclusive");
+      ctx.leave("rw");
+      writeUnlock(ctx.atomics, s.mem, 0, ownerId(ctx));
+    };
+    const tryOnly = (threads: Program<Shared>["threads"]): Program<Shared> => ({
+      setup,
+      names,
+      threads,
+      invariant: wordInvariant,
+    });
+    const report = explore(tryOnly([tryReader, tryWriter].map((b) => withMutant(b, mutants.splitCompareExchange))));
+    expect(["exclusion", "invariant"]).toContain(report.failure?.kind);
+    expect(check(tryOnly([tryReader, tryWriter])).complete).toBe(true); // the unmutated twin passes
   });
 });

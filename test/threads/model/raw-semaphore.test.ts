@@ -20,8 +20,8 @@ import {
   tryAcquire,
 } from "../../../src/threads/raw/raw-semaphore.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { park } from "./drivers.js";
-import { budget, check, type ModelView, type Program, type ThreadContext } from "./explorer.js";
+import { mutants, park, withMutant } from "./drivers.js";
+import { budget, check, explore, type ModelView, type Program, type ThreadContext } from "./explorer.js";
 
 /** `mem`: [0] PERMITS (+ CLOSED bit), [1] PARKED. */
 type Shared = Int32Array;
@@ -129,5 +129,21 @@ describe("raw semaphore (model)", () => {
     );
     expect(report.complete).toBe(true);
     expect(timedOut).toBeGreaterThan(0);
+  });
+});
+
+describe("raw semaphore mutants: these model tests can fail", () => {
+  const mutated = (mutate: typeof mutants.dropNotify) =>
+    program(
+      1,
+      [user(1), user(1)].map((body) => withMutant(body, mutate)),
+    );
+
+  it("a release whose notify wakes nobody: the waiter sleeps forever", () => {
+    expect(explore(mutated(mutants.dropNotify)).failure?.kind).toBe("deadlock");
+  });
+
+  it("a compareExchange split into load and store: more permits held than exist", () => {
+    expect(["exclusion", "invariant", "final"]).toContain(explore(mutated(mutants.splitCompareExchange)).failure?.kind);
   });
 });
