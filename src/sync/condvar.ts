@@ -1,5 +1,6 @@
 import { PoisonError, TimeoutError, UseAfterReleaseError } from "../errors.js";
 import { BatchSemaphore } from "../internal/batch-semaphore.js";
+import { Deadline } from "../internal/deadline.js";
 import { markNotSend } from "../internal/not-send.js";
 import { checkFunction, checkLockOptions, describe, MAX_TIMEOUT } from "../internal/validate.js";
 import { interiorMutable, type LockOptions } from "../types.js";
@@ -274,44 +275,5 @@ function releasedGuard(): UseAfterReleaseError {
 function checkGuard(guard: unknown): void {
   if (!(guard instanceof MutexGuard)) {
     throw new TypeError(`Expected \`guard\` to be a MutexGuard, got ${describe(guard)}`);
-  }
-}
-
-/**
- * One timer for a whole multi-step wait (`waitWhile`, `KeyedMutex.lockMany`): aborts `signal` with a
- * `TimeoutError` when the time is up, and follows the caller's own signal. `dispose()` clears the
- * timer and the listener, so nothing outlives the call.
- *
- * @internal Shared by lockbox's own primitives; belongs in `src/internal/` (integrator: move it there).
- */
-export class Deadline {
-  readonly #controller = new AbortController();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #outer: AbortSignal | undefined;
-  readonly #onOuterAbort: (() => void) | undefined;
-
-  constructor(timeout: number, outer: AbortSignal | undefined) {
-    const controller = this.#controller;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      controller.abort(new TimeoutError(`Timed out after ${timeout} ms`));
-    }, timeout);
-    if (outer !== undefined) {
-      this.#outer = outer;
-      this.#onOuterAbort = () => controller.abort(outer.reason);
-      outer.addEventListener("abort", this.#onOuterAbort, { once: true });
-    }
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  dispose(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    if (this.#outer !== undefined) this.#outer.removeEventListener("abort", this.#onOuterAbort as () => void);
   }
 }

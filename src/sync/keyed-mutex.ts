@@ -1,10 +1,10 @@
 import { UseAfterReleaseError } from "../errors.js";
-import { BatchSemaphore } from "../internal/batch-semaphore.js";
+import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
+import { Deadline } from "../internal/deadline.js";
 import { markNotSend } from "../internal/not-send.js";
 import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
 import { checkAcquireOptions, checkFunction, describe, precheck } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
-import { Deadline } from "./condvar.js";
 
 /**
  * The lock of one key: a one-permit core. It exists only while the key has a holder or a waiter: the
@@ -55,9 +55,9 @@ let releaseEntry: (owner: KeyedMutex<unknown>, entry: Entry<unknown>) => void;
  * **Fairness**: strict FIFO per key; `tryLock` never jumps ahead of a key's queue.
  *
  * **Cancel safety**: an aborted or timed-out `lock()` leaves its key's queue at once and holds no
- * memory there (the key's entry goes when its holder releases it); a grant that happens first is kept
- * (the promise resolves with the guard), as with `Mutex`. `lockMany()` releases every key it had
- * already taken before it rejects.
+ * memory there (the key's entry goes when its holder releases it). As with `Mutex`, a grant whose
+ * signal aborts before the caller resumes is handed on to the next waiter and the call rejects.
+ * `lockMany()` releases every key it had already taken before it rejects.
  */
 export class KeyedMutex<K> {
   declare readonly [interiorMutable]: true;
@@ -102,8 +102,11 @@ export class KeyedMutex<K> {
       if (early !== undefined) return early;
     }
     const entry = this.#entries.get(key);
-    if (entry === undefined) return Promise.resolve(new KeyedMutexGuard<K>(GUARD_TOKEN, this, this.#create(key)));
-    return entry.sem.acquire(1, 0, options) as Promise<KeyedMutexGuard<K>>;
+    const pending =
+      entry === undefined
+        ? Promise.resolve(new KeyedMutexGuard<K>(GUARD_TOKEN, this, this.#create(key)))
+        : (entry.sem.acquire(1, 0, options) as Promise<KeyedMutexGuard<K>>);
+    return abortWins(pending, options?.signal);
   }
 
   /**

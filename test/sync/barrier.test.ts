@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { TimeoutError } from "../../src/errors.js";
 import { Barrier, type BarrierWaitResult } from "../../src/sync/barrier.js";
 import { assertPending, assertReady, assertRejected, poll } from "../helpers/poll.js";
+import { stress } from "../helpers/stress.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -150,8 +151,3 @@ describe("Barrier", () => {
     );
   });
 });
-
-function stress(): number {
-  const value = Number(process.env.LOCKBOX_STRESS ?? "1");
-  return Number.isFinite(value) && value > 0 ? value : 1;
-}

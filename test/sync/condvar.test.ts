@@ -4,6 +4,7 @@ import { PoisonError, TimeoutError, UseAfterReleaseError } from "../../src/error
 import { Condvar } from "../../src/sync/condvar.js";
 import { Mutex, type MutexGuard } from "../../src/sync/mutex.js";
 import { assertPending, assertReady, assertRejected, flush, poll } from "../helpers/poll.js";
+import { stress } from "../helpers/stress.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -432,8 +433,3 @@ describe("Condvar", () => {
     );
   });
 });
-
-function stress(): number {
-  const value = Number(process.env.LOCKBOX_STRESS ?? "1");
-  return Number.isFinite(value) && value > 0 ? value : 1;
-}

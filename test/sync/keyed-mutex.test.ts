@@ -3,15 +3,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { TimeoutError, UseAfterReleaseError } from "../../src/errors.js";
 import { compareKeys, KeyedMutex, type KeyedMutexGuard } from "../../src/sync/keyed-mutex.js";
 import { assertPending, assertReady, assertRejected, flush, poll } from "../helpers/poll.js";
+import { stress } from "../helpers/stress.js";
 
 afterEach(() => {
   vi.useRealTimers();
 });
-
-function stress(): number {
-  const value = Number(process.env.LOCKBOX_STRESS ?? "1");
-  return Number.isFinite(value) && value > 0 ? value : 1;
-}
 
 describe("KeyedMutex", () => {
   it("excludes per key, not across keys", async () => {
@@ -74,6 +70,19 @@ describe("KeyedMutex", () => {
     holder.release();
     expect(locks.size).toBe(0);
     expect(locks.isLocked("k")).toBe(false);
+  });
+
+  it("a grant that races with the abort is handed on to the next waiter", async () => {
+    const locks = new KeyedMutex<string>();
+    const holder = await locks.lock("k");
+    const controller = new AbortController();
+    const racing = locks.lock("k", { signal: controller.signal });
+    const next = locks.lock("k");
+    holder.release(); // grants to `racing`…
+    controller.abort(new Error("late abort")); // …which aborts before it resumes
+    expect(await assertRejected(racing)).toEqual(new Error("late abort"));
+    (await assertReady(next)).release();
+    expect(locks.size).toBe(0);
   });
 
   it("times out with TimeoutError and leaves no timer behind", async () => {

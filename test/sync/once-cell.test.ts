@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { TimeoutError } from "../../src/errors.js";
 import { OnceCell } from "../../src/sync/once-cell.js";
 import { assertPending, assertReady, assertRejected, flush, poll } from "../helpers/poll.js";
+import { stress } from "../helpers/stress.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -219,8 +220,3 @@ describe("OnceCell", () => {
     );
   });
 });
-
-function stress(): number {
-  const value = Number(process.env.LOCKBOX_STRESS ?? "1");
-  return Number.isFinite(value) && value > 0 ? value : 1;
-}

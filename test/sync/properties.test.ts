@@ -11,9 +11,9 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Mutex, RwLock, Semaphore } from "../../src/index.js";
 import { flush, poll } from "../helpers/poll.js";
+import { stress } from "../helpers/stress.js";
 
-const STRESS = Number(process.env.LOCKBOX_STRESS ?? 1);
-const RUNS = Math.max(50, Math.round(1000 * STRESS));
+const RUNS = Math.round(1000 * stress());
 
 beforeEach(() => {
   vi.useFakeTimers();
