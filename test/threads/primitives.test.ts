@@ -1,0 +1,285 @@
+/** The threads RwLock, Condvar, Semaphore, Barrier and OnceLock in one thread (async and blocking forms). */
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  Barrier,
+  ClosedError,
+  Condvar,
+  Mutex,
+  OnceLock,
+  PoisonError,
+  RwLock,
+  Semaphore,
+  TimeoutError,
+  UseAfterReleaseError,
+  WouldBlockError,
+} from "../../src/threads/index.js";
+import { parkedWaiters } from "../../src/threads/keep-alive.js";
+import { setBlockingProbe } from "../../src/threads/wait.js";
+import { assertPending, assertReady } from "../helpers/poll.js";
+
+function shared(length: number): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4 * length));
+}
+
+const tick = (ms = 2) => new Promise((resolve) => setTimeout(resolve, ms));
+
+afterEach(() => {
+  setBlockingProbe(undefined);
+  expect(parkedWaiters()).toBe(0);
+});
+
+describe("threads RwLock", () => {
+  it("readers share, a writer excludes, guards follow §1", async () => {
+    const lock = new RwLock(shared(1));
+    const a = await lock.read();
+    const b = lock.readSync();
+    expect(lock.readers).toBe(2);
+    expect(lock.tryWrite()).toBeUndefined();
+    const writing = lock.write({ timeout: 1_000 });
+    await assertPending(writing);
+    a.release();
+    b.release();
+    b.release();
+    expect(() => b.value).toThrow(UseAfterReleaseError);
+    const w = await writing;
+    expect(lock.isWriteLocked).toBe(true);
+    w.value[0] = 9;
+    expect(lock.tryRead()).toBeUndefined();
+    const r = w.downgrade();
+    expect(w.released).toBe(true);
+    expect(lock.readers).toBe(1);
+    expect(r.value[0]).toBe(9);
+    expect(lock.tryRead()).toBeDefined();
+  });
+
+  it("write waits time out; poison from withWrite rejects reads and writes until cleared", async () => {
+    const lock = new RwLock(shared(1));
+    const reader = lock.tryRead()!;
+    await expect(lock.write({ timeout: 5 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(() => lock.writeSync({ timeout: 5 })).toThrow(TimeoutError);
+    reader.release();
+    expect(() =>
+      lock.withWriteSync(() => {
+        throw new Error("half-written");
+      }),
+    ).toThrow("half-written");
+    expect(lock.isPoisoned).toBe(true);
+    await expect(lock.read()).rejects.toBeInstanceOf(PoisonError);
+    await expect(lock.write()).rejects.toBeInstanceOf(PoisonError);
+    expect(() => lock.tryRead()).toThrow(PoisonError);
+    expect(lock.readers).toBe(0);
+    expect(await lock.withRead((g) => g.value[0], { ignorePoison: true })).toBe(0);
+    lock.clearPoison();
+    expect(await lock.withWrite((g) => (g.value[0] = 4))).toBe(4);
+    expect(lock.withReadSync((g) => g.value[0])).toBe(4);
+  });
+
+  it("abort while waiting for a write rejects with the reason", async () => {
+    const lock = new RwLock(null);
+    const reader = lock.tryRead()!;
+    const controller = new AbortController();
+    const writing = lock.write({ signal: controller.signal });
+    await tick();
+    controller.abort(new Error("no longer needed"));
+    await expect(writing).rejects.toThrow("no longer needed");
+    reader.release();
+    lock.tryWrite()!.release();
+  });
+
+  it("crosses by structured clone; from() rejects other handles", () => {
+    const lock = new RwLock(shared(1));
+    const copy = RwLock.from<Int32Array>(structuredClone(lock));
+    const w = copy.tryWrite()!;
+    expect(lock.isWriteLocked).toBe(true);
+    w.release();
+    expect(() => RwLock.from(new Mutex(null))).toThrow(/RwLock handle/);
+  });
+});
+
+describe("threads Condvar", () => {
+  it("wait releases the mutex, wakes on notifyOne, and returns a new held guard", async () => {
+    const mutex = new Mutex(shared(1));
+    const condvar = new Condvar();
+    const guard = await mutex.lock();
+    const waiting = condvar.wait(guard, { timeout: 1_000 });
+    expect(guard.released).toBe(true);
+    await tick();
+    expect(mutex.isLocked).toBe(false);
+    mutex.withLockSync((g) => {
+      g.value[0] = 1;
+    });
+    condvar.notifyOne();
+    const next = await waiting;
+    expect(next.value[0]).toBe(1);
+    expect(mutex.isLocked).toBe(true);
+    next.release();
+  });
+
+  it("waitTimeout reports timedOut; wait rejects TimeoutError holding nothing; released guards are refused", async () => {
+    const mutex = new Mutex(null);
+    const condvar = new Condvar();
+    const { guard, timedOut } = await condvar.waitTimeout(await mutex.lock(), 5);
+    expect(timedOut).toBe(true);
+    expect(guard.released).toBe(false);
+    await expect(condvar.wait(guard, { timeout: 5 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(mutex.isLocked).toBe(false);
+    await expect(condvar.wait(guard)).rejects.toBeInstanceOf(UseAfterReleaseError);
+    const sync = condvar.waitTimeoutSync(mutex.lockSync(), 5);
+    expect(sync.timedOut).toBe(true);
+    expect(() => condvar.waitSync(sync.guard, { timeout: 5 })).toThrow(TimeoutError);
+    expect(mutex.isLocked).toBe(false);
+  });
+
+  it("abort re-acquires and releases the mutex before rejecting (nothing leaks)", async () => {
+    const mutex = new Mutex(null);
+    const condvar = new Condvar();
+    const controller = new AbortController();
+    const waiting = condvar.wait(await mutex.lock(), { signal: controller.signal });
+    await tick();
+    const holder = mutex.tryLock()!;
+    controller.abort(new Error("bye"));
+    await assertPending(waiting); // it must re-acquire first
+    holder.release();
+    await expect(waiting).rejects.toThrow("bye");
+    expect(mutex.isLocked).toBe(false);
+  });
+
+  it("waitWhile re-checks after every wake-up; a notify between unlock and park is not lost", async () => {
+    const mutex = new Mutex(shared(1));
+    const condvar = new Condvar();
+    const waiting = condvar.waitWhile(await mutex.lock(), (v) => v[0]! < 2, { timeout: 2_000 });
+    for (let i = 0; i < 2; i++) {
+      await tick();
+      await mutex.withLock((g) => {
+        g.value[0]! += 1;
+      });
+      condvar.notifyAll();
+    }
+    const guard = await waiting;
+    expect(guard.value[0]).toBe(2);
+    guard.release();
+  });
+});
+
+describe("threads Semaphore", () => {
+  it("acquire / tryAcquire / release / forget / addPermits keep the count", async () => {
+    const semaphore = new Semaphore(3);
+    const two = await semaphore.acquire(2);
+    expect(semaphore.available).toBe(1);
+    expect(semaphore.tryAcquire(2)).toBeUndefined();
+    const waiting = semaphore.acquire(2, { timeout: 1_000 });
+    await assertPending(waiting);
+    two.release();
+    two.release();
+    const next = await waiting;
+    next.forget();
+    expect(next.released).toBe(true);
+    expect(semaphore.available).toBe(1);
+    semaphore.addPermits(4);
+    expect(semaphore.withPermitSync((p) => p.permits, { permits: 5 })).toBe(5);
+    expect(semaphore.available).toBe(5);
+    expect(() => semaphore.addPermits(Semaphore.MAX_PERMITS)).toThrow(RangeError);
+    expect(semaphore.available).toBe(5);
+  });
+
+  it("timeouts and aborts take nothing; close rejects waiters and future acquires", async () => {
+    const semaphore = new Semaphore(0);
+    await expect(semaphore.acquire(1, { timeout: 5 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(() => semaphore.acquireSync(1, { timeout: 5 })).toThrow(TimeoutError);
+    const controller = new AbortController();
+    const aborted = semaphore.acquire(1, { signal: controller.signal });
+    await tick();
+    controller.abort(new Error("abort"));
+    await expect(aborted).rejects.toThrow("abort");
+    const waiting = semaphore.acquire(1);
+    await tick();
+    semaphore.close();
+    await expect(waiting).rejects.toBeInstanceOf(ClosedError);
+    expect(semaphore.closed).toBe(true);
+    expect(() => semaphore.tryAcquire()).toThrow(ClosedError);
+    expect(() => semaphore.acquireSync()).toThrow(ClosedError);
+    semaphore.addPermits(1); // no effect once closed, no error
+  });
+
+  it("validates permits", async () => {
+    expect(() => new Semaphore(-1)).toThrow(/`permits`/);
+    expect(() => new Semaphore(1.5)).toThrow(RangeError);
+    await expect(new Semaphore(1).acquire(0)).rejects.toThrow(/from 1 to 2147483647/);
+    expect(() => new Semaphore(1).tryAcquire("1" as never)).toThrow(TypeError);
+  });
+});
+
+describe("threads Barrier", () => {
+  it("releases every party of a generation together, one leader, reusable", async () => {
+    const barrier = new Barrier(3);
+    for (let round = 0; round < 3; round++) {
+      const a = barrier.wait({ timeout: 1_000 });
+      const b = Barrier.from(barrier.handle).wait({ timeout: 1_000 });
+      await assertPending(a);
+      const c = await assertReady(barrier.wait());
+      expect(c.isLeader).toBe(true);
+      const results = await Promise.all([a, b]);
+      expect(results.map((r) => r.isLeader)).toEqual([false, false]);
+    }
+    expect(new Barrier(1).waitSync().isLeader).toBe(true);
+    await expect(new Barrier(2).wait({ timeout: 5 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(() => new Barrier(0)).toThrow(/`parties`/);
+  });
+});
+
+describe("threads OnceLock", () => {
+  it("runs one initializer; concurrent callers share it; a failure lets the next run", async () => {
+    const once = new OnceLock(shared(1));
+    expect(once.get()).toBeUndefined();
+    await expect(
+      once.getOrInit(() => {
+        throw new Error("first failed");
+      }),
+    ).rejects.toThrow("first failed");
+    expect(once.initialized).toBe(false);
+    let calls = 0;
+    const slow = once.getOrInit(async (v) => {
+      calls++;
+      await tick(5);
+      v[0] = 11;
+    });
+    const other = once.getOrInit(() => {
+      calls++;
+    });
+    const waited = once.wait({ timeout: 1_000 });
+    expect((await slow)[0]).toBe(11);
+    expect((await other)[0]).toBe(11);
+    expect((await waited)[0]).toBe(11);
+    expect(calls).toBe(1);
+    expect(once.getOrInitSync(() => {})[0]).toBe(11);
+    expect(OnceLock.from<Int32Array>(structuredClone(once)).get()![0]).toBe(11);
+  });
+
+  it("wait times out while nobody initializes", async () => {
+    const once = new OnceLock(null);
+    await expect(once.wait({ timeout: 5 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(() => once.waitSync({ timeout: 5 })).toThrow(TimeoutError);
+  });
+});
+
+describe("WouldBlockError where blocking is forbidden", () => {
+  it("every *Sync method throws it first", () => {
+    setBlockingProbe(() => false);
+    const mutex = new Mutex(null);
+    const guard = mutex.tryLock()!;
+    const condvar = new Condvar();
+    const calls: Array<() => unknown> = [
+      () => new RwLock(null).readSync(),
+      () => new RwLock(null).writeSync(),
+      () => new Semaphore(1).acquireSync(),
+      () => new Barrier(1).waitSync(),
+      () => new OnceLock(null).getOrInitSync(() => {}),
+      () => new OnceLock(null).waitSync(),
+      () => condvar.waitSync(guard),
+      () => mutex.lockSync(),
+    ];
+    for (const call of calls) expect(call).toThrow(WouldBlockError);
+    expect(guard.released).toBe(false);
+    guard.release();
+  });
+});
