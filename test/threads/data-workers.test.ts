@@ -3,6 +3,7 @@ import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { AtomicI32, AtomicU64 } from "../../src/threads/atomics.js";
 import { json } from "../../src/threads/json.js";
+import { Mutex } from "../../src/threads/mutex.js";
 import { array, string, struct } from "../../src/threads/struct.js";
 
 const BOOT = new URL("../workers/data-boot.mjs", import.meta.url);
@@ -120,5 +121,57 @@ describe("shared data across real workers", () => {
     expect(grownTo).toBeGreaterThan(before);
     expect(cell.handle.buffer.byteLength).toBe(grownTo);
     expect(cell.get()).toEqual({ from: "worker", items: Array.from({ length: 200 }, (_, i) => i) });
+  });
+
+  it("every data kind under a threads Mutex: the worker rebuilds lock and data from the handle, no update is lost", async () => {
+    const Counter = struct({ count: "u32", last: string(16) });
+    const onStruct = new Mutex(Counter.create());
+    const onJson = new Mutex(json({ n: 0, log: [] as string[] }, { maxBytes: 4096 }));
+    const onView = new Mutex(new Int32Array(new SharedArrayBuffer(8)));
+    const onBuffer = new Mutex(new SharedArrayBuffer(8));
+    const times = 200 * STRESS;
+    const ready = new AtomicI32();
+    const go = new AtomicI32();
+    const w = start("locked-updates", {
+      struct: onStruct,
+      json: onJson.handle,
+      view: onView,
+      buffer: onBuffer.handle,
+      times,
+      ready,
+      go,
+    });
+    for (let seen = ready.load(); seen < 1; seen = ready.load()) await ready.waitAsync(seen);
+    go.store(1);
+    go.notify();
+    for (let i = 0; i < times; i++) {
+      await onStruct.withLock((guard) => {
+        guard.value.count += 1;
+      });
+      await onJson.withLock((guard) => {
+        guard.value.n += 1;
+      });
+      await onView.withLock((guard) => {
+        guard.value[0]! += 1;
+      });
+      await onBuffer.withLock((guard) => {
+        new Uint32Array(guard.value)[1]! += 1;
+      });
+    }
+    expect(await w.next()).toBe("done");
+    await onStruct.withLock((guard) => {
+      expect(guard.value.count).toBe(2 * times);
+      expect(guard.value.last).toBe("worker ✓");
+    });
+    await onJson.withLock((guard) => {
+      expect(guard.value.n).toBe(2 * times);
+      expect(guard.value.log).toEqual(Array.from({ length: Math.ceil(times / 50) }, (_, k) => `w${k * 50}`));
+    });
+    await onView.withLock((guard) => {
+      expect([...guard.value]).toEqual([2 * times, 0]);
+    });
+    await onBuffer.withLock((guard) => {
+      expect([...new Uint32Array(guard.value)]).toEqual([0, 2 * times]);
+    });
   });
 });

@@ -5,7 +5,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { AtomicI32, AtomicU64 } from "../../src/threads/atomics.js";
 import { JsonCell } from "../../src/threads/json.js";
-import { StructLayout } from "../../src/threads/struct.js";
+import { Mutex } from "../../src/threads/mutex.js";
+import { type AnyStruct, StructLayout } from "../../src/threads/struct.js";
 
 const port = parentPort!;
 const data = workerData as { mode: string; [key: string]: unknown };
@@ -79,6 +80,40 @@ switch (data.mode) {
     value.items = Array.from({ length: 200 }, (_, i) => i);
     cell.set(value);
     port.postMessage(cell.handle.buffer.byteLength);
+    break;
+  }
+  case "locked-updates": {
+    // Read-modify-write of every data kind under threads locks rebuilt from their handles alone: the
+    // worker declares no layout. A lost update (a write-back outside the lock, a stale decode) shows
+    // in the totals.
+    const onStruct = Mutex.from<AnyStruct>(data.struct);
+    const onJson = Mutex.from<JsonCell<{ n: number; log: string[] }>>(data.json);
+    const onView = Mutex.from<Int32Array>(data.view);
+    const onBuffer = Mutex.from<SharedArrayBuffer>(data.buffer);
+    const times = data.times as number;
+    const ready = AtomicI32.from(data.ready);
+    const go = AtomicI32.from(data.go);
+    ready.fetchAdd(1);
+    ready.notify();
+    while (go.load() === 0) go.waitSync(0);
+    for (let i = 0; i < times; i++) {
+      onStruct.withLockSync((guard) => {
+        guard.value.count = (guard.value.count as number) + 1;
+        guard.value.last = "worker ✓";
+      });
+      onJson.withLockSync((guard) => {
+        guard.value.n += 1;
+        if (i % 50 === 0) guard.value.log.push(`w${i}`);
+      });
+      onView.withLockSync((guard) => {
+        guard.value[0]! += 1;
+      });
+      onBuffer.withLockSync((guard) => {
+        const bytes = new Uint32Array(guard.value);
+        bytes[1]! += 1;
+      });
+    }
+    port.postMessage("done");
     break;
   }
   default:
