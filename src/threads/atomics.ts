@@ -128,7 +128,19 @@ function checkPlace(name: string, buffer: unknown, byteOffset: unknown, bytes: n
 
 function checkFromHandle(received: unknown, tag: string, name: string, bytes: number): AtomicHandle {
   const handle = checkHandle<AtomicHandle>(received, tag, `${name}.from`);
-  checkPlace(`${name}.from`, handle.buffer, handle.byteOffset, bytes);
+  // A bad offset here is a malformed handle, not a bad argument: TypeError like every other `from` check.
+  const byteOffset: unknown = handle.byteOffset;
+  if (
+    typeof byteOffset !== "number" ||
+    !Number.isSafeInteger(byteOffset) ||
+    byteOffset < 0 ||
+    byteOffset % bytes !== 0
+  ) {
+    throw new TypeError(
+      `Expected \`handle.byteOffset\` to be a non-negative multiple of ${bytes}, got ${describe(byteOffset)}`,
+    );
+  }
+  checkSharedBuffer("handle.buffer", handle.buffer, byteOffset + bytes);
   return handle;
 }
 
@@ -440,7 +452,7 @@ export class AtomicI32 extends AtomicInteger<number> {
    * Rebuilds an atomic over the same memory from an instance or its `handle` (in any thread).
    *
    * @throws TypeError for anything else: another type's handle, another layout version, a buffer that
-   * is not a `SharedArrayBuffer` or is too small. RangeError for a misaligned `byteOffset`.
+   * is not a `SharedArrayBuffer` or is too small, a misaligned `byteOffset`.
    */
   static from(received: unknown): AtomicI32 {
     const handle = checkFromHandle(received, I32.tag, I32.name, 4);

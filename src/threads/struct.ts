@@ -479,8 +479,8 @@ export class StructLayout<S extends Fields> {
    * ```
    *
    * **Throws**: `TypeError` for anything else: another type's handle, another layout (compared field by
-   * field), another layout version, a buffer that is not a `SharedArrayBuffer` or too small;
-   * `RangeError` for a misaligned `byteOffset`.
+   * field), another layout version, a buffer that is not a `SharedArrayBuffer` or too small, a
+   * misaligned `byteOffset`.
    */
   from(received: unknown): Struct<S> {
     const handle = checkHandle<StructHandle>(received, STRUCT_TAG, "StructLayout.from");
@@ -592,11 +592,16 @@ export class StructLayout<S extends Fields> {
   }
 
   #fromHandle(handle: StructHandle): StructBase {
-    const byteOffset = handle.byteOffset;
-    checkInteger("handle.byteOffset", byteOffset, 0, Number.MAX_SAFE_INTEGER);
-    if (byteOffset % this.align !== 0) {
-      throw new RangeError(
-        `Expected \`handle.byteOffset\` to be a multiple of ${this.align} (the struct's alignment), got ${byteOffset}`,
+    // A bad offset is a malformed handle, not a bad argument: TypeError like every other `from` check.
+    const byteOffset: unknown = handle.byteOffset;
+    if (
+      typeof byteOffset !== "number" ||
+      !Number.isSafeInteger(byteOffset) ||
+      byteOffset < 0 ||
+      byteOffset % this.align !== 0
+    ) {
+      throw new TypeError(
+        `Expected \`handle.byteOffset\` to be a non-negative multiple of ${this.align} (the struct's alignment), got ${describe(byteOffset)}`,
       );
     }
     const buffer = checkSharedBuffer("handle.buffer", handle.buffer, byteOffset + this.size);

@@ -381,9 +381,18 @@ describe("from / at / handles", () => {
       expect(() => Class.from({ ...atomic.handle, version: LAYOUT_VERSION + 1 })).toThrow(/layout version/);
       expect(() => Class.from({ ...atomic.handle, buffer: new ArrayBuffer(8) })).toThrow(/SharedArrayBuffer/);
       expect(() => Class.from({ ...atomic.handle, buffer: new SharedArrayBuffer(0) })).toThrow(/at least/);
-      expect(() => Class.from({ ...atomic.handle, byteOffset: -1 })).toThrow(RangeError);
+      expect(() => Class.from({ ...atomic.handle, byteOffset: -1 })).toThrow(TypeError);
+      expect(() => Class.from({ ...atomic.handle, byteOffset: "0" })).toThrow(/handle.byteOffset/);
     });
   }
+
+  it("a misaligned offset in a handle is a malformed handle (TypeError)", () => {
+    const buffer = new SharedArrayBuffer(16);
+    const handle = { type: "lockbox.threads.AtomicI32", version: LAYOUT_VERSION, buffer, byteOffset: 2 };
+    expect(() => AtomicI32.from(handle)).toThrow(TypeError);
+    expect(AtomicI32.from({ ...handle, byteOffset: 12 }).load()).toBe(0);
+    expect(() => AtomicI32.from({ ...handle, byteOffset: 16 })).toThrow(/at least 20 bytes/);
+  });
 
   it("handles of one type are refused by another", () => {
     expect(() => AtomicU32.from(new AtomicI32())).toThrow(/lockbox.threads.AtomicU32 handle/);

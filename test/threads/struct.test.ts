@@ -254,6 +254,7 @@ describe("struct handles", () => {
     expect(() => L.from({ ...h, buffer: new ArrayBuffer(64) })).toThrow(/SharedArrayBuffer/);
     expect(() => L.from({ ...h, buffer: new SharedArrayBuffer(L.size - 1) })).toThrow(/at least/);
     expect(() => L.from({ ...h, byteOffset: 4 })).toThrow(/multiple of 8/);
+    expect(() => L.from({ ...h, byteOffset: 4 })).toThrow(TypeError);
     expect(() => L.from({ ...h, byteOffset: 8 })).toThrow(/at least/);
     expect(() => StructLayout.fromHandle({ ...h, layout: { kind: "struct", fields: [["x", "i99"]] } })).toThrow(
       TypeError,
