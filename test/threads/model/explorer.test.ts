@@ -203,6 +203,33 @@ describe("wait and notify", () => {
   });
 });
 
+describe("stolen wake-ups (an abandoned waitAsync in the queue)", () => {
+  const program = (count: number | undefined): Program<Int32Array> => ({
+    setup: () => new Int32Array(1),
+    threads: [
+      (ctx, mem) => {
+        while (ctx.atomics.load(mem, 0) === 0) ctx.atomics.wait(mem, 0, 0);
+      },
+      (ctx, mem) => {
+        ctx.atomics.store(mem, 0, 1);
+        return ctx.atomics.notify(mem, 0, count);
+      },
+    ],
+  });
+
+  it("a notify(…, 1) can land on the phantom and wake nobody: explored as `?k`", () => {
+    expect(check(program(1)).complete).toBe(true);
+    const report = explore(program(1), { stolenWakeups: 1 });
+    expect(report.failure?.kind).toBe("deadlock");
+    expect(report.failure?.schedule).toMatch(/\?0/);
+    expect(report.failure?.trace).toMatch(/notify\(m0\[0\], 1\) -> 1 \(wakes an abandoned waitAsync\)/);
+  });
+
+  it("a notify of everyone still reaches the real waiter", () => {
+    expect(check(program(undefined), { stolenWakeups: 2 }).complete).toBe(true);
+  });
+});
+
 describe("failure reports", () => {
   it("an invariant is checked after every step", () => {
     const program: Program<Int32Array> = {

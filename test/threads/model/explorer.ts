@@ -98,6 +98,12 @@ export interface ExploreOptions {
   /** Spurious wake-ups per schedule (a parked wait returns "ok" with no notify). Default 0. */
   spuriousWakeups?: number;
   /**
+   * Stolen wake-ups per schedule (default 0): an abandoned `Atomics.waitAsync` (which cannot be
+   * cancelled, SPEC §4) sits in a parked thread's queue ahead of it and swallows one wake-up of a
+   * `notify(…, count)`. Explored as the choice `?k`: a phantom is registered just ahead of Tk.
+   */
+  stolenWakeups?: number;
+  /**
    * Treat "every unfinished thread parked" as a deadlock even when their waits have timeouts. For
    * protocols whose timeouts are only a liveness backstop (polling for owner death or stolen wake-ups):
    * reaching that state means a wake-up was lost and only the poll would recover it. Default false.
@@ -129,7 +135,10 @@ export interface Step {
 export interface Failure {
   readonly kind: FailureKind;
   readonly message: string;
-  /** Choices separated by spaces: `2` runs T2, `~2` times T2's wait out, `!2` wakes T2 spuriously. */
+  /**
+   * Choices separated by spaces: `2` runs T2, `~2` times T2's wait out, `!2` wakes T2 spuriously,
+   * `?2` registers an abandoned waitAsync just ahead of T2 in its queue.
+   */
   readonly schedule: string;
   readonly steps: readonly Step[];
   /** The failure, the schedule and the numbered steps, ready to print. */
@@ -185,6 +194,7 @@ export function defaultOptions(): Required<
     maxSchedules: Math.floor(envNumber("LOCKBOX_MODEL_SCHEDULES", 20_000 * stress)),
     maxSteps: 2_000,
     spuriousWakeups: 0,
+    stolenWakeups: 0,
   };
 }
 
@@ -209,7 +219,14 @@ export function budget(options: ExploreOptions): ExploreOptions {
  */
 const PREEMPT: object = Object.freeze({ preempted: true });
 
-type Choice = { readonly kind: "run" | "timeout" | "spurious"; readonly thread: number; readonly key: string };
+type Choice = {
+  readonly kind: "run" | "timeout" | "spurious" | "steal";
+  readonly thread: number;
+  readonly key: string;
+};
+
+/** A queue entry: a parked thread, or `undefined` for an abandoned waitAsync (a phantom). */
+type Waiter = ThreadState | undefined;
 
 const RUN_CHOICES: Choice[] = [];
 function runChoice(thread: number): Choice {
@@ -311,6 +328,8 @@ class Execution<S> {
   readonly #bound: number;
   readonly #timeoutBudget: number;
   readonly #spuriousBudget: number;
+  readonly #stealBudget: number;
+  #stealsUsed = 0;
   readonly #maxSteps: number;
   readonly #allParkedIsDeadlock: boolean;
   #time = 0;
@@ -326,7 +345,7 @@ class Execution<S> {
   #pending: Choice | undefined;
   #stop: Stop | undefined;
   /** Parked threads per buffer and int32 slot, in the order they parked. */
-  readonly #queues = new Map<ArrayBufferLike, Map<number, ThreadState[]>>();
+  readonly #queues = new Map<ArrayBufferLike, Map<number, Waiter[]>>();
   readonly #holders: HolderState[] = [];
   readonly #entries = new Map<string, number>();
   /** Named regions of each buffer, in int32 slots: a name applies to [start, end). */
@@ -341,6 +360,7 @@ class Execution<S> {
     this.#bound = bound;
     this.#timeoutBudget = options.timeouts;
     this.#spuriousBudget = options.spuriousWakeups;
+    this.#stealBudget = options.stolenWakeups;
     this.#maxSteps = options.maxSteps;
     this.#allParkedIsDeadlock = options.allParkedIsDeadlock;
     this.threads = program.threads.map((_, id) => ({
@@ -429,6 +449,12 @@ class Execution<S> {
         if (t.status === "parked") options.push({ kind: "spurious", thread: t.id, key: `!${t.id}` });
       }
     }
+    // A phantom only matters to a later notify, which only a runnable thread can make.
+    if (anyRunnable && this.#stealsUsed < this.#stealBudget) {
+      for (const t of this.threads) {
+        if (t.status === "parked") options.push({ kind: "steal", thread: t.id, key: `?${t.id}` });
+      }
+    }
     return options;
   }
 
@@ -449,6 +475,13 @@ class Execution<S> {
   #applyEvent(choice: Choice): void {
     const t = this.threads[choice.thread]!;
     const parked = t.parked!;
+    if (choice.kind === "steal") {
+      this.#stealsUsed++;
+      const queue = this.#queue(parked.entry);
+      queue.splice(queue.indexOf(t), 0, undefined);
+      this.#record(t.id, parked.entry, "gets an abandoned waitAsync queued ahead of it");
+      return;
+    }
     this.#unpark(t);
     if (choice.kind === "timeout") {
       this.#timeoutsUsed++;
@@ -463,7 +496,7 @@ class Execution<S> {
     this.#checkInvariant();
   }
 
-  #queue(entry: LogEntry): ThreadState[] {
+  #queue(entry: LogEntry): Waiter[] {
     let slots = this.#queues.get(entry.buffer!);
     if (slots === undefined) this.#queues.set(entry.buffer!, (slots = new Map()));
     let queue = slots.get(entry.slot);
@@ -753,10 +786,15 @@ class Execution<S> {
     let woken = "";
     let wakes = 0;
     while (wakes < n && queue.length > 0) {
-      const t = queue[0]!;
+      const t = queue[0];
+      wakes++;
+      if (t === undefined) {
+        queue.shift(); // the wake-up lands on an abandoned waitAsync: nobody runs
+        woken += woken === "" ? "an abandoned waitAsync" : ", an abandoned waitAsync";
+        continue;
+      }
       t.parked!.entry.result = "ok";
       this.#unpark(t);
-      wakes++;
       woken += woken === "" ? `T${t.id}` : `, T${t.id}`;
     }
     if (!this.#direct && this.#live) this.#record(this.#live.id, entry, wakes > 0 ? `${wakes} (wakes ${woken})` : 0);
@@ -922,6 +960,7 @@ function resolve(options: ExploreOptions, threads: number): Required<ExploreOpti
     maxSteps: options.maxSteps ?? defaults.maxSteps,
     timeouts: options.timeouts ?? threads,
     spuriousWakeups: options.spuriousWakeups ?? defaults.spuriousWakeups,
+    stolenWakeups: options.stolenWakeups ?? defaults.stolenWakeups,
     allParkedIsDeadlock: options.allParkedIsDeadlock ?? false,
     schedule: options.schedule ?? "",
     onSchedule: options.onSchedule ?? (() => {}),

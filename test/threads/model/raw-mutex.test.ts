@@ -177,6 +177,22 @@ describe("raw mutex (model)", () => {
     expect(gaveUp).toBeGreaterThan(0);
   });
 
+  it("a wake-up stolen by an abandoned waitAsync costs a poll (POLL_MS), never the lock", () => {
+    // unlock() wakes one waiter; SPEC §4: that notify may land on an abandoned waitAsync. The production
+    // parks are timed, so the waiter polls and finds the lock free. (With untimed parks the same schedule
+    // is a deadlock: the poll is what recovers a stolen wake-up.)
+    let recovered = 0;
+    const report = check(lockers(2, 1, "timed"), {
+      ...budget({ stolenWakeups: 1, timeouts: 1 }),
+      onSchedule: (steps) => {
+        const stolen = steps.findIndex((s) => s.text.includes("(wakes an abandoned waitAsync)"));
+        if (stolen >= 0 && steps.some((s, i) => i > stolen && s.text.includes("times out"))) recovered++;
+      },
+    });
+    expect(report.complete).toBe(true);
+    expect(recovered).toBeGreaterThan(0);
+  });
+
   it("unlock by a thread that does not hold the lock changes nothing", () => {
     const program: Program<Shared> = {
       setup,

@@ -125,6 +125,11 @@ describe("raw rwlock (model)", () => {
     expect(report.complete).toBe(true);
   });
 
+  it("every wake-up is a notify-all: a wake-up stolen by an abandoned waitAsync strands nobody", () => {
+    const report = check(program([reader(), writer(), writer()], 2), budget({ preemptionBound: 1, stolenWakeups: 1 }));
+    expect(report.complete).toBe(true);
+  });
+
   it("downgrade: no writer gets in between, and waiting readers are admitted", () => {
     const downgrader = (ctx: ThreadContext, s: Shared) => {
       write(ctx, s, "untimed");

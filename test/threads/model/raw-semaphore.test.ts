@@ -88,6 +88,11 @@ describe("raw semaphore (model)", () => {
     expect(check(program(1, [twice, twice])).complete).toBe(true);
   });
 
+  it("releases notify everyone: a wake-up stolen by an abandoned waitAsync strands nobody", () => {
+    const report = check(program(2, [user(1), user(2), user(1)]), budget({ preemptionBound: 1, stolenWakeups: 1 }));
+    expect(report.complete).toBe(true);
+  });
+
   it("close wakes every waiter with CLOSED, and a closed semaphore never hands out permits", () => {
     const closer = (ctx: ThreadContext, mem: Shared) => {
       close(ctx.atomics, mem, 0);
