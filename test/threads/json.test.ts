@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { LAYOUT_VERSION } from "../../src/threads/handle.js";
 import { bindJson, JsonCell, json } from "../../src/threads/json.js";
 
@@ -95,6 +95,26 @@ describe("json cells", () => {
     expect(cell.get()).toEqual(["a", "b"]);
     expect(() => cell.set(["x".repeat(40)])).toThrow(RangeError);
     expect(cell.get()).toEqual(["a", "b"]);
+  });
+
+  it("falls back to a fixed 4 + maxBytes buffer where SharedArrayBuffer cannot grow", async () => {
+    const proto = SharedArrayBuffer.prototype as unknown as Record<string, unknown>;
+    const grow = Object.getOwnPropertyDescriptor(proto, "grow")!;
+    delete proto.grow;
+    vi.resetModules();
+    try {
+      const fresh = await import("../../src/threads/json.js");
+      const cell = fresh.json<{ a: number | string }>({ a: 1 }, { maxBytes: 100 });
+      expect(cell.handle.buffer.growable).toBe(false);
+      expect(cell.handle.buffer.byteLength).toBe(104);
+      cell.set({ a: "x".repeat(80) });
+      expect(cell.get()).toEqual({ a: "x".repeat(80) });
+      expect(() => cell.set({ a: "x".repeat(100) })).toThrow(RangeError);
+      expect(JsonCell.from(cell.handle).get()).toEqual({ a: "x".repeat(80) });
+    } finally {
+      Object.defineProperty(proto, "grow", grow);
+      vi.resetModules();
+    }
   });
 
   it("never reads past the buffer, whatever the length word says", () => {
