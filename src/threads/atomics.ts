@@ -17,6 +17,7 @@ import { checkFunction, checkInteger, checkOptionsObject, checkTimeout, describe
 import { interiorMutable } from "../types.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { hold, release } from "./keep-alive.js";
+import { assertCanBlock } from "./wait.js";
 
 /** The structured-clone-safe description of an atomic: its memory and where in it the value lives. */
 export interface AtomicHandle<Tag extends string = string> extends HandleBase<Tag> {
@@ -492,6 +493,8 @@ export class AtomicI32 extends AtomicInteger<number> {
   waitSync(expected: number, timeout?: number): WaitResult {
     I32.check("expected", expected);
     checkTimeout(timeout);
+    // Refuse before looking at the value, so a forbidden call fails the same way whatever the timing.
+    assertCanBlock("AtomicI32.waitSync");
     try {
       return Atomics.wait(this.view as Int32Array, 0, expected, timeout);
     } catch (error) {

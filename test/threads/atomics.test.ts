@@ -4,6 +4,7 @@ import { WouldBlockError } from "../../src/errors.js";
 import { AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64 } from "../../src/threads/atomics.js";
 import { LAYOUT_VERSION } from "../../src/threads/handle.js";
 import { StructLayout, struct } from "../../src/threads/struct.js";
+import { setBlockingProbe } from "../../src/threads/wait.js";
 import { assertPending, assertReady, poll } from "../helpers/poll.js";
 
 const I32_MIN = -(2 ** 31);
@@ -449,6 +450,18 @@ describe("AtomicI32 wait / notify (one thread)", () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it("waitSync throws WouldBlockError where blocking is forbidden, even when the value differs", () => {
+    const a = new AtomicI32(1);
+    setBlockingProbe(() => false);
+    try {
+      expect(() => a.waitSync(0)).toThrow(WouldBlockError);
+      expect(() => a.waitSync(1, 0)).toThrow(/AtomicI32.waitSync/);
+    } finally {
+      setBlockingProbe(undefined);
+    }
+    expect(a.waitSync(0)).toBe("not-equal");
   });
 
   it("validates arguments", () => {
