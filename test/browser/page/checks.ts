@@ -572,6 +572,52 @@ function registerThreads(lib: S.Exports, threads: S.Exports, options: SuiteOptio
     }
   });
 
+  check(
+    `lockbox/threads RwLock over a struct: 2 Web Workers writeSync (${perWorker} each), the page read()s no torn pair`,
+    async () => {
+      const RwLock = need<S.ThreadsRwLockClass>(threads, "RwLock", "lockbox/threads");
+      const struct = need<S.StructFunction>(threads, "struct", "lockbox/threads");
+      const lock = new RwLock(struct({ a: "i32", b: "i32" }).create({ a: 0, b: 0 }));
+      const workers = [new Worker(workerUrl, { type: "module" }), new Worker(workerUrl, { type: "module" })];
+      let reads = 0;
+      let torn = 0;
+      try {
+        const { gate, open } = startGate(2);
+        const done = Promise.all(
+          workers.map((worker) =>
+            runTask(worker, { task: "rwlock-pair", lock: lock.handle, iterations: perWorker, gate }),
+          ),
+        );
+        await Promise.race([open(), done]);
+        let finished = false;
+        done.then(
+          () => {
+            finished = true;
+          },
+          () => {},
+        );
+        while (!finished || reads === 0) {
+          await yieldTask();
+          const guard = await lock.read();
+          try {
+            reads++;
+            if (guard.value.a !== guard.value.b) torn++;
+          } finally {
+            guard.release();
+          }
+        }
+        await done;
+      } finally {
+        for (const worker of workers) worker.terminate();
+      }
+      assertEqual(torn, 0, `torn pairs seen in ${reads} reads`);
+      const guard = await lock.read();
+      assertEqual([guard.value.a, guard.value.b], [2 * perWorker, 2 * perWorker], "every write counted");
+      guard.release();
+    },
+    workerTimeout,
+  );
+
   check("lockbox/threads Mutex.from: a foreign object → TypeError", () => {
     const Mutex = need<S.ThreadsMutexClass>(threads, "Mutex", "lockbox/threads");
     assert(thrown(() => Mutex.from({ type: "nope" }), "Mutex.from(foreign)") instanceof TypeError, "TypeError");

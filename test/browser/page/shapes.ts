@@ -132,6 +132,26 @@ export interface ThreadsMutexClass {
   from(received: unknown): ThreadsMutex<unknown>;
 }
 
+/** `lockbox/threads` RwLock (SPEC §4). */
+export interface ThreadsRwLock<T> {
+  read(options?: AcquireOpts): Promise<Guard<T>>;
+  write(options?: AcquireOpts): Promise<Guard<T>>;
+  readSync(options?: { timeout?: number }): Guard<T>;
+  writeSync(options?: { timeout?: number }): Guard<T>;
+  readonly readers: number;
+  readonly isWriteLocked: boolean;
+  readonly handle: unknown;
+}
+export interface ThreadsRwLockClass {
+  new <T>(data: T, options?: { poison?: boolean }): ThreadsRwLock<T>;
+  from(received: unknown): ThreadsRwLock<unknown>;
+}
+
+/** `struct(fields)` of `lockbox/threads`: a layout whose `create` allocates shared memory. */
+export type StructFunction = (fields: Record<string, string>) => {
+  create(init?: Record<string, unknown>): Record<string, number>;
+};
+
 export interface AtomicI32 {
   load(): number;
   store(value: number): void;

@@ -2,13 +2,21 @@
  * Web Worker for the `lockbox/threads` browser checks. One task per message; answers `{ ok: true }`
  * or `{ ok: false, error }`. Loads the built `lockbox/threads` entry, as an application would.
  */
-import type { AtomicI32Class, Exports, ThreadsMutex, ThreadsMutexClass } from "./shapes.js";
+import type {
+  AtomicI32Class,
+  Exports,
+  ThreadsMutex,
+  ThreadsMutexClass,
+  ThreadsRwLock,
+  ThreadsRwLockClass,
+} from "./shapes.js";
 
 export type WorkerTask =
   | { task: "probe"; counter: Int32Array }
   | { task: "mutex-increment"; mutex: unknown; iterations: number; gate: Int32Array }
   | { task: "atomic-add"; atomic: unknown; iterations: number; gate: Int32Array }
-  | { task: "atomic-store-notify"; atomic: unknown };
+  | { task: "atomic-store-notify"; atomic: unknown }
+  | { task: "rwlock-pair"; lock: unknown; iterations: number; gate: Int32Array };
 
 export type WorkerReply = { ok: true; isolated: boolean } | { ok: false; error: string };
 
@@ -33,6 +41,23 @@ async function run(message: WorkerTask): Promise<void> {
         const seen = guard.value[0]!;
         for (let spin = 0; spin < 100; spin++) Atomics.load(guard.value, 0);
         guard.value[0] = seen + 1;
+      } finally {
+        guard.release();
+      }
+    }
+    return;
+  }
+  if (message.task === "rwlock-pair") {
+    // The struct layout travels inside the lock's handle: this worker never declares it.
+    const lock = (threads.RwLock as ThreadsRwLockClass).from(message.lock) as ThreadsRwLock<{ a: number; b: number }>;
+    passGate(message.gate);
+    for (let i = 0; i < message.iterations; i++) {
+      const guard = lock.writeSync();
+      try {
+        // a and b differ only inside the write lock; a reader that ever sees them differ saw a torn write.
+        guard.value.a += 1;
+        for (let spin = 0; spin < 500; spin++) Atomics.load(message.gate, 0);
+        guard.value.b += 1;
       } finally {
         guard.release();
       }
