@@ -452,6 +452,12 @@ export class AtomicI32 extends AtomicInteger<number> {
   /**
    * Rebuilds an atomic over the same memory from an instance or its `handle` (in any thread).
    *
+   * @example
+   * ```ts
+   * // worker: the parent posted `{ counter }` (the AtomicI32 itself, or its handle)
+   * const counter = AtomicI32.from(workerData.counter);
+   * ```
+   *
    * @throws TypeError for anything else: another type's handle, another layout version, a buffer that
    * is not a `SharedArrayBuffer` or is too small, a misaligned `byteOffset`.
    */
@@ -581,6 +587,12 @@ export class AtomicU32 extends AtomicInteger<number> {
   /**
    * Rebuilds an atomic over the same memory from an instance or its `handle`.
    *
+   * @example
+   * ```ts
+   * // worker: the parent posted `{ counter }` (the AtomicU32 itself, or its handle)
+   * const counter = AtomicU32.from(workerData.counter);
+   * ```
+   *
    * @throws TypeError for anything else (another type or version, a foreign or too small buffer).
    */
   static from(received: unknown): AtomicU32 {
@@ -625,6 +637,12 @@ export class AtomicI64 extends AtomicInteger<bigint> {
 
   /**
    * Rebuilds an atomic over the same memory from an instance or its `handle`.
+   *
+   * @example
+   * ```ts
+   * // worker: the parent posted `{ counter }` (the AtomicI64 itself, or its handle)
+   * const counter = AtomicI64.from(workerData.counter);
+   * ```
    *
    * @throws TypeError for anything else (another type or version, a foreign or too small buffer).
    */
@@ -671,6 +689,12 @@ export class AtomicU64 extends AtomicInteger<bigint> {
 
   /**
    * Rebuilds an atomic over the same memory from an instance or its `handle`.
+   *
+   * @example
+   * ```ts
+   * // worker: the parent posted `{ counter }` (the AtomicU64 itself, or its handle)
+   * const counter = AtomicU64.from(workerData.counter);
+   * ```
    *
    * @throws TypeError for anything else (another type or version, a foreign or too small buffer).
    */
@@ -745,6 +769,12 @@ export class AtomicBool {
 
   /**
    * Rebuilds an atomic over the same memory from an instance or its `handle`.
+   *
+   * @example
+   * ```ts
+   * // worker: the parent posted `{ counter }` (the AtomicBool itself, or its handle)
+   * const counter = AtomicBool.from(workerData.counter);
+   * ```
    *
    * @throws TypeError for anything else (another type or version, a foreign or too small buffer).
    */

@@ -399,6 +399,14 @@ const rebuilt = new Map<string, StructLayout<Fields>>();
  * A struct layout, made by {@link struct}: allocates instances (`create`), rebuilds them from handles
  * (`from`), and can itself be a field type of another struct.
  *
+ * @example
+ * ```ts
+ * const Stats = struct({ hits: "u32", bytes: "u64" });
+ * const stats = Stats.create();
+ * const lock = new Mutex(stats); // lockbox/threads: the worker gets a working guard.value
+ * Stats.size; // 16
+ * ```
+ *
  * Accessors are defined once per layout on a prototype, so instances are cheap and monomorphic.
  */
 export class StructLayout<S extends Fields> {
