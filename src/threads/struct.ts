@@ -770,7 +770,12 @@ const RESERVED = new Set(["handle", "__proto__", "constructor"]);
 /** Checks a field list (from `struct()` or a received description) and normalizes it to a description. */
 function describeFields(entries: ReadonlyArray<readonly [string, unknown]>, path: string): StructDescription {
   const fields: [string, FieldDescription][] = [];
+  const seen = new Set<string>();
   for (const [name, type] of entries) {
+    // Only a received description can repeat a name (object keys are unique).
+    if (seen.has(name))
+      throw new TypeError(`Expected \`${path}\` field names to be unique, got ${describe(name)} twice`);
+    seen.add(name);
     if (RESERVED.has(name)) {
       throw new TypeError(
         `Expected \`${path}\` field names other than "handle", "__proto__" and "constructor", got ${describe(name)}`,

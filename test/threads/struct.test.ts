@@ -260,6 +260,21 @@ describe("struct handles", () => {
       TypeError,
     );
     expect(() => StructLayout.fromHandle({ ...h, layout: { kind: "struct", fields: "nope" } })).toThrow(TypeError);
+    expect(() =>
+      StructLayout.fromHandle({
+        ...h,
+        layout: {
+          kind: "struct",
+          fields: [
+            ["x", "u8"],
+            ["x", "u8"],
+          ],
+        },
+      }),
+    ).toThrow(/unique, got "x" twice/);
+    expect(() => StructLayout.fromHandle({ ...h, layout: { kind: "struct", fields: [["handle", "u8"]] } })).toThrow(
+      /"handle"/,
+    );
     expect(() => StructLayout.fromHandle({})).toThrow(TypeError);
   });
 
