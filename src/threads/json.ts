@@ -17,6 +17,7 @@
  */
 
 import { checkInteger, checkOptionsObject, describe } from "../internal/validate.js";
+import { interiorMutable } from "../types.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import type { DataBinding } from "./shared-data.js";
 
@@ -70,6 +71,7 @@ let adopted: { buffer: SharedArrayBuffer; maxBytes: number } | undefined;
  * ```
  */
 export class JsonCell<T> {
+  declare readonly [interiorMutable]: true;
   /** Structured-clone-safe description (an own property, so posting the cell itself works too). */
   readonly handle: JsonHandle;
   readonly #buffer: SharedArrayBuffer;
@@ -202,7 +204,12 @@ export class JsonCell<T> {
     const needed = HEADER + bytes.length;
     if (buffer.growable && buffer.byteLength < needed) {
       // Grow geometrically (a value that keeps growing costs O(1) amortized grows), capped at the max.
-      buffer.grow(Math.min(buffer.maxByteLength, Math.max(needed, buffer.byteLength * 2)));
+      try {
+        buffer.grow(Math.min(buffer.maxByteLength, Math.max(needed, buffer.byteLength * 2)));
+      } catch (error) {
+        // Another thread grew it past our target in between (grow cannot shrink): fine if it fits.
+        if (buffer.byteLength < needed) throw error;
+      }
     }
     this.#bytes.set(bytes, HEADER);
     // The length goes last, so a reader that sees it also sees the bytes it covers (seq-cst store).
