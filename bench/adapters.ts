@@ -12,7 +12,7 @@
  * until its Mutex exists.
  */
 
-import { FloorMutex, FloorRwLock, FloorSemaphore } from "./floors.js";
+import { type FloorGuard, FloorGuardMutex, FloorMutex, FloorRwLock, FloorSemaphore } from "./floors.js";
 
 /** Thrown when a library (or this lockbox build) lacks what a scenario needs: reported as skipped. */
 export class Skipped extends Error {
@@ -95,6 +95,14 @@ export async function createMutex(lib: string): Promise<MutexAdapter> {
         () => m.lock(),
         () => m.unlock(),
         () => (m.tryLock() ? TOKEN : undefined),
+      ) as MutexAdapter;
+    }
+    case "floor+guard": {
+      const m = new FloorGuardMutex();
+      return withField<FloorGuard>(
+        () => m.lock(),
+        (g) => g.release(),
+        () => m.tryLock(),
       ) as MutexAdapter;
     }
     case "lockbox": {

@@ -46,6 +46,51 @@ export class FloorMutex {
 }
 
 /**
+ * The floor for a guard-returning API: {@link FloorMutex}, except that every acquire resolves with a
+ * fresh guard object (one private field, an idempotent `release()`). Not a floor for ratios — a
+ * reference row that shows what allocating a guard and resolving a promise with an object cost by
+ * themselves, i.e. the least any lock shaped like lockbox's `lock(): Promise<Guard>` can do.
+ */
+export class FloorGuardMutex {
+  #locked = false;
+  readonly #queue = new Fifo<(guard: FloorGuard) => void>();
+
+  lock(): Promise<FloorGuard> {
+    if (!this.#locked) {
+      this.#locked = true;
+      return Promise.resolve(new FloorGuard(this));
+    }
+    return new Promise<FloorGuard>((resolve) => this.#queue.push(resolve));
+  }
+
+  tryLock(): FloorGuard | undefined {
+    if (this.#locked) return undefined;
+    this.#locked = true;
+    return new FloorGuard(this);
+  }
+
+  unlock(): void {
+    if (this.#queue.size > 0) this.#queue.shift()(new FloorGuard(this));
+    else this.#locked = false;
+  }
+}
+
+export class FloorGuard {
+  #mutex: FloorGuardMutex | undefined;
+
+  constructor(mutex: FloorGuardMutex) {
+    this.#mutex = mutex;
+  }
+
+  release(): void {
+    const mutex = this.#mutex;
+    if (mutex === undefined) return;
+    this.#mutex = undefined;
+    mutex.unlock();
+  }
+}
+
+/**
  * A FIFO read-write lock: one queue of readers and writers in arrival order. Consecutive readers at the
  * head are admitted together; a queued writer blocks readers behind it (no writer starvation).
  */

@@ -10,14 +10,16 @@
  *   --out DIR           where to write results (default bench/results, or bench/results/partial/ for
  *                       a quick or filtered run, so a smoke run never overwrites the published numbers)
  *   --timeout S         seconds before a bench process is killed and reported as an error (default 120)
+ *   --tsx               run the TypeScript through `node --import tsx` instead of transpiling it first
  */
 
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { compileForBench } from "./compile.js";
 import { checkTargets, type Report, renderMarkdown, renderSvg, type Sample, summarize } from "./report.js";
 import { SCENARIOS, type Scenario } from "./scenarios.js";
 import { type ChildResult, RESULT_PREFIX } from "./util.js";
@@ -33,6 +35,7 @@ const { values: flags } = parseArgs({
     reps: { type: "string" },
     out: { type: "string" },
     timeout: { type: "string", default: "120" },
+    tsx: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -90,18 +93,33 @@ interface Job {
 const jobs: Job[] = [];
 for (let rep = 0; rep < reps; rep++) {
   for (const scenario of scenarios) {
+    if (rep >= (scenario.maxReps ?? reps)) continue;
     const libs = libsOf(scenario);
     const shift = rep % libs.length;
     for (const lib of [...libs.slice(shift), ...libs.slice(0, shift)]) jobs.push({ rep, scenario, lib });
   }
 }
 
+const isTty = process.stderr.isTTY === true;
+function progress(text: string): void {
+  if (isTty) process.stderr.write(`\r\x1b[K${text}`);
+  else process.stderr.write(`${text}\n`);
+}
+
+// Bench processes run transpiled JavaScript by default (see compile.ts): bare `node` starts in a fraction
+// of the time `node --import tsx` takes, and startup is not what is measured.
+const useTsx = flags.tsx === true;
+const buildDir = join(root, "node_modules", ".cache", "lockbox-bench");
+if (!useTsx) {
+  progress("transpiling src/ and bench/ …");
+  await compileForBench(root, buildDir);
+}
+const workerEntry = useTsx ? ["--import", "tsx", join(here, "worker.ts")] : [join(buildDir, "bench", "worker.js")];
+
 function runChild(job: Job): Promise<ChildResult> {
   const args = [
-    "--import",
-    "tsx",
     ...(job.scenario.gc === true ? ["--expose-gc"] : []),
-    join(here, "worker.ts"),
+    ...workerEntry,
     job.scenario.name,
     job.lib,
     ...(quick ? ["--quick"] : []),
@@ -131,13 +149,8 @@ function runChild(job: Job): Promise<ChildResult> {
   });
 }
 
-const isTty = process.stderr.isTTY === true;
-function progress(text: string): void {
-  if (isTty) process.stderr.write(`\r\x1b[K${text}`);
-  else process.stderr.write(`${text}\n`);
-}
-
 const started = Date.now();
+const loadAtStart = loadavg()[0] ?? 0;
 const samples = new Map<string, Map<string, Sample[]>>();
 /** Scenario/lib pairs that were skipped or wrong: not repeated (the outcome does not change). */
 const settled = new Set<string>();
@@ -177,6 +190,7 @@ const report: Report = {
     reps,
     quick,
     seconds,
+    load: [loadAtStart, loadavg()[0] ?? 0],
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`,
   },
   scenarios: summaries,

@@ -25,12 +25,20 @@ export interface ThreadsWorkerData {
 const WORKERS = 2;
 
 /**
- * Worker bootstrap. In Node 20 a worker does not get the `--import tsx` hooks of its parent (a `.ts`
- * entry fails with ERR_UNKNOWN_FILE_EXTENSION), so the worker registers tsx itself and then imports
- * the TypeScript entry.
+ * How to start a bench worker. The runner normally runs transpiled JavaScript (compile.ts), which a worker
+ * loads as is. Under `--tsx` this module is TypeScript, and in Node 20 a worker does not get its parent's
+ * `--import tsx` hooks (a `.ts` entry fails with ERR_UNKNOWN_FILE_EXTENSION), so the worker is started
+ * from a small eval'd bootstrap that registers tsx and then imports the TypeScript entry.
  */
-const TS_WORKER = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./threads-worker.ts", import.meta.url).href)}); })`;
+function startWorker(data: ThreadsWorkerData): Worker {
+  if (!import.meta.url.endsWith(".ts")) {
+    return new Worker(new URL("./threads-worker.js", import.meta.url), { workerData: data });
+  }
+  const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
+  const entry = JSON.stringify(new URL("./threads-worker.ts", import.meta.url).href);
+  const bootstrap = `import(${tsx}).then((api) => { api.register(); return import(${entry}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
+}
 
 /** Runs a warm-up round, then `passes` measured rounds; reports the fastest (see `bestOf` in scenarios.ts). */
 export async function runThreads(
@@ -58,7 +66,7 @@ export async function runThreads(
   const workers: Worker[] = [];
   try {
     for (let i = 0; i < WORKERS; i++) {
-      workers.push(new Worker(TS_WORKER, { eval: true, workerData: data }));
+      workers.push(startWorker(data));
     }
     await Promise.all(workers.map((w) => once(w, "message")));
     const round = async (n: number): Promise<number> => {
