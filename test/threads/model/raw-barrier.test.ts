@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { arrive, waitStep } from "../../../src/threads/raw/raw-barrier.js";
+import { arrive, waitBlocking, waitStep } from "../../../src/threads/raw/raw-barrier.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
 import { mutants, park, withMutant } from "./drivers.js";
 import { budget, check, explore, type Program, type ThreadContext } from "./explorer.js";
@@ -62,6 +62,35 @@ describe("raw barrier (model)", () => {
 
   it("3 parties × 2 rounds", () => {
     expect(check(program(3, 2), budget({ preemptionBound: 1 })).complete).toBe(true);
+  });
+});
+
+describe("raw barrier (model): the production loop waitBlocking", () => {
+  it("timed parks: nobody is left behind, and a party that gives up does not block the others", () => {
+    const blocking = (timeout: number) => (ctx: ThreadContext, s: Shared) => {
+      const A = ctx.atomics;
+      A.add(s.arrivals, 0, 1);
+      const { leader, generation } = arrive(A, s.barrier, 0, 3);
+      if (!leader && !waitBlocking(A, s.barrier, 0, generation, ctx.now, timeout)) return "gave up";
+      expect(A.load(s.arrivals, 0)).toBe(3);
+      return leader ? "leader" : "passed";
+    };
+    let gaveUp = 0;
+    const report = check(
+      {
+        setup: () => ({ barrier: new Int32Array(2), arrivals: new Int32Array(1) }),
+        names: (s) => ({ barrier: s.barrier, arrivals: s.arrivals }),
+        threads: [blocking(Number.POSITIVE_INFINITY), blocking(1), blocking(Number.POSITIVE_INFINITY)],
+        final: (s, view) => {
+          if (view.results.includes("gave up")) gaveUp++;
+          expect(view.results.filter((r) => r === "leader")).toHaveLength(1);
+          expect(s.barrier[1]).toBe(1);
+        },
+      },
+      budget({ preemptionBound: 1, timeouts: 1 }),
+    );
+    expect(report.complete).toBe(true);
+    expect(gaveUp).toBeGreaterThan(0);
   });
 });
 

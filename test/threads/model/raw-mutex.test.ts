@@ -10,12 +10,14 @@ import type { AtomicsLike } from "../../../src/threads/raw/atomics-like.js";
 import { markDead } from "../../../src/threads/raw/liveness-table.js";
 import {
   CONTENDED,
+  clearPoison,
   HANDOFF,
   isPoisoned,
   lockBlocking,
   lockStep,
   ownerOf,
   POISONED,
+  poisonLock,
   STATE_MASK,
   tryLock,
   UNLOCKED,
@@ -191,6 +193,42 @@ describe("raw mutex (model)", () => {
     });
     expect(report.complete).toBe(true);
     expect(recovered).toBeGreaterThan(0);
+  });
+
+  it("poison is sticky across unlocks, seen by the next holder, and cleared only by clearPoison", () => {
+    const program: Program<Shared> = {
+      setup,
+      names,
+      threads: [
+        (ctx, s) => {
+          lock(ctx, s, "untimed");
+          critical(ctx, s);
+          ctx.atomics.store(s.mem, 2, 1); // "the poisoner held the lock"
+          poisonLock(ctx.atomics, s.mem, 0);
+          unlock(ctx.atomics, s.mem, 0, ownerId(ctx));
+        },
+        (ctx, s) => {
+          lock(ctx, s, "untimed");
+          const poisoned = isPoisoned(ctx.atomics, s.mem, 0);
+          expect(poisoned).toBe(ctx.atomics.load(s.mem, 2) === 1);
+          critical(ctx, s);
+          if (poisoned) clearPoison(ctx.atomics, s.mem, 0);
+          unlock(ctx.atomics, s.mem, 0, ownerId(ctx));
+          return poisoned;
+        },
+        (ctx, s) => {
+          lock(ctx, s, "untimed");
+          critical(ctx, s);
+          unlock(ctx.atomics, s.mem, 0, ownerId(ctx));
+        },
+      ],
+      invariant: wordInvariant(),
+      final: (s, view) => {
+        expect(s.mem[1]).toBe(3);
+        expect(s.mem[0]).toBe(view.results[1] ? 0 : POISONED);
+      },
+    };
+    expect(check(program, budget({ preemptionBound: 1 })).complete).toBe(true);
   });
 
   it("unlock by a thread that does not hold the lock changes nothing", () => {

@@ -11,6 +11,7 @@ import {
   COUNT_MASK,
   downgrade,
   POISONED,
+  readBlocking,
   readStep,
   readUnlock,
   tryRead,
@@ -127,6 +128,29 @@ describe("raw rwlock (model)", () => {
 
   it("every wake-up is a notify-all: a wake-up stolen by an abandoned waitAsync strands nobody", () => {
     const report = check(program([reader(), writer(), writer()], 2), budget({ preemptionBound: 1, stolenWakeups: 1 }));
+    expect(report.complete).toBe(true);
+  });
+
+  it("the production loops readBlocking / writeBlocking", () => {
+    const A = (ctx: ThreadContext) => ctx.atomics;
+    const blockingReader = (ctx: ThreadContext, s: Shared) => {
+      expect(readBlocking(A(ctx), s.mem, 0, s.table, ctx.now, Number.POSITIVE_INFINITY, 0)).toBe(true);
+      ctx.enter("rw", "shared");
+      ctx.leave("rw");
+      readUnlock(A(ctx), s.mem, 0);
+    };
+    const blockingWriter = (ctx: ThreadContext, s: Shared) => {
+      expect(writeBlocking(A(ctx), s.mem, 0, ownerId(ctx), s.table, ctx.now, Number.POSITIVE_INFINITY, 0)).toBe(true);
+      ctx.enter("rw", "exclusive");
+      const v = A(ctx).load(s.mem, 2);
+      A(ctx).store(s.mem, 2, v + 1);
+      ctx.leave("rw");
+      writeUnlock(A(ctx), s.mem, 0, ownerId(ctx));
+    };
+    const report = check(
+      program([blockingReader, blockingWriter, blockingReader], 1),
+      budget({ allParkedIsDeadlock: true, timeouts: 1, preemptionBound: 1 }),
+    );
     expect(report.complete).toBe(true);
   });
 
