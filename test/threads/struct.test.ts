@@ -14,20 +14,7 @@ describe("struct layout", () => {
   });
 
   it("gives every scalar its size and alignment", () => {
-    const sizes: Record<ScalarType, number> = {
-      i8: 1,
-      u8: 1,
-      bool: 1,
-      i16: 2,
-      u16: 2,
-      i32: 4,
-      u32: 4,
-      f32: 4,
-      f64: 8,
-      i64: 8,
-      u64: 8,
-    };
-    for (const [type, size] of Object.entries(sizes)) {
+    for (const [type, size] of Object.entries(SIZES)) {
       const L = struct({ pad: "u8", x: type as ScalarType });
       expect(L.offsetOf("x"), type).toBe(size);
       expect(L.size, type).toBe(2 * size);
@@ -292,6 +279,20 @@ describe("struct handles", () => {
   });
 });
 
+const SIZES: Record<ScalarType, number> = {
+  i8: 1,
+  u8: 1,
+  bool: 1,
+  i16: 2,
+  u16: 2,
+  i32: 4,
+  u32: 4,
+  f32: 4,
+  f64: 8,
+  i64: 8,
+  u64: 8,
+};
+
 describe("struct field round-trips (property)", () => {
   const arbitraries: Record<ScalarType, fc.Arbitrary<unknown>> = {
     i8: fc.integer({ min: -128, max: 127 }),
@@ -308,7 +309,7 @@ describe("struct field round-trips (property)", () => {
   };
   const types = Object.keys(arbitraries) as ScalarType[];
 
-  it("any layout of scalars and strings stores exactly what was written, field by field", () => {
+  it("any layout of scalars and strings follows the C layout rules and stores exactly what was written", () => {
     const field = fc.oneof(
       fc
         .constantFrom(...types)
@@ -336,14 +337,27 @@ describe("struct field round-trips (property)", () => {
             expect(s[`f${i}`]).toEqual(v);
             expect(rebuilt[`f${i}`]).toEqual(v);
           });
-          // Offsets are aligned and fields do not overlap: write each in turn, all others keep their value.
-          fields.forEach((_, i) => {
-            s[`f${i}`] = values[i];
-          });
+          // Writing in the other order into fresh memory: overlapping fields would clobber each other.
+          const fresh = L.create() as unknown as Record<string, unknown>;
+          for (let i = values.length - 1; i >= 0; i--) fresh[`f${i}`] = values[i];
           values.forEach((v, i) => {
-            expect(s[`f${i}`]).toEqual(v);
+            expect(fresh[`f${i}`]).toEqual(v);
           });
-          expect(L.size % L.align).toBe(0);
+          // The C layout rules, from a reference model: aligned offsets, in order, no overlap, padded size.
+          let end = 0;
+          let maxAlign = 1;
+          fields.forEach((f, i) => {
+            const [size, align] =
+              typeof f.type === "string" ? [SIZES[f.type], SIZES[f.type]] : [4 + f.type.maxBytes, 4];
+            const offset = L.offsetOf(`f${i}`);
+            expect(offset % align).toBe(0);
+            expect(offset).toBeGreaterThanOrEqual(end);
+            expect(offset - end).toBeLessThan(align); // no more padding than needed
+            end = offset + size;
+            maxAlign = Math.max(maxAlign, align);
+          });
+          expect(L.align).toBe(maxAlign);
+          expect(L.size).toBe(Math.ceil(end / maxAlign) * maxAlign);
         },
       ),
       { numRuns: 150 },
