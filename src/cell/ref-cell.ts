@@ -1,8 +1,9 @@
 import { BorrowError, BorrowMutError, UseAfterReleaseError } from "../errors.js";
+import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { dispose, GUARD_TOKEN } from "../internal/symbols.js";
+import { GUARD_TOKEN } from "../internal/symbols.js";
 import { checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
-import { type DeepReadonly, interiorMutable, type Releasable } from "../types.js";
+import { type DeepReadonly, interiorMutable } from "../types.js";
 
 /** What a {@link RefCell} is doing right now: no borrow, one or more `Ref`s, or one `RefMut`. */
 export type BorrowState = "unused" | "reading" | "writing";
@@ -262,15 +263,12 @@ function framesOf(trace: { readonly stack?: string | undefined }): string {
  * console.log(ref.value.name);
  * ```
  */
-export class Ref<T> implements Releasable {
-  #cell: RefCell<T> | undefined;
+export class Ref<T> extends Guard<RefCell<T>> {
   readonly #site: BorrowSite | undefined;
 
   /** @internal Borrows come from `RefCell.borrow()`; this constructor throws for anyone else. */
   constructor(token: typeof GUARD_TOKEN, cell: RefCell<T>, site: BorrowSite | undefined) {
-    if (token !== GUARD_TOKEN) throw new TypeError("Ref cannot be constructed directly; use refCell.borrow()");
-    markNotSend(this);
-    this.#cell = cell;
+    super(token, cell);
     this.#site = site;
   }
 
@@ -280,27 +278,16 @@ export class Ref<T> implements Releasable {
    * @throws UseAfterReleaseError after release.
    */
   get value(): DeepReadonly<T> {
-    const cell = this.#cell;
-    if (cell === undefined) throw released("Ref", "read `value` of");
-    return cellValue(cell) as DeepReadonly<T>;
+    return cellValue(this.live("read `value` of")) as DeepReadonly<T>;
   }
 
-  /** `true` once released. */
-  get released(): boolean {
-    return this.#cell === undefined;
+  protected get kind(): string {
+    return "Ref";
   }
 
-  /** Ends the borrow. Idempotent. */
-  release(): void {
-    const cell = this.#cell;
-    if (cell === undefined) return;
-    this.#cell = undefined;
+  /** Ends the borrow. */
+  protected unlock(cell: RefCell<T>): void {
     endBorrow(cell as RefCell<unknown>, this.#site);
-  }
-
-  /** Same as {@link release}, for `using`. */
-  [dispose](): void {
-    this.release();
   }
 }
 
@@ -318,15 +305,12 @@ export class Ref<T> implements Releasable {
  * ref.value += 1;
  * ```
  */
-export class RefMut<T> implements Releasable {
-  #cell: RefCell<T> | undefined;
+export class RefMut<T> extends Guard<RefCell<T>> {
   readonly #site: BorrowSite | undefined;
 
   /** @internal Borrows come from `RefCell.borrowMut()`; this constructor throws for anyone else. */
   constructor(token: typeof GUARD_TOKEN, cell: RefCell<T>, site: BorrowSite | undefined) {
-    if (token !== GUARD_TOKEN) throw new TypeError("RefMut cannot be constructed directly; use refCell.borrowMut()");
-    markNotSend(this);
-    this.#cell = cell;
+    super(token, cell);
     this.#site = site;
   }
 
@@ -336,36 +320,19 @@ export class RefMut<T> implements Releasable {
    * @throws UseAfterReleaseError after release.
    */
   get value(): T {
-    const cell = this.#cell;
-    if (cell === undefined) throw released("RefMut", "read `value` of");
-    return cellValue(cell);
+    return cellValue(this.live("read `value` of"));
   }
 
   set value(value: T) {
-    const cell = this.#cell;
-    if (cell === undefined) throw released("RefMut", "write `value` of");
-    setCellValue(cell, value);
+    setCellValue(this.live("write `value` of"), value);
   }
 
-  /** `true` once released. */
-  get released(): boolean {
-    return this.#cell === undefined;
+  protected get kind(): string {
+    return "RefMut";
   }
 
-  /** Ends the borrow. Idempotent. */
-  release(): void {
-    const cell = this.#cell;
-    if (cell === undefined) return;
-    this.#cell = undefined;
+  /** Ends the borrow. */
+  protected unlock(cell: RefCell<T>): void {
     endBorrow(cell as RefCell<unknown>, this.#site);
   }
-
-  /** Same as {@link release}, for `using`. */
-  [dispose](): void {
-    this.release();
-  }
-}
-
-function released(kind: "Ref" | "RefMut", action: string): UseAfterReleaseError {
-  return new UseAfterReleaseError(`Cannot ${action} a ${kind} after release()`);
 }

@@ -1,10 +1,11 @@
 import { PoisonError, TimeoutError, UseAfterReleaseError } from "../errors.js";
 import { BatchSemaphore } from "../internal/batch-semaphore.js";
 import { Deadline } from "../internal/deadline.js";
+import { guardOwner } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
 import { checkFunction, checkLockOptions, describe, MAX_TIMEOUT } from "../internal/validate.js";
 import { interiorMutable, type LockOptions } from "../types.js";
-import { MutexGuard, mutexOfGuard } from "./mutex.js";
+import { type Mutex, MutexGuard } from "./mutex.js";
 
 /** Tag of a waiter with a signal: its grant says how it was woken, so an abort can hand it on. */
 const ABORTABLE = 1;
@@ -224,7 +225,7 @@ export class Condvar {
     timeoutIsResult: boolean,
   ): Promise<CondvarWaitTimeoutResult<T>> {
     checkGuard(guard);
-    const mutex = mutexOfGuard(guard);
+    const mutex = guardOwner(guard) as Mutex<T> | undefined;
     if (mutex === undefined) throw releasedGuard();
     checkLockOptions(options);
     if (options?.signal?.aborted) {

@@ -1,10 +1,11 @@
 import { UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { Deadline } from "../internal/deadline.js";
+import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN } from "../internal/symbols.js";
 import { checkAcquireOptions, checkFunction, describe, precheck } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
+import { type AcquireOptions, interiorMutable } from "../types.js";
 
 /**
  * The lock of one key: a one-permit core. It exists only while the key has a holder or a waiter: the
@@ -224,8 +225,7 @@ export class KeyedMutex<K> {
  * `release()` (or leaving a `using` block) gives every key back; a second `release()` does nothing;
  * `value` then throws {@link UseAfterReleaseError}.
  */
-export class KeyedMutexGuard<V> implements Releasable {
-  #owner: KeyedMutex<unknown> | undefined;
+export class KeyedMutexGuard<V> extends Guard<KeyedMutex<unknown>> {
   readonly #entries: Entry<unknown> | Entry<unknown>[];
   readonly #value: V;
 
@@ -238,42 +238,29 @@ export class KeyedMutexGuard<V> implements Releasable {
     entries: Entry<unknown> | Entry<unknown>[],
     keys?: V,
   ) {
-    if (token !== GUARD_TOKEN) illegalConstructor("KeyedMutexGuard");
-    markNotSend(this);
-    this.#owner = owner;
+    super(token, owner);
     this.#entries = entries;
     this.#value = Array.isArray(entries) ? (Object.freeze(keys) as V) : (entries.key as V);
   }
 
   /** The locked key (or, from `lockMany`, the locked keys in the order they were taken). */
   get value(): V {
-    if (this.#owner === undefined) {
-      throw new UseAfterReleaseError("Cannot read `value` of a KeyedMutexGuard after release()");
-    }
+    this.live("read `value` of");
     return this.#value;
   }
 
-  /** `true` once released. */
-  get released(): boolean {
-    return this.#owner === undefined;
+  protected get kind(): string {
+    return "KeyedMutexGuard";
   }
 
-  /** Gives the key (or every key) back, to its next waiter if any. Idempotent. */
-  release(): void {
-    const owner = this.#owner;
-    if (owner === undefined) return;
-    this.#owner = undefined;
+  /** Gives the key (or every key, last taken first) back, to its next waiter if any. */
+  protected unlock(owner: KeyedMutex<unknown>): void {
     const entries = this.#entries;
     if (!Array.isArray(entries)) {
       releaseEntry(owner, entries);
       return;
     }
     for (let i = entries.length - 1; i >= 0; i--) releaseEntry(owner, entries[i] as Entry<unknown>);
-  }
-
-  /** Same as {@link release}, for `using`. */
-  [dispose](): void {
-    this.release();
   }
 }
 

@@ -1,9 +1,10 @@
-import { PoisonError, UseAfterReleaseError } from "../errors.js";
+import { PoisonError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
+import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
-import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
+import { interiorMutable, type LockOptions, type PoisonOptions } from "../types.js";
 
 /** Tag bit of a waiter that acquires even when the lock is poisoned. */
 const IGNORE_POISON = 1;
@@ -13,13 +14,6 @@ let mutexValue: <T>(mutex: Mutex<T>) => T;
 let setMutexValue: <T>(mutex: Mutex<T>, value: T) => void;
 let unlockMutex: (mutex: Mutex<unknown>) => void;
 let poisonMutex: (mutex: Mutex<unknown>) => void;
-
-/**
- * The mutex a live guard holds, or `undefined` once it is released. For lockbox's own primitives that
- * take a guard (`Condvar.wait`); not exported from the package.
- * @internal
- */
-export let mutexOfGuard: <T>(guard: MutexGuard<T>) => Mutex<T> | undefined;
 
 /**
  * An async mutual-exclusion lock that owns its value (tokio's `Mutex<T>`): the value is reachable only
@@ -179,49 +173,19 @@ export class Mutex<T> {
  * a `using` block) gives the lock back; a second `release()` does nothing; `value` then throws
  * {@link UseAfterReleaseError}.
  */
-export class MutexGuard<T> implements Releasable {
-  #mutex: Mutex<T> | undefined;
-
-  static {
-    mutexOfGuard = (guard) => guard.#mutex;
-  }
-
+export class MutexGuard<T> extends Guard<Mutex<T>> {
   /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */
   constructor(token: typeof GUARD_TOKEN, mutex: Mutex<T>) {
-    if (token !== GUARD_TOKEN) illegalConstructor("MutexGuard");
-    markNotSend(this);
-    this.#mutex = mutex;
+    super(token, mutex);
   }
 
   /** The protected value. Assigning replaces it. */
   get value(): T {
-    const mutex = this.#mutex;
-    if (mutex === undefined) throw released("read `value` of");
-    return mutexValue(mutex);
+    return mutexValue(this.live("read `value` of"));
   }
 
   set value(value: T) {
-    const mutex = this.#mutex;
-    if (mutex === undefined) throw released("write `value` of");
-    setMutexValue(mutex, value);
-  }
-
-  /** `true` once released. */
-  get released(): boolean {
-    return this.#mutex === undefined;
-  }
-
-  /** Gives the lock back (to the next waiter, if any). Idempotent. */
-  release(): void {
-    const mutex = this.#mutex;
-    if (mutex === undefined) return;
-    this.#mutex = undefined;
-    unlockMutex(mutex as Mutex<unknown>);
-  }
-
-  /** Same as {@link release}, for `using`. */
-  [dispose](): void {
-    this.release();
+    setMutexValue(this.live("write `value` of"), value);
   }
 
   /**
@@ -230,12 +194,14 @@ export class MutexGuard<T> implements Releasable {
    * @throws UseAfterReleaseError after release.
    */
   poison(): void {
-    const mutex = this.#mutex;
-    if (mutex === undefined) throw released("poison through");
-    poisonMutex(mutex as Mutex<unknown>);
+    poisonMutex(this.live("poison through") as Mutex<unknown>);
   }
-}
 
-function released(action: string): UseAfterReleaseError {
-  return new UseAfterReleaseError(`Cannot ${action} a MutexGuard after release()`);
+  protected get kind(): string {
+    return "MutexGuard";
+  }
+
+  protected unlock(mutex: Mutex<T>): void {
+    unlockMutex(mutex as Mutex<unknown>);
+  }
 }

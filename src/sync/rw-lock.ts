@@ -1,7 +1,8 @@
 import { PoisonError, UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
+import { detachGuard, Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN } from "../internal/symbols.js";
 import {
   checkFunction,
   checkInteger,
@@ -9,7 +10,7 @@ import {
   checkOptionsObject,
   precheck,
 } from "../internal/validate.js";
-import { type DeepReadonly, interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
+import { type DeepReadonly, interiorMutable, type LockOptions, type PoisonOptions } from "../types.js";
 
 const MAX_READERS = 2 ** 31 - 1;
 
@@ -39,7 +40,6 @@ let upgradeUpgradable: <T>(lock: RwLock<T>, options: LockOptions | undefined) =>
 let tryUpgradeUpgradable: <T>(lock: RwLock<T>) => RwLockWriteGuard<T> | undefined;
 let downgradeUpgradable: <T>(lock: RwLock<T>) => RwLockReadGuard<T>;
 let poisonLock: (lock: RwLock<unknown>) => void;
-let detachUpgradable: (guard: RwLockUpgradableReadGuard<unknown>) => void;
 
 /**
  * An async reader-writer lock that owns its value (tokio's `RwLock<T>`, plus parking_lot's upgradable
@@ -363,7 +363,7 @@ export class RwLock<T> {
     // release() on it before the upgrade promise settles cannot hand that permit back a second time.
     const upgradable = this.#upgradableHolder;
     this.#upgradableHolder = undefined;
-    if (upgradable !== undefined) detachUpgradable(upgradable);
+    if (upgradable !== undefined) detachGuard(upgradable as Guard<unknown>);
     this.#readers--;
     this.#writeLocked = true;
     const guard = new RwLockWriteGuard(GUARD_TOKEN, this);
@@ -411,83 +411,31 @@ export class RwLock<T> {
   }
 }
 
-function released(guard: string, action: string): UseAfterReleaseError {
-  return new UseAfterReleaseError(`Cannot ${action} an ${guard} after release()`);
-}
-
 /** Shared access to an {@link RwLock}'s value: `value` is read-only (`DeepReadonly<T>`). */
-export class RwLockReadGuard<T> implements Releasable {
-  #lock: RwLock<T> | undefined;
-
-  /** @internal Guards come from their lock; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>) {
-    if (token !== GUARD_TOKEN) illegalConstructor("RwLockReadGuard");
-    markNotSend(this);
-    this.#lock = lock;
-  }
-
+export class RwLockReadGuard<T> extends Guard<RwLock<T>> {
   /** The protected value, read-only. */
   get value(): DeepReadonly<T> {
-    const lock = this.#lock;
-    if (lock === undefined) throw released("RwLockReadGuard", "read `value` of");
-    return lockValue(lock) as DeepReadonly<T>;
+    return lockValue(this.live("read `value` of")) as DeepReadonly<T>;
   }
 
-  get released(): boolean {
-    return this.#lock === undefined;
+  protected get kind(): string {
+    return "RwLockReadGuard";
   }
 
-  /** Gives the shared access back. Idempotent. */
-  release(): void {
-    const lock = this.#lock;
-    if (lock === undefined) return;
-    this.#lock = undefined;
+  protected unlock(lock: RwLock<T>): void {
     releaseRead(lock as RwLock<unknown>);
-  }
-
-  [dispose](): void {
-    this.release();
   }
 }
 
 /** Exclusive access to an {@link RwLock}'s value: `value` readable and assignable. */
-export class RwLockWriteGuard<T> implements Releasable {
-  #lock: RwLock<T> | undefined;
-
-  /** @internal Guards come from their lock; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>) {
-    if (token !== GUARD_TOKEN) illegalConstructor("RwLockWriteGuard");
-    markNotSend(this);
-    this.#lock = lock;
-  }
-
+export class RwLockWriteGuard<T> extends Guard<RwLock<T>> {
   /** The protected value. Assigning replaces it. */
   get value(): T {
-    const lock = this.#lock;
-    if (lock === undefined) throw released("RwLockWriteGuard", "read `value` of");
-    return lockValue(lock);
+    return lockValue(this.live("read `value` of"));
   }
 
   set value(value: T) {
-    const lock = this.#lock;
-    if (lock === undefined) throw released("RwLockWriteGuard", "write `value` of");
-    setLockValue(lock, value);
-  }
-
-  get released(): boolean {
-    return this.#lock === undefined;
-  }
-
-  /** Gives the exclusive access back. Idempotent. */
-  release(): void {
-    const lock = this.#lock;
-    if (lock === undefined) return;
-    this.#lock = undefined;
-    releaseWrite(lock as RwLock<unknown>);
-  }
-
-  [dispose](): void {
-    this.release();
+    setLockValue(this.live("write `value` of"), value);
   }
 
   /**
@@ -504,17 +452,20 @@ export class RwLockWriteGuard<T> implements Releasable {
    * @throws UseAfterReleaseError when already released.
    */
   downgrade(): RwLockReadGuard<T> {
-    const lock = this.#lock;
-    if (lock === undefined) throw released("RwLockWriteGuard", "downgrade");
-    this.#lock = undefined;
-    return downgradeWrite(lock);
+    return downgradeWrite(this.take("downgrade"));
   }
 
   /** Poisons the lock (for `using` blocks, which cannot see a throw). Does not release. */
   poison(): void {
-    const lock = this.#lock;
-    if (lock === undefined) throw released("RwLockWriteGuard", "poison through");
-    poisonLock(lock as RwLock<unknown>);
+    poisonLock(this.live("poison through") as RwLock<unknown>);
+  }
+
+  protected get kind(): string {
+    return "RwLockWriteGuard";
+  }
+
+  protected unlock(lock: RwLock<T>): void {
+    releaseWrite(lock as RwLock<unknown>);
   }
 }
 
@@ -522,43 +473,10 @@ export class RwLockWriteGuard<T> implements Releasable {
  * Upgradable shared access (parking_lot's `RwLockUpgradableReadGuard`): reads like a read guard, and can
  * become a write guard with {@link upgrade} without any writer getting in between.
  */
-export class RwLockUpgradableReadGuard<T> implements Releasable {
-  #lock: RwLock<T> | undefined;
-
-  static {
-    detachUpgradable = (guard) => {
-      guard.#lock = undefined;
-    };
-  }
-
-  /** @internal Guards come from their lock; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>) {
-    if (token !== GUARD_TOKEN) illegalConstructor("RwLockUpgradableReadGuard");
-    markNotSend(this);
-    this.#lock = lock;
-  }
-
+export class RwLockUpgradableReadGuard<T> extends Guard<RwLock<T>> {
   /** The protected value, read-only. */
   get value(): DeepReadonly<T> {
-    const lock = this.#lock;
-    if (lock === undefined) throw released("RwLockUpgradableReadGuard", "read `value` of");
-    return lockValue(lock) as DeepReadonly<T>;
-  }
-
-  get released(): boolean {
-    return this.#lock === undefined;
-  }
-
-  /** Gives the access back (cancelling a pending upgrade). Idempotent. */
-  release(): void {
-    const lock = this.#lock;
-    if (lock === undefined) return;
-    this.#lock = undefined;
-    releaseUpgradable(lock as RwLock<unknown>);
-  }
-
-  [dispose](): void {
-    this.release();
+    return lockValue(this.live("read `value` of")) as DeepReadonly<T>;
   }
 
   /**
@@ -572,8 +490,12 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * **Throws** (rejects): `UseAfterReleaseError` when released or when an upgrade is already pending.
    */
   upgrade(options?: Omit<LockOptions, "ignorePoison">): Promise<RwLockWriteGuard<T>> {
-    const lock = this.#lock;
-    if (lock === undefined) return Promise.reject(released("RwLockUpgradableReadGuard", "upgrade"));
+    let lock: RwLock<T>;
+    try {
+      lock = this.live("upgrade");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // On success the lock detaches this guard itself, synchronously, at the moment of the grant.
     return upgradeUpgradable(lock, options);
   }
@@ -584,9 +506,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * @throws UseAfterReleaseError when released.
    */
   tryUpgrade(): RwLockWriteGuard<T> | undefined {
-    const lock = this.#lock;
-    if (lock === undefined) throw released("RwLockUpgradableReadGuard", "upgrade");
-    return tryUpgradeUpgradable(lock);
+    return tryUpgradeUpgradable(this.live("upgrade"));
   }
 
   /**
@@ -595,9 +515,15 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * @throws UseAfterReleaseError when released.
    */
   downgrade(): RwLockReadGuard<T> {
-    const lock = this.#lock;
-    if (lock === undefined) throw released("RwLockUpgradableReadGuard", "downgrade");
-    this.#lock = undefined;
-    return downgradeUpgradable(lock);
+    return downgradeUpgradable(this.take("downgrade"));
+  }
+
+  protected get kind(): string {
+    return "RwLockUpgradableReadGuard";
+  }
+
+  /** Gives the access back, cancelling a pending upgrade first. */
+  protected unlock(lock: RwLock<T>): void {
+    releaseUpgradable(lock as RwLock<unknown>);
   }
 }

@@ -1,9 +1,10 @@
-import { ClosedError, UseAfterReleaseError } from "../errors.js";
+import { ClosedError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
+import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN } from "../internal/symbols.js";
 import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
+import { type AcquireOptions, interiorMutable } from "../types.js";
 
 const MAX_PERMITS = 2 ** 31 - 1;
 
@@ -150,35 +151,14 @@ function closedError(): ClosedError {
  * Permits taken from a {@link Semaphore}. `release()` (or `using`) gives them back; `forget()` consumes
  * them for good (the semaphore shrinks). Either is idempotent, and the first one wins.
  */
-export class SemaphorePermit implements Releasable {
-  #semaphore: Semaphore | undefined;
+export class SemaphorePermit extends Guard<Semaphore> {
   /** How many permits this holds. */
   readonly permits: number;
 
   /** @internal Permits come from `Semaphore.acquire()`; this constructor throws for anyone else. */
   constructor(token: typeof GUARD_TOKEN, semaphore: Semaphore, permits: number) {
-    if (token !== GUARD_TOKEN) illegalConstructor("SemaphorePermit");
-    markNotSend(this);
-    this.#semaphore = semaphore;
+    super(token, semaphore);
     this.permits = permits;
-  }
-
-  /** `true` once released or forgotten. */
-  get released(): boolean {
-    return this.#semaphore === undefined;
-  }
-
-  /** Returns the permits to the semaphore. Idempotent. */
-  release(): void {
-    const semaphore = this.#semaphore;
-    if (semaphore === undefined) return;
-    this.#semaphore = undefined;
-    returnPermits(semaphore, this.permits);
-  }
-
-  /** Same as {@link release}, for `using`. */
-  [dispose](): void {
-    this.release();
   }
 
   /**
@@ -187,9 +167,14 @@ export class SemaphorePermit implements Releasable {
    * @throws UseAfterReleaseError when already released.
    */
   forget(): void {
-    if (this.#semaphore === undefined) {
-      throw new UseAfterReleaseError("Cannot forget a SemaphorePermit after release()");
-    }
-    this.#semaphore = undefined;
+    this.take("forget");
+  }
+
+  protected get kind(): string {
+    return "SemaphorePermit";
+  }
+
+  protected unlock(semaphore: Semaphore): void {
+    returnPermits(semaphore, this.permits);
   }
 }
