@@ -181,4 +181,35 @@ describe("bindJson", () => {
     expect(() => binding.close(value)).toThrow(RangeError);
     expect(cell.get()).toEqual({ s: "" });
   });
+
+  it("two bindings over the same memory agree with a model, including refused oversized values (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ side: fc.constantFrom(0, 1), next: fc.option(fc.jsonValue({ maxDepth: 2 })) }), {
+          maxLength: 20,
+        }),
+        (steps) => {
+          const MAX = 64;
+          const first = json<unknown>(0, { maxBytes: MAX });
+          const sides = [bindJson(first), bindJson(JsonCell.from(structuredClone(first.handle)))];
+          let model = "0";
+          for (const { side, next } of steps) {
+            const binding = sides[side]!;
+            let value = binding.open();
+            expect(JSON.stringify(value)).toBe(model);
+            if (next !== null) value = binding.replace(next);
+            const text = JSON.stringify(value);
+            if (utf8(text) > MAX) {
+              expect(() => binding.close(value)).toThrow(RangeError);
+            } else {
+              binding.close(value);
+              model = text;
+            }
+            expect(JSON.stringify(first.get())).toBe(model);
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });
