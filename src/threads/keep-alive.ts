@@ -3,23 +3,36 @@
  * neither the Node process nor a worker alive, so without this a program whose only pending work is
  * `await mutex.lock()` would exit (with code 13, "unsettled top-level await") before the lock came.
  *
- * One ref'd interval per thread, created when the first waiter parks and cleared when the last one
- * leaves; its callback never runs in practice (the period is ~12 days).
+ * One interval per thread, created when the first waiter parks and then kept: it is ref'd while any
+ * waiter is parked and unref'd when the last one leaves (toggling a ref is much cheaper than creating
+ * and clearing a timer on every park of a contended lock). Its callback never runs in practice (the
+ * period is ~12 days). Outside Node (no `ref`/`unref`), the interval is created and cleared instead.
  *
  * @internal
  */
+
+interface NodeTimer {
+  ref(): unknown;
+  unref(): unknown;
+}
 
 let parked = 0;
 let timer: ReturnType<typeof setInterval> | undefined;
 
 /** Called before a `waitAsync` is awaited. Pair with {@link release}. */
 export function hold(): void {
-  if (parked++ === 0) timer = setInterval(noop, 2 ** 30);
+  if (parked++ !== 0) return;
+  if (timer === undefined) timer = setInterval(noop, 2 ** 30);
+  else (timer as unknown as NodeTimer).ref();
 }
 
 /** Called when that wait settles or is abandoned. */
 export function release(): void {
-  if (--parked === 0 && timer !== undefined) {
+  if (--parked !== 0 || timer === undefined) return;
+  const nodeTimer = timer as unknown as Partial<NodeTimer>;
+  if (typeof nodeTimer.unref === "function") {
+    nodeTimer.unref();
+  } else {
     clearInterval(timer);
     timer = undefined;
   }

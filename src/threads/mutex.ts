@@ -4,11 +4,12 @@ import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } fro
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { poisonError, releasedError } from "./guard.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { hold, release } from "./keep-alive.js";
 import { adoptTable, ownerId, processTable } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-mutex.js";
-import { newWaiter } from "./raw/waiter.js";
+import { newWaiter, parkTime } from "./raw/waiter.js";
 import {
   bindData,
   type DataBinding,
@@ -17,7 +18,17 @@ import {
   dataHandle,
   type GuardValue,
 } from "./shared-data.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, now, PARK } from "./wait.js";
+import {
+  assertCanBlock,
+  blockingAllowed,
+  checkSyncOptions,
+  deadlineOf,
+  driveSync,
+  now,
+  PARK,
+  parkAsync,
+  timeoutError,
+} from "./wait.js";
 
 const TAG = "lockbox.threads.Mutex";
 
@@ -44,10 +55,8 @@ export interface SyncLockOptions {
 /** Set by `Mutex.from` for the constructor call it makes. */
 let restoring: MutexHandle | undefined;
 
-let openData: <T>(mutex: Mutex<T>) => GuardValue<T>;
-let replaceData: <T>(mutex: Mutex<T>, value: GuardValue<T>) => GuardValue<T>;
-let closeAndUnlock: <T>(mutex: Mutex<T>, value: GuardValue<T>) => void;
-let poisonMutex: (mutex: Mutex<unknown>) => void;
+/** The word value of "locked by this thread, nobody waiting, not poisoned": the unlock fast path. */
+const MINE = raw.LOCKED | (ownerId << raw.OWNER_SHIFT);
 
 /**
  * The mutex a live guard holds, or `undefined` once released (for `Condvar`).
@@ -103,19 +112,6 @@ export class Mutex<T = null> {
   readonly #table: Int32Array;
   readonly #data: DataBinding<GuardValue<T>>;
   readonly #poisonOnError: boolean;
-
-  static {
-    openData = (mutex) => mutex.#data.open();
-    replaceData = (mutex, value) => mutex.#data.replace(value);
-    closeAndUnlock = (mutex, value) => {
-      try {
-        mutex.#data.close(value);
-      } finally {
-        raw.unlock(A, mutex.#word, 0, ownerId);
-      }
-    };
-    poisonMutex = (mutex) => raw.poisonLock(A, mutex.#word, 0);
-  }
 
   /**
    * @param data - the protected data: a `SharedArrayBuffer`, a typed array or `DataView` over one, a
@@ -216,8 +212,8 @@ export class Mutex<T = null> {
       if (early !== undefined) return early;
     }
     // Fast path: free and not poisoned is exactly the word 0.
-    if (A.compareExchange(this.#word, 0, raw.UNLOCKED, raw.LOCKED | (ownerId << raw.OWNER_SHIFT)) === 0) {
-      return Promise.resolve(new MutexGuard<T>(GUARD_TOKEN, this));
+    if (A.compareExchange(this.#word, 0, raw.UNLOCKED, MINE) === 0) {
+      return Promise.resolve(new MutexGuard<T>(GUARD_TOKEN, this, this.#word, this.#data));
     }
     return this.#lockSlow(options);
   }
@@ -228,17 +224,38 @@ export class Mutex<T = null> {
     const table = this.#table;
     if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lock");
     if (!raw.tryLock(A, word, 0, ownerId, table)) {
+      // The driveAsync loop, inlined: this is the contended async hot path, and every extra async
+      // function or promise hop costs a microtask per acquisition.
       const waiter = newWaiter();
-      await driveAsync(
-        word,
-        waiter,
-        () => (raw.lockStep(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
-        deadlineOf(options?.timeout),
-        options?.signal,
-        () => raw.abandonLock(A, word, 0),
-        "Mutex.lock()",
-        options?.timeout,
-      );
+      const signal = options?.signal;
+      const timeout = options?.timeout;
+      const deadline = deadlineOf(timeout);
+      while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
+        const time = parkTime(waiter, deadline, now());
+        if (time <= 0) {
+          raw.abandonLock(A, word, 0);
+          throw timeoutError("Mutex.lock()", timeout);
+        }
+        if (signal === undefined) {
+          const result = Atomics.waitAsync(word, 0, waiter.expected, time);
+          if (!result.async) continue;
+          hold();
+          try {
+            await result.value;
+          } finally {
+            release();
+          }
+        } else {
+          const parked = parkAsync(word, 0, waiter.expected, time, signal);
+          if (parked === undefined) continue;
+          try {
+            await parked;
+          } catch (error) {
+            raw.abandonLock(A, word, 0);
+            throw error;
+          }
+        }
+      }
     }
     return this.#acquired(ignorePoison, "lock");
   }
@@ -258,14 +275,22 @@ export class Mutex<T = null> {
    * Calling it from the thread that holds the lock deadlocks until the timeout.
    */
   lockSync(options?: SyncLockOptions): MutexGuard<T> {
-    assertCanBlock("Mutex.lockSync");
+    // Fast path, small enough to inline: no options, blocking known to be allowed, the word is 0.
+    if (options === undefined && blockingAllowed && A.compareExchange(this.#word, 0, raw.UNLOCKED, MINE) === 0) {
+      return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, this.#data);
+    }
+    return this.#lockSyncSlow(options);
+  }
+
+  #lockSyncSlow(options: SyncLockOptions | undefined): MutexGuard<T> {
+    if (!blockingAllowed) assertCanBlock("Mutex.lockSync");
     if (options !== undefined) {
       checkSyncOptions(options);
       checkOptionalBoolean("ignorePoison", options.ignorePoison);
     }
     const word = this.#word;
-    if (A.compareExchange(word, 0, raw.UNLOCKED, raw.LOCKED | (ownerId << raw.OWNER_SHIFT)) === 0) {
-      return new MutexGuard<T>(GUARD_TOKEN, this);
+    if (A.compareExchange(word, 0, raw.UNLOCKED, MINE) === 0) {
+      return new MutexGuard<T>(GUARD_TOKEN, this, word, this.#data);
     }
     const ignorePoison = options?.ignorePoison === true;
     const table = this.#table;
@@ -347,7 +372,7 @@ export class Mutex<T = null> {
       raw.unlock(A, this.#word, 0, ownerId);
       throw poisonError("Mutex", method);
     }
-    return new MutexGuard<T>(GUARD_TOKEN, this);
+    return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, this.#data);
   }
 }
 
@@ -360,6 +385,9 @@ export class Mutex<T = null> {
  */
 export class MutexGuard<T> implements Releasable {
   #mutex: Mutex<T> | undefined;
+  // The lock word and data binding, held directly: release() is on every acquire's hot path.
+  #word: Int32Array | undefined;
+  readonly #data: DataBinding<GuardValue<T>>;
   #value: GuardValue<T>;
 
   static {
@@ -367,36 +395,43 @@ export class MutexGuard<T> implements Releasable {
   }
 
   /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, mutex: Mutex<T>) {
+  constructor(token: typeof GUARD_TOKEN, mutex: Mutex<T>, word: Int32Array, data: DataBinding<GuardValue<T>>) {
     if (token !== GUARD_TOKEN) illegalConstructor("MutexGuard");
     markNotSend(this);
     this.#mutex = mutex;
-    this.#value = openData(mutex);
+    this.#word = word;
+    this.#data = data;
+    this.#value = data.open();
   }
 
   /** The protected data. Assigning replaces it. */
   get value(): GuardValue<T> {
-    if (this.#mutex === undefined) throw releasedError("MutexGuard", "read `value` of");
+    if (this.#word === undefined) throw releasedError("MutexGuard", "read `value` of");
     return this.#value;
   }
 
   set value(value: GuardValue<T>) {
-    const mutex = this.#mutex;
-    if (mutex === undefined) throw releasedError("MutexGuard", "write `value` of");
-    this.#value = replaceData(mutex, value);
+    if (this.#word === undefined) throw releasedError("MutexGuard", "write `value` of");
+    this.#value = this.#data.replace(value);
   }
 
   /** `true` once released. */
   get released(): boolean {
-    return this.#mutex === undefined;
+    return this.#word === undefined;
   }
 
   /** Gives the lock back. Idempotent. */
   release(): void {
-    const mutex = this.#mutex;
-    if (mutex === undefined) return;
+    const word = this.#word;
+    if (word === undefined) return;
+    this.#word = undefined;
     this.#mutex = undefined;
-    closeAndUnlock(mutex, this.#value);
+    try {
+      this.#data.close(this.#value);
+    } finally {
+      // Fast path inline (nobody waiting, not poisoned); raw.unlock handles every other state.
+      if (A.compareExchange(word, 0, MINE, raw.UNLOCKED) !== MINE) raw.unlock(A, word, 0, ownerId);
+    }
   }
 
   /** Same as {@link release}, for `using`. */
@@ -410,8 +445,8 @@ export class MutexGuard<T> implements Releasable {
    * @throws UseAfterReleaseError after release.
    */
   poison(): void {
-    const mutex = this.#mutex;
-    if (mutex === undefined) throw releasedError("MutexGuard", "poison through");
-    poisonMutex(mutex as Mutex<unknown>);
+    const word = this.#word;
+    if (word === undefined) throw releasedError("MutexGuard", "poison through");
+    raw.poisonLock(A, word, 0);
   }
 }

@@ -17,6 +17,11 @@ export const PARK = -1;
 
 let blockingProbe: () => boolean = probeBlocking;
 let canBlockCache: boolean | undefined;
+/**
+ * `true` once the probe has said this thread may block: the `*Sync` fast paths test this live binding
+ * and call {@link assertCanBlock} only while it is `false`.
+ */
+export let blockingAllowed = false;
 
 function probeBlocking(): boolean {
   try {
@@ -29,7 +34,10 @@ function probeBlocking(): boolean {
 
 /** `true` if this thread may block in `Atomics.wait` (probed once, then cached). */
 export function canBlock(): boolean {
-  if (canBlockCache === undefined) canBlockCache = blockingProbe();
+  if (canBlockCache === undefined) {
+    canBlockCache = blockingProbe();
+    blockingAllowed = canBlockCache;
+  }
   return canBlockCache;
 }
 
@@ -41,6 +49,7 @@ export function canBlock(): boolean {
 export function setBlockingProbe(probe: (() => boolean) | undefined): void {
   blockingProbe = probe ?? probeBlocking;
   canBlockCache = undefined;
+  blockingAllowed = false;
 }
 
 /**
@@ -145,6 +154,18 @@ export async function driveAsync(
     if (signal?.aborted) {
       giveUp();
       throw signal.reason;
+    }
+    if (signal === undefined) {
+      // No abort to race with: await the waitAsync promise itself (one promise hop fewer).
+      const result = Atomics.waitAsync(word, waiter.index, waiter.expected, time);
+      if (!result.async) continue;
+      hold();
+      try {
+        await result.value;
+      } finally {
+        release();
+      }
+      continue;
     }
     const parked = parkAsync(word, waiter.index, waiter.expected, time, signal);
     if (parked === undefined) continue;
