@@ -11,7 +11,7 @@
  * (on a shared machine, other load only ever slows a round down). Prints ns per increment and ratios.
  * Targets (SPEC §4 work item): blocking ≤ 1.1×, async ≤ 1.3×, uncontended ≤ 1.3×.
  */
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { Mutex } from "../src/threads/index.js";
 
 type Kind = "floor-sync" | "floor-async" | "lockbox-sync" | "lockbox-async";
