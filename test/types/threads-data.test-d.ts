@@ -91,6 +91,19 @@ describe("struct typing", () => {
     expectTypeOf(Player.offsetOf("hp")).toEqualTypeOf<number>();
   });
 
+  it("a read-only view of a struct (a read guard's value) refuses writes but reads every field", () => {
+    const view = Player.create() as DeepReadonly<Player>;
+    expectTypeOf(view.id).toEqualTypeOf<bigint>();
+    expectTypeOf(view.pos.x).toEqualTypeOf<number>();
+    expectTypeOf(view.scores[0]).toEqualTypeOf<number | undefined>();
+    // @ts-expect-error: read-only field
+    view.hp = 1;
+    // @ts-expect-error: read-only nested field
+    view.pos.x = 1;
+    // @ts-expect-error: read-only array element
+    view.scores[0] = 1;
+  });
+
   it("fromHandle gives an AnyStruct that narrows with a cast", () => {
     const any = StructLayout.fromHandle(Player.create().handle);
     expectTypeOf(any).toEqualTypeOf<AnyStruct>();
