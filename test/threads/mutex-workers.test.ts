@@ -77,6 +77,21 @@ describe("threads Mutex across real workers", () => {
     expect(okValue(await w.call("mutexLock", { mutex, mode: "async", timeout: 1_000 }))).toBe(0);
   });
 
+  it("liveness: a thread re-taking the lock in a tight loop does not starve a parked async waiter", async () => {
+    const mutex = counter();
+    const flag = new Int32Array(new SharedArrayBuffer(8));
+    const w = await startWorker();
+    const churn = w.call("mutexChurn", { mutex, flag, limit: 10_000 });
+    while (Atomics.load(flag, 1) === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    // The worker never leaves the lock free for long. A lost wake-up or a starved waiter fails this
+    // with TimeoutError. (The ~1 ms hand-off itself is tested step by step in raw.test.ts.)
+    const guard = await mutex.lock({ timeout: 3_000 });
+    Atomics.store(flag, 0, 1);
+    guard.release();
+    const { stopped } = okValue(await churn) as { stopped: boolean };
+    expect(stopped).toBe(true);
+  });
+
   it("poison crosses threads: a worker sees PoisonError after this thread poisons", async () => {
     const mutex = counter();
     const w = await startWorker();

@@ -42,6 +42,23 @@ const ops: Record<string, (r: Request) => unknown> = {
     }
     return n;
   },
+  mutexChurn(r) {
+    // Re-takes the lock in a tight loop (a running thread barging) until flag[0] is set or `limit`
+    // passes; a fair lock still lets a parked waiter in.
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const flag = r.flag as Int32Array;
+    const limit = r.limit as number;
+    const start = performance.now();
+    let iterations = 0;
+    Atomics.store(flag, 1, 1); // started
+    while (Atomics.load(flag, 0) === 0 && performance.now() - start < limit) {
+      const guard = mutex.lockSync();
+      bump(guard.value);
+      guard.release();
+      iterations++;
+    }
+    return { iterations, stopped: Atomics.load(flag, 0) === 1 };
+  },
   async mutexHold(r) {
     const mutex = Mutex.from<Int32Array>(r.mutex);
     const guard = r.mode === "sync" ? mutex.lockSync({ timeout: 10_000 }) : await mutex.lock({ timeout: 10_000 });
