@@ -909,11 +909,14 @@ class DfsChooser implements Chooser {
       this.stack.push({ keys: options.map((o) => o.key), index: 0 });
       return options[0]!;
     }
-    const keys = options.map((o) => o.key).join(" ");
-    if (keys !== point.keys.join(" ")) {
+    // Replaying the prefix must offer the same options: otherwise setup, a check or a thread depends
+    // on something outside the model (a global, a clock, Math.random).
+    let same = options.length === point.keys.length;
+    for (let i = 0; same && i < options.length; i++) same = options[i]!.key === point.keys[i];
+    if (!same) {
       throw new Stop(
         "nondeterminism",
-        `the program itself is not deterministic: at choice ${depth + 1} the options were [${point.keys.join(" ")}], now [${keys}]`,
+        `the program itself is not deterministic: at choice ${depth + 1} the options were [${point.keys.join(" ")}], now [${options.map((o) => o.key).join(" ")}]`,
       );
     }
     return options[point.index]!;
@@ -1022,11 +1025,12 @@ export function replay<S>(program: Program<S>, schedule: string, options: Explor
 /** Like {@link explore}, but throws a {@link ModelCheckError} (with the trace) on failure. */
 export function check<S>(program: Program<S>, options: ExploreOptions = {}): ModelReport {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const report = explore(program, options);
   if (process.env.LOCKBOX_MODEL_VERBOSE) {
-    const ms = Math.round(performance.now() - started);
+    const ms = `${Math.round(performance.now() - started)} ms (${Math.round(process.cpuUsage(cpu).user / 1000)} ms cpu)`;
     console.log(
-      `[model] ${report.schedules} schedules (${report.runs} runs), complete=${report.complete}, longest=${report.longest} steps, stuck=${report.stuck}, ${ms} ms`,
+      `[model] ${report.schedules} schedules (${report.runs} runs), complete=${report.complete}, longest=${report.longest} steps, stuck=${report.stuck}, ${ms}`,
     );
   }
   if (report.failure) throw new ModelCheckError(report.failure, report);
