@@ -1,9 +1,10 @@
 /** The threads RwLock, Condvar, Semaphore, Barrier and OnceLock in one thread (async and blocking forms). */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import {
   Barrier,
   ClosedError,
   Condvar,
+  type DeepReadonly,
   Mutex,
   OnceLock,
   PoisonError,
@@ -93,6 +94,28 @@ describe("threads RwLock", () => {
     expect(lock.isWriteLocked).toBe(true);
     w.release();
     expect(() => RwLock.from(new Mutex(null))).toThrow(/RwLock handle/);
+  });
+});
+
+describe("threads guard types (checked by tsc)", () => {
+  it("read guards show DeepReadonly data; write guards and mutex guards show it writable", () => {
+    const lock = new RwLock(shared(1));
+    const mutex = new Mutex(shared(1));
+    const bare = new Mutex(null);
+    expectTypeOf(lock.tryRead()!.value).toEqualTypeOf<DeepReadonly<Int32Array>>();
+    expectTypeOf(lock.tryWrite).returns.toEqualTypeOf<
+      import("../../src/threads/index.js").RwLockWriteGuard<Int32Array> | undefined
+    >();
+    expectTypeOf(mutex.tryLock()!.value).toEqualTypeOf<Int32Array>();
+    expectTypeOf(bare.lockSync().value).toEqualTypeOf<null>();
+    // Compile-time only: never called.
+    const neverCalled = (read: import("../../src/threads/index.js").RwLockReadGuard<Int32Array>) => {
+      // @ts-expect-error: a read guard's data is read-only (Rust: E0596)
+      read.value[0] = 1;
+      // @ts-expect-error: and cannot be replaced
+      read.value = shared(1);
+    };
+    expect(typeof neverCalled).toBe("function");
   });
 });
 
