@@ -217,6 +217,14 @@ export class JsonCell<T> {
   }
 }
 
+/** Reused encoding memory (per thread); kept only while it stays small. */
+const KEEP_SCRATCH = 1 << 20;
+let scratch = new Uint8Array(1024);
+
+/**
+ * `JSON.stringify(value)` as UTF-8, checked against `maxBytes`. The result is a view of scratch
+ * memory, valid until the next call: use it (compare, copy into the cell) at once.
+ */
 function encode(value: unknown, arg: string, maxBytes: number): Uint8Array {
   let text: string | undefined;
   try {
@@ -229,13 +237,22 @@ function encode(value: unknown, arg: string, maxBytes: number): Uint8Array {
   if (text === undefined) {
     throw new TypeError(`Expected \`${arg}\` to be a JSON-serializable value, got ${describe(value)}`);
   }
-  const bytes = encoder.encode(text);
-  if (bytes.length > maxBytes) {
+  // A UTF-16 unit takes at most 3 UTF-8 bytes, so this much room holds any text that fits maxBytes;
+  // encodeInto stops early (read < length) exactly when the text needs more than `room` bytes.
+  const room = Math.min(maxBytes, text.length * 3);
+  let target: Uint8Array;
+  if (room <= scratch.length) target = scratch.subarray(0, room);
+  else if (room <= KEEP_SCRATCH) {
+    scratch = new Uint8Array(2 ** Math.ceil(Math.log2(room)));
+    target = scratch.subarray(0, room);
+  } else target = new Uint8Array(room);
+  const { read, written } = encoder.encodeInto(text, target);
+  if (read < text.length) {
     throw new RangeError(
-      `Expected \`${arg}\` to encode to at most ${maxBytes} bytes of JSON (maxBytes), got ${bytes.length} bytes`,
+      `Expected \`${arg}\` to encode to at most ${maxBytes} bytes of JSON (maxBytes), got ${encoder.encode(text).length} bytes`,
     );
   }
-  return bytes;
+  return target.subarray(0, written);
 }
 
 /**

@@ -43,6 +43,18 @@ describe("json cells", () => {
     expect(() => json("x".repeat(20), { maxBytes: 16 })).toThrow(/`initial`/);
   });
 
+  it("encodes values of every size class (reused scratch, grown scratch, one-off memory past 1 MiB)", () => {
+    const cell = json<string>("", { maxBytes: 3 << 20 });
+    for (const length of [10, 5_000, 100_000, 1_500_000]) {
+      const text = "é".repeat(length / 2) + "x".repeat(length / 2);
+      cell.set(text);
+      expect(cell.get()).toBe(text);
+      expect(cell.byteLength).toBe(utf8(JSON.stringify(text)));
+    }
+    expect(() => cell.set("😀".repeat(1 << 20))).toThrow(/got 4194306 bytes/);
+    expect(cell.get().length).toBe(1_500_000);
+  });
+
   it("refuses values without a JSON form with TypeError, leaving the stored value unchanged", () => {
     const cell = json<unknown>(1);
     const cyclic: Record<string, unknown> = {};
