@@ -43,6 +43,15 @@ const GROWABLE = typeof SharedArrayBuffer !== "undefined" && "grow" in SharedArr
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** Whether TextDecoder reads views of shared memory (Node does; the web refuses, so copy there). */
+const DECODES_SHARED = ((): boolean => {
+  try {
+    decoder.decode(new Uint8Array(new SharedArrayBuffer(1)));
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /** Privileged access for the lock binding; set once by the class. */
 let storedEquals: (cell: JsonCell<unknown>, bytes: Uint8Array) => boolean;
@@ -167,8 +176,8 @@ export class JsonCell<T> {
    */
   get(): T {
     const length = this.#storedLength();
-    // Copy out of shared memory first: TextDecoder refuses shared views on the web.
-    return JSON.parse(decoder.decode(this.#bytes.slice(HEADER, HEADER + length))) as T;
+    const text = this.#bytes[DECODES_SHARED ? "subarray" : "slice"](HEADER, HEADER + length);
+    return JSON.parse(decoder.decode(text)) as T;
   }
 
   /**

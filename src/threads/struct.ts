@@ -364,6 +364,16 @@ const LAYOUT_TOKEN: unique symbol = Symbol("lockbox.struct.layout-token");
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Whether TextDecoder reads views of shared memory (Node does; the web refuses, so copy there). */
+const DECODES_SHARED = ((): boolean => {
+  try {
+    decoder.decode(new Uint8Array(new SharedArrayBuffer(1)));
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 /** Scratch memory for encoding string fields up to this capacity (one per thread, reused). */
 const MAX_SCRATCH = 4096;
 let encodeScratch: Uint8Array | undefined;
@@ -375,8 +385,7 @@ function isShortAscii(text: string): boolean {
 
 /**
  * Decodes `length` UTF-8 bytes at `start`. Short ASCII (the common case for names and keys) is built
- * directly; anything else is copied out of shared memory first, since TextDecoder refuses shared
- * views on the web.
+ * directly; anything else goes through TextDecoder (after a copy out of shared memory on the web).
  */
 function decodeUtf8(bytes: Uint8Array, start: number, length: number): string {
   if (length <= 64) {
@@ -389,7 +398,7 @@ function decodeUtf8(bytes: Uint8Array, start: number, length: number): string {
     }
     if (i === length) return text;
   }
-  return decoder.decode(bytes.slice(start, start + length));
+  return decoder.decode(bytes[DECODES_SHARED ? "subarray" : "slice"](start, start + length));
 }
 
 /** Layouts rebuilt from handles, by their description's JSON: one prototype per distinct layout. */

@@ -129,6 +129,29 @@ describe("json cells", () => {
     }
   });
 
+  it("copies out of shared memory before decoding where TextDecoder refuses shared views (the web)", async () => {
+    const original = TextDecoder.prototype.decode;
+    const spy = vi.spyOn(TextDecoder.prototype, "decode").mockImplementation(function (this: TextDecoder, input) {
+      if (input && ArrayBuffer.isView(input) && input.buffer instanceof SharedArrayBuffer) {
+        throw new TypeError("shared views are not allowed");
+      }
+      return original.call(this, input);
+    });
+    vi.resetModules();
+    try {
+      const fresh = await import("../../src/threads/json.js");
+      const cell = fresh.json({ s: "zoë" });
+      expect(cell.get()).toEqual({ s: "zoë" });
+      const structs = await import("../../src/threads/struct.js");
+      const L = structs.struct({ s: structs.string(200) });
+      const long = "ü".repeat(90);
+      expect(L.create({ s: long }).s).toBe(long);
+    } finally {
+      spy.mockRestore();
+      vi.resetModules();
+    }
+  });
+
   it("never reads past the buffer, whatever the length word says", () => {
     const cell = json("ok", { maxBytes: 64 });
     expect(cell.handle.buffer.byteLength).toBe(4 + 4);
