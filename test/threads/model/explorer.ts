@@ -66,6 +66,8 @@ export interface ModelView {
   held(section: string): number;
   /** How many times `section` was entered so far in this schedule. */
   entries(section: string): number;
+  /** How many times `thread` has parked so far in this schedule. */
+  parks(thread: number): number;
   /** Return values of finished threads (undefined for unfinished ones). */
   readonly results: readonly unknown[];
 }
@@ -279,6 +281,7 @@ interface ThreadState {
   readonly log: LogEntry[];
   status: "runnable" | "parked" | "done";
   parked: Parked | undefined;
+  parks: number;
   result: unknown;
 }
 
@@ -368,6 +371,7 @@ class Execution<S> {
       log: [],
       status: "runnable",
       parked: undefined,
+      parks: 0,
       result: undefined,
     }));
     const holders = this.#holders;
@@ -377,6 +381,7 @@ class Execution<S> {
       holders: (section) => holders.filter((h) => h.section === section),
       held: (section) => holders.reduce((sum, h) => (h.section === section ? sum + h.weight : sum), 0),
       entries: (section) => entries.get(section) ?? 0,
+      parks: (thread) => threads[thread]?.parks ?? 0,
       get results() {
         return threads.map((t) => t.result);
       },
@@ -773,6 +778,7 @@ class Execution<S> {
       return "timed-out";
     }
     t.status = "parked";
+    t.parks++;
     t.parked = { entry, timed, deadline: timed ? this.#time + timeout : Number.POSITIVE_INFINITY };
     this.#queue(entry).push(t);
     this.#record(t.id, entry, "parks");

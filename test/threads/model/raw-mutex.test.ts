@@ -113,10 +113,16 @@ describe("raw mutex (model)", () => {
     expect(report.complete).toBe(true);
   });
 
-  it("production timed parks and clock: STARVING and HANDOFF are exercised, and never lose the lock", () => {
+  it("production timed parks and clock: STARVING and HANDOFF are exercised, hand-offs go to parked waiters, no lost wake-up", () => {
     let handOffs = 0;
+    let claimed = 0;
+    let last = 0; // the word after the previous step of the current schedule
     const program: Program<Shared> = {
       ...lockers(3, 1, "timed"),
+      setup: () => {
+        last = 0;
+        return setup();
+      },
       threads: Array.from({ length: 3 }, () => (ctx: ThreadContext, s: Shared) => {
         expect(lockBlocking(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, ctx.now, Number.POSITIVE_INFINITY, 0)).toBe(
           true,
@@ -124,7 +130,17 @@ describe("raw mutex (model)", () => {
         critical(ctx, s);
         expect(unlock(ctx.atomics, s.mem, 0, ownerId(ctx))).toBe(true);
       }),
-      invariant: wordInvariant(() => handOffs++),
+      invariant: (s, view) => {
+        wordInvariant(() => handOffs++)(s, view);
+        // Eventual fairness: a hand-off is claimed by a thread that has parked, never by a newcomer.
+        const word = s.mem[0]!;
+        if ((last & HANDOFF) !== 0 && (word & HANDOFF) === 0 && (word & STATE_MASK) !== UNLOCKED) {
+          const owner = ownerOf(word) - 1;
+          if (view.parks(owner) === 0) throw new Error(`newcomer T${owner} claimed a hand-off`);
+          claimed++;
+        }
+        last = word;
+      },
     };
     // The timed parks are FAIR_AFTER_MS (to set STARVING) and POLL_MS (a backstop): a state where every
     // thread is parked means a wake-up was lost, whatever the timeout would do later.
@@ -132,6 +148,7 @@ describe("raw mutex (model)", () => {
     const report = check(program, budget({ allParkedIsDeadlock: true, timeouts: 1, preemptionBound: 1 }));
     expect(report.complete).toBe(true);
     expect(handOffs).toBeGreaterThan(0);
+    expect(claimed).toBeGreaterThan(0);
     handOffs = 0;
     const two = check(
       { ...program, threads: program.threads.slice(0, 2) },

@@ -102,8 +102,18 @@ function program(threads: Program<Shared>["threads"], writes: number): Program<S
 }
 
 describe("raw rwlock (model)", () => {
-  it("2 readers and 1 writer, untimed parks", () => {
-    expect(check(program([reader(), reader(), writer()], 1)).complete).toBe(true);
+  it("2 readers and 1 writer, untimed parks: readers do share", () => {
+    let shared = 0;
+    const base = program([reader(), reader(), writer()], 1);
+    const report = check({
+      ...base,
+      invariant: (s, view) => {
+        wordInvariant(s, view);
+        if (view.holders("rw").length === 2) shared++;
+      },
+    });
+    expect(report.complete).toBe(true);
+    expect(shared).toBeGreaterThan(0);
   });
 
   it("1 reader and 2 writers, untimed parks", () => {

@@ -75,9 +75,21 @@ function program(total: number, threads: Program<Shared>["threads"]): Program<Sh
 }
 
 describe("raw semaphore (model)", () => {
-  it("2 permits, requests of 1, 2 and 1: conserved, within capacity, no lost wake-up", () => {
-    const report = check(program(2, [user(1), user(2), user(1)]), budget({ preemptionBound: 1 }));
+  it("2 permits, requests of 1, 2 and 1: conserved, within capacity, no lost wake-up, small ones share", () => {
+    let together = 0;
+    const base = program(2, [user(1), user(2), user(1)]);
+    const report = check(
+      {
+        ...base,
+        invariant: (mem, view) => {
+          base.invariant!(mem, view);
+          if (view.holders("permits").length === 2) together++;
+        },
+      },
+      budget({ preemptionBound: 1 }),
+    );
     expect(report.complete).toBe(true);
+    expect(together).toBeGreaterThan(0);
   });
 
   it("1 permit, 2 threads × 2 rounds", () => {
