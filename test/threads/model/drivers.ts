@@ -60,6 +60,17 @@ export const mutants = {
       },
     };
   },
+  /** `or` as a load and a separate store (a lost bit under contention). */
+  splitOr(A: AtomicsLike): AtomicsLike {
+    return {
+      ...bind(A),
+      or(array, index, value) {
+        const seen = A.load(array, index);
+        A.store(array, index, seen | value);
+        return seen;
+      },
+    };
+  },
 };
 
 /** The methods of `A` as own properties (so a mutant can spread them and replace one). */

@@ -13,8 +13,9 @@
  * Exploration is stateless and depth-first (each schedule re-runs `setup` and the threads from
  * scratch) with iterative preemption bounding (CHESS): every schedule with 0 preemptions, then with
  * exactly 1, …, up to the bound. A switch away from a thread that could still run is a preemption;
- * a switch at a block (park) or at a thread's end is free. Timeouts of timed waits and (opt-in) spurious
- * wake-ups are extra explored choices with their own per-schedule budgets.
+ * a switch at a block (park) or at a thread's end is free. Timeouts of timed waits, (opt-in) spurious
+ * wake-ups and (opt-in) wake-ups stolen by an abandoned `waitAsync` are extra explored choices with their
+ * own per-schedule budgets. `ctx.now()` is a virtual clock that only moves when a timed wait times out.
  *
  * Checks: section exclusion (`exclusive` excludes everyone, `shared` holders coexist, optional weighted
  * capacity), deadlock (nothing can run and some thread is parked with no timeout: a lost wake-up ends
