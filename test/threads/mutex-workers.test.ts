@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Mutex } from "../../src/threads/index.js";
-import { okValue, STRESS, startWorker, terminateAll } from "./worker-helper.js";
+import { okValue, STRESS, startLine, startWorker, terminateAll } from "./worker-helper.js";
 
 afterEach(terminateAll);
 
@@ -10,20 +10,24 @@ function counter(): Mutex<Int32Array> {
 
 /** The same read-modify-write as the fixture's: loses updates without mutual exclusion. */
 function bump(array: Int32Array): void {
-  const v = array[0]!;
-  for (let spin = 0; spin < 20; spin++) array[1] = spin;
-  array[0] = v + 1;
+  // Atomic accesses, so the JIT cannot shrink the window between the read and the write: without
+  // mutual exclusion, updates are lost.
+  const v = Atomics.load(array, 0);
+  for (let spin = 0; spin < 20; spin++) Atomics.load(array, 1);
+  Atomics.store(array, 0, v + 1);
 }
 
 describe("threads Mutex across real workers", () => {
   it("counts exactly with two workers blocking (lockSync) and this thread waiting async", async () => {
     const mutex = counter();
-    const n = 2_000 * STRESS;
+    const n = 20_000 * STRESS;
     const [a, b] = await Promise.all([startWorker(), startWorker()]);
+    const line = startLine(2);
     const work = [
-      a.call("mutexCount", { mutex, n, mode: "sync" }),
-      b.call("mutexCount", { mutex: mutex.handle, n, mode: "sync" }),
+      a.call("mutexCount", { mutex, n, mode: "sync", start: line.start }),
+      b.call("mutexCount", { mutex: mutex.handle, n, mode: "sync", start: line.start }),
     ];
+    await line.go();
     for (let i = 0; i < n / 4; i++) {
       const guard = await mutex.lock({ timeout: 10_000 });
       bump(guard.value);
@@ -35,10 +39,13 @@ describe("threads Mutex across real workers", () => {
 
   it("counts exactly with workers mixing async and blocking acquires", async () => {
     const mutex = counter();
-    const n = 1_000 * STRESS;
+    const n = 10_000 * STRESS;
     const workers = await Promise.all([startWorker(), startWorker(), startWorker()]);
     const modes = ["async", "sync", "async"];
-    const replies = await Promise.all(workers.map((w, i) => w.call("mutexCount", { mutex, n, mode: modes[i] })));
+    const line = startLine(3);
+    const work = workers.map((w, i) => w.call("mutexCount", { mutex, n, mode: modes[i], start: line.start }));
+    await line.go();
+    const replies = await Promise.all(work);
     for (const reply of replies) expect(okValue(reply)).toBe(n);
     expect(mutex.tryLock()!.value[0]).toBe(3 * n);
   });

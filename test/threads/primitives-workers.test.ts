@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Barrier, Condvar, Mutex, OnceLock, RwLock, Semaphore } from "../../src/threads/index.js";
-import { okValue, STRESS, startWorker, terminateAll } from "./worker-helper.js";
+import { okValue, STRESS, startLine, startWorker, terminateAll } from "./worker-helper.js";
 
 afterEach(terminateAll);
 
@@ -14,7 +14,10 @@ describe("threads primitives across real workers", () => {
     const n = 900 * STRESS;
     const workers = await Promise.all([startWorker(), startWorker(), startWorker()]);
     const modes = ["sync", "async", "sync"];
-    const replies = await Promise.all(workers.map((w, i) => w.call("rwCount", { lock, n, mode: modes[i] })));
+    const line = startLine(3);
+    const work = workers.map((w, i) => w.call("rwCount", { lock, n, mode: modes[i], start: line.start }));
+    await line.go();
+    const replies = await Promise.all(work);
     for (const reply of replies) expect(okValue(reply)).toBe(true);
     const guard = lock.tryRead()!;
     // Every third iteration of each worker writes once.
@@ -69,9 +72,12 @@ describe("threads primitives across real workers", () => {
     const n = 300 * STRESS;
     const workers = await Promise.all([startWorker(), startWorker(), startWorker()]);
     const modes = ["sync", "async", "sync"];
-    const replies = await Promise.all(
-      workers.map((w, i) => w.call("semaphoreWork", { semaphore, counts, n, mode: modes[i] })),
+    const line = startLine(3);
+    const work = workers.map((w, i) =>
+      w.call("semaphoreWork", { semaphore, counts, n, mode: modes[i], start: line.start }),
     );
+    await line.go();
+    const replies = await Promise.all(work);
     for (const reply of replies) expect(okValue(reply)).toBe(n);
     expect(counts[1]).toBeGreaterThanOrEqual(1);
     expect(counts[1]).toBeLessThanOrEqual(2);

@@ -84,3 +84,16 @@ export function okValue(reply: Reply): unknown {
   if (!reply.ok) throw new Error(`worker failed: ${reply.name}: ${reply.message}`);
   return reply.value;
 }
+
+/** A start line for `count` workers (see the fixture's `startLine`): pass `line.start`, then `await line.go()`. */
+export function startLine(count: number): { start: Int32Array; go(): Promise<void> } {
+  const start = new Int32Array(new SharedArrayBuffer(8));
+  return {
+    start,
+    async go() {
+      while (Atomics.load(start, 1) < count) await new Promise((resolve) => setTimeout(resolve, 1));
+      Atomics.store(start, 0, 1);
+      Atomics.notify(start, 0);
+    },
+  };
+}

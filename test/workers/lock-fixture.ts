@@ -17,25 +17,39 @@ function counterOf(value: unknown): Int32Array {
   return value as Int32Array;
 }
 
+/**
+ * Start line: each worker checks in (start[1] += 1) and waits for the go (start[0] = 1), so that the
+ * workers' loops overlap instead of running one after another while the others are still booting.
+ */
+function startLine(start: unknown): void {
+  if (!(start instanceof Int32Array)) return;
+  Atomics.add(start, 1, 1);
+  const deadline = performance.now() + 10_000;
+  while (Atomics.load(start, 0) === 0 && performance.now() < deadline) Atomics.wait(start, 0, 0, 10);
+}
+
 /** A read-modify-write that loses updates unless the caller holds the lock exclusively. */
 function bump(array: Int32Array): void {
-  const v = array[0]!;
-  // Widen the race window a little without sleeping.
-  for (let spin = 0; spin < 20; spin++) array[1] = spin;
-  array[0] = v + 1;
+  // Atomic accesses, so the JIT cannot shrink the window between the read and the write: without
+  // mutual exclusion, updates are lost.
+  const v = Atomics.load(array, 0);
+  for (let spin = 0; spin < 20; spin++) Atomics.load(array, 1);
+  Atomics.store(array, 0, v + 1);
 }
 
 const ops: Record<string, (r: Request) => unknown> = {
   async mutexCount(r) {
     const mutex = Mutex.from<Int32Array>(r.mutex);
     const n = r.n as number;
+    startLine(r.start);
     for (let i = 0; i < n; i++) {
+      // Alternate the option-less fast path and the path with options.
       if (r.mode === "sync") {
-        const guard = mutex.lockSync({ timeout: 10_000 });
+        const guard = i % 2 === 0 ? mutex.lockSync() : mutex.lockSync({ timeout: 10_000 });
         bump(counterOf(guard.value));
         guard.release();
       } else {
-        const guard = await mutex.lock({ timeout: 10_000 });
+        const guard = i % 2 === 0 ? await mutex.lock() : await mutex.lock({ timeout: 10_000 });
         bump(counterOf(guard.value));
         guard.release();
       }
@@ -76,6 +90,7 @@ const ops: Record<string, (r: Request) => unknown> = {
   async rwCount(r) {
     const lock = RwLock.from<Int32Array>(r.lock);
     const n = r.n as number;
+    startLine(r.start);
     let consistent = true;
     for (let i = 0; i < n; i++) {
       if (i % 3 === 0) {
@@ -134,6 +149,7 @@ const ops: Record<string, (r: Request) => unknown> = {
     const semaphore = Semaphore.from(r.semaphore);
     const counts = r.counts as Int32Array;
     const n = r.n as number;
+    startLine(r.start);
     for (let i = 0; i < n; i++) {
       const permit =
         r.mode === "sync"
