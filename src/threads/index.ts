@@ -37,6 +37,7 @@ export { Semaphore, type SemaphoreHandle, SemaphorePermit } from "./semaphore.js
 export type { SharedData } from "./shared-data.js";
 export {
   type AnyStruct,
+  type ArrayDescription,
   type ArrayType,
   array,
   type ElementType,

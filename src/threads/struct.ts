@@ -22,6 +22,7 @@
  * | `"f64"` | 8 | 8 | `number` |
  * | `"i64"` `"u64"` | 8 | 8 | `bigint` |
  * | `array(t, n)` | n × size of t | align of t | typed array view (`Int32Array`, …) |
+ * | `array(Layout, n)` | n × its size | its align | frozen array of instances |
  * | `string(max)` | 4 + max | 4 | `string` (a u32 byte length, then UTF-8) |
  * | nested struct | its size | its align | nested instance |
  *
@@ -54,10 +55,18 @@ export interface TypedArrayOf {
   u64: BigUint64Array;
 }
 
-/** A fixed-length array field, made by {@link array}. */
-export interface ArrayType<E extends ElementType = ElementType> {
+/** A fixed-length array field, made by {@link array}: of a scalar type, or of a struct layout. */
+// biome-ignore lint/suspicious/noExplicitAny: any layout may be an element type
+export interface ArrayType<E extends ElementType | StructLayout<any> = ElementType | StructLayout<any>> {
   readonly kind: "array";
   readonly element: E;
+  readonly length: number;
+}
+
+/** Plain description of an array field, as carried in a handle. */
+export interface ArrayDescription {
+  readonly kind: "array";
+  readonly element: ElementType | StructDescription;
   readonly length: number;
 }
 
@@ -84,7 +93,11 @@ export type FieldValue<F> = F extends "i64" | "u64"
       : F extends StringType
         ? string
         : F extends ArrayType<infer E>
-          ? TypedArrayOf[E]
+          ? E extends ElementType
+            ? TypedArrayOf[E]
+            : E extends StructLayout<infer S>
+              ? ReadonlyArray<Struct<S>>
+              : never
           : F extends StructLayout<infer S>
             ? Struct<S>
             : never;
@@ -92,7 +105,9 @@ export type FieldValue<F> = F extends "i64" | "u64"
 /** What a field accepts in {@link StructLayout.create}'s `init`. */
 export type FieldInit<F> =
   F extends ArrayType<infer E>
-    ? ArrayLike<E extends "i64" | "u64" ? bigint : number>
+    ? E extends StructLayout<infer S>
+      ? ArrayLike<StructInit<S> | Struct<S>>
+      : ArrayLike<E extends "i64" | "u64" ? bigint : number>
     : F extends StructLayout<infer S>
       ? StructInit<S> | Struct<S>
       : FieldValue<F>;
@@ -126,7 +141,7 @@ export type AnyStruct = { readonly handle: StructHandle; [field: string]: unknow
 export type Infer<L> = L extends StructLayout<infer S> ? Struct<S> : never;
 
 /** Plain description of one field type, as carried in a handle. */
-export type FieldDescription = ScalarType | ArrayType | StringType | StructDescription;
+export type FieldDescription = ScalarType | ArrayDescription | StringType | StructDescription;
 
 /** Plain description of a layout, as carried in a handle: enough to rebuild it anywhere. */
 export interface StructDescription {
@@ -276,27 +291,37 @@ function isScalar(type: unknown): type is ScalarType {
 }
 
 /**
- * A fixed-length array field of `length` elements of `element` type; the instance shows it as the
- * matching typed array (`Int32Array` for `"i32"`, `BigInt64Array` for `"i64"`, …) over the struct's
- * memory.
+ * A fixed-length array field of `length` elements of `element` type. The instance shows an array of
+ * a scalar type as the matching typed array (`Int32Array` for `"i32"`, `BigInt64Array` for `"i64"`,
+ * …) over the struct's memory, and an array of a struct layout as a frozen array of instances (made
+ * on first access), laid out back to back like C's `T items[n]`.
  *
  * @example
  * ```ts
  * const Histogram = struct({ buckets: array("u32", 16) });
  * const h = Histogram.create();
  * h.buckets[3]++;
+ *
+ * const Slot = struct({ busy: "bool", jobId: "u32" });
+ * const Table = struct({ slots: array(Slot, 8) });
+ * Table.create().slots[2].jobId = 7;
  * ```
  *
- * @throws TypeError unless `element` is a scalar type other than `"bool"`; RangeError unless `length`
- * is an integer from 1 to 2 ** 30 / element size.
+ * @throws TypeError unless `element` is a scalar type other than `"bool"` or a struct layout;
+ * RangeError unless `length` is an integer from 1 to 2 ** 30 / element size.
  */
-export function array<const E extends ElementType>(element: E, length: number): ArrayType<E> {
+// biome-ignore lint/suspicious/noExplicitAny: any layout may be an element type
+export function array<const E extends ElementType | StructLayout<any>>(element: E, length: number): ArrayType<E> {
+  if (element instanceof StructLayout) {
+    checkInteger("length", length, 1, Math.floor(MAX_BYTES / Math.max(element.size, 1)));
+    return Object.freeze({ kind: "array", element, length });
+  }
   if (!isScalar(element) || (element as ScalarType) === "bool") {
     throw new TypeError(
-      `Expected \`element\` to be one of "i8" "u8" "i16" "u16" "i32" "u32" "f32" "f64" "i64" "u64", got ${describe(element)}`,
+      `Expected \`element\` to be a struct layout or one of "i8" "u8" "i16" "u16" "i32" "u32" "f32" "f64" "i64" "u64", got ${describe(element)}`,
     );
   }
-  checkInteger("length", length, 1, MAX_BYTES / SCALARS[element].size);
+  checkInteger("length", length, 1, MAX_BYTES / SCALARS[element as ElementType].size);
   return Object.freeze({ kind: "array", element, length });
 }
 
@@ -356,7 +381,12 @@ interface Field {
   readonly type: FieldDescription;
   /** Set for nested structs. */
   readonly layout: StructLayout<Fields> | undefined;
+  /** Set for arrays of structs. */
+  readonly elementLayout: StructLayout<Fields> | undefined;
 }
+
+/** Privileged access of the accessors to `StructLayout`; set once by the class. */
+let instantiateAt: (layout: StructLayout<Fields>, buffer: ArrayBufferLike, byteOffset: number) => StructBase;
 
 /** Passed by {@link struct}: layouts cannot be constructed from outside. */
 const LAYOUT_TOKEN: unique symbol = Symbol("lockbox.struct.layout-token");
@@ -437,6 +467,10 @@ export class StructLayout<S extends Fields> {
     subs: unknown[],
   ) => StructBase;
 
+  static {
+    instantiateAt = (layout, buffer, byteOffset) => layout.#instantiate(buffer, byteOffset);
+  }
+
   /** @internal Use {@link struct}. */
   constructor(token: typeof LAYOUT_TOKEN, description: StructDescription) {
     if (token !== LAYOUT_TOKEN) throw new TypeError("StructLayout cannot be constructed directly; use struct()");
@@ -445,9 +479,13 @@ export class StructLayout<S extends Fields> {
     let align = 1;
     for (const [name, type] of description.fields) {
       const layout = typeof type === "object" && type.kind === "struct" ? layoutOfDescription(type) : undefined;
-      const [size, fieldAlign] = sizeAndAlign(type, layout);
+      const elementLayout =
+        typeof type === "object" && type.kind === "array" && typeof type.element === "object"
+          ? layoutOfDescription(type.element)
+          : undefined;
+      const [size, fieldAlign] = sizeAndAlign(type, layout ?? elementLayout);
       offset = roundUp(offset, fieldAlign);
-      fields.push({ name, index: fields.length, offset, type, layout });
+      fields.push({ name, index: fields.length, offset, type, layout, elementLayout });
       offset += size;
       align = Math.max(align, fieldAlign);
     }
@@ -593,8 +631,11 @@ export class StructLayout<S extends Fields> {
     const result: Record<string, unknown> = {};
     for (const field of this.#fields) {
       const value = target[field.name];
+      const elementLayout = field.elementLayout;
       if (field.layout !== undefined) result[field.name] = field.layout.toObject(value as Struct<Fields>);
-      else if (typeof field.type === "object" && field.type.kind === "array") {
+      else if (elementLayout !== undefined) {
+        result[field.name] = Array.from(value as ArrayLike<Struct<Fields>>, (item) => elementLayout.toObject(item));
+      } else if (typeof field.type === "object" && field.type.kind === "array") {
         result[field.name] = Array.from(value as ArrayLike<unknown>);
       } else result[field.name] = value;
     }
@@ -630,9 +671,10 @@ export class StructLayout<S extends Fields> {
     for (const field of this.#fields) {
       const at = byteOffset + field.offset;
       if (field.layout !== undefined) subs[field.index] = field.layout.#instantiate(buffer, at);
-      else if (typeof field.type === "object" && field.type.kind === "array") {
-        subs[field.index] = new SCALARS[field.type.element].Array(buffer, at, field.type.length);
+      else if (field.elementLayout === undefined && typeof field.type === "object" && field.type.kind === "array") {
+        subs[field.index] = new SCALARS[field.type.element as ElementType].Array(buffer, at, field.type.length);
       }
+      // Arrays of structs are built on first access (see defineAccessor): n instances can be many.
     }
     const handle: StructHandle = Object.freeze({
       type: STRUCT_TAG,
@@ -669,6 +711,12 @@ export class StructLayout<S extends Fields> {
       const type = field.type;
       if (field.layout !== undefined) {
         field.layout.#assign(target[SUBS][field.index] as StructBase, value, `${path}.${name}`);
+      } else if (field.elementLayout !== undefined && typeof type === "object" && type.kind === "array") {
+        const source = checkArrayLike(value, type.length, `${path}.${name}`);
+        const items = fields[name] as readonly StructBase[];
+        for (let i = 0; i < source.length; i++) {
+          field.elementLayout.#assign(items[i]!, source[i], `${path}.${name}[${i}]`);
+        }
       } else if (typeof type === "object" && type.kind === "array") {
         writeArray(
           target[SUBS][field.index] as ArrayLike<unknown> & { set(v: ArrayLike<unknown>): void },
@@ -683,20 +731,25 @@ export class StructLayout<S extends Fields> {
   }
 }
 
-function writeArray(
-  view: ArrayLike<unknown> & { set(values: ArrayLike<unknown>): void },
-  type: ArrayType,
-  value: unknown,
-  path: string,
-): void {
+function checkArrayLike(value: unknown, length: number, path: string): ArrayLike<unknown> {
   if (typeof value !== "object" || value === null || typeof (value as ArrayLike<unknown>).length !== "number") {
     throw new TypeError(`Expected \`${path}\` to be an array or typed array, got ${describe(value)}`);
   }
   const source = value as ArrayLike<unknown>;
-  if (source.length > type.length) {
-    throw new RangeError(`Expected \`${path}\` to have at most ${type.length} elements, got ${source.length}`);
+  if (source.length > length) {
+    throw new RangeError(`Expected \`${path}\` to have at most ${length} elements, got ${source.length}`);
   }
-  const check = SCALARS[type.element].check;
+  return source;
+}
+
+function writeArray(
+  view: ArrayLike<unknown> & { set(values: ArrayLike<unknown>): void },
+  type: ArrayDescription,
+  value: unknown,
+  path: string,
+): void {
+  const source = checkArrayLike(value, type.length, path);
+  const check = SCALARS[type.element as ElementType].check;
   const values: unknown[] = [];
   for (let i = 0; i < source.length; i++) values.push(check(`${path}[${i}]`, source[i]));
   view.set(values);
@@ -707,10 +760,12 @@ function roundUp(value: number, align: number): number {
 }
 
 function sizeAndAlign(type: FieldDescription, layout: StructLayout<Fields> | undefined): [number, number] {
-  if (layout !== undefined) return [layout.size, layout.align];
+  if (layout !== undefined && typeof type === "object" && type.kind === "struct") return [layout.size, layout.align];
   if (typeof type === "string") return [SCALARS[type].size, SCALARS[type].size];
   if (type.kind === "array") {
-    const size = SCALARS[type.element].size;
+    // An array of structs: `layout` is the element's layout, whose size is a multiple of its alignment.
+    if (layout !== undefined) return [layout.size * type.length, layout.align];
+    const size = SCALARS[type.element as ElementType].size;
     return [size * type.length, size];
   }
   if (type.kind === "string") return [4 + type.maxBytes, 4];
@@ -764,6 +819,25 @@ function defineAccessor(proto: object, field: Field): void {
         this[VIEW].setUint32(offset, written, LE);
       },
     };
+  } else if (field.elementLayout !== undefined && type.kind === "array") {
+    const elementLayout = field.elementLayout;
+    const { length } = type;
+    descriptor = {
+      get(this: StructBase) {
+        const subs = this[SUBS];
+        let items = subs[index];
+        if (items === undefined) {
+          const view = this[VIEW];
+          const start = view.byteOffset + offset;
+          const list: StructBase[] = [];
+          for (let i = 0; i < length; i++) {
+            list.push(instantiateAt(elementLayout, view.buffer, start + i * elementLayout.size));
+          }
+          subs[index] = items = Object.freeze(list);
+        }
+        return items;
+      },
+    };
   } else {
     descriptor = {
       get(this: StructBase) {
@@ -801,8 +875,18 @@ function describeType(type: unknown, path: string): FieldDescription {
   if (typeof type === "object" && type !== null) {
     const kind = (type as { kind?: unknown }).kind;
     if (kind === "array") {
-      const { element, length } = type as ArrayType;
-      return array(element, length);
+      const { element, length } = type as { element: unknown; length: unknown };
+      if (typeof element === "object" && element !== null) {
+        const description = describeType(element, `${path}[]`);
+        if (typeof description !== "object" || description.kind !== "struct") {
+          throw new TypeError(
+            `Expected \`${path}\` elements to be a scalar type or a struct, got ${describe(element)}`,
+          );
+        }
+        checkInteger("length", length, 1, MAX_BYTES);
+        return Object.freeze({ kind: "array", element: description, length: length as number });
+      }
+      return array(element as ElementType, length as number);
     }
     if (kind === "string") return string((type as StringType).maxBytes);
     if (kind === "struct") {

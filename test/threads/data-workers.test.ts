@@ -95,7 +95,14 @@ describe("shared data across real workers", () => {
 
   it("struct: the worker rebuilds it from the handle alone, and writes on both sides are shared", async () => {
     const Inner = struct({ x: "i16" });
-    const Rec = struct({ ok: "bool", id: "u64", name: string(16), inner: Inner, xs: array("f64", 3) });
+    const Rec = struct({
+      ok: "bool",
+      id: "u64",
+      name: string(16),
+      inner: Inner,
+      xs: array("f64", 3),
+      slots: array(Inner, 2),
+    });
     const rec = Rec.create({ id: 41n, name: "main ✓", inner: { x: 3 } });
     const w = start("struct", { struct: rec }); // posting the instance carries its handle
     expect(await w.next()).toEqual({ id: 41n, name: "main ✓", inner: 3 });
@@ -105,6 +112,7 @@ describe("shared data across real workers", () => {
       name: "wörker 😀",
       inner: { x: -7 },
       xs: [0, 2.5, 0],
+      slots: [{ x: 0 }, { x: 11 }],
     });
     rec.id = 100n;
     rec.name = "again ✓";

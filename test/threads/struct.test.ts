@@ -204,6 +204,38 @@ describe("struct instances", () => {
     expect(() => Player.create({ pos: Other.create() as never })).toThrow(/same struct layout/);
   });
 
+  it("arrays of structs: laid out back to back, frozen, built once, written through", () => {
+    const Slot = struct({ busy: "bool", jobId: "u32" }); // size 8, align 4
+    const Table = struct({ n: "u8", slots: array(Slot, 3), tail: "u16" });
+    expect(Table.offsetOf("slots")).toBe(4);
+    expect(Table.offsetOf("tail")).toBe(28);
+    expect(Table.size).toBe(32);
+    const t = Table.create({ slots: [{ jobId: 5 }, Slot.create({ busy: true, jobId: 6 })] });
+    expect(t.slots).toBe(t.slots);
+    expect(Object.isFrozen(t.slots)).toBe(true);
+    expect(t.slots).toHaveLength(3);
+    t.slots[2]!.jobId = 9;
+    expect(new DataView(t.handle.buffer).getUint32(4 + 2 * 8 + 4, true)).toBe(9);
+    expect(t.slots[1]!.handle.byteOffset).toBe(12);
+    expect(Table.toObject(t).slots).toEqual([
+      { busy: false, jobId: 5 },
+      { busy: true, jobId: 6 },
+      { busy: false, jobId: 9 },
+    ]);
+    const again = StructLayout.fromHandle(structuredClone(t.handle)) as typeof t;
+    expect(Table.toObject(again)).toEqual(Table.toObject(t));
+    expect(() => Table.create({ slots: [{}, {}, {}, {}] })).toThrow(/at most 3 elements/);
+    expect(() => Table.create({ slots: [{ jobId: -1 }] })).toThrow(RangeError);
+    expect(() => Table.create({ slots: [5 as never] })).toThrow(/`init.slots\[0\]`/);
+    Table.replace(t, { n: 1 });
+    expect(Table.toObject(t).slots).toEqual([
+      { busy: false, jobId: 0 },
+      { busy: false, jobId: 0 },
+      { busy: false, jobId: 0 },
+    ]);
+    expect(() => array(Slot, 0)).toThrow(RangeError);
+  });
+
   it("instances of a layout share one prototype with the accessors", () => {
     const a = Player.create();
     const b = Player.create();

@@ -104,6 +104,17 @@ describe("struct typing", () => {
     view.scores[0] = 1;
   });
 
+  it("an array of structs is a read-only array of instances", () => {
+    const Table = struct({ slots: array(Vec2, 3) });
+    const t = Table.create({ slots: [{ x: 1 }, Vec2.create()] });
+    expectTypeOf(t.slots).toEqualTypeOf<ReadonlyArray<Infer<typeof Vec2>>>();
+    t.slots[0]!.x = 2;
+    // @ts-expect-error: the array itself is a view
+    t.slots[0] = Vec2.create();
+    // @ts-expect-error: element init is checked
+    Table.create({ slots: [{ x: "1" }] });
+  });
+
   it("fromHandle gives an AnyStruct that narrows with a cast", () => {
     const any = StructLayout.fromHandle(Player.create().handle);
     expectTypeOf(any).toEqualTypeOf<AnyStruct>();

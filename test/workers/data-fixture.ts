@@ -65,6 +65,7 @@ switch (data.mode) {
     s.name = "wörker 😀";
     (s.inner as { x: number }).x = -7;
     (s.xs as Float64Array)[1] = 2.5;
+    (s.slots as ReadonlyArray<{ x: number }>)[1]!.x = 11;
     s.ok = true;
     port.postMessage(seen);
     // Second step: report what the main thread wrote after our writes.
