@@ -138,6 +138,31 @@ describe("raw condvar (model)", () => {
     expect(one.failure?.trace).toContain("wakes an abandoned waitAsync");
   });
 
+  it("an aborted async wait that forwards the wake-up it swallows (src/threads/wait.ts) loses nothing", () => {
+    // The abandoned waitAsync of an aborted Condvar.wait stays queued on the sequence word. Modelled as
+    // a thread: it parks like a waiter (timed: it may also just linger until it expires) and, if a
+    // notifyOne lands on it, forwards it with notify(…, 1), as parkAsync's abort path does.
+    const aborted = (forward: boolean) => (ctx: ThreadContext, mem: Shared) => {
+      lock(ctx, mem);
+      const seq = prepareWait(ctx.atomics, mem, CONDVAR);
+      release(ctx, mem);
+      if (ctx.atomics.wait(mem, CONDVAR, seq, 1_000) === "ok" && forward) ctx.atomics.notify(mem, CONDVAR, 1);
+    };
+    let forwarded = 0;
+    const report = check(program([consumer, aborted(true), producer(1, "one")]), {
+      ...budget({ preemptionBound: 1, timeouts: 1 }),
+      onSchedule: (steps) => {
+        if (steps.some((s) => s.thread === 1 && s.text.startsWith("notify(mem[1], 1) -> 1"))) forwarded++;
+      },
+    });
+    expect(report.complete).toBe(true);
+    expect(forwarded).toBeGreaterThan(0);
+    // Without the forward, the notifyOne that lands on the abandoned wait is lost: the consumer sleeps on.
+    const lost = explore(program([consumer, aborted(false), producer(1, "one")]), { timeouts: 1 });
+    expect(lost.failure?.kind).toBe("deadlock");
+    expect(lost.failure?.message).toMatch(/T0 parked on mem\[1\]/);
+  });
+
   it("waiters re-check their condition: spurious wake-ups cost nothing", () => {
     const report = check(program([consumer, producer(1, "one")]), { ...budget({}), spuriousWakeups: 1 });
     expect(report.complete).toBe(true);
