@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { WouldBlockError } from "../../src/errors.js";
 import { AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64 } from "../../src/threads/atomics.js";
 import { LAYOUT_VERSION } from "../../src/threads/handle.js";
+import { parkedWaiters } from "../../src/threads/keep-alive.js";
 import { StructLayout, struct } from "../../src/threads/struct.js";
 import { setBlockingProbe } from "../../src/threads/wait.js";
 import { assertPending, assertReady, poll } from "../helpers/poll.js";
@@ -475,28 +476,25 @@ describe("AtomicI32 wait / notify (one thread)", () => {
   it("waitAsync resolves not-equal at once and ok on notify, keeping the loop alive meanwhile", async () => {
     const a = new AtomicI32(0);
     expect(await assertReady(a.waitAsync(1))).toBe("not-equal");
-    const setInterval = vi.spyOn(globalThis, "setInterval");
-    const clearInterval = vi.spyOn(globalThis, "clearInterval");
-    try {
-      const first = a.waitAsync(0);
-      const second = a.waitAsync(0);
-      await assertPending(first);
-      // One shared, ref'd keep-alive handle for every pending wait.
-      expect(setInterval).toHaveBeenCalledTimes(1);
-      const timer = setInterval.mock.results[0]?.value as NodeJS.Timeout;
-      expect(timer.hasRef()).toBe(true);
-      expect(a.notify(1)).toBe(1);
-      expect(await first).toBe("ok");
-      await assertPending(second);
-      expect(clearInterval).not.toHaveBeenCalled();
-      expect(a.notify()).toBe(1);
-      expect(await second).toBe("ok");
-      await poll(second);
-      expect(clearInterval).toHaveBeenCalledTimes(1);
-    } finally {
-      setInterval.mockRestore();
-      clearInterval.mockRestore();
-    }
+    const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
+    const idle = timers();
+    expect(parkedWaiters()).toBe(0);
+    const first = a.waitAsync(0);
+    const second = a.waitAsync(0);
+    await assertPending(first);
+    // The thread's one shared keep-alive handle is ref'd while any wait is pending.
+    expect(parkedWaiters()).toBe(2);
+    expect(timers()).toBe(idle + 1);
+    expect(a.notify(1)).toBe(1);
+    expect(await first).toBe("ok");
+    await assertPending(second);
+    expect(parkedWaiters()).toBe(1);
+    expect(timers()).toBe(idle + 1);
+    expect(a.notify()).toBe(1);
+    expect(await second).toBe("ok");
+    await poll(second);
+    expect(parkedWaiters()).toBe(0);
+    expect(timers()).toBe(idle);
   });
 
   it("waitAsync times out", async () => {
