@@ -5,6 +5,7 @@
  * nobody.
  */
 
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { markDead } from "../../../src/threads/raw/liveness-table.js";
 import {
@@ -232,6 +233,19 @@ describe("raw rwlock (model)", () => {
       budget({ timeouts: 1, preemptionBound: 1 }),
     );
     expect(report.complete).toBe(true);
+  });
+});
+
+describe("raw rwlock (model, property)", () => {
+  it("any mix of 2–3 readers and writers: exclusion, word agreement, no lost wake-up, ends free", () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: 2, maxLength: 3 }), (writes) => {
+        const threads = writes.map((w) => (w ? writer() : reader()));
+        const report = check(program(threads, writes.filter((w) => w).length), budget({ preemptionBound: 1 }));
+        expect(report.complete).toBe(true);
+      }),
+      { numRuns: 6 },
+    );
   });
 });
 

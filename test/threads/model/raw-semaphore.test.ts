@@ -5,6 +5,7 @@
  * times out unregisters.
  */
 
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ACQUIRED,
@@ -146,6 +147,26 @@ describe("raw semaphore (model)", () => {
     );
     expect(report.complete).toBe(true);
     expect(timedOut).toBeGreaterThan(0);
+  });
+});
+
+describe("raw semaphore (model, property)", () => {
+  it("any small configuration of permits and request sizes: conserved, within capacity, no lost wake-up", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }).chain((total) =>
+          fc.record({
+            total: fc.constant(total),
+            requests: fc.array(fc.integer({ min: 1, max: total }), { minLength: 2, maxLength: 3 }),
+          }),
+        ),
+        ({ total, requests }) => {
+          const report = check(program(total, requests.map(user)), budget({ preemptionBound: 1 }));
+          expect(report.complete).toBe(true);
+        },
+      ),
+      { numRuns: 6 },
+    );
   });
 });
 
