@@ -5,7 +5,7 @@
  * Flags:
  *   --quick             smaller sizes, 1 repetition (a smoke run; results go to bench/results/partial/)
  *   --scenarios a,b     only these scenarios (see the list with --help)
- *   --libs x,y          only these libraries (the floor always runs: every ratio needs it)
+ *   --libs x,y          only these libraries (the floor and reference rows always run)
  *   --reps N            repetitions (default 5, quick 1)
  *   --out DIR           where to write results (default bench/results, or bench/results/partial/ for
  *                       a quick or filtered run, so a smoke run never overwrites the published numbers)
@@ -75,10 +75,13 @@ const scenarios = SCENARIOS.filter((s) => wantScenarios === undefined || wantSce
 const partial = quick || wantScenarios !== undefined || wantLibs !== undefined;
 const outDir = resolve(flags.out ?? join(here, "results", partial ? "partial" : ""));
 
-/** Libraries of a scenario in this run: the floor, reference rows, then the compared libraries. */
+/**
+ * Libraries of a scenario in this run: the floor and the reference rows (always: every ratio and the
+ * targets' context need them), then the compared libraries that `--libs` keeps.
+ */
 function libsOf(scenario: Scenario): string[] {
-  const all = [...(scenario.refs ?? []), ...scenario.libs];
-  return ["floor", ...all.filter((lib) => wantLibs === undefined || wantLibs.includes(lib))];
+  const kept = scenario.libs.filter((lib) => wantLibs === undefined || wantLibs.includes(lib));
+  return ["floor", ...(scenario.refs ?? []), ...kept];
 }
 
 interface Job {

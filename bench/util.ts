@@ -93,3 +93,9 @@ export function macrotask(): Promise<void> {
 export function nowNs(): number {
   return Number(process.hrtime.bigint());
 }
+
+/** CPU time this process has used (all threads: user + system), in nanoseconds. */
+export function cpuNs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) * 1000;
+}
