@@ -246,6 +246,11 @@ export class Mutex<T = null> {
             release();
           }
         } else {
+          // An abort that landed while this task ran (between parks) fires no further event.
+          if (signal.aborted) {
+            raw.abandonLock(A, word, 0);
+            throw signal.reason;
+          }
           const parked = parkAsync(word, 0, waiter.expected, time, signal);
           if (parked === undefined) continue;
           try {
