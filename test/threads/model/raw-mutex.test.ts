@@ -158,6 +158,28 @@ describe("raw mutex (model)", () => {
     expect(handOffs).toBeGreaterThan(0);
   });
 
+  it("the spin phase (a few re-reads before parking) keeps exclusion and loses no wake-up", () => {
+    const spinner = (ctx: ThreadContext, s: Shared) => {
+      lockBlocking(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, ctx.now, Number.POSITIVE_INFINITY, 2);
+      critical(ctx, s);
+      unlock(ctx.atomics, s.mem, 0, ownerId(ctx));
+    };
+    // Two threads at bound 2: a preemption can land inside the spin (at bound 1 it never does, since
+    // the spinner only runs once the holder was preempted).
+    let spun = 0;
+    const report = check(
+      { ...lockers(2, 1, "timed"), threads: [spinner, spinner] },
+      {
+        ...budget({ allParkedIsDeadlock: true, timeouts: 1 }),
+        onSchedule: (steps) => {
+          if (steps.filter((s) => s.text.startsWith("load(mem[0])")).length > 2) spun++;
+        },
+      },
+    );
+    expect(report.complete).toBe(true);
+    expect(spun).toBeGreaterThan(0);
+  });
+
   it("a waiter that gives up (timeout) passes a pending hand-off on: the others still get the lock", () => {
     const program: Program<Shared> = {
       setup,
