@@ -209,8 +209,9 @@ for (const s of summaries) writeFileSync(join(outDir, `${s.name}.svg`), renderSv
 const rel = relative(process.cwd(), outDir) || ".";
 process.stderr.write(`done in ${seconds.toFixed(0)} s → ${rel}/latest.md, latest.json, <scenario>.svg\n`);
 for (const t of report.targets) {
+  if (t.met === undefined) continue;
   process.stderr.write(
-    `  target ${t.name}: ${t.goal} — ${t.measured} — ${t.met === undefined ? "n/a" : t.met ? "met" : "MISSED"}\n`,
+    `  target ${t.name}: ${t.goal} — ${t.measured} (CPU: ${t.cpu ?? "–"}) — ${t.met ? "met" : "MISSED"}\n`,
   );
 }
 const wrong = summaries.flatMap((s) => s.rows.filter((r) => r.status === "wrong").map((r) => `${s.name}/${r.lib}`));
