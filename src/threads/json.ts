@@ -31,7 +31,10 @@ export interface JsonHandle extends HandleBase<"lockbox.threads.Json"> {
 
 /** Options of {@link json}. */
 export interface JsonOptions {
-  /** Largest encoded size, in UTF-8 bytes, the cell accepts (default 65536, at most 2 ** 30). */
+  /**
+   * Largest encoded size, in UTF-8 bytes, the cell accepts (default 65536, at most 2 ** 30). A
+   * growable buffer reserves address space (not memory) for this much up front: keep it realistic.
+   */
   maxBytes?: number | undefined;
 }
 

@@ -805,10 +805,12 @@ function defineAccessor(proto: object, field: Field): void {
           this[VIEW].setUint32(offset, length, LE);
           return;
         }
-        // Encode into private scratch memory of exactly the capacity: a string that does not fit stops
-        // early (read < length), and shared memory is only written once the whole value is known to fit.
+        // Encode into private scratch memory first, so shared memory is only written once the whole
+        // value is known to fit. A UTF-16 unit takes at most 3 bytes, so `room` holds any string that
+        // fits the capacity, and encodeInto stops early (read < length) exactly when it does not.
+        const room = Math.min(maxBytes, length * 3);
         const scratch = (encodeScratch ??= new Uint8Array(MAX_SCRATCH));
-        const target = maxBytes <= MAX_SCRATCH ? scratch.subarray(0, maxBytes) : new Uint8Array(maxBytes);
+        const target = room <= MAX_SCRATCH ? scratch.subarray(0, room) : new Uint8Array(room);
         const { read, written } = encoder.encodeInto(value, target);
         if (read < value.length) {
           throw new RangeError(

@@ -159,6 +159,8 @@ describe("struct instances", () => {
       v.s = "x".repeat(101);
     }).toThrow(/got 101 bytes/);
     expect(v.s).toBe("\u0000\u007f");
+    v.huge = "é".repeat(100); // short non-ASCII in a large capacity: encoded in the scratch
+    expect(v.huge).toBe("é".repeat(100));
     const long = "ü".repeat(2500); // 5000 bytes: beyond the 4096-byte scratch
     v.huge = long;
     expect(v.huge).toBe(long);
