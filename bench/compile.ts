@@ -3,8 +3,8 @@
  * starts as bare `node` instead of `node --import tsx`. On a loaded 2-core machine the tsx loader costs
  * 0.2–0.7 s per process — minutes over a full run — and that is pure overhead, not measurement.
  *
- * The output mirrors the source tree under `node_modules/.cache/lockbox-bench/` (untracked, and inside
- * the project so the peers in `node_modules` resolve). Imports already end in `.js`, so they resolve
+ * The output mirrors the source tree under `node_modules/.cache/lockbox-bench/<pid>/` (untracked, inside
+ * the project so the peers in `node_modules` resolve, removed when the run ends). Imports already end in `.js`, so they resolve
  * as they are. Each file is transpiled on its own (`transpileModule`: no type checking, as tsx does);
  * ES2022 keeps `#private` fields and static blocks as written, so the code measured is the code shipped.
  */

@@ -14,7 +14,7 @@
  */
 
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,10 +112,12 @@ function progress(text: string): void {
 // Bench processes run transpiled JavaScript by default (see compile.ts): bare `node` starts in a fraction
 // of the time `node --import tsx` takes, and startup is not what is measured.
 const useTsx = flags.tsx === true;
-const buildDir = join(root, "node_modules", ".cache", "lockbox-bench");
+// One directory per run, so two runs at once (a smoke run beside a full one) cannot clobber each other.
+const buildDir = join(root, "node_modules", ".cache", "lockbox-bench", String(process.pid));
 if (!useTsx) {
   progress("transpiling src/ and bench/ …");
   await compileForBench(root, buildDir);
+  process.on("exit", () => rmSync(buildDir, { recursive: true, force: true }));
 }
 const workerEntry = useTsx ? ["--import", "tsx", join(here, "worker.ts")] : [join(buildDir, "bench", "worker.js")];
 
