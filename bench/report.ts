@@ -357,7 +357,7 @@ export function renderSvg(s: ScenarioReport): string {
   const plotLeft = labelWidth;
   const plotRight = width - valueWidth;
   const rows = s.rows;
-  const height = top + rows.length * rowHeight + 44;
+  const height = top + rows.length * rowHeight + 56;
   const ok = rows.filter((r) => r.status === "ok" && Number.isFinite(r.ratio));
   const hi = Math.max(1.5, ...ok.map((r) => r.ratioMax));
   const lo = Math.min(1, ...ok.map((r) => r.ratioMin));
@@ -421,8 +421,22 @@ export function renderSvg(s: ScenarioReport): string {
   parts.push(
     `<line x1="${one}" y1="${top - 4}" x2="${one}" y2="${plotBottom}" stroke="#495057" stroke-dasharray="4 3"/>`,
     `<text x="${one}" y="${plotBottom + 32}" text-anchor="middle" fill="#495057">floor</text>`,
-    "</svg>",
   );
+  const legend: [RowKind, string][] = [
+    ["lockbox", "lockbox"],
+    ["peer", "peer"],
+    ["floor", "floor"],
+    ["ref", "reference"],
+  ];
+  legend.forEach(([kind, label], i) => {
+    const lx = plotRight + 8 + (i % 2) * 90;
+    const ly = plotBottom + 30 + Math.floor(i / 2) * 16;
+    parts.push(
+      `<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${COLORS[kind]}" rx="2"/>`,
+      `<text x="${lx + 14}" y="${ly}" fill="#495057">${label}</text>`,
+    );
+  });
+  parts.push("</svg>");
   return `${parts.join("\n")}\n`;
 }
 
