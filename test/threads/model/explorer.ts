@@ -324,7 +324,10 @@ class StepRecord implements Step {
 /** One run of the program along one schedule. */
 class Execution<S> {
   readonly threads: ThreadState[];
+  /** The trace, when recorded (exploration records only if `onSchedule` needs it; a failure is replayed to record it). */
   readonly steps: StepRecord[] = [];
+  stepCount = 0;
+  readonly #recording: boolean;
   readonly choices: string[] = [];
   preemptions = 0;
   readonly #program: Program<S>;
@@ -358,7 +361,14 @@ class Execution<S> {
   readonly #format = (record: StepRecord) => this.#describe(record);
   readonly atomics: AtomicsLike;
 
-  constructor(program: Program<S>, chooser: Chooser, bound: number, options: Required<ExploreOptions>) {
+  constructor(
+    program: Program<S>,
+    chooser: Chooser,
+    bound: number,
+    options: Required<ExploreOptions>,
+    recording: boolean,
+  ) {
+    this.#recording = recording;
     this.#program = program;
     this.#chooser = chooser;
     this.#bound = bound;
@@ -465,7 +475,7 @@ class Execution<S> {
   }
 
   #choose(options: readonly Choice[]): Choice {
-    if (this.steps.length >= this.#maxSteps) {
+    if (this.stepCount >= this.#maxSteps) {
       throw new Stop("livelock", `schedule exceeded ${this.#maxSteps} steps (livelock or unbounded spinning)`);
     }
     const choice = this.#chooser.choose(options, this.choices.length);
@@ -821,7 +831,8 @@ class Execution<S> {
   }
 
   #record(thread: number, entry: LogEntry | undefined, outcome: string | number | undefined): void {
-    this.steps.push(new StepRecord(thread, this.#format, entry, outcome));
+    this.stepCount++;
+    if (this.#recording) this.steps.push(new StepRecord(thread, this.#format, entry, outcome));
   }
 
   // --- formatting (traces only) ----------------------------------------------------------------
@@ -988,21 +999,23 @@ export function explore<S>(program: Program<S>, options: ExploreOptions = {}): M
   let runs = 0;
   let longest = 0;
   let stuck = 0;
+  // Traces cost an object per step: record them only when a caller looks at passing schedules.
+  const recording = options.onSchedule !== undefined;
   for (let bound = 0; bound <= opts.preemptionBound; bound++) {
     const chooser = new DfsChooser();
     for (;;) {
       if (runs >= opts.maxSchedules) {
         return { schedules, runs, complete: false, preemptionBound: opts.preemptionBound, longest, stuck };
       }
-      const exec = new Execution(program, chooser, bound, opts);
+      const exec = new Execution(program, chooser, bound, opts, recording);
       const outcome = exec.run();
       runs++;
-      longest = Math.max(longest, exec.steps.length);
+      longest = Math.max(longest, exec.stepCount);
       // Schedules under a lower bound were checked in an earlier pass: count each schedule once.
       const fresh = exec.preemptions === bound;
       if (fresh) schedules++;
       if (outcome.kind === "failed") {
-        const failure = formatFailure(outcome.failure, exec as Execution<unknown>);
+        const failure = recorded(program, opts, outcome.failure, exec);
         return { schedules, runs, complete: false, preemptionBound: opts.preemptionBound, longest, stuck, failure };
       }
       if (outcome.kind === "stuck" && fresh) stuck++;
@@ -1013,9 +1026,24 @@ export function explore<S>(program: Program<S>, options: ExploreOptions = {}): M
   return { schedules, runs, complete: true, preemptionBound: opts.preemptionBound, longest, stuck };
 }
 
+/**
+ * The failure with its trace: exploration does not record steps, so the failing schedule is replayed
+ * once with recording on. (A program whose replay differs is itself nondeterministic: the failure is
+ * then reported with the steps it has.)
+ */
+function recorded<S>(program: Program<S>, opts: Required<ExploreOptions>, stop: Stop, exec: Execution<S>): Failure {
+  if (exec.steps.length === exec.stepCount) return formatFailure(stop, exec as Execution<unknown>);
+  const again = new Execution(program, new ReplayChooser(exec.choices), Number.POSITIVE_INFINITY, opts, true);
+  const outcome = again.run();
+  if (outcome.kind === "failed" && outcome.failure.message === stop.message) {
+    return formatFailure(stop, again as Execution<unknown>);
+  }
+  return formatFailure(stop, exec as Execution<unknown>);
+}
+
 function replayReport<S>(program: Program<S>, opts: Required<ExploreOptions>): ModelReport {
   const keys = opts.schedule.split(/\s+/).filter((k) => k !== "");
-  const exec = new Execution(program, new ReplayChooser(keys), Number.POSITIVE_INFINITY, opts);
+  const exec = new Execution(program, new ReplayChooser(keys), Number.POSITIVE_INFINITY, opts, true);
   const outcome = exec.run();
   const base = { schedules: 1, runs: 1, complete: true, preemptionBound: exec.preemptions, longest: exec.steps.length };
   if (outcome.kind === "failed") {
@@ -1048,7 +1076,7 @@ export function check<S>(program: Program<S>, options: ExploreOptions = {}): Mod
 export function trace<S>(program: Program<S>, schedule: string, options: ExploreOptions = {}): string {
   const opts = resolve({ ...options, schedule }, program.threads.length);
   const keys = schedule.split(/\s+/).filter((k) => k !== "");
-  const exec = new Execution(program, new ReplayChooser(keys), Number.POSITIVE_INFINITY, opts);
+  const exec = new Execution(program, new ReplayChooser(keys), Number.POSITIVE_INFINITY, opts, true);
   const outcome = exec.run();
   const head =
     outcome.kind === "failed" ? `failed (${outcome.failure.kind}): ${outcome.failure.message}` : outcome.kind;
