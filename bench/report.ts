@@ -17,6 +17,8 @@ export interface Row {
   /** Why the row is wrong, skipped or failed. */
   message?: string | undefined;
   samples: number[];
+  /** Repetitions that failed (error or timeout) while others succeeded. */
+  failedRuns: number;
   median: number;
   min: number;
   max: number;
@@ -98,6 +100,7 @@ export function summarize(scenario: Scenario, samples: Map<string, Sample[]>): S
       status: bad?.status === "wrong" ? "wrong" : ok.length > 0 ? "ok" : (bad?.status ?? "error"),
       message: bad?.message,
       samples: values,
+      failedRuns: list.length - ok.length,
       median: median(values),
       min: values.length > 0 ? Math.min(...values) : Number.NaN,
       max: values.length > 0 ? Math.max(...values) : Number.NaN,
@@ -313,8 +316,9 @@ export function renderMarkdown(report: Report): string {
         out.push(`| ${name} | ${label}: ${escapeCell(firstLine(r.message ?? ""))} |${" |".repeat(head.length - 2)}`);
         continue;
       }
+      const failed = r.failedRuns > 0 ? ` (${r.failedRuns} of ${r.failedRuns + r.samples.length} runs failed)` : "";
       const cells = [
-        name,
+        name + failed,
         fmt(r.median),
         `${fmt(r.min)}–${fmt(r.max)}`,
         r.kind === "floor" ? "1" : fmt(r.ratio),
