@@ -9,7 +9,7 @@ import type { SyncLockOptions } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-rw-lock.js";
-import { newWaiter } from "./raw/waiter.js";
+import { newWaiter, type RawWaiter } from "./raw/waiter.js";
 import {
   bindData,
   type DataBinding,
@@ -41,7 +41,8 @@ interface Internals {
   open<T>(lock: RwLock<T>): GuardValue<T>;
   replace<T>(lock: RwLock<T>, value: GuardValue<T>): GuardValue<T>;
   closeWrite<T>(lock: RwLock<T>, value: GuardValue<T>): void;
-  readUnlock(lock: RwLock<unknown>): void;
+  readUnlock(lock: RwLock<unknown>, tracked: boolean): void;
+  register(lock: RwLock<unknown>): boolean;
   downgrade<T>(lock: RwLock<T>, value: GuardValue<T>): void;
   poison(lock: RwLock<unknown>): void;
 }
@@ -71,8 +72,10 @@ let internals: Internals;
  * of a supervised worker holding the write lock poisons it; read holders never poison. While poisoned,
  * `read` and `write` reject with `PoisonError` unless `{ ignorePoison: true }`.
  *
- * Not covered: a worker that dies holding a *read* share leaks it (readers are counted, not named):
- * writers then wait until their timeout.
+ * **Owner death**: a supervised worker that dies holding the write lock leaves it released and
+ * poisoned; one that dies holding read shares has them released (not poisoned: readers never poison)
+ * once a waiter notices, within about 50 ms. Read shares are tracked for up to 8 reading threads at a
+ * time; shares of further threads are not recovered.
  *
  * `upgradableRead` (SPEC §2) is not offered by the threads RwLock.
  */
@@ -96,7 +99,11 @@ export class RwLock<T = null> {
           raw.writeUnlock(A, lock.#word, 0, ownerId);
         }
       },
-      readUnlock: (lock) => raw.readUnlock(A, lock.#word, 0),
+      readUnlock: (lock, tracked) => {
+        if (tracked) raw.unregisterReader(A, lock.#word, 0, ownerId);
+        raw.readUnlock(A, lock.#word, 0);
+      },
+      register: (lock) => raw.registerReader(A, lock.#word, 0, ownerId),
       downgrade: (lock, value) => {
         try {
           lock.#data.close(value);
@@ -210,7 +217,7 @@ export class RwLock<T = null> {
     return driveAsync(
       word,
       waiter,
-      () => (raw.readStep(A, word, 0, table, waiter) ? 0 : PARK),
+      () => readStepReaping(word, table, waiter),
       deadlineOf(options?.timeout),
       options?.signal,
       () => {},
@@ -241,7 +248,7 @@ export class RwLock<T = null> {
       driveSync(
         word,
         waiter,
-        () => (raw.readStep(A, word, 0, table, waiter) ? 0 : PARK),
+        () => readStepReaping(word, table, waiter),
         deadlineOf(options?.timeout),
         () => {},
         "RwLock.readSync()",
@@ -282,14 +289,14 @@ export class RwLock<T = null> {
     const word = this.#word;
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "write"));
-    if (raw.tryWrite(A, word, 0, ownerId, table)) {
+    if (tryWriteReaping(word, table)) {
       return Promise.resolve(this.#writeAcquired(ignorePoison, "write"));
     }
     const waiter = newWaiter();
     return driveAsync(
       word,
       waiter,
-      () => (raw.writeStep(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+      () => writeStepReaping(word, table, waiter),
       deadlineOf(options?.timeout),
       options?.signal,
       () => {},
@@ -316,12 +323,12 @@ export class RwLock<T = null> {
     const word = this.#word;
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "writeSync");
-    if (!raw.tryWrite(A, word, 0, ownerId, table)) {
+    if (!tryWriteReaping(word, table)) {
       const waiter = newWaiter();
       driveSync(
         word,
         waiter,
-        () => (raw.writeStep(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+        () => writeStepReaping(word, table, waiter),
         deadlineOf(options?.timeout),
         () => {},
         "RwLock.writeSync()",
@@ -337,7 +344,7 @@ export class RwLock<T = null> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
   tryWrite(options?: { ignorePoison?: boolean | undefined }): RwLockWriteGuard<T> | undefined {
-    if (!raw.tryWrite(A, this.#word, 0, ownerId, this.#table)) return undefined;
+    if (!tryWriteReaping(this.#word, this.#table)) return undefined;
     return this.#writeAcquired(options?.ignorePoison === true, "tryWrite");
   }
 
@@ -432,7 +439,7 @@ export class RwLock<T = null> {
       raw.readUnlock(A, this.#word, 0);
       throw poisonError("RwLock", method);
     }
-    return new RwLockReadGuard<T>(GUARD_TOKEN, this);
+    return new RwLockReadGuard<T>(GUARD_TOKEN, this, raw.registerReader(A, this.#word, 0, ownerId));
   }
 
   #writeAcquired(ignorePoison: boolean, method: string): RwLockWriteGuard<T> {
@@ -442,6 +449,27 @@ export class RwLock<T = null> {
     }
     return new RwLockWriteGuard<T>(GUARD_TOKEN, this);
   }
+}
+
+/** The write step, first reclaiming the shares of dead readers when it would park (see raw-rw-lock.ts). */
+function writeStepReaping(word: Int32Array, table: Int32Array, waiter: RawWaiter): number {
+  for (;;) {
+    if (raw.writeStep(A, word, 0, ownerId, table, waiter)) return 0;
+    if (!raw.reapDeadReaders(A, word, 0, table)) return PARK;
+  }
+}
+
+/** The read step, likewise (a stale "writer waiting" flag may hold it back behind a dead reader). */
+function readStepReaping(word: Int32Array, table: Int32Array, waiter: RawWaiter): number {
+  for (;;) {
+    if (raw.readStep(A, word, 0, table, waiter)) return 0;
+    if (!raw.reapDeadReaders(A, word, 0, table)) return PARK;
+  }
+}
+
+function tryWriteReaping(word: Int32Array, table: Int32Array): boolean {
+  if (raw.tryWrite(A, word, 0, ownerId, table)) return true;
+  return raw.reapDeadReaders(A, word, 0, table) && raw.tryWrite(A, word, 0, ownerId, table);
 }
 
 function checkSync(options: SyncLockOptions | undefined): void {
@@ -457,13 +485,16 @@ function checkSync(options: SyncLockOptions | undefined): void {
 export class RwLockReadGuard<T> implements Releasable {
   #lock: RwLock<T> | undefined;
   readonly #value: GuardValue<T>;
+  /** Whether this share is recorded in a reader slot (owner-death recovery). */
+  readonly #tracked: boolean;
 
   /** @internal Guards come from `RwLock.read()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>, value?: GuardValue<T>) {
+  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>, tracked: boolean) {
     if (token !== GUARD_TOKEN) illegalConstructor("RwLockReadGuard");
     markNotSend(this);
     this.#lock = lock;
-    this.#value = value === undefined ? internals.open(lock) : value;
+    this.#tracked = tracked;
+    this.#value = internals.open(lock);
   }
 
   /** The protected data, read-only. */
@@ -482,7 +513,7 @@ export class RwLockReadGuard<T> implements Releasable {
     const lock = this.#lock;
     if (lock === undefined) return;
     this.#lock = undefined;
-    internals.readUnlock(lock as RwLock<unknown>);
+    internals.readUnlock(lock as RwLock<unknown>, this.#tracked);
   }
 
   /** Same as {@link release}, for `using`. */
@@ -554,7 +585,7 @@ export class RwLockWriteGuard<T> implements Releasable {
     if (lock === undefined) throw releasedError("RwLockWriteGuard", "downgrade");
     this.#lock = undefined;
     internals.downgrade(lock, this.#value);
-    return new RwLockReadGuard<T>(GUARD_TOKEN, lock);
+    return new RwLockReadGuard<T>(GUARD_TOKEN, lock, internals.register(lock as RwLock<unknown>));
   }
 
   /**

@@ -95,6 +95,31 @@ describe("owner death", () => {
     expect(lock.isWriteLocked).toBe(false);
   });
 
+  it("a reader dying with RwLock read shares has them released (not poisoned): writers get in", async () => {
+    const lock = new RwLock(new Int32Array(new SharedArrayBuffer(12)));
+    const [owner, waiter] = await Promise.all([startWorker(), startWorker()]);
+    okValue(await owner.call("rwHold", { lock, key: "r1", kind: "read", mode: "sync" }));
+    okValue(await owner.call("rwHold", { lock, key: "r2", kind: "read", mode: "async" }));
+    const here = lock.read(); // a live reader here too: only the dead thread's shares go
+    const mine = await here;
+    expect(lock.readers).toBe(3);
+    const blockedWriter = waiter.call("rwWrite", { lock, mode: "sync", timeout: BOUND });
+    const asyncWriter = lock.write({ timeout: BOUND });
+    asyncWriter.catch(() => {});
+    await owner.worker.terminate();
+    // The dead worker's two shares are reclaimed by a waiting writer (bounded by the test timeout) …
+    while (lock.readers > 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    // … but our own share still holds the writers back: nothing is taken from a live reader.
+    expect(lock.readers).toBe(1);
+    expect(lock.isWriteLocked).toBe(false);
+    mine.release();
+    // Both writers get in, in either order (release ours before waiting for the worker's).
+    const guard = await asyncWriter;
+    expect(lock.isPoisoned).toBe(false);
+    guard.release();
+    expect(okValue(await blockedWriter)).toBe("written");
+  });
+
   it("an initializer dying in OnceLock lets the next caller run its own", async () => {
     const once = new OnceLock(new Int32Array(new SharedArrayBuffer(4)));
     const calls = new Int32Array(new SharedArrayBuffer(4));

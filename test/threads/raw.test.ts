@@ -213,6 +213,36 @@ describe("raw rwlock word", () => {
   });
 });
 
+describe("raw rwlock reader slots (owner death of readers)", () => {
+  it("registers shares per thread, frees the slot at zero, and reaps only dead threads' shares", () => {
+    const w = words(rw.RW_LOCK_WORDS);
+    const live = table();
+    for (const id of [4, 4, 5]) {
+      expect(rw.tryRead(A, w, 0, live)).toBe(true);
+      expect(rw.registerReader(A, w, 0, id)).toBe(true);
+    }
+    expect(w.slice(2, 6)).toEqual(Int32Array.from([4, 2, 5, 1]));
+    expect(rw.reapDeadReaders(A, w, 0, live)).toBe(false); // nobody is dead
+    const writer = newWaiter(0);
+    expect(rw.writeStep(A, w, 0, 9, live, writer)).toBe(false);
+    markDead(A, live, 4);
+    expect(rw.reapDeadReaders(A, w, 0, live)).toBe(true);
+    expect(w[0]! & rw.COUNT_MASK).toBe(1);
+    expect(w.slice(2, 4)).toEqual(Int32Array.from([0, 0]));
+    rw.unregisterReader(A, w, 0, 5);
+    rw.readUnlock(A, w, 0);
+    expect(w.slice(4, 6)).toEqual(Int32Array.from([0, 0]));
+    expect(w[0]! & (rw.COUNT_MASK | rw.POISONED)).toBe(0); // free, and readers never poison
+    expect(rw.writeStep(A, w, 0, 9, live, writer)).toBe(true);
+  });
+
+  it("more reading threads than slots: the extra ones go untracked", () => {
+    const w = words(rw.RW_LOCK_WORDS);
+    for (let id = 1; id <= rw.READER_SLOTS; id++) expect(rw.registerReader(A, w, 0, id)).toBe(true);
+    expect(rw.registerReader(A, w, 0, 100)).toBe(false);
+  });
+});
+
 describe("raw semaphore, condvar, barrier, once", () => {
   it("semaphore: permits conserved; release past the maximum is refused; close sets the sign bit", () => {
     fc.assert(

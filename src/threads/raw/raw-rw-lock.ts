@@ -29,8 +29,21 @@
  * readers hold the lock; the readers drain and the last one wakes the writers. A writer that gives up
  * may leave WRITERS_WAITING behind; it is cleared when the lock next becomes free.
  *
- * Not covered: a *reader* that dies holding a read share leaks it (readers are counted, not named);
- * a writer then waits until its timeout. Writers that die are reaped like a mutex owner.
+ * Reader slots (optional, words `i + 2 …`, see {@link registerReader}): so that a reader's death can be
+ * detected, each reading thread also records its shares in a slot pair `[owner id, shares]`. A writer
+ * that cannot get in calls {@link reapDeadReaders}, which takes the shares of dead slot owners back out
+ * of COUNT. The raw steps above do not touch the slots: a lock can be used without them (the model
+ * checker does), and then a dead reader's share is simply never reclaimed.
+ *
+ * | words                 | name   | meaning                                   | who may change it                    |
+ * |-----------------------|--------|-------------------------------------------|--------------------------------------|
+ * | i + 2 + 2k            | SLOT_ID | owner id of the thread using slot k, 0 free | that thread (claim 0 → id, free id → 0), a reaper (dead id → 0) |
+ * | i + 3 + 2k            | SHARES  | read shares that thread holds             | that thread (± 1), a reaper (exchange to 0) |
+ *
+ * Order (so that COUNT ≥ the sum of SHARES at every moment): acquire adds to COUNT, then to SHARES;
+ * release takes from SHARES, then from COUNT; a reaper zeroes SHARES, then takes that many from COUNT.
+ * A reader that dies between the two steps of an acquire or a release leaks (or keeps) one share;
+ * more than {@link READER_SLOTS} reading threads at once leave the extra ones untracked.
  */
 import type { AtomicsLike } from "./atomics-like.js";
 import { isDead } from "./liveness-table.js";
@@ -44,8 +57,10 @@ export const POISONED = 1 << 26;
 export const WAITING = READERS_WAITING | WRITERS_WAITING;
 /** Most readers at once. */
 export const MAX_READERS = COUNT_MASK;
-/** Words a raw rwlock occupies. */
-export const RW_LOCK_WORDS = 2;
+/** Reading threads whose shares are tracked for owner-death recovery. */
+export const READER_SLOTS = 8;
+/** Words a raw rwlock occupies, reader slots included (2 without them). */
+export const RW_LOCK_WORDS = 2 + 2 * READER_SLOTS;
 
 /** Clears both WAITING bits if the lock is free, then wakes both sides. */
 function wakeAllIfFree(A: AtomicsLike, w: Int32Array, i: number): void {
@@ -262,4 +277,63 @@ export function poisonRwLock(A: AtomicsLike, w: Int32Array, i: number): void {
 /** Clears POISONED. */
 export function clearRwPoison(A: AtomicsLike, w: Int32Array, i: number): void {
   A.and(w, i, ~POISONED);
+}
+
+/**
+ * Records one read share of `me` in its reader slot (claiming a free slot on its first share).
+ * Call right after acquiring a read share. Returns `false` when every slot is taken by other threads
+ * (the share is then untracked: do not call {@link unregisterReader} for it).
+ */
+export function registerReader(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
+  let free = -1;
+  for (let k = 0; k < READER_SLOTS; k++) {
+    const id = A.load(w, i + 2 + 2 * k);
+    if (id === me) {
+      A.add(w, i + 3 + 2 * k, 1);
+      return true;
+    }
+    if (id === 0 && free < 0) free = k;
+  }
+  for (let k = free < 0 ? READER_SLOTS : free; k < READER_SLOTS; k++) {
+    if (A.compareExchange(w, i + 2 + 2 * k, 0, me) === 0) {
+      A.add(w, i + 3 + 2 * k, 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Removes one read share of `me` from its slot (freeing the slot at zero). Call before {@link readUnlock}. */
+export function unregisterReader(A: AtomicsLike, w: Int32Array, i: number, me: number): void {
+  for (let k = 0; k < READER_SLOTS; k++) {
+    if (A.load(w, i + 2 + 2 * k) !== me) continue;
+    if (A.sub(w, i + 3 + 2 * k, 1) === 1) A.compareExchange(w, i + 2 + 2 * k, me, 0);
+    return;
+  }
+}
+
+/**
+ * Takes the shares of dead reader threads back out of COUNT (waking everyone if the lock becomes free).
+ * Returns `true` if it reclaimed anything (the caller should re-run its step).
+ */
+export function reapDeadReaders(A: AtomicsLike, w: Int32Array, i: number, table: Int32Array | undefined): boolean {
+  let reclaimed = 0;
+  for (let k = 0; k < READER_SLOTS; k++) {
+    const id = A.load(w, i + 2 + 2 * k);
+    if (id === 0 || !isDead(A, table, id)) continue;
+    reclaimed += A.exchange(w, i + 3 + 2 * k, 0);
+    A.compareExchange(w, i + 2 + 2 * k, id, 0);
+  }
+  if (reclaimed === 0) return false;
+  let s = A.load(w, i);
+  for (;;) {
+    const count = s & COUNT_MASK;
+    // Only ever read-locked here: the dead thread's shares are still counted.
+    if ((s & WRITE_LOCKED) !== 0 || count < reclaimed) return false;
+    const prev = A.compareExchange(w, i, s, s - reclaimed);
+    if (prev === s) break;
+    s = prev;
+  }
+  if ((s & COUNT_MASK) === reclaimed && (s & WAITING) !== 0) wakeAllIfFree(A, w, i);
+  return true;
 }
