@@ -206,12 +206,32 @@ export class Condvar {
     return current;
   }
 
-  /** Wakes one waiting thread (or task), if any. */
+  /**
+   * Wakes one waiting thread (or task), if any. Call it after changing the condition under the mutex.
+   *
+   * @example
+   * ```ts
+   * mutex.withLockSync((guard) => {
+   *   guard.value[0] = 1;
+   * });
+   * condvar.notifyOne();
+   * ```
+   *
+   * **Fairness**: which waiter wakes is up to the platform (`Atomics.notify` order); with several
+   * waiters for different conditions, prefer {@link notifyAll}.
+   */
   notifyOne(): void {
     raw.notifyOne(A, this.#word, 0);
   }
 
-  /** Wakes every waiting thread (and task). */
+  /**
+   * Wakes every waiting thread (and task).
+   *
+   * @example
+   * ```ts
+   * condvar.notifyAll();
+   * ```
+   */
   notifyAll(): void {
     raw.notifyAll(A, this.#word, 0);
   }

@@ -182,7 +182,17 @@ export class Mutex<T = null> {
     return raw.isPoisoned(A, this.#word, 0);
   }
 
-  /** Clears the poison flag: the caller has checked (or repaired) the data. */
+  /**
+   * Clears the poison flag: the caller has checked (or repaired) the data.
+   *
+   * @example
+   * ```ts
+   * const guard = await mutex.lock({ ignorePoison: true });
+   * guard.value[0] = 0; // repair
+   * mutex.clearPoison();
+   * guard.release();
+   * ```
+   */
   clearPoison(): void {
     raw.clearPoison(A, this.#word, 0);
   }

@@ -115,7 +115,15 @@ export class OnceLock<T = null> {
     return raw.isComplete(A, this.#word, 0);
   }
 
-  /** The storage if initialized, else `undefined`. Never waits. */
+  /**
+   * The storage if initialized, else `undefined`. Never waits.
+   *
+   * @example
+   * ```ts
+   * const ready = once.get();
+   * if (ready !== undefined) use(ready);
+   * ```
+   */
   get(): GuardValue<T> | undefined {
     return raw.isComplete(A, this.#word, 0) ? this.#data.open() : undefined;
   }

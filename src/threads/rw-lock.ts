@@ -186,7 +186,15 @@ export class RwLock<T = null> {
     return (A.load(this.#word, 0) & raw.POISONED) !== 0;
   }
 
-  /** Clears the poison flag. */
+  /**
+   * Clears the poison flag.
+   *
+   * @example
+   * ```ts
+   * lock.withWriteSync((guard) => guard.value.fill(0), { ignorePoison: true });
+   * lock.clearPoison();
+   * ```
+   */
   clearPoison(): void {
     raw.clearRwPoison(A, this.#word, 0);
   }

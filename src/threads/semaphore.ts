@@ -235,6 +235,11 @@ export class Semaphore {
   /**
    * Adds `permits` permits (waking waiters).
    *
+   * @example
+   * ```ts
+   * slots.addPermits(2);
+   * ```
+   *
    * @throws RangeError when the total would pass {@link Semaphore.MAX_PERMITS} (nothing is added).
    */
   addPermits(permits: number): void {
@@ -247,7 +252,16 @@ export class Semaphore {
     }
   }
 
-  /** Closes the semaphore: pending and future acquires fail with `ClosedError`. Idempotent. */
+  /**
+   * Closes the semaphore: pending and future acquires fail with `ClosedError`, in every thread.
+   * Idempotent.
+   *
+   * @example
+   * ```ts
+   * slots.close();
+   * await slots.acquire(); // rejects with ClosedError
+   * ```
+   */
   close(): void {
     raw.close(A, this.#word, 0);
   }
