@@ -1,8 +1,8 @@
 import { UseAfterReleaseError } from "../errors.js";
-import { checkFunction, checkOptionsObject, precheck } from "../internal/validate.js";
+import { checkFunction, checkOptionsObject, describe, precheck } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
-import { type MutexGuard, mutexOfGuard } from "./mutex.js";
+import { isMutexGuard, type Mutex, type MutexGuard, mutexOfGuard } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-condvar.js";
 import type { GuardValue } from "./shared-data.js";
@@ -25,6 +25,17 @@ export interface WaitTimeoutResult<T> {
 }
 
 let restoring: CondvarHandle | undefined;
+
+/** The mutex `guard` holds: TypeError for anything but a threads MutexGuard, UseAfterReleaseError once released. */
+function guardedMutex<T>(guard: MutexGuard<T>, method: string): Mutex<T> {
+  if (!isMutexGuard(guard)) {
+    throw new TypeError(`Expected \`guard\` to be a MutexGuard of a lockbox/threads Mutex, got ${describe(guard)}`);
+  }
+  const mutex = mutexOfGuard(guard);
+  if (mutex === undefined)
+    throw new UseAfterReleaseError(`Condvar.${method}() needs a MutexGuard that is not released`);
+  return mutex;
+}
 
 /**
  * A condition variable across threads (Rust's `std::sync::Condvar`): wait, with a threads `Mutex`
@@ -243,9 +254,7 @@ export class Condvar {
   ): Promise<WaitTimeoutResult<T>> {
     const early = precheck(options);
     if (early !== undefined) return early;
-    const mutex = mutexOfGuard(guard);
-    if (mutex === undefined)
-      throw new UseAfterReleaseError(`Condvar.${method}() needs a MutexGuard that is not released`);
+    const mutex = guardedMutex(guard, method);
     const seq = raw.prepareWait(A, this.#word, 0);
     guard.release();
     const timeout = options?.timeout;
@@ -275,9 +284,7 @@ export class Condvar {
     assertCanBlock(`Condvar.${method}`);
     checkOptionsObject("options", options);
     checkSyncOptions(options);
-    const mutex = mutexOfGuard(guard);
-    if (mutex === undefined)
-      throw new UseAfterReleaseError(`Condvar.${method}() needs a MutexGuard that is not released`);
+    const mutex = guardedMutex(guard, method);
     const seq = raw.prepareWait(A, this.#word, 0);
     guard.release();
     const outcome = Atomics.wait(this.#word, 0, seq, timeout ?? Number.POSITIVE_INFINITY);

@@ -65,6 +65,12 @@ const MINE = raw.LOCKED | (ownerId << raw.OWNER_SHIFT);
 export let mutexOfGuard: <T>(guard: MutexGuard<T>) => Mutex<T> | undefined;
 
 /**
+ * `true` for a threads `MutexGuard` (released or not), `false` for anything else.
+ * @internal
+ */
+export let isMutexGuard: (value: unknown) => value is MutexGuard<unknown>;
+
+/**
  * A mutual-exclusion lock over shared memory, shared between worker threads (Rust's `std::sync::Mutex`).
  * It owns its data (a `SharedArrayBuffer`, typed array, struct or JSON layout, or `null` for a bare
  * lock): the data is reached through the {@link MutexGuard} that an acquire returns.
@@ -407,6 +413,8 @@ export class MutexGuard<T> implements Releasable {
 
   static {
     mutexOfGuard = (guard) => guard.#mutex;
+    isMutexGuard = (value): value is MutexGuard<unknown> =>
+      typeof value === "object" && value !== null && #mutex in value;
   }
 
   /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */

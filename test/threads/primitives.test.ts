@@ -147,6 +147,9 @@ describe("threads Condvar", () => {
     await expect(condvar.wait(guard, { timeout: 5 })).rejects.toBeInstanceOf(TimeoutError);
     expect(mutex.isLocked).toBe(false);
     await expect(condvar.wait(guard)).rejects.toBeInstanceOf(UseAfterReleaseError);
+    // Regression: a guard of another kind is a TypeError naming `guard`, not a private-field crash.
+    await expect(condvar.wait({} as never)).rejects.toThrow(/`guard`/);
+    expect(() => condvar.waitSync(new RwLock(null).tryWrite() as never)).toThrow(/`guard`/);
     const sync = condvar.waitTimeoutSync(mutex.lockSync(), 5);
     expect(sync.timedOut).toBe(true);
     expect(() => condvar.waitSync(sync.guard, { timeout: 5 })).toThrow(TimeoutError);
