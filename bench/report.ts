@@ -300,6 +300,7 @@ export function renderMarkdown(report: Report): string {
   out.push("");
   for (const s of report.scenarios) {
     out.push(`## ${s.title}`, "", s.description, "", `![${s.title}](${s.name}.svg)`, "");
+    if (memoryView(s) !== undefined) out.push(`![${s.title}: heap bytes per waiter](${s.name}-memory.svg)`, "");
     const extraKeys = Object.keys(s.extras);
     const head = [
       "library",
@@ -352,7 +353,7 @@ const xml = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, 
  * dashed line at 1× (the floor). Linear scale from 0 when every whisker fits under 8×; otherwise a log
  * scale, so one quadratic outlier does not flatten every other bar.
  */
-export function renderSvg(s: ScenarioReport): string {
+export function renderSvg(s: ScenarioReport, measure = "time"): string {
   const width = 760;
   const labelWidth = 170;
   const valueWidth = 190;
@@ -380,7 +381,7 @@ export function renderSvg(s: ScenarioReport): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="12" y="22" font-size="15" font-weight="600" fill="#212529">${xml(s.title)}</text>`,
-    `<text x="12" y="40" fill="#495057">time as a multiple of the floor (lower is better; ${log ? "log scale" : "linear scale"}); whiskers: min–max over repetitions</text>`,
+    `<text x="12" y="40" fill="#495057">${measure} as a multiple of the floor (lower is better; ${log ? "log scale" : "linear scale"})${measure === "time" ? "; whiskers: min–max over repetitions" : ""}</text>`,
   );
   const plotBottom = top + rows.length * rowHeight;
   for (const t of ticks) {
@@ -442,6 +443,31 @@ export function renderSvg(s: ScenarioReport): string {
   });
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
+}
+
+/**
+ * The memory view of a waiters scenario: the same chart with heap bytes per waiter as the measure (a
+ * second SVG, `<scenario>-memory.svg`), or `undefined` for scenarios that do not measure memory.
+ */
+export function memoryView(s: ScenarioReport): ScenarioReport | undefined {
+  if (!("bytesPerWaiter" in s.extras)) return undefined;
+  const floor = s.rows.find((r) => r.kind === "floor" && r.status === "ok");
+  const floorBytes = floor?.extra.bytesPerWaiter ?? Number.NaN;
+  const rows = s.rows.map((r): Row => {
+    const bytes = r.extra.bytesPerWaiter ?? Number.NaN;
+    // Memory is deterministic enough that one value stands for the repetitions: no whiskers.
+    return {
+      ...r,
+      median: bytes,
+      min: bytes,
+      max: bytes,
+      ratio: bytes / floorBytes,
+      ratioMin: bytes / floorBytes,
+      ratioMax: bytes / floorBytes,
+    };
+  });
+  rows.sort((a, b) => (a.status === "ok" ? 0 : 1) - (b.status === "ok" ? 0 : 1) || a.median - b.median);
+  return { ...s, name: `${s.name}-memory`, title: `${s.title}: heap bytes per waiter`, unit: "B/waiter", rows };
 }
 
 function niceCeil(v: number): number {

@@ -20,7 +20,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { compileForBench } from "./compile.js";
-import { checkTargets, type Report, renderMarkdown, renderSvg, type Sample, summarize } from "./report.js";
+import { checkTargets, memoryView, type Report, renderMarkdown, renderSvg, type Sample, summarize } from "./report.js";
 import { SCENARIOS, type Scenario } from "./scenarios.js";
 import { type ChildResult, RESULT_PREFIX } from "./util.js";
 
@@ -206,7 +206,12 @@ mkdirSync(outDir, { recursive: true });
 if (partial && flags.out === undefined) writeFileSync(join(outDir, ".gitignore"), "*\n");
 writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(join(outDir, "latest.md"), renderMarkdown(report));
-for (const s of summaries) writeFileSync(join(outDir, `${s.name}.svg`), renderSvg(s));
+for (const s of summaries) {
+  writeFileSync(join(outDir, `${s.name}.svg`), renderSvg(s));
+  const memory = memoryView(s);
+  if (memory !== undefined)
+    writeFileSync(join(outDir, `${memory.name}.svg`), renderSvg(memory, "heap bytes per waiter"));
+}
 
 const rel = relative(process.cwd(), outDir) || ".";
 process.stderr.write(`done in ${seconds.toFixed(0)} s → ${rel}/latest.md, latest.json, <scenario>.svg\n`);
