@@ -32,7 +32,13 @@ export { Condvar, type CondvarHandle, type WaitTimeoutResult } from "./condvar.j
 export { JsonCell, type JsonHandle, type JsonOptions, json } from "./json.js";
 export { Mutex, MutexGuard, type MutexHandle, type SyncLockOptions } from "./mutex.js";
 export { type OnceInit, OnceLock, type OnceLockHandle } from "./once-lock.js";
-export { RwLock, type RwLockHandle, RwLockReadGuard, RwLockWriteGuard } from "./rw-lock.js";
+export {
+  RwLock,
+  type RwLockHandle,
+  RwLockReadGuard,
+  RwLockUpgradableReadGuard,
+  RwLockWriteGuard,
+} from "./rw-lock.js";
 export { Semaphore, type SemaphoreHandle, SemaphorePermit } from "./semaphore.js";
 export type { SharedData } from "./shared-data.js";
 export {

@@ -1,7 +1,14 @@
 import { markNotSend } from "../internal/not-send.js";
 import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
-import { type DeepReadonly, interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
+import {
+  type AcquireOptions,
+  type DeepReadonly,
+  interiorMutable,
+  type LockOptions,
+  type PoisonOptions,
+  type Releasable,
+} from "../types.js";
 import { poisonError, releasedError } from "./guard.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { adoptTable, ownerId, processTable } from "./liveness.js";
@@ -45,6 +52,7 @@ interface Internals {
   register(lock: RwLock<unknown>): boolean;
   downgrade<T>(lock: RwLock<T>, value: GuardValue<T>): void;
   poison(lock: RwLock<unknown>): void;
+  word(lock: RwLock<unknown>): Int32Array;
 }
 let internals: Internals;
 
@@ -77,7 +85,8 @@ let internals: Internals;
  * once a waiter notices, within about 50 ms. Read shares are tracked for up to 8 reading threads at a
  * time; shares of further threads are not recovered.
  *
- * `upgradableRead` (SPEC §2) is not offered by the threads RwLock.
+ * `upgradableRead` (parking_lot) gives a share that can later become the write lock with
+ * `upgrade()`, without another writer getting in between; one upgradable reader at a time.
  */
 export class RwLock<T = null> {
   declare readonly [interiorMutable]: true;
@@ -112,6 +121,7 @@ export class RwLock<T = null> {
         }
       },
       poison: (lock) => raw.poisonRwLock(A, lock.#word, 0),
+      word: (lock) => lock.#word,
     };
   }
 
@@ -442,6 +452,99 @@ export class RwLock<T = null> {
     }
   }
 
+  /**
+   * Waits (without blocking the thread) for an upgradable read share: shared with plain readers,
+   * exclusive among upgradable readers, and able to {@link RwLockUpgradableReadGuard.upgrade} to the
+   * write lock without letting another writer in between (parking_lot's upgradable read).
+   *
+   * @example
+   * ```ts
+   * const guard = await cache.upgradableRead();
+   * if (guard.value[0] === 0) {
+   *   using writer = await guard.upgrade();
+   *   writer.value[0] = compute();
+   * } else {
+   *   guard.release();
+   * }
+   * ```
+   *
+   * **Cancel safety**: an abort or timeout stops the wait at once; nothing is held.
+   *
+   * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
+   */
+  upgradableRead(options?: LockOptions): Promise<RwLockUpgradableReadGuard<T>> {
+    const early = precheck(options);
+    if (early !== undefined) return early;
+    const ignorePoison = options?.ignorePoison === true;
+    const word = this.#word;
+    const table = this.#table;
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "upgradableRead"));
+    if (raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
+      return Promise.resolve(this.#upgradableAcquired(ignorePoison, "upgradableRead"));
+    }
+    const waiter = newWaiter();
+    return driveAsync(
+      word,
+      waiter,
+      () => upgradableStepReaping(word, table, waiter),
+      deadlineOf(options?.timeout),
+      options?.signal,
+      () => {},
+      "RwLock.upgradableRead()",
+      options?.timeout,
+    ).then(() => this.#upgradableAcquired(ignorePoison, "upgradableRead"));
+  }
+
+  /**
+   * Blocking form of {@link upgradableRead}.
+   *
+   * @example
+   * ```ts
+   * const guard = cache.upgradableReadSync({ timeout: 100 });
+   * ```
+   *
+   * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
+   */
+  upgradableReadSync(options?: SyncLockOptions): RwLockUpgradableReadGuard<T> {
+    assertCanBlock("RwLock.upgradableReadSync");
+    checkSync(options);
+    const ignorePoison = options?.ignorePoison === true;
+    const word = this.#word;
+    const table = this.#table;
+    if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "upgradableReadSync");
+    if (!raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
+      const waiter = newWaiter();
+      driveSync(
+        word,
+        waiter,
+        () => upgradableStepReaping(word, table, waiter),
+        deadlineOf(options?.timeout),
+        () => {},
+        "RwLock.upgradableReadSync()",
+        options?.timeout,
+      );
+    }
+    return this.#upgradableAcquired(ignorePoison, "upgradableReadSync");
+  }
+
+  /**
+   * An upgradable read share if one is available now, else `undefined`.
+   *
+   * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
+   */
+  tryUpgradableRead(options?: { ignorePoison?: boolean | undefined }): RwLockUpgradableReadGuard<T> | undefined {
+    if (!raw.tryUpgradableRead(A, this.#word, 0, ownerId, this.#table)) return undefined;
+    return this.#upgradableAcquired(options?.ignorePoison === true, "tryUpgradableRead");
+  }
+
+  #upgradableAcquired(ignorePoison: boolean, method: string): RwLockUpgradableReadGuard<T> {
+    if (!ignorePoison && this.isPoisoned) {
+      raw.upgradableUnlock(A, this.#word, 0, ownerId);
+      throw poisonError("RwLock", method);
+    }
+    return new RwLockUpgradableReadGuard<T>(GUARD_TOKEN, this, raw.registerReader(A, this.#word, 0, ownerId));
+  }
+
   #readAcquired(ignorePoison: boolean, method: string): RwLockReadGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.readUnlock(A, this.#word, 0);
@@ -471,6 +574,14 @@ function writeStepReaping(word: Int32Array, table: Int32Array, waiter: RawWaiter
 function readStepReaping(word: Int32Array, table: Int32Array, waiter: RawWaiter): number {
   for (;;) {
     if (raw.readStep(A, word, 0, table, waiter)) return 0;
+    if (!raw.reapDeadReaders(A, word, 0, table)) return PARK;
+  }
+}
+
+/** The upgradable-read step, likewise. */
+function upgradableStepReaping(word: Int32Array, table: Int32Array, waiter: RawWaiter): number {
+  for (;;) {
+    if (raw.upgradableReadStep(A, word, 0, ownerId, table, waiter)) return 0;
     if (!raw.reapDeadReaders(A, word, 0, table)) return PARK;
   }
 }
@@ -605,5 +716,155 @@ export class RwLockWriteGuard<T> implements Releasable {
     const lock = this.#lock;
     if (lock === undefined) throw releasedError("RwLockWriteGuard", "poison through");
     internals.poison(lock as RwLock<unknown>);
+  }
+}
+
+/**
+ * An upgradable read share of an {@link RwLock} (parking_lot's `RwLockUpgradableReadGuard`): reads like
+ * a read guard (`value` typed read-only), excludes other upgradable readers and writers, and can turn
+ * into the write lock with {@link upgrade} without another writer getting in between.
+ */
+export class RwLockUpgradableReadGuard<T> implements Releasable {
+  #lock: RwLock<T> | undefined;
+  readonly #value: GuardValue<T>;
+  readonly #tracked: boolean;
+
+  /** @internal Guards come from `RwLock.upgradableRead()`; this constructor throws for anyone else. */
+  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>, tracked: boolean) {
+    if (token !== GUARD_TOKEN) illegalConstructor("RwLockUpgradableReadGuard");
+    markNotSend(this);
+    this.#lock = lock;
+    this.#tracked = tracked;
+    this.#value = internals.open(lock);
+  }
+
+  /** The protected data, read-only. */
+  get value(): DeepReadonly<GuardValue<T>> {
+    if (this.#lock === undefined) throw releasedError("RwLockUpgradableReadGuard", "read `value` of");
+    return this.#value as DeepReadonly<GuardValue<T>>;
+  }
+
+  /** `true` once released, upgraded or downgraded. */
+  get released(): boolean {
+    return this.#lock === undefined;
+  }
+
+  /** Gives the share back. Idempotent. */
+  release(): void {
+    const lock = this.#lock;
+    if (lock === undefined) return;
+    this.#lock = undefined;
+    const word = internals.word(lock as RwLock<unknown>);
+    if (this.#tracked) raw.unregisterReader(A, word, 0, ownerId);
+    raw.upgradableUnlock(A, word, 0, ownerId);
+  }
+
+  /** Same as {@link release}, for `using`. */
+  [dispose](): void {
+    this.release();
+  }
+
+  /**
+   * Waits (without blocking the thread) until the other readers have left, then turns this share
+   * into the write lock. New readers wait meanwhile. This guard becomes released on success.
+   *
+   * @example
+   * ```ts
+   * using writer = await upgradable.upgrade({ timeout: 1_000 });
+   * writer.value[0] += 1;
+   * ```
+   *
+   * **Cancel safety**: on abort or timeout this guard still holds its upgradable share.
+   *
+   * **Throws** (rejects): `UseAfterReleaseError` after release, `TimeoutError`, the signal's reason.
+   */
+  async upgrade(options?: AcquireOptions): Promise<RwLockWriteGuard<T>> {
+    const lock = this.#live("upgrade");
+    const early = precheck(options);
+    if (early !== undefined) return early;
+    const word = internals.word(lock as RwLock<unknown>);
+    const waiter = newWaiter(0);
+    await driveAsync(
+      word,
+      waiter,
+      () => (raw.upgradeStep(A, word, 0, ownerId, waiter) ? 0 : PARK),
+      deadlineOf(options?.timeout),
+      options?.signal,
+      () => raw.abandonUpgrade(A, word, 0),
+      "RwLockUpgradableReadGuard.upgrade()",
+      options?.timeout,
+    );
+    return this.#upgraded(lock);
+  }
+
+  /**
+   * Blocking form of {@link upgrade}.
+   *
+   * @example
+   * ```ts
+   * using writer = upgradable.upgradeSync({ timeout: 100 });
+   * ```
+   *
+   * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError` (the share is kept),
+   * `UseAfterReleaseError`.
+   */
+  upgradeSync(options?: { timeout?: number | undefined }): RwLockWriteGuard<T> {
+    assertCanBlock("RwLockUpgradableReadGuard.upgradeSync");
+    checkSyncOptions(options);
+    const lock = this.#live("upgrade");
+    const word = internals.word(lock as RwLock<unknown>);
+    const waiter = newWaiter(0);
+    driveSync(
+      word,
+      waiter,
+      () => (raw.upgradeStep(A, word, 0, ownerId, waiter) ? 0 : PARK),
+      deadlineOf(options?.timeout),
+      () => raw.abandonUpgrade(A, word, 0),
+      "RwLockUpgradableReadGuard.upgradeSync()",
+      options?.timeout,
+    );
+    return this.#upgraded(lock);
+  }
+
+  /**
+   * The write lock if this is the only share now, else `undefined` (this guard stays held).
+   *
+   * @throws UseAfterReleaseError after release.
+   */
+  tryUpgrade(): RwLockWriteGuard<T> | undefined {
+    const lock = this.#live("upgrade");
+    if (!raw.tryUpgrade(A, internals.word(lock as RwLock<unknown>), 0, ownerId)) return undefined;
+    return this.#upgraded(lock);
+  }
+
+  /**
+   * Turns this share into a plain read share (another upgradable reader may then enter). This guard
+   * becomes released.
+   *
+   * @example
+   * ```ts
+   * using reader = upgradable.downgrade();
+   * ```
+   *
+   * @throws UseAfterReleaseError after release.
+   */
+  downgrade(): RwLockReadGuard<T> {
+    const lock = this.#live("downgrade");
+    this.#lock = undefined;
+    raw.downgradeUpgradable(A, internals.word(lock as RwLock<unknown>), 0, ownerId);
+    return new RwLockReadGuard<T>(GUARD_TOKEN, lock, this.#tracked);
+  }
+
+  #live(action: string): RwLock<T> {
+    const lock = this.#lock;
+    if (lock === undefined) throw releasedError("RwLockUpgradableReadGuard", action);
+    return lock;
+  }
+
+  /** The share became the write lock: it is no longer a read share in the slots. */
+  #upgraded(lock: RwLock<T>): RwLockWriteGuard<T> {
+    this.#lock = undefined;
+    if (this.#tracked) raw.unregisterReader(A, internals.word(lock as RwLock<unknown>), 0, ownerId);
+    return new RwLockWriteGuard<T>(GUARD_TOKEN, lock);
   }
 }

@@ -45,6 +45,28 @@ describe("threads primitives across real workers", () => {
     after.release();
   });
 
+  it("RwLock: a worker's upgrade waits for this thread's read share, with no writer in between", async () => {
+    const lock = new RwLock(shared(3));
+    const [upgrader, writer] = await Promise.all([startWorker(), startWorker()]);
+    const reader = await lock.read();
+    const upgraded = upgrader.call("rwUpgrade", { lock, mode: "sync" });
+    // Wait until the worker is upgrading (new readers refused), then start a competing writer.
+    for (;;) {
+      const probe = lock.tryRead();
+      if (probe === undefined) break;
+      probe.release();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const competing = writer.call("rwWrite", { lock, mode: "async", timeout: 5_000 });
+    reader.release();
+    expect(okValue(await upgraded)).toBe("upgraded");
+    expect(okValue(await competing)).toBe("written");
+    // The upgrade wrote 0 + 10 (what it read, with nobody in between), the writer then added 1.
+    const guard = lock.tryRead()!;
+    expect(guard.value[0]).toBe(11);
+    guard.release();
+  });
+
   it("Condvar: consumers in workers (blocking and async) wake on notifyAll and see the produced value", async () => {
     const mutex = new Mutex(shared(2));
     const condvar = new Condvar();

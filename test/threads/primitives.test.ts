@@ -87,6 +87,56 @@ describe("threads RwLock", () => {
     lock.tryWrite()!.release();
   });
 
+  it("upgradableRead: shares with readers, one at a time, upgrades when alone, downgrades", async () => {
+    const lock = new RwLock(shared(1));
+    const up = await lock.upgradableRead();
+    const reader = lock.tryRead()!;
+    expect(lock.tryUpgradableRead()).toBeUndefined();
+    expect(up.tryUpgrade()).toBeUndefined();
+    const upgrading = up.upgrade({ timeout: 1_000 });
+    await assertPending(upgrading);
+    expect(lock.tryRead()).toBeUndefined(); // new readers wait for the upgrade
+    reader.release();
+    const writer = await upgrading;
+    expect(up.released).toBe(true);
+    expect(() => up.value).toThrow(UseAfterReleaseError);
+    writer.value[0] = 7;
+    writer.release();
+    const again = lock.upgradableReadSync();
+    expect(again.value[0]).toBe(7);
+    const plain = again.downgrade();
+    const other = lock.tryUpgradableRead()!; // the role is free again
+    other.release();
+    plain.release();
+    expect(lock.readers).toBe(0);
+    const sole = lock.tryUpgradableRead()!;
+    const w = sole.upgradeSync({ timeout: 100 });
+    expect(lock.isWriteLocked).toBe(true);
+    w.release();
+  });
+
+  it("an upgrade that times out keeps the upgradable share; poison applies to upgradableRead", async () => {
+    const lock = new RwLock(shared(1));
+    const up = lock.tryUpgradableRead()!;
+    const reader = lock.tryRead()!;
+    await expect(up.upgrade({ timeout: 5 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(() => up.upgradeSync({ timeout: 5 })).toThrow(TimeoutError);
+    expect(up.released).toBe(false);
+    expect(lock.readers).toBe(2);
+    reader.release();
+    up.release();
+    expect(lock.readers).toBe(0);
+    expect(() =>
+      lock.withWriteSync(() => {
+        throw new Error("poison it");
+      }),
+    ).toThrow("poison it");
+    await expect(lock.upgradableRead()).rejects.toBeInstanceOf(PoisonError);
+    expect(() => lock.tryUpgradableRead()).toThrow(PoisonError);
+    lock.tryUpgradableRead({ ignorePoison: true })!.release();
+    expect(lock.readers).toBe(0);
+  });
+
   it("crosses by structured clone; from() rejects other handles", () => {
     const lock = new RwLock(shared(1));
     const copy = RwLock.from<Int32Array>(structuredClone(lock));

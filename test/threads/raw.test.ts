@@ -243,6 +243,51 @@ describe("raw rwlock reader slots (owner death of readers)", () => {
   });
 });
 
+describe("raw rwlock upgradable reads", () => {
+  it("shares with readers, excludes other upgradables, upgrades once it is the only share", () => {
+    const w = words(rw.RW_LOCK_WORDS);
+    expect(rw.tryUpgradableRead(A, w, 0, 3, undefined)).toBe(true);
+    expect(w[rw.UPGRADER_WORD]).toBe(3);
+    expect(rw.tryRead(A, w, 0, undefined)).toBe(true); // plain readers share
+    expect(rw.tryUpgradableRead(A, w, 0, 4, undefined)).toBe(false); // one upgradable at a time
+    expect(rw.tryUpgrade(A, w, 0, 3)).toBe(false); // another reader is inside
+    const up = newWaiter(0);
+    expect(rw.upgradeStep(A, w, 0, 3, up)).toBe(false);
+    expect(up.index).toBe(1);
+    expect(w[0]! & (rw.UPGRADER_WAITING | rw.WRITERS_WAITING)).toBe(rw.UPGRADER_WAITING | rw.WRITERS_WAITING);
+    expect(rw.tryRead(A, w, 0, undefined)).toBe(false); // new readers wait for the upgrade
+    const seq = w[1];
+    rw.readUnlock(A, w, 0);
+    expect(w[1]).not.toBe(seq); // leaving the upgrader alone wakes it
+    expect(rw.upgradeStep(A, w, 0, 3, up)).toBe(true);
+    expect(w[0]! & (rw.WRITE_LOCKED | rw.COUNT_MASK | rw.UPGRADABLE)).toBe(rw.WRITE_LOCKED | 3);
+    expect(w[rw.UPGRADER_WORD]).toBe(0);
+    expect(rw.writeUnlock(A, w, 0, 3)).toBe(true);
+    expect(w[0]).toBe(0); // free, waiting flags cleared
+  });
+
+  it("release and downgrade give the upgradable role back; a dead upgrader's role is reaped", () => {
+    const w = words(rw.RW_LOCK_WORDS);
+    const live = table();
+    expect(rw.tryUpgradableRead(A, w, 0, 3, live)).toBe(true);
+    expect(rw.downgradeUpgradable(A, w, 0, 3)).toBe(true);
+    expect(w[0]).toBe(1);
+    expect(rw.tryUpgradableRead(A, w, 0, 4, live)).toBe(true);
+    expect(rw.upgradableUnlock(A, w, 0, 4)).toBe(true);
+    expect(w[0]).toBe(1);
+    rw.readUnlock(A, w, 0);
+    expect(w[0]).toBe(0);
+    expect(rw.tryUpgradableRead(A, w, 0, 5, live)).toBe(true);
+    expect(rw.registerReader(A, w, 0, 5)).toBe(true);
+    markDead(A, live, 5);
+    expect(rw.tryUpgradableRead(A, w, 0, 6, live)).toBe(true); // role reaped, share still counted
+    expect(w[0]! & rw.COUNT_MASK).toBe(2);
+    expect(rw.reapDeadReaders(A, w, 0, live)).toBe(true); // and the dead share reclaimed
+    expect(w[0]! & rw.COUNT_MASK).toBe(1);
+    expect(rw.tryUpgrade(A, w, 0, 6)).toBe(true);
+  });
+});
+
 describe("raw semaphore, condvar, barrier, once", () => {
   it("semaphore: permits conserved; release past the maximum is refused; close sets the sign bit", () => {
     fc.assert(

@@ -120,6 +120,17 @@ const ops: Record<string, (r: Request) => unknown> = {
     held.set(r.key as string, guard);
     return "held";
   },
+  async rwUpgrade(r) {
+    // Upgradable read, then upgrade (waits for the other readers), write, release.
+    const lock = RwLock.from<Int32Array>(r.lock);
+    const up =
+      r.mode === "sync" ? lock.upgradableReadSync({ timeout: 10_000 }) : await lock.upgradableRead({ timeout: 10_000 });
+    const seen = up.value[0];
+    const writer = r.mode === "sync" ? up.upgradeSync({ timeout: 10_000 }) : await up.upgrade({ timeout: 10_000 });
+    writer.value[0] = (seen ?? 0) + 10;
+    writer.release();
+    return "upgraded";
+  },
   async rwWrite(r) {
     const lock = RwLock.from<Int32Array>(r.lock);
     const timeout = (r.timeout as number | undefined) ?? 10_000;

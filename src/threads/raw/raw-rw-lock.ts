@@ -21,6 +21,8 @@
  * | 24    | READERS_WAITING  | a reader is parked on `w[i]`                             | readers set, "last one out" clears |
  * | 25    | WRITERS_WAITING  | a writer is parked on `w[i+1]`; new readers must wait    | writers set, "last one out" clears |
  * | 26    | POISONED         | a writer failed or died; sticky                          | writer / reaper set, anyone clears |
+ * | 27    | UPGRADABLE       | the (single) upgradable reader holds a share             | it sets and clears; a reaper clears |
+ * | 28    | UPGRADER_WAITING | the upgradable reader waits to upgrade (on `w[i+1]`)     | it sets and clears; a reaper clears |
  *
  * Invariant: when the lock is free (COUNT = 0, not WRITE_LOCKED) both WAITING bits are clear — every
  * transition to free clears them and wakes both sides ("last one out wakes everyone").
@@ -54,13 +56,19 @@ export const WRITE_LOCKED = 1 << 23;
 export const READERS_WAITING = 1 << 24;
 export const WRITERS_WAITING = 1 << 25;
 export const POISONED = 1 << 26;
+/** An upgradable reader holds the lock (it is also counted in COUNT); at most one at a time. */
+export const UPGRADABLE = 1 << 27;
+/** The upgradable reader is waiting for the other readers to leave (it parks on `w[i + 1]`). */
+export const UPGRADER_WAITING = 1 << 28;
 export const WAITING = READERS_WAITING | WRITERS_WAITING;
 /** Most readers at once. */
 export const MAX_READERS = COUNT_MASK;
 /** Reading threads whose shares are tracked for owner-death recovery. */
 export const READER_SLOTS = 8;
-/** Words a raw rwlock occupies, reader slots included (2 without them). */
-export const RW_LOCK_WORDS = 2 + 2 * READER_SLOTS;
+/** Offset (from `i`) of the word naming the upgradable reader (owner id, 0 when none or unknown). */
+export const UPGRADER_WORD = 2 + 2 * READER_SLOTS;
+/** Words a raw rwlock occupies, reader slots and the upgrader word included (2 for plain read/write). */
+export const RW_LOCK_WORDS = UPGRADER_WORD + 1;
 
 /** Clears both WAITING bits if the lock is free, then wakes both sides. */
 function wakeAllIfFree(A: AtomicsLike, w: Int32Array, i: number): void {
@@ -143,7 +151,14 @@ export function readUnlock(A: AtomicsLike, w: Int32Array, i: number): boolean {
     s = prev;
   }
   if ((s & COUNT_MASK) === 1 && (s & WAITING) !== 0) wakeAllIfFree(A, w, i);
+  else if ((s & COUNT_MASK) === 2 && (s & UPGRADER_WAITING) !== 0) wakeWriters(A, w, i);
   return true;
+}
+
+/** Wakes whoever parks on the writers' sequence (writers, and an upgradable reader waiting to upgrade). */
+function wakeWriters(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.add(w, i + 1, 1);
+  A.notify(w, i + 1);
 }
 
 /** Takes the write lock if it is free. */
@@ -317,6 +332,8 @@ export function unregisterReader(A: AtomicsLike, w: Int32Array, i: number, me: n
  * Returns `true` if it reclaimed anything (the caller should re-run its step).
  */
 export function reapDeadReaders(A: AtomicsLike, w: Int32Array, i: number, table: Int32Array | undefined): boolean {
+  // A dead upgradable reader also gives up its role (its share is one of the slots below).
+  const upgraderReaped = reapIfUpgraderDead(A, w, i, A.load(w, i), table);
   let reclaimed = 0;
   for (let k = 0; k < READER_SLOTS; k++) {
     const id = A.load(w, i + 2 + 2 * k);
@@ -324,7 +341,7 @@ export function reapDeadReaders(A: AtomicsLike, w: Int32Array, i: number, table:
     reclaimed += A.exchange(w, i + 3 + 2 * k, 0);
     A.compareExchange(w, i + 2 + 2 * k, id, 0);
   }
-  if (reclaimed === 0) return false;
+  if (reclaimed === 0) return upgraderReaped;
   let s = A.load(w, i);
   for (;;) {
     const count = s & COUNT_MASK;
@@ -334,6 +351,164 @@ export function reapDeadReaders(A: AtomicsLike, w: Int32Array, i: number, table:
     if (prev === s) break;
     s = prev;
   }
-  if ((s & COUNT_MASK) === reclaimed && (s & WAITING) !== 0) wakeAllIfFree(A, w, i);
+  const left = (s & COUNT_MASK) - reclaimed;
+  if (left === 0 && (s & WAITING) !== 0) wakeAllIfFree(A, w, i);
+  else if (left === 1 && (s & UPGRADER_WAITING) !== 0) wakeWriters(A, w, i);
   return true;
+}
+
+// --- upgradable reads (parking_lot's upgradable read) ----------------------------------------------
+//
+// An upgradable reader is a reader (counted in COUNT, blocked by WRITE_LOCKED / WRITERS_WAITING like
+// any reader) that also holds UPGRADABLE, which excludes other upgradable readers. Its owner id is in
+// `w[i + UPGRADER_WORD]` for owner-death recovery (written just after the bit is set, cleared just
+// before it is cleared: a death inside those windows leaves the role unrecoverable). To upgrade, it
+// sets UPGRADER_WAITING and WRITERS_WAITING (new readers then wait), parks on the writers' sequence
+// until it is the only reader (the reader whose unlock leaves COUNT = 1 wakes it), and turns its share
+// into the write lock with one CAS.
+
+/** If the upgradable role is held by a dead thread, releases the role (its share is reclaimed through its slot). */
+function reapIfUpgraderDead(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  s: number,
+  table: Int32Array | undefined,
+): boolean {
+  if ((s & UPGRADABLE) === 0) return false;
+  const id = A.load(w, i + UPGRADER_WORD);
+  if (id === 0 || !isDead(A, table, id)) return false;
+  if (A.compareExchange(w, i, s, s & ~(UPGRADABLE | UPGRADER_WAITING)) === s) {
+    A.compareExchange(w, i + UPGRADER_WORD, id, 0);
+    A.notify(w, i);
+  }
+  return true;
+}
+
+/** Takes an upgradable read share if no writer holds or waits and no other upgradable reader holds. */
+export function tryUpgradableRead(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+): boolean {
+  let s = A.load(w, i);
+  for (;;) {
+    if (reapIfWriterDead(A, w, i, s, table) || reapIfUpgraderDead(A, w, i, s, table)) {
+      s = A.load(w, i);
+      continue;
+    }
+    if ((s & (WRITE_LOCKED | WRITERS_WAITING | UPGRADABLE)) !== 0 || (s & COUNT_MASK) === MAX_READERS) return false;
+    const prev = A.compareExchange(w, i, s, (s + 1) | UPGRADABLE);
+    if (prev === s) {
+      A.store(w, i + UPGRADER_WORD, me);
+      return true;
+    }
+    s = prev;
+  }
+}
+
+/** One upgradable-read attempt; parks on `w[i]` (READERS_WAITING) when it cannot get in. */
+export function upgradableReadStep(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+): boolean {
+  for (;;) {
+    if (tryUpgradableRead(A, w, i, me, table)) return true;
+    const s = A.load(w, i);
+    if ((s & (WRITE_LOCKED | WRITERS_WAITING | UPGRADABLE)) === 0 && (s & COUNT_MASK) < MAX_READERS) continue;
+    const want = s | READERS_WAITING;
+    if (want !== s && A.compareExchange(w, i, s, want) !== s) continue;
+    waiter.parked = true;
+    waiter.index = i;
+    waiter.expected = want;
+    waiter.parkTimeout = POLL_MS;
+    return false;
+  }
+}
+
+/** Wakes parked readers so that a waiting upgradable reader retries (plain readers re-check and re-park). */
+function wakeReaders(A: AtomicsLike, w: Int32Array, i: number, s: number): void {
+  if ((s & READERS_WAITING) !== 0) A.notify(w, i);
+}
+
+/** Gives back the upgradable share held by `me`. Returns `false` if it does not hold one. */
+export function upgradableUnlock(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
+  A.compareExchange(w, i + UPGRADER_WORD, me, 0);
+  let s = A.load(w, i);
+  for (;;) {
+    if ((s & UPGRADABLE) === 0 || (s & COUNT_MASK) === 0) return false;
+    const prev = A.compareExchange(w, i, s, (s - 1) & ~(UPGRADABLE | UPGRADER_WAITING));
+    if (prev === s) break;
+    s = prev;
+  }
+  if ((s & COUNT_MASK) === 1 && (s & WAITING) !== 0) wakeAllIfFree(A, w, i);
+  else wakeReaders(A, w, i, s);
+  return true;
+}
+
+/** Turns the upgradable share of `me` into a plain read share (another upgradable reader may then enter). */
+export function downgradeUpgradable(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
+  A.compareExchange(w, i + UPGRADER_WORD, me, 0);
+  let s = A.load(w, i);
+  for (;;) {
+    if ((s & UPGRADABLE) === 0) return false;
+    const prev = A.compareExchange(w, i, s, s & ~(UPGRADABLE | UPGRADER_WAITING));
+    if (prev === s) break;
+    s = prev;
+  }
+  wakeReaders(A, w, i, s);
+  return true;
+}
+
+/** Upgrades now if `me`'s upgradable share is the only share. */
+export function tryUpgrade(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
+  let s = A.load(w, i);
+  for (;;) {
+    if ((s & UPGRADABLE) === 0 || (s & COUNT_MASK) !== 1) return false;
+    // Keep the WAITING bits: the write unlock must wake whoever set them.
+    const prev = A.compareExchange(w, i, s, (s & (POISONED | WAITING)) | WRITE_LOCKED | me);
+    if (prev === s) {
+      A.compareExchange(w, i + UPGRADER_WORD, me, 0);
+      return true;
+    }
+    s = prev;
+  }
+}
+
+/**
+ * One upgrade attempt by the upgradable reader `me`: `true` once it holds the write lock; otherwise it
+ * has flagged UPGRADER_WAITING (and WRITERS_WAITING, so that new readers wait) and prepared `waiter`
+ * to park on the writers' sequence.
+ */
+export function upgradeStep(A: AtomicsLike, w: Int32Array, i: number, me: number, waiter: RawWaiter): boolean {
+  for (;;) {
+    const seq = A.load(w, i + 1);
+    if (tryUpgrade(A, w, i, me)) return true;
+    const s = A.load(w, i);
+    if ((s & UPGRADABLE) === 0) return false; // not an upgradable holder: misuse, nothing to wait for
+    if ((s & COUNT_MASK) === 1) continue;
+    const want = s | UPGRADER_WAITING | WRITERS_WAITING;
+    if (want !== s && A.compareExchange(w, i, s, want) !== s) continue;
+    waiter.parked = true;
+    waiter.index = i + 1;
+    waiter.expected = seq;
+    waiter.parkTimeout = POLL_MS;
+    return false;
+  }
+}
+
+/** An upgrade that gives up (timeout, abort) clears UPGRADER_WAITING; the share stays held. */
+export function abandonUpgrade(A: AtomicsLike, w: Int32Array, i: number): void {
+  let s = A.load(w, i);
+  while ((s & UPGRADER_WAITING) !== 0) {
+    const prev = A.compareExchange(w, i, s, s & ~UPGRADER_WAITING);
+    if (prev === s) return;
+    s = prev;
+  }
 }
