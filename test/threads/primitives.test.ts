@@ -1,5 +1,6 @@
 /** The threads RwLock, Condvar, Semaphore, Barrier and OnceLock in one thread (async and blocking forms). */
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
+import { LAYOUT_VERSION } from "../../src/threads/handle.js";
 import {
   Barrier,
   ClosedError,
@@ -335,6 +336,36 @@ describe("threads OnceLock", () => {
     const once = new OnceLock(null);
     await expect(once.wait({ timeout: 5 })).rejects.toBeInstanceOf(TimeoutError);
     expect(() => once.waitSync({ timeout: 5 })).toThrow(TimeoutError);
+  });
+});
+
+describe("from(): bad handles are TypeErrors", () => {
+  const cases: Array<[string, { handle: object }, (received: unknown) => unknown]> = [
+    ["Mutex", new Mutex(null), (x) => Mutex.from(x)],
+    ["RwLock", new RwLock(null), (x) => RwLock.from(x)],
+    ["Condvar", new Condvar(), (x) => Condvar.from(x)],
+    ["Semaphore", new Semaphore(1), (x) => Semaphore.from(x)],
+    ["Barrier", new Barrier(2), (x) => Barrier.from(x)],
+    ["OnceLock", new OnceLock(null), (x) => OnceLock.from(x)],
+  ];
+  it.each(cases)("%s.from rejects other types, versions, foreign and small buffers", (name, instance, from) => {
+    const handle = instance.handle;
+    expect(from(structuredClone(handle))).toBeDefined();
+    for (const bad of [
+      null,
+      42,
+      "handle",
+      {},
+      { ...handle, type: "lockbox.threads.Other" },
+      { ...handle, version: LAYOUT_VERSION + 1 },
+      { ...handle, buffer: new ArrayBuffer(64) },
+      { ...handle, buffer: new SharedArrayBuffer(1) },
+    ]) {
+      expect(() => from(bad), `${name} ${JSON.stringify(bad)}`).toThrow(TypeError);
+    }
+    // A handle of one primitive is not a handle of another.
+    const other = cases.find(([n]) => n !== name)![1];
+    expect(() => from(other.handle)).toThrow(new RegExp(`lockbox.threads.${name} handle`));
   });
 });
 
