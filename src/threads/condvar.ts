@@ -261,8 +261,26 @@ export class Condvar {
     let timedOut = false;
     let failure: { error: unknown } | undefined;
     try {
-      const parked = parkAsync(this.#word, 0, seq, timeout ?? Number.POSITIVE_INFINITY, options?.signal);
-      if (parked !== undefined) timedOut = (await parked) === "timed-out";
+      const deadline = deadlineOf(timeout);
+      // Park until the sequence moves (a notify) or the time runs out; a wake-up that changed nothing
+      // (the polling fallback) parks again.
+      for (;;) {
+        const remaining = deadline - now();
+        if (remaining <= 0) {
+          timedOut = true;
+          break;
+        }
+        const parked = parkAsync(this.#word, 0, seq, remaining, options?.signal);
+        if (parked === undefined) {
+          timedOut = A.load(this.#word, 0) === seq;
+          break;
+        }
+        if ((await parked) === "timed-out" && A.load(this.#word, 0) === seq && deadline - now() <= 0) {
+          timedOut = true;
+          break;
+        }
+        if (A.load(this.#word, 0) !== seq) break;
+      }
     } catch (error) {
       failure = { error };
     }

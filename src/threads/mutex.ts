@@ -28,6 +28,7 @@ import {
   PARK,
   parkAsync,
   timeoutError,
+  waitAsync,
 } from "./wait.js";
 
 const TAG = "lockbox.threads.Mutex";
@@ -253,7 +254,7 @@ export class Mutex<T = null> {
           throw timeoutError("Mutex.lock()", timeout);
         }
         if (signal === undefined) {
-          const result = Atomics.waitAsync(word, 0, waiter.expected, time);
+          const result = waitAsync(word, 0, waiter.expected, time);
           if (!result.async) continue;
           hold();
           try {

@@ -9,6 +9,44 @@ import { checkOptionsObject, checkTimeout, describe } from "../internal/validate
 import { hold, release } from "./keep-alive.js";
 import { parkTime, type RawWaiter } from "./raw/waiter.js";
 
+/** What `Atomics.waitAsync` returns. */
+export type WaitAsyncResult =
+  | { async: false; value: "not-equal" | "timed-out" }
+  | { async: true; value: Promise<"ok" | "timed-out"> };
+
+type NativeWaitAsync = (word: Int32Array, index: number, expected: number, time?: number) => WaitAsyncResult;
+
+const realWaitAsync = (Atomics as { waitAsync?: NativeWaitAsync }).waitAsync;
+let nativeWaitAsync = realWaitAsync;
+
+/**
+ * Tests: `false` simulates a runtime without `Atomics.waitAsync` (the polling fallback); `true`
+ * restores the real one.
+ * @internal
+ */
+export function useNativeWaitAsync(native: boolean): void {
+  nativeWaitAsync = native ? realWaitAsync : undefined;
+}
+
+/** Longest sleep of the polling fallback (runtimes without `Atomics.waitAsync`). */
+const FALLBACK_POLL_MS = 4;
+
+/**
+ * `Atomics.waitAsync`, or where a runtime lacks it (older Firefox and Safari), a polling stand-in
+ * that re-reads the word every few milliseconds. The stand-in may wake spuriously (it reports "ok"
+ * for an early wake), which every caller tolerates: they re-run their step after any wake-up.
+ */
+export function waitAsync(word: Int32Array, index: number, expected: number, time: number): WaitAsyncResult {
+  if (nativeWaitAsync !== undefined) return nativeWaitAsync(word, index, expected, time);
+  if (Atomics.load(word, index) !== expected) return { async: false, value: "not-equal" };
+  if (time <= 0) return { async: false, value: "timed-out" };
+  const sleep = Math.min(time, FALLBACK_POLL_MS);
+  return {
+    async: true,
+    value: new Promise((resolve) => setTimeout(() => resolve(sleep >= time ? "timed-out" : "ok"), sleep)),
+  };
+}
+
 /** Monotonic milliseconds. */
 export const now = (): number => performance.now();
 
@@ -97,7 +135,7 @@ export function parkAsync(
   time: number,
   signal: AbortSignal | undefined,
 ): Promise<"ok" | "timed-out"> | undefined {
-  const result = Atomics.waitAsync(word, index, expected, time);
+  const result = waitAsync(word, index, expected, time);
   if (!result.async) return undefined;
   const pending = result.value;
   hold();
@@ -157,7 +195,7 @@ export async function driveAsync(
     }
     if (signal === undefined) {
       // No abort to race with: await the waitAsync promise itself (one promise hop fewer).
-      const result = Atomics.waitAsync(word, waiter.index, waiter.expected, time);
+      const result = waitAsync(word, waiter.index, waiter.expected, time);
       if (!result.async) continue;
       hold();
       try {

@@ -390,3 +390,37 @@ describe("WouldBlockError where blocking is forbidden", () => {
     guard.release();
   });
 });
+
+describe("runtimes without Atomics.waitAsync (polling fallback)", () => {
+  it("async lock, condvar wait and semaphore acquire still wake, time out and abort", async () => {
+    const { useNativeWaitAsync } = await import("../../src/threads/wait.js");
+    useNativeWaitAsync(false);
+    try {
+      const mutex = new Mutex(shared(1));
+      const guard = mutex.tryLock()!;
+      const waiting = mutex.lock({ timeout: 1_000 });
+      await assertPending(waiting);
+      guard.release();
+      (await waiting).release();
+      const held = mutex.tryLock()!;
+      await expect(mutex.lock({ timeout: 10 })).rejects.toBeInstanceOf(TimeoutError);
+      const controller = new AbortController();
+      const aborted = mutex.lock({ signal: controller.signal });
+      controller.abort(new Error("stop"));
+      await expect(aborted).rejects.toThrow("stop");
+      const condvar = new Condvar();
+      const { timedOut, guard: back } = await condvar.waitTimeout(held, 10);
+      expect(timedOut).toBe(true);
+      const woken = condvar.wait(back, { timeout: 1_000 });
+      await tick();
+      condvar.notifyOne();
+      (await woken).release();
+      const semaphore = new Semaphore(0);
+      const permit = semaphore.acquire(1, { timeout: 1_000 });
+      semaphore.addPermits(1);
+      (await permit).release();
+    } finally {
+      useNativeWaitAsync(true);
+    }
+  });
+});
