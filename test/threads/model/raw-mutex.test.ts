@@ -172,8 +172,8 @@ describe("raw mutex (model)", () => {
     // T2's wait returns "not-equal" (step 25), and T2 claims the hand-off (step 27), so the starving
     // T1 loses it. raw-mutex.ts says that only an acquire that has already parked may claim a hand-off,
     // and SPEC §4 says the waiter that waited gets the lock. Once a waiter counts only after a wait
-    // that did not return "not-equal", this schedule stops before the claim (T2 parks). Then flip this
-    // pin to `expect(report.failure).toBeUndefined()` and raise the test above to bound 2.
+    // that did not return "not-equal", T2 parks at step 27 instead of claiming, and this replay stops
+    // matching. Then drop this pin and raise the test above to bound 2: it fails today.
     const schedule = "0 0 0 0 0 1 1 1 1 1 1 ~1 1 1 1 1 2 2 2 2 0 0 0 2 2 2";
     const report = replay(production(), schedule, { timeouts: 1 });
     expect(report.failure?.message).toMatch(/T2 claimed a hand-off without having slept/);
