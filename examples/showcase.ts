@@ -24,9 +24,6 @@ const stops: Stop[] = [
     title: "Limiting concurrency: Semaphore with timeouts",
     why: "Two permits means two fetches in flight. A request that cannot get a slot within its timeout leaves the queue at once and holds nothing: no dead waiter, no leaked permit, no stray timer.",
   },
-];
-
-const optional: Stop[] = [
   {
     file: "./arc-mutex.ts",
     title: "Arc<Mutex<T>>: counted ownership shared by tasks",
@@ -49,10 +46,8 @@ const optional: Stop[] = [
   },
 ];
 
-const { existsSync } = await import("node:fs");
-const here = new URL(".", import.meta.url);
 const line = "─".repeat(72);
-const tour = [...stops, ...optional.filter((stop) => existsSync(new URL(stop.file, here)))];
+const tour = stops;
 const started = performance.now();
 for (const [index, stop] of tour.entries()) {
   console.log(`\n${line}\n ${index + 1}/${tour.length}  ${stop.title}\n${line}`);

@@ -1,0 +1,12 @@
+/** Worker side of worker-poison.ts: takes the lock, half-updates the data, then crashes. */
+import { parentPort, workerData } from "node:worker_threads";
+import { Mutex } from "lockbox/threads";
+import type { Accounts } from "../worker-poison.js";
+
+const accounts = Mutex.from<Accounts>(workerData.accounts);
+const guard = accounts.lockSync({ timeout: 5_000 });
+guard.value.alice -= 100; // debit done…
+parentPort?.postMessage("holding");
+setTimeout(() => {
+  throw new Error("worker crashed before the credit"); // …credit never happens; the guard is never released
+}, 20);
