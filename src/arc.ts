@@ -1,16 +1,8 @@
 import { UseAfterReleaseError } from "./errors.js";
 import { markNotSend } from "./internal/not-send.js";
-import { dispose, GUARD_TOKEN } from "./internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken } from "./internal/symbols.js";
 import { describe } from "./internal/validate.js";
 import type { DeepReadonly } from "./types.js";
-
-/**
- * `Symbol.asyncDispose`, or the registered symbol TypeScript's and esbuild's `await using` helpers fall
- * back to on runtimes that do not define it yet.
- */
-const asyncDispose: typeof Symbol.asyncDispose =
-  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
-  (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
 /**
  * What {@link Arc.drop} returns for a `T`: a promise when `T` is `AsyncDisposable` (the last drop's
@@ -148,7 +140,7 @@ export class Arc<T> {
     box.strong = 0;
     arc.#box = undefined;
     // A later `drop()` of this handle must still return what its type promises.
-    arc.#droppedAsync = methodOf(value, asyncDispose) !== undefined;
+    arc.#droppedAsync = methodOf(value, Symbol.asyncDispose) !== undefined;
     return value;
   }
 
@@ -238,7 +230,7 @@ export class Arc<T> {
     if (box === undefined) return (this.#droppedAsync ? Promise.resolve() : undefined) as ArcDropResult<T>;
     this.#box = undefined;
     const value = box.value;
-    const asyncDisposer = methodOf(value, asyncDispose);
+    const asyncDisposer = methodOf(value, Symbol.asyncDispose);
     this.#droppedAsync = asyncDisposer !== undefined;
     if (--box.strong > 0) return (asyncDisposer !== undefined ? Promise.resolve() : undefined) as ArcDropResult<T>;
     // Last strong handle: clear the slot before running user code, so a re-entrant `upgrade()` from
@@ -251,17 +243,17 @@ export class Arc<T> {
         return Promise.reject(error) as ArcDropResult<T>;
       }
     }
-    methodOf(value, dispose)?.call(value);
+    methodOf(value, Symbol.dispose)?.call(value);
     return undefined as ArcDropResult<T>;
   }
 
   /** Same as {@link drop}, for `using`. For an `AsyncDisposable` value prefer `await using`. */
-  [dispose](): void {
+  [Symbol.dispose](): void {
     this.drop();
   }
 
   /** Same as {@link drop}, awaited, for `await using`. */
-  async [asyncDispose](): Promise<void> {
+  async [Symbol.asyncDispose](): Promise<void> {
     await this.drop();
   }
 
@@ -298,7 +290,7 @@ export class Weak<T> {
   #box: ArcBox<T> | undefined;
 
   /** @internal Weak handles come from `Arc.downgrade()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, box: ArcBox<T>) {
+  constructor(token: GuardToken, box: ArcBox<T>) {
     if (token !== GUARD_TOKEN) throw new TypeError("Weak cannot be constructed directly; use arc.downgrade()");
     markNotSend(this);
     this.#box = box;
@@ -365,7 +357,7 @@ export class Weak<T> {
   }
 
   /** Same as {@link drop}, for `using`. */
-  [dispose](): void {
+  [Symbol.dispose](): void {
     this.drop();
   }
 

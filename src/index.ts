@@ -18,6 +18,7 @@ export {
   UseAfterReleaseError,
   WouldBlockError,
 } from "./errors.js";
+export type { GuardToken } from "./internal/symbols.js";
 // sync/ — async locks on the batch-semaphore core
 export { Barrier, type BarrierWaitResult } from "./sync/barrier.js";
 export { Condvar, type CondvarWaitTimeoutResult } from "./sync/condvar.js";

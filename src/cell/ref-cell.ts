@@ -1,7 +1,7 @@
 import { BorrowError, BorrowMutError, UseAfterReleaseError } from "../errors.js";
 import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken } from "../internal/symbols.js";
 import { checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
 import { type DeepReadonly, interiorMutable } from "../types.js";
 
@@ -267,7 +267,7 @@ export class Ref<T> extends Guard<RefCell<T>> {
   readonly #site: BorrowSite | undefined;
 
   /** @internal Borrows come from `RefCell.borrow()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, cell: RefCell<T>, site: BorrowSite | undefined) {
+  constructor(token: GuardToken, cell: RefCell<T>, site: BorrowSite | undefined) {
     super(token, cell);
     this.#site = site;
   }
@@ -309,7 +309,7 @@ export class RefMut<T> extends Guard<RefCell<T>> {
   readonly #site: BorrowSite | undefined;
 
   /** @internal Borrows come from `RefCell.borrowMut()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, cell: RefCell<T>, site: BorrowSite | undefined) {
+  constructor(token: GuardToken, cell: RefCell<T>, site: BorrowSite | undefined) {
     super(token, cell);
     this.#site = site;
   }

@@ -1,7 +1,7 @@
 import { UseAfterReleaseError } from "../errors.js";
 import type { Releasable } from "../types.js";
 import { markNotSend } from "./not-send.js";
-import { dispose, GUARD_TOKEN, illegalConstructor } from "./symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "./symbols.js";
 
 /** Marks `guard` released without unlocking: its hold has moved to another guard. */
 export let detachGuard: (guard: Guard<unknown>) => void;
@@ -29,7 +29,7 @@ export abstract class Guard<O> implements Releasable {
   }
 
   /** @internal Guards come from their lock; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, owner: O) {
+  constructor(token: GuardToken, owner: O) {
     if (token !== GUARD_TOKEN) illegalConstructor(new.target.name);
     markNotSend(this);
     this.#owner = owner;
@@ -49,7 +49,7 @@ export abstract class Guard<O> implements Releasable {
   }
 
   /** Same as `release()`, so that `using guard = await lock.lock()` releases at block end. */
-  [dispose](): void {
+  [Symbol.dispose](): void {
     this.release();
   }
 

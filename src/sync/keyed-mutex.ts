@@ -3,7 +3,7 @@ import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { Deadline } from "../internal/deadline.js";
 import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken } from "../internal/symbols.js";
 import { checkAcquireOptions, checkFunction, describe, precheck } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
 
@@ -230,14 +230,9 @@ export class KeyedMutexGuard<V> extends Guard<KeyedMutex<unknown>> {
   readonly #value: V;
 
   /** @internal Guards come from `KeyedMutex`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, owner: KeyedMutex<unknown>, entry: Entry<V>);
-  constructor(token: typeof GUARD_TOKEN, owner: KeyedMutex<unknown>, entries: Entry<unknown>[], keys: V);
-  constructor(
-    token: typeof GUARD_TOKEN,
-    owner: KeyedMutex<unknown>,
-    entries: Entry<unknown> | Entry<unknown>[],
-    keys?: V,
-  ) {
+  constructor(token: GuardToken, owner: KeyedMutex<unknown>, entry: Entry<V>);
+  constructor(token: GuardToken, owner: KeyedMutex<unknown>, entries: Entry<unknown>[], keys: V);
+  constructor(token: GuardToken, owner: KeyedMutex<unknown>, entries: Entry<unknown> | Entry<unknown>[], keys?: V) {
     super(token, owner);
     this.#entries = entries;
     this.#value = Array.isArray(entries) ? (Object.freeze(keys) as V) : (entries.key as V);

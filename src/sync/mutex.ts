@@ -2,7 +2,7 @@ import { PoisonError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions } from "../types.js";
 
@@ -175,7 +175,7 @@ export class Mutex<T> {
  */
 export class MutexGuard<T> extends Guard<Mutex<T>> {
   /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, mutex: Mutex<T>) {
+  constructor(token: GuardToken, mutex: Mutex<T>) {
     super(token, mutex);
   }
 

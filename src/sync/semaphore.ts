@@ -2,7 +2,7 @@ import { ClosedError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken } from "../internal/symbols.js";
 import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
 
@@ -156,7 +156,7 @@ export class SemaphorePermit extends Guard<Semaphore> {
   readonly permits: number;
 
   /** @internal Permits come from `Semaphore.acquire()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, semaphore: Semaphore, permits: number) {
+  constructor(token: GuardToken, semaphore: Semaphore, permits: number) {
     super(token, semaphore);
     this.permits = permits;
   }
