@@ -9,7 +9,7 @@ import { adoptTable, ownerId, processTable } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-mutex.js";
-import { newWaiter, parkTime } from "./raw/waiter.js";
+import { newWaiter, parkTime, recordWait } from "./raw/waiter.js";
 import {
   bindData,
   type DataBinding,
@@ -255,10 +255,13 @@ export class Mutex<T = null> {
         }
         if (signal === undefined) {
           const result = waitAsync(word, 0, waiter.expected, time);
-          if (!result.async) continue;
+          if (!result.async) {
+            recordWait(waiter, result.value);
+            continue;
+          }
           hold();
           try {
-            await result.value;
+            recordWait(waiter, await result.value);
           } finally {
             release();
           }
@@ -269,9 +272,12 @@ export class Mutex<T = null> {
             throw signal.reason;
           }
           const parked = parkAsync(word, 0, waiter.expected, time, signal);
-          if (parked === undefined) continue;
+          if (parked === undefined) {
+            recordWait(waiter, "not-equal");
+            continue;
+          }
           try {
-            await parked;
+            recordWait(waiter, await parked);
           } catch (error) {
             raw.abandonLock(A, word, 0);
             throw error;

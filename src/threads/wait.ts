@@ -7,7 +7,7 @@
 import { TimeoutError, WouldBlockError } from "../errors.js";
 import { checkOptionsObject, checkTimeout, describe } from "../internal/validate.js";
 import { hold, release } from "./keep-alive.js";
-import { parkTime, type RawWaiter } from "./raw/waiter.js";
+import { parkTime, type RawWaiter, recordWait } from "./raw/waiter.js";
 
 /** What `Atomics.waitAsync` returns. */
 export type WaitAsyncResult =
@@ -196,19 +196,25 @@ export async function driveAsync(
     if (signal === undefined) {
       // No abort to race with: await the waitAsync promise itself (one promise hop fewer).
       const result = waitAsync(word, waiter.index, waiter.expected, time);
-      if (!result.async) continue;
+      if (!result.async) {
+        recordWait(waiter, result.value);
+        continue;
+      }
       hold();
       try {
-        await result.value;
+        recordWait(waiter, await result.value);
       } finally {
         release();
       }
       continue;
     }
     const parked = parkAsync(word, waiter.index, waiter.expected, time, signal);
-    if (parked === undefined) continue;
+    if (parked === undefined) {
+      recordWait(waiter, "not-equal");
+      continue;
+    }
     try {
-      await parked;
+      recordWait(waiter, await parked);
     } catch (error) {
       giveUp();
       throw error;
@@ -234,6 +240,6 @@ export function driveSync(
       giveUp();
       throw timeoutError(what, timeout);
     }
-    Atomics.wait(word, waiter.index, waiter.expected, time);
+    recordWait(waiter, Atomics.wait(word, waiter.index, waiter.expected, time));
   }
 }

@@ -13,7 +13,7 @@ import * as m from "../../src/threads/raw/raw-mutex.js";
 import * as once from "../../src/threads/raw/raw-once.js";
 import * as rw from "../../src/threads/raw/raw-rw-lock.js";
 import * as sem from "../../src/threads/raw/raw-semaphore.js";
-import { newWaiter } from "../../src/threads/raw/waiter.js";
+import { newWaiter, recordWait } from "../../src/threads/raw/waiter.js";
 
 function words(n: number): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4 * n));
@@ -81,6 +81,27 @@ describe("raw mutex word", () => {
     expect(m.lockStep(A, w, 0, 2, undefined, waiter, clock.now)).toBe(true);
     expect(m.ownerOf(w[0]!)).toBe(2);
     expect(w[0]! & (m.HANDOFF | m.STARVING)).toBe(0);
+  });
+
+  it("regression (model checker): a waiter whose park returned not-equal cannot claim a hand-off", () => {
+    const w = words(1);
+    const clock = fakeClock();
+    m.tryLock(A, w, 0, 1, undefined);
+    const starving = newWaiter(0);
+    m.lockStep(A, w, 0, 2, undefined, starving, clock.now);
+    recordWait(starving, "timed-out");
+    clock.advance(m.FAIR_AFTER_MS);
+    m.lockStep(A, w, 0, 2, undefined, starving, clock.now); // sets STARVING
+    // Thread 3 decides to park, but the hand-off happens before it sleeps: its park says not-equal.
+    const late = newWaiter(0);
+    expect(m.lockStep(A, w, 0, 3, undefined, late, clock.now)).toBe(false);
+    m.unlock(A, w, 0, 1);
+    expect(w[0]! & m.HANDOFF).not.toBe(0);
+    recordWait(late, "not-equal");
+    expect(m.lockStep(A, w, 0, 3, undefined, late, clock.now)).toBe(false); // parks again instead
+    recordWait(starving, "ok");
+    expect(m.lockStep(A, w, 0, 2, undefined, starving, clock.now)).toBe(true);
+    expect(m.ownerOf(w[0]!)).toBe(2);
   });
 
   it("a waiter that gives up passes a pending hand-off on (regression: hand-off to nobody)", () => {

@@ -17,7 +17,7 @@
  * | 0–1   | STATE      | 0 unlocked, 1 locked, 2 locked and waiters may be parked   | see transitions   |
  * | 2     | POISONED   | a holder failed or died; sticky                            | holder sets, reaper sets, anyone clears |
  * | 3     | STARVING   | a parked waiter has waited ≥ {@link FAIR_AFTER_MS}         | waiters set, unlock clears |
- * | 4     | HANDOFF    | locked on behalf of the parked waiters, owner 0            | unlock sets, a parked waiter clears |
+ * | 4     | HANDOFF    | locked on behalf of the parked waiters, owner 0            | unlock sets, a waiter that slept clears |
  * | 8–30  | OWNER      | owner id of the holder (`threadId + 1`), 0 when unlocked   | acquirer sets, unlock clears |
  *
  * Invariants: STATE = 0 ⇒ OWNER = 0, STARVING = 0, HANDOFF = 0 (only POISONED survives an unlock).
@@ -25,7 +25,8 @@
  *
  * Transitions:
  * - acquire: `0|P → 1|P|me` (newcomer) or `2|P|me` (a waiter: others may be parked too);
- *   `2|HANDOFF|P → 2|P|me` (only an acquire that has already parked may claim a hand-off).
+ *   `2|HANDOFF|P → 2|P|me` (only an acquire that has really slept may claim a hand-off: see
+ *   `hasSlept` in waiter.ts — drivers report each park's outcome with `recordWait`).
  * - park: `1|… → 2|…` (+ STARVING once the waiter has waited long enough), then `A.wait` on that value.
  * - unlock by the owner: `1|me → 0` (fast path); `…|me → P` and notify one if STATE was 2; or, when
  *   STARVING was set, `2|STARVING|P|me → 2|HANDOFF|P` and notify all (the hand-off: a running thread
@@ -42,7 +43,7 @@
  */
 import type { AtomicsLike } from "./atomics-like.js";
 import { isDead } from "./liveness-table.js";
-import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter } from "./waiter.js";
+import { type Clock, hasSlept, newWaiter, POLL_MS, parkTime, type RawWaiter, recordWait } from "./waiter.js";
 
 export const STATE_MASK = 0b11;
 export const UNLOCKED = 0;
@@ -118,7 +119,10 @@ export function lockStep(
       continue;
     }
     if ((s & HANDOFF) !== 0) {
-      if (waiter.parked) {
+      // Only a waiter that has really slept may claim: one whose park returned "not-equal" at once
+      // (it decided to park, then the hand-off happened) would otherwise take the lock from the
+      // starving waiter it was meant for (found by the model checker, test/threads/model).
+      if (hasSlept(waiter)) {
         if (A.compareExchange(w, i, s, (s & POISONED) | CONTENDED | (me << OWNER_SHIFT)) === s) return true;
         continue;
       }
@@ -191,7 +195,7 @@ export function lockBlocking(
       abandonLock(A, w, i);
       return false;
     }
-    A.wait(w, waiter.index, waiter.expected, time);
+    recordWait(waiter, A.wait(w, waiter.index, waiter.expected, time));
   }
   return true;
 }

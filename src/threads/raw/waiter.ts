@@ -26,6 +26,33 @@ export interface RawWaiter {
   parkTimeout: number;
   /** Primitive-specific flag (semaphore: registered in the waiter count). */
   registered: boolean;
+  /**
+   * `true` once the driver has reported a park's outcome with {@link recordWait}. Drivers that report
+   * let the steps tell a waiter that really slept from one whose park returned "not-equal" at once.
+   */
+  reported: boolean;
+  /** `true` once a reported park actually slept ("ok" or "timed-out", not "not-equal"). */
+  slept: boolean;
+}
+
+/** What `A.wait` / `waitAsync` said about one park. */
+export type WaitOutcome = "ok" | "not-equal" | "timed-out";
+
+/**
+ * Drivers call this with the outcome of every park. A park that returned "not-equal" did not sleep:
+ * the waiter does not count as having waited (raw-mutex: it may not claim a hand-off).
+ */
+export function recordWait(waiter: RawWaiter, outcome: WaitOutcome): void {
+  waiter.reported = true;
+  if (outcome !== "not-equal") waiter.slept = true;
+}
+
+/**
+ * Whether `waiter` counts as a sleeper: it slept in a reported park, or (a driver that does not report
+ * outcomes) it has parked at all.
+ */
+export function hasSlept(waiter: RawWaiter): boolean {
+  return waiter.reported ? waiter.slept : waiter.parked;
 }
 
 /** Re-reads of a busy word before parking. Short: JS has no pause instruction, and parking is cheap. */
@@ -43,7 +70,17 @@ export type Clock = () => number;
 
 /** A fresh waiter state. `spins`: spin budget (0 disables spinning, which the model checker may prefer). */
 export function newWaiter(spins: number = SPIN_LIMIT): RawWaiter {
-  return { parked: false, since: 0, spins, index: 0, expected: 0, parkTimeout: POLL_MS, registered: false };
+  return {
+    parked: false,
+    since: 0,
+    spins,
+    index: 0,
+    expected: 0,
+    parkTimeout: POLL_MS,
+    registered: false,
+    reported: false,
+    slept: false,
+  };
 }
 
 /**
