@@ -5,15 +5,15 @@
  */
 
 import type { AtomicsLike } from "../../../src/threads/raw/atomics-like.js";
-import type { RawWaiter } from "../../../src/threads/raw/waiter.js";
+import { type RawWaiter, recordWait } from "../../../src/threads/raw/waiter.js";
 import type { ThreadContext } from "./explorer.js";
 
 /** How a driver parks: `untimed` hides nothing; `timed` uses `waiter.parkTimeout` as production does. */
 export type ParkMode = "untimed" | "timed";
 
-/** Parks where the last step said to. */
+/** Parks where the last step said to, and reports the outcome as the production drivers do. */
 export function park(A: AtomicsLike, w: Int32Array, waiter: RawWaiter, mode: ParkMode): void {
-  A.wait(w, waiter.index, waiter.expected, mode === "timed" ? waiter.parkTimeout : undefined);
+  recordWait(waiter, A.wait(w, waiter.index, waiter.expected, mode === "timed" ? waiter.parkTimeout : undefined));
 }
 
 /** The owner id of a simulated thread (`threadId + 1`, as in production: 0 means "no owner"). */
