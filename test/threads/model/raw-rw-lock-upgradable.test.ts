@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { markDead } from "../../../src/threads/raw/liveness-table.js";
 import {
   COUNT_MASK,
+  downgradeUpgradable,
   READER_SLOTS,
   RW_LOCK_WORDS,
   readStep,
@@ -167,6 +168,25 @@ describe("raw rwlock upgradable reads (model)", () => {
 
   it("2 threads, bound 2: upgrader and reader", () => {
     expect(check(program([upgrader(), reader()], 1)).complete).toBe(true);
+  });
+
+  it("downgrading the upgradable share lets the next upgradable reader in", () => {
+    const downgrader = (ctx: ThreadContext, s: Shared) => {
+      const A = ctx.atomics;
+      const me = ownerId(ctx);
+      if (!tryUpgradableRead(A, s.mem, 0, me, s.table)) {
+        drive(ctx, s, "untimed", (w) => upgradableReadStep(A, s.mem, 0, me, s.table, w));
+      }
+      ctx.enter("rw", "shared");
+      ctx.enter("upgradable", "exclusive");
+      ctx.leave("upgradable"); // before the CAS that gives the role up
+      expect(downgradeUpgradable(A, s.mem, 0, me)).toBe(true);
+      A.load(s.mem, COUNTER);
+      ctx.leave("rw");
+      expect(readUnlock(A, s.mem, 0)).toBe(true);
+    };
+    const report = check(program([downgrader, upgrader(), reader()], 1), budget({ preemptionBound: 1 }));
+    expect(report.complete).toBe(true);
   });
 
   it("mutant: wake-ups that wake nobody strand the upgrader", () => {
