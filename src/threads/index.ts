@@ -15,6 +15,7 @@ export {
   UseAfterReleaseError,
   WouldBlockError,
 } from "../errors.js";
+export type { GuardToken } from "../internal/symbols.js";
 // locks (std::sync)
 export type { DeepReadonly } from "../types.js";
 // shared data and atomics

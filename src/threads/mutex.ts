@@ -1,5 +1,5 @@
 import { markNotSend } from "../internal/not-send.js";
-import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { poisonError, releasedError } from "./guard.js";
@@ -425,7 +425,7 @@ export class MutexGuard<T> implements Releasable {
   }
 
   /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, mutex: Mutex<T>, word: Int32Array, data: DataBinding<GuardValue<T>>) {
+  constructor(token: GuardToken, mutex: Mutex<T>, word: Int32Array, data: DataBinding<GuardValue<T>>) {
     if (token !== GUARD_TOKEN) illegalConstructor("MutexGuard");
     markNotSend(this);
     this.#mutex = mutex;
@@ -465,7 +465,7 @@ export class MutexGuard<T> implements Releasable {
   }
 
   /** Same as {@link release}, for `using`. */
-  [dispose](): void {
+  [Symbol.dispose](): void {
     this.release();
   }
 

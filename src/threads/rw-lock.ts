@@ -1,5 +1,5 @@
 import { markNotSend } from "../internal/not-send.js";
-import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
 import {
   type AcquireOptions,
@@ -608,7 +608,7 @@ export class RwLockReadGuard<T> implements Releasable {
   readonly #tracked: boolean;
 
   /** @internal Guards come from `RwLock.read()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>, tracked: boolean) {
+  constructor(token: GuardToken, lock: RwLock<T>, tracked: boolean) {
     if (token !== GUARD_TOKEN) illegalConstructor("RwLockReadGuard");
     markNotSend(this);
     this.#lock = lock;
@@ -636,7 +636,7 @@ export class RwLockReadGuard<T> implements Releasable {
   }
 
   /** Same as {@link release}, for `using`. */
-  [dispose](): void {
+  [Symbol.dispose](): void {
     this.release();
   }
 }
@@ -649,7 +649,7 @@ export class RwLockWriteGuard<T> implements Releasable {
   #value: GuardValue<T>;
 
   /** @internal Guards come from `RwLock.write()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>) {
+  constructor(token: GuardToken, lock: RwLock<T>) {
     if (token !== GUARD_TOKEN) illegalConstructor("RwLockWriteGuard");
     markNotSend(this);
     this.#lock = lock;
@@ -682,7 +682,7 @@ export class RwLockWriteGuard<T> implements Releasable {
   }
 
   /** Same as {@link release}, for `using`. */
-  [dispose](): void {
+  [Symbol.dispose](): void {
     this.release();
   }
 
@@ -730,7 +730,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   readonly #tracked: boolean;
 
   /** @internal Guards come from `RwLock.upgradableRead()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, lock: RwLock<T>, tracked: boolean) {
+  constructor(token: GuardToken, lock: RwLock<T>, tracked: boolean) {
     if (token !== GUARD_TOKEN) illegalConstructor("RwLockUpgradableReadGuard");
     markNotSend(this);
     this.#lock = lock;
@@ -760,7 +760,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   }
 
   /** Same as {@link release}, for `using`. */
-  [dispose](): void {
+  [Symbol.dispose](): void {
     this.release();
   }
 

@@ -1,6 +1,6 @@
 import { ClosedError } from "../errors.js";
 import { markNotSend } from "../internal/not-send.js";
-import { dispose, GUARD_TOKEN, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
 import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
@@ -284,7 +284,7 @@ export class SemaphorePermit implements Releasable {
   readonly permits: number;
 
   /** @internal Permits come from `Semaphore.acquire()`; this constructor throws for anyone else. */
-  constructor(token: typeof GUARD_TOKEN, semaphore: Semaphore, permits: number) {
+  constructor(token: GuardToken, semaphore: Semaphore, permits: number) {
     if (token !== GUARD_TOKEN) illegalConstructor("SemaphorePermit");
     markNotSend(this);
     this.#semaphore = semaphore;
@@ -310,7 +310,7 @@ export class SemaphorePermit implements Releasable {
   }
 
   /** Same as {@link release}, for `using`. */
-  [dispose](): void {
+  [Symbol.dispose](): void {
     this.release();
   }
 }
