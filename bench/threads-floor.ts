@@ -1,5 +1,5 @@
 /**
- * lockbox/threads against minimal floors, in one file (run: `npx tsx bench/threads-floor.ts [n]`):
+ * lockbox/threads against minimal floors, in one file:
  *
  * 1. blocking, contended: 2 workers × n increments under `lockSync()` vs a minimal three-state futex
  *    mutex written here (Drepper's "mutex2": CAS 0→1, else exchange to 2 and `Atomics.wait`).
@@ -7,10 +7,14 @@
  *    `Atomics.waitAsync`.
  * 3. uncontended, one thread: `lockSync()` + `release()` vs a bare `compareExchange` + `store`.
  *
- * Each measurement alternates lockbox and floor for several rounds and keeps each one's fastest round
- * (on a shared machine, other load only ever slows a round down). Prints ns per increment and ratios.
+ * Run: `npx tsx bench/threads-floor.ts [n = 100000] [rounds = 5] [scenarios = sync,async,uncontended]`.
+ * Each round measures the floor and lockbox back to back (alternating which goes first) and gives one
+ * ratio; the report is the median ratio over the rounds with its min–max, the median ns per increment
+ * of each side, the best-of ratio, and the load average before and after (the machine may be shared).
+ * `LOCKBOX_BENCH_VERBOSE=1` also prints every sample.
  * Targets (SPEC §4 work item): blocking ≤ 1.1×, async ≤ 1.3×, uncontended ≤ 1.3×.
  */
+import os from "node:os";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { Mutex } from "../src/threads/index.js";
 
@@ -156,40 +160,90 @@ function uncontended(n: number): { floor: number; lockbox: number } {
   return { floor: uncontendedFloor(words, n), lockbox: uncontendedLockbox(mutex, n) };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+}
+
+type Scenario = "sync" | "async" | "uncontended";
+
+/**
+ * Rounds alternate the two sides and, from round to round, which side goes first (so a drift in machine
+ * load does not always fall on the same side). Each round gives one ratio lockbox / floor; the report
+ * is the median ratio with its min–max, the median times, and the best-of ratio (fastest lockbox round
+ * over fastest floor round) for comparison with older runs.
+ */
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 100_000);
   const rounds = Number(process.argv[3] ?? 5);
+  const only = (process.argv[4] ?? "sync,async,uncontended").split(",") as Scenario[];
+  const loadBefore = loadAverage();
   const workers = [await startWorker(), await startWorker()];
-  const best: Record<string, number> = {};
-  const keep = (key: string, value: number) => {
-    best[key] = Math.min(best[key] ?? Number.POSITIVE_INFINITY, value);
+  const samples: Record<Scenario, { floor: number[]; lockbox: number[]; ratio: number[] }> = {
+    sync: { floor: [], lockbox: [], ratio: [] },
+    async: { floor: [], lockbox: [], ratio: [] },
+    uncontended: { floor: [], lockbox: [], ratio: [] },
   };
-  // Warm-up, then alternate.
-  for (const kind of ["floor-sync", "lockbox-sync", "floor-async", "lockbox-async"] as const) {
-    await contended(workers, kind, n / 10);
+  const add = (key: Scenario, floor: number, lockbox: number) => {
+    samples[key].floor.push(floor);
+    samples[key].lockbox.push(lockbox);
+    samples[key].ratio.push(lockbox / floor);
+  };
+  // Warm-up (JIT of both sides in the workers and in this thread), then the measured rounds.
+  for (const mode of ["sync", "async"] as const) {
+    if (!only.includes(mode)) continue;
+    await contended(workers, `floor-${mode}`, n / 10);
+    await contended(workers, `lockbox-${mode}`, n / 10);
   }
+  if (only.includes("uncontended")) uncontended(n);
   for (let round = 0; round < rounds; round++) {
-    for (const kind of ["floor-sync", "lockbox-sync", "floor-async", "lockbox-async"] as const) {
-      keep(kind, await contended(workers, kind, n));
+    const floorFirst = round % 2 === 0;
+    for (const mode of ["sync", "async"] as const) {
+      if (!only.includes(mode)) continue;
+      let floor: number;
+      let lockbox: number;
+      if (floorFirst) {
+        floor = await contended(workers, `floor-${mode}`, n);
+        lockbox = await contended(workers, `lockbox-${mode}`, n);
+      } else {
+        lockbox = await contended(workers, `lockbox-${mode}`, n);
+        floor = await contended(workers, `floor-${mode}`, n);
+      }
+      add(mode, floor, lockbox);
     }
-    const u = uncontended(n * 10);
-    keep("floor-uncontended", u.floor);
-    keep("lockbox-uncontended", u.lockbox);
+    if (only.includes("uncontended")) {
+      const u = uncontended(n * 10);
+      add("uncontended", u.floor, u.lockbox);
+    }
   }
   await Promise.all(workers.map((w) => w.terminate()));
-  const row = (label: string, key: string, target: number) => {
-    const floor = best[`floor-${key}`]!;
-    const ours = best[`lockbox-${key}`]!;
-    const ratio = ours / floor;
+  const row = (label: string, key: Scenario, target: number) => {
+    const { floor, lockbox, ratio } = samples[key];
+    if (ratio.length === 0) return;
+    const med = median(ratio);
+    const best = Math.min(...lockbox) / Math.min(...floor);
     console.log(
-      `${label.padEnd(34)} floor ${floor.toFixed(1).padStart(7)} ns  lockbox ${ours.toFixed(1).padStart(7)} ns  ` +
-        `${ratio.toFixed(2)}× (target ≤ ${target}×) ${ratio <= target ? "met" : "NOT met"}`,
+      `${label.padEnd(34)} floor ${median(floor).toFixed(1).padStart(6)} ns  lockbox ${median(lockbox).toFixed(1).padStart(6)} ns  ` +
+        `ratio median ${med.toFixed(2)}× [${Math.min(...ratio).toFixed(2)}–${Math.max(...ratio).toFixed(2)}]  ` +
+        `best-of ${best.toFixed(2)}×  (target ≤ ${target}×: ${med <= target ? "met" : "NOT met"})`,
     );
   };
-  console.log(`2 workers × ${n} increments, best of ${rounds} rounds; uncontended: ${n * 10} in one thread`);
+  console.log(
+    `2 workers × ${n} increments; uncontended: ${n * 10} in one thread; ${rounds} interleaved rounds; ` +
+      `load average ${loadBefore} → ${loadAverage()}`,
+  );
   row("blocking, contended (lockSync)", "sync", 1.1);
   row("async, contended (await lock)", "async", 1.3);
   row("uncontended (lockSync + release)", "uncontended", 1.3);
+  if (process.env.LOCKBOX_BENCH_VERBOSE !== undefined) console.log(JSON.stringify(samples));
 }
 
 if (isMainThread) await main();

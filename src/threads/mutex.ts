@@ -4,6 +4,7 @@ import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } fro
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { poisonError, releasedError } from "./guard.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { JsonCell } from "./json.js";
 import { hold, release } from "./keep-alive.js";
 import { adoptTable, ownerId, processTable } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
@@ -71,6 +72,15 @@ export let mutexOfGuard: <T>(guard: MutexGuard<T>) => Mutex<T> | undefined;
  */
 export let isMutexGuard: (value: unknown) => value is MutexGuard<unknown>;
 
+/** A mutex's data binding (for `guard.value = x`, which is off the hot path). */
+let bindingOf: <T>(mutex: Mutex<T>) => DataBinding<GuardValue<T>>;
+
+/**
+ * Gives back a lock this thread holds (its word `word`), writing the guard's last `value` back first
+ * for JSON data. Defined in Mutex's static block: it reads the mutex's private binding.
+ */
+let unlockMutex: <T>(mutex: Mutex<T>, word: Int32Array, value: GuardValue<T>) => void;
+
 /**
  * A mutual-exclusion lock over shared memory, shared between worker threads (Rust's `std::sync::Mutex`).
  * It owns its data (a `SharedArrayBuffer`, typed array, struct or JSON layout, or `null` for a bare
@@ -118,7 +128,31 @@ export class Mutex<T = null> {
   readonly #word: Int32Array;
   readonly #table: Int32Array;
   readonly #data: DataBinding<GuardValue<T>>;
+  /**
+   * What every guard shows, for data shown in place (everything but JSON: the binding's `open` returns
+   * the data itself and its `close` writes nothing), so that an acquire calls neither. Unused for JSON.
+   */
+  readonly #shown: GuardValue<T>;
+  /** The binding when release must write back (JSON), else `undefined`. */
+  readonly #closing: DataBinding<GuardValue<T>> | undefined;
   readonly #poisonOnError: boolean;
+
+  static {
+    bindingOf = (mutex) => mutex.#data;
+    unlockMutex = (mutex, word, value) => {
+      const closing = mutex.#closing;
+      if (closing === undefined) {
+        unlockWord(word);
+        return;
+      }
+      // JSON writes back; the lock is released even when that throws (RangeError past maxBytes).
+      try {
+        closing.close(value);
+      } finally {
+        unlockWord(word);
+      }
+    };
+  }
 
   /**
    * @param data - the protected data: a `SharedArrayBuffer`, a typed array or `DataView` over one, a
@@ -134,12 +168,16 @@ export class Mutex<T = null> {
       this.#table = adoptTable(handle.liveness);
       this.#poisonOnError = handle.poison;
       this.#data = bindData(data);
+      this.#closing = data instanceof JsonCell ? this.#data : undefined;
+      this.#shown = data as GuardValue<T>;
       this.handle = handle;
       return;
     }
     checkOptionsObject("options", options);
     checkOptionalBoolean("poison", options?.poison);
     this.#data = bindData(data);
+    this.#closing = data instanceof JsonCell ? this.#data : undefined;
+    this.#shown = data as GuardValue<T>;
     this.#word = new Int32Array(new SharedArrayBuffer(raw.MUTEX_WORDS * 4));
     this.#table = processTable();
     this.#poisonOnError = options?.poison !== false;
@@ -229,8 +267,8 @@ export class Mutex<T = null> {
       if (early !== undefined) return early;
     }
     // Fast path: free and not poisoned is exactly the word 0.
-    if (A.compareExchange(this.#word, 0, raw.UNLOCKED, MINE) === 0) {
-      return Promise.resolve(new MutexGuard<T>(GUARD_TOKEN, this, this.#word, this.#data));
+    if (Atomics.compareExchange(this.#word, 0, 0, MINE) === 0) {
+      return Promise.resolve(this.#guard());
     }
     return this.#lockSlow(options);
   }
@@ -304,8 +342,8 @@ export class Mutex<T = null> {
    */
   lockSync(options?: SyncLockOptions): MutexGuard<T> {
     // Fast path, small enough to inline: no options, blocking known to be allowed, the word is 0.
-    if (options === undefined && blockingAllowed && A.compareExchange(this.#word, 0, raw.UNLOCKED, MINE) === 0) {
-      return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, this.#data);
+    if (options === undefined && blockingAllowed === true && Atomics.compareExchange(this.#word, 0, 0, MINE) === 0) {
+      return this.#guard();
     }
     return this.#lockSyncSlow(options);
   }
@@ -318,7 +356,7 @@ export class Mutex<T = null> {
     }
     const word = this.#word;
     if (A.compareExchange(word, 0, raw.UNLOCKED, MINE) === 0) {
-      return new MutexGuard<T>(GUARD_TOKEN, this, word, this.#data);
+      return this.#guard();
     }
     const ignorePoison = options?.ignorePoison === true;
     const table = this.#table;
@@ -394,14 +432,26 @@ export class Mutex<T = null> {
     }
   }
 
+  /** Called holding the lock: a guard for it. */
+  #guard(): MutexGuard<T> {
+    const closing = this.#closing;
+    const value = closing === undefined ? this.#shown : closing.open();
+    return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, value);
+  }
+
   /** Called holding the lock: the guard, or (poisoned, not ignored) unlock and throw. */
   #acquired(ignorePoison: boolean, method: string): MutexGuard<T> {
     if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) {
       raw.unlock(A, this.#word, 0, ownerId);
       throw poisonError("Mutex", method);
     }
-    return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, this.#data);
+    return this.#guard();
   }
+}
+
+/** Releases a lock this thread holds: the fast path inline (nobody waiting, not poisoned), `raw.unlock` for every other state. */
+function unlockWord(word: Int32Array): void {
+  if (Atomics.compareExchange(word, 0, MINE, 0) !== MINE) raw.unlock(A, word, 0, ownerId);
 }
 
 /**
@@ -412,10 +462,11 @@ export class Mutex<T = null> {
  * `UseAfterReleaseError`. A guard belongs to the thread that acquired it and cannot be posted.
  */
 export class MutexGuard<T> implements Releasable {
+  // Every acquire allocates a guard (V8 cannot scalar-replace it: it is live across the Atomics call
+  // in release), so it stays small: the not-Send marker and three fields. `#mutex` is `undefined`
+  // once released.
   #mutex: Mutex<T> | undefined;
-  // The lock word and data binding, held directly: release() is on every acquire's hot path.
-  #word: Int32Array | undefined;
-  readonly #data: DataBinding<GuardValue<T>>;
+  readonly #word: Int32Array;
   #value: GuardValue<T>;
 
   static {
@@ -425,43 +476,37 @@ export class MutexGuard<T> implements Releasable {
   }
 
   /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */
-  constructor(token: GuardToken, mutex: Mutex<T>, word: Int32Array, data: DataBinding<GuardValue<T>>) {
+  constructor(token: GuardToken, mutex: Mutex<T>, word: Int32Array, value: GuardValue<T>) {
     if (token !== GUARD_TOKEN) illegalConstructor("MutexGuard");
     markNotSend(this);
     this.#mutex = mutex;
     this.#word = word;
-    this.#data = data;
-    this.#value = data.open();
+    this.#value = value;
   }
 
   /** The protected data. Assigning replaces it. */
   get value(): GuardValue<T> {
-    if (this.#word === undefined) throw releasedError("MutexGuard", "read `value` of");
+    if (this.#mutex === undefined) throw releasedError("MutexGuard", "read `value` of");
     return this.#value;
   }
 
   set value(value: GuardValue<T>) {
-    if (this.#word === undefined) throw releasedError("MutexGuard", "write `value` of");
-    this.#value = this.#data.replace(value);
+    const mutex = this.#mutex;
+    if (mutex === undefined) throw releasedError("MutexGuard", "write `value` of");
+    this.#value = bindingOf(mutex).replace(value);
   }
 
   /** `true` once released. */
   get released(): boolean {
-    return this.#word === undefined;
+    return this.#mutex === undefined;
   }
 
   /** Gives the lock back. Idempotent. */
   release(): void {
-    const word = this.#word;
-    if (word === undefined) return;
-    this.#word = undefined;
+    const mutex = this.#mutex;
+    if (mutex === undefined) return;
     this.#mutex = undefined;
-    try {
-      this.#data.close(this.#value);
-    } finally {
-      // Fast path inline (nobody waiting, not poisoned); raw.unlock handles every other state.
-      if (A.compareExchange(word, 0, MINE, raw.UNLOCKED) !== MINE) raw.unlock(A, word, 0, ownerId);
-    }
+    unlockMutex(mutex, this.#word, this.#value);
   }
 
   /** Same as {@link release}, for `using`. */
@@ -475,8 +520,8 @@ export class MutexGuard<T> implements Releasable {
    * @throws UseAfterReleaseError after release.
    */
   poison(): void {
-    const word = this.#word;
-    if (word === undefined) throw releasedError("MutexGuard", "poison through");
-    raw.poisonLock(A, word, 0);
+    const mutex = this.#mutex;
+    if (mutex === undefined) throw releasedError("MutexGuard", "poison through");
+    raw.poisonLock(A, this.#word, 0);
   }
 }
