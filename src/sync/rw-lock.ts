@@ -175,17 +175,7 @@ export class RwLock<T> {
    * **Throws** (rejects): `PoisonError` while poisoned (unless `ignorePoison`), bad options.
    */
   read(options?: LockOptions): Promise<RwLockReadGuard<T>> {
-    let tag = READ;
-    if (options !== undefined) {
-      const early = precheck(options);
-      if (early !== undefined) return early;
-      if (options.ignorePoison === true) tag |= IGNORE_POISON;
-    }
-    if (this.#poisoned && (tag & IGNORE_POISON) === 0) return Promise.reject(this.#poisonError());
-    const pending = this.#sem.tryAcquire(1)
-      ? Promise.resolve(this.#readGuard())
-      : (this.#sem.acquire(1, tag, options) as Promise<RwLockReadGuard<T>>);
-    return abortWins(pending, options?.signal);
+    return this.#acquire(READ, 1, options) as Promise<RwLockReadGuard<T>>;
   }
 
   /** Takes shared access now if no writer holds or waits; otherwise `undefined`. @throws PoisonError */
@@ -219,17 +209,7 @@ export class RwLock<T> {
    * **Cancel safety**: as the class docs. **Throws** (rejects): `PoisonError`, bad options.
    */
   write(options?: LockOptions): Promise<RwLockWriteGuard<T>> {
-    let tag = WRITE;
-    if (options !== undefined) {
-      const early = precheck(options);
-      if (early !== undefined) return early;
-      if (options.ignorePoison === true) tag |= IGNORE_POISON;
-    }
-    if (this.#poisoned && (tag & IGNORE_POISON) === 0) return Promise.reject(this.#poisonError());
-    const pending = this.#sem.tryAcquire(this.#maxReaders)
-      ? Promise.resolve(this.#writeGuard())
-      : (this.#sem.acquire(this.#maxReaders, tag, options) as Promise<RwLockWriteGuard<T>>);
-    return abortWins(pending, options?.signal);
+    return this.#acquire(WRITE, this.#maxReaders, options) as Promise<RwLockWriteGuard<T>>;
   }
 
   /** Takes exclusive access now if nobody holds or waits; otherwise `undefined`. @throws PoisonError */
@@ -284,15 +264,7 @@ export class RwLock<T> {
    * whatever was taken. **Throws** (rejects): `PoisonError`, bad options.
    */
   upgradableRead(options?: LockOptions): Promise<RwLockUpgradableReadGuard<T>> {
-    let tag = UPGRADABLE;
-    if (options !== undefined) {
-      const early = precheck(options);
-      if (early !== undefined) return early;
-      if (options.ignorePoison === true) tag |= IGNORE_POISON;
-    }
-    if (this.#poisoned && (tag & IGNORE_POISON) === 0) return Promise.reject(this.#poisonError());
-    if (this.#upgradable.tryAcquire(1)) return this.#waitShared(tag, options);
-    return this.#upgradableSlow(tag, options);
+    return this.#acquire(UPGRADABLE, 1, options) as Promise<RwLockUpgradableReadGuard<T>>;
   }
 
   /** Takes upgradable shared access now if possible; otherwise `undefined`. @throws PoisonError */
@@ -302,6 +274,27 @@ export class RwLock<T> {
     if (this.#sem.tryAcquire(1)) return this.#upgradableGuard();
     this.#upgradable.release(1);
     return undefined;
+  }
+
+  /**
+   * The one acquire path of `read`, `write` and `upgradableRead`: check options and poison, take the
+   * fast path when nobody is queued, else queue (an upgradable read first waits for its slot).
+   */
+  #acquire(kind: number, permits: number, options: LockOptions | undefined): Promise<Guard<RwLock<T>>> {
+    let tag = kind;
+    if (options !== undefined) {
+      const early = precheck(options);
+      if (early !== undefined) return early;
+      if (options.ignorePoison === true) tag |= IGNORE_POISON;
+    }
+    if (this.#poisoned && (tag & IGNORE_POISON) === 0) return Promise.reject(this.#poisonError());
+    if (kind === UPGRADABLE) {
+      return this.#upgradable.tryAcquire(1) ? this.#waitShared(tag, options) : this.#upgradableSlow(tag, options);
+    }
+    const pending = this.#sem.tryAcquire(permits)
+      ? Promise.resolve(kind === READ ? this.#readGuard() : this.#writeGuard())
+      : (this.#sem.acquire(permits, tag, options) as Promise<Guard<RwLock<T>>>);
+    return abortWins(pending, options?.signal);
   }
 
   /** Waits for the upgradable slot, then for a shared permit, within one shared timeout. */
