@@ -955,6 +955,27 @@ class DfsChooser implements Chooser {
   }
 }
 
+/**
+ * Picks uniformly at random among the options (a seeded xorshift, so a run is reproducible). No
+ * preemption bound: a random walk reaches interleavings with many switches that bounded search skips.
+ */
+class RandomChooser implements Chooser {
+  #state: number;
+
+  constructor(seed: number) {
+    this.#state = seed >>> 0 || 0x9e3779b9;
+  }
+
+  choose(options: readonly Choice[]): Choice {
+    let x = this.#state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#state = x >>> 0;
+    return options[this.#state % options.length]!;
+  }
+}
+
 /** Follows a given schedule, then the first option (no preemption) once it runs out. */
 class ReplayChooser implements Chooser {
   constructor(readonly keys: readonly string[]) {}
@@ -1050,6 +1071,30 @@ function replayReport<S>(program: Program<S>, opts: Required<ExploreOptions>): M
     return { ...base, complete: false, stuck: 0, failure: formatFailure(outcome.failure, exec as Execution<unknown>) };
   }
   return { ...base, stuck: outcome.kind === "stuck" ? 1 : 0 };
+}
+
+/**
+ * Random exploration for programs too big for bounded search: `runs` random walks (no preemption
+ * bound), from `seed` (default `LOCKBOX_MODEL_SEED`, else 1). Runs scale with `LOCKBOX_STRESS`. A
+ * failure carries its schedule, which {@link replay} reproduces; `complete` is always false.
+ */
+export function sample<S>(program: Program<S>, options: ExploreOptions & { runs: number; seed?: number }): ModelReport {
+  const opts = resolve(options, program.threads.length);
+  const runs = Math.floor(options.runs * (envNumber("LOCKBOX_STRESS", 1) || 1));
+  let seed = options.seed ?? Math.floor(envNumber("LOCKBOX_MODEL_SEED", 1));
+  let longest = 0;
+  let stuck = 0;
+  for (let run = 0; run < runs; run++) {
+    const exec = new Execution(program, new RandomChooser(seed++), Number.POSITIVE_INFINITY, opts, false);
+    const outcome = exec.run();
+    longest = Math.max(longest, exec.stepCount);
+    const base = { schedules: run + 1, runs: run + 1, complete: false, preemptionBound: Number.POSITIVE_INFINITY };
+    if (outcome.kind === "failed") {
+      return { ...base, longest, stuck, failure: recorded(program, opts, outcome.failure, exec) };
+    }
+    if (outcome.kind === "stuck") stuck++;
+  }
+  return { schedules: runs, runs, complete: false, preemptionBound: Number.POSITIVE_INFINITY, longest, stuck };
 }
 
 /** Replays one schedule (a failure's `schedule` string) and returns its report. */

@@ -29,7 +29,7 @@ import {
 } from "../../../src/threads/raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "../../../src/threads/raw/waiter.js";
 import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
-import { budget, check, explore, type ModelView, type Program, type ThreadContext } from "./explorer.js";
+import { budget, check, explore, type ModelView, type Program, sample, type ThreadContext } from "./explorer.js";
 
 /** Past the lock's words: a counter only writers touch. */
 const COUNTER = RW_LOCK_WORDS;
@@ -193,6 +193,14 @@ describe("raw rwlock upgradable reads (model)", () => {
     const base = program([upgrader(), reader()], 1);
     const report = explore({ ...base, threads: base.threads.map((b) => withMutant(b, mutants.dropNotify)) });
     expect(report.failure?.kind).toBe("deadlock");
+  });
+});
+
+describe("raw rwlock (random walks beyond the bound)", () => {
+  it("an upgrader, two readers and a writer: 200 random walks, every check holds", () => {
+    const report = sample(program([upgrader(), reader(), reader(), writer()], 2), { runs: 200 });
+    if (report.failure) throw new Error(report.failure.trace);
+    expect(report.schedules).toBeGreaterThanOrEqual(200);
   });
 });
 

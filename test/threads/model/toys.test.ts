@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 import type { AtomicsLike } from "../../../src/threads/raw/atomics-like.js";
-import { check, explore, type Program, replay } from "./explorer.js";
+import { check, explore, type Program, replay, sample } from "./explorer.js";
 
 type Lock = { lock(a: AtomicsLike): void; unlock(a: AtomicsLike): void };
 
@@ -175,6 +175,26 @@ describe("broken toys are caught", () => {
     expect(report.failure?.message).toMatch(/parked on mem\[0\]/);
     expect(report.failure?.trace).toMatch(/replay with \{ schedule: "[0-9 ~!]+" \}/);
     expect(() => check(program)).toThrow(/model check failed \(deadlock\)/);
+  });
+});
+
+describe("random walks (sample) catch them too, reproducibly", () => {
+  it("the load-then-store mutex, 3 threads × 2 rounds: found, and replayable from its schedule", () => {
+    const program = mutexProgram(loadThenStoreMutex, 3, 2);
+    const report = sample(program, { runs: 500, seed: 7 });
+    expect(report.failure?.kind).toBe("exclusion");
+    expect(replay(program, report.failure!.schedule).failure?.message).toBe(report.failure?.message);
+    // Same seed, same walk.
+    expect(sample(program, { runs: 500, seed: 7 }).failure?.schedule).toBe(report.failure?.schedule);
+  });
+
+  it("the correct futex mutex survives 300 random walks of 3 threads × 3 rounds", () => {
+    const report = sample(
+      mutexProgram((w) => futexMutex(w), 3, 3),
+      { runs: 300 },
+    );
+    expect(report.failure).toBeUndefined();
+    expect(report.schedules).toBeGreaterThanOrEqual(300);
   });
 });
 
