@@ -18,13 +18,17 @@ import os from "node:os";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { Mutex } from "../src/threads/index.js";
 
-type Kind = "floor-sync" | "floor-async" | "lockbox-sync" | "lockbox-async";
+type Side = "floor" | "guard" | "lockbox";
+type Mode = "sync" | "async";
+type Kind = `${Side}-${Mode}`;
 
 interface Job {
   kind: Kind;
   n: number;
-  /** floor: [0] futex word, [1] counter; lockbox: [0] start flag. */
+  /** floor and guard: [0] futex word, [1] counter. */
   words: Int32Array;
+  /** [0]: workers that have arrived (the start barrier). */
+  barrier: Int32Array;
   mutex: unknown;
 }
 
@@ -58,10 +62,75 @@ function floorUnlock(w: Int32Array): void {
   }
 }
 
+/**
+ * The reference "floor + guard": the same futex protocol, but every acquire returns a minimal guard
+ * object (a `value` getter that checks release, an idempotent `release()`), as a lock with lockbox's
+ * API shape must. Not a target — it shows what the API shape itself costs: the guard's allocation (V8
+ * does not scalar-replace it, since it is live across the Atomics call in `release`) and, for the
+ * async form, resolving a promise with an object (the spec's `then` lookup) instead of `undefined`.
+ */
+class FloorGuard {
+  #word: Int32Array | undefined;
+  readonly #value: Int32Array;
+
+  constructor(word: Int32Array, value: Int32Array) {
+    this.#word = word;
+    this.#value = value;
+  }
+
+  get value(): Int32Array {
+    if (this.#word === undefined) throw new Error("released");
+    return this.#value;
+  }
+
+  release(): void {
+    const word = this.#word;
+    if (word === undefined) return;
+    this.#word = undefined;
+    floorUnlock(word);
+  }
+}
+
+function guardLockSync(w: Int32Array, value: Int32Array): FloorGuard {
+  floorLockSync(w);
+  return new FloorGuard(w, value);
+}
+
+/** One promise per acquire, as lockbox's `lock()`: resolved at once when free, else after the waits. */
+function guardLockAsync(w: Int32Array, value: Int32Array): Promise<FloorGuard> {
+  if (Atomics.compareExchange(w, 0, 0, 1) === 0) return Promise.resolve(new FloorGuard(w, value));
+  return guardLockAsyncSlow(w, value);
+}
+
+async function guardLockAsyncSlow(w: Int32Array, value: Int32Array): Promise<FloorGuard> {
+  let c = Atomics.exchange(w, 0, 2);
+  while (c !== 0) {
+    const wait = Atomics.waitAsync(w, 0, 2);
+    if (wait.async) await wait.value;
+    c = Atomics.exchange(w, 0, 2);
+  }
+  return new FloorGuard(w, value);
+}
+
 // --- worker side -----------------------------------------------------------------------------------
+
+/**
+ * Both workers wait here until both have arrived, so that a round really runs them side by side: without
+ * it the second worker often starts (message latency, a busy core) after the first has done most of its
+ * increments, and the round measures an uncontended lock. Spins (a few tens of microseconds) rather
+ * than parks, so that neither worker starts with a wake-up.
+ */
+function startBarrier(barrier: Int32Array): void {
+  Atomics.add(barrier, 0, 1);
+  const give = performance.now() + 100;
+  while (Atomics.load(barrier, 0) < 2 && performance.now() < give) {}
+}
 
 async function runJob(job: Job): Promise<void> {
   const { kind, n, words } = job;
+  const counter = words.subarray(1, 2);
+  const mutex = kind.startsWith("lockbox") ? Mutex.from<Int32Array>(job.mutex) : undefined;
+  startBarrier(job.barrier);
   if (kind === "floor-sync") {
     for (let i = 0; i < n; i++) {
       floorLockSync(words);
@@ -74,20 +143,29 @@ async function runJob(job: Job): Promise<void> {
       words[1] = words[1]! + 1;
       floorUnlock(words);
     }
+  } else if (kind === "guard-sync") {
+    for (let i = 0; i < n; i++) {
+      const guard = guardLockSync(words, counter);
+      guard.value[0] = guard.value[0]! + 1;
+      guard.release();
+    }
+  } else if (kind === "guard-async") {
+    for (let i = 0; i < n; i++) {
+      const guard = await guardLockAsync(words, counter);
+      guard.value[0] = guard.value[0]! + 1;
+      guard.release();
+    }
+  } else if (kind === "lockbox-sync") {
+    for (let i = 0; i < n; i++) {
+      const guard = mutex!.lockSync();
+      guard.value[0] = guard.value[0]! + 1;
+      guard.release();
+    }
   } else {
-    const mutex = Mutex.from<Int32Array>(job.mutex);
-    if (kind === "lockbox-sync") {
-      for (let i = 0; i < n; i++) {
-        const guard = mutex.lockSync();
-        guard.value[0] = guard.value[0]! + 1;
-        guard.release();
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        const guard = await mutex.lock();
-        guard.value[0] = guard.value[0]! + 1;
-        guard.release();
-      }
+    for (let i = 0; i < n; i++) {
+      const guard = await mutex!.lock();
+      guard.value[0] = guard.value[0]! + 1;
+      guard.release();
     }
   }
 }
@@ -123,10 +201,11 @@ function once(worker: Worker, job: Job): Promise<void> {
 /** One contended round: both workers run `kind` n times; returns ns per increment and checks the total. */
 async function contended(workers: Worker[], kind: Kind, n: number): Promise<number> {
   const words = new Int32Array(new SharedArrayBuffer(8));
+  const barrier = new Int32Array(new SharedArrayBuffer(4));
   const data = new Int32Array(new SharedArrayBuffer(4));
   const mutex = kind.startsWith("lockbox") ? new Mutex(data) : undefined;
   const start = process.hrtime.bigint();
-  await Promise.all(workers.map((w) => once(w, { kind, n, words, mutex })));
+  await Promise.all(workers.map((w) => once(w, { kind, n, words, barrier, mutex })));
   const ns = Number(process.hrtime.bigint() - start);
   const total = kind.startsWith("lockbox") ? data[0] : words[1];
   if (total !== n * workers.length) throw new Error(`${kind}: lost updates (${total} of ${n * workers.length})`);
@@ -143,6 +222,41 @@ function uncontendedFloor(words: Int32Array, n: number): number {
   return Number(process.hrtime.bigint() - start) / n;
 }
 
+/** The floor with a minimal guard: CAS, allocate the guard, increment through it, CAS back in release. */
+class UncontendedGuard {
+  #word: Int32Array | undefined;
+  readonly #value: Int32Array;
+
+  constructor(word: Int32Array, value: Int32Array) {
+    this.#word = word;
+    this.#value = value;
+  }
+
+  get value(): Int32Array {
+    if (this.#word === undefined) throw new Error("released");
+    return this.#value;
+  }
+
+  release(): void {
+    const word = this.#word;
+    if (word === undefined) return;
+    this.#word = undefined;
+    if (Atomics.compareExchange(word, 0, 1, 0) !== 1) throw new Error("guard: not held");
+  }
+}
+
+function uncontendedGuard(words: Int32Array, n: number): number {
+  const counter = words.subarray(1, 2);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    if (Atomics.compareExchange(words, 0, 0, 1) !== 0) throw new Error("guard: not free");
+    const guard = new UncontendedGuard(words, counter);
+    guard.value[0] = guard.value[0]! + 1;
+    guard.release();
+  }
+  return Number(process.hrtime.bigint() - start) / n;
+}
+
 function uncontendedLockbox(mutex: Mutex<Int32Array>, n: number): number {
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
@@ -154,10 +268,11 @@ function uncontendedLockbox(mutex: Mutex<Int32Array>, n: number): number {
 }
 
 /** Separate functions, so each loop is optimized on its own. */
-function uncontended(n: number): { floor: number; lockbox: number } {
+function uncontended(side: Side, n: number): number {
   const words = new Int32Array(new SharedArrayBuffer(8));
-  const mutex = new Mutex(new Int32Array(new SharedArrayBuffer(4)));
-  return { floor: uncontendedFloor(words, n), lockbox: uncontendedLockbox(mutex, n) };
+  if (side === "floor") return uncontendedFloor(words, n);
+  if (side === "guard") return uncontendedGuard(words, n);
+  return uncontendedLockbox(new Mutex(new Int32Array(new SharedArrayBuffer(4))), n);
 }
 
 function median(values: number[]): number {
@@ -173,13 +288,14 @@ function loadAverage(): string {
     .join(" ");
 }
 
-type Scenario = "sync" | "async" | "uncontended";
+type Scenario = Mode | "uncontended";
+const SIDES: readonly Side[] = ["floor", "guard", "lockbox"];
 
 /**
- * Rounds alternate the two sides and, from round to round, which side goes first (so a drift in machine
- * load does not always fall on the same side). Each round gives one ratio lockbox / floor; the report
- * is the median ratio with its min–max, the median times, and the best-of ratio (fastest lockbox round
- * over fastest floor round) for comparison with older runs.
+ * Every round measures the three sides back to back, rotating which goes first (so a drift in machine
+ * load does not always fall on the same side), and gives one ratio lockbox / floor and one lockbox /
+ * guard. The report is the median ratio with its min–max, the median times, and the best-of ratio
+ * (fastest lockbox round over fastest floor round) for comparison with older runs.
  */
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 100_000);
@@ -187,57 +303,48 @@ async function main(): Promise<void> {
   const only = (process.argv[4] ?? "sync,async,uncontended").split(",") as Scenario[];
   const loadBefore = loadAverage();
   const workers = [await startWorker(), await startWorker()];
-  const samples: Record<Scenario, { floor: number[]; lockbox: number[]; ratio: number[] }> = {
-    sync: { floor: [], lockbox: [], ratio: [] },
-    async: { floor: [], lockbox: [], ratio: [] },
-    uncontended: { floor: [], lockbox: [], ratio: [] },
+  type Samples = Record<Side, number[]>;
+  const samples: Record<Scenario, Samples> = {
+    sync: { floor: [], guard: [], lockbox: [] },
+    async: { floor: [], guard: [], lockbox: [] },
+    uncontended: { floor: [], guard: [], lockbox: [] },
   };
-  const add = (key: Scenario, floor: number, lockbox: number) => {
-    samples[key].floor.push(floor);
-    samples[key].lockbox.push(lockbox);
-    samples[key].ratio.push(lockbox / floor);
-  };
-  // Warm-up (JIT of both sides in the workers and in this thread), then the measured rounds.
-  for (const mode of ["sync", "async"] as const) {
-    if (!only.includes(mode)) continue;
-    await contended(workers, `floor-${mode}`, n / 10);
-    await contended(workers, `lockbox-${mode}`, n / 10);
+  // Warm-up (JIT of every side in the workers and in this thread), then the measured rounds.
+  for (const side of SIDES) {
+    for (const mode of ["sync", "async"] as const) {
+      if (only.includes(mode)) await contended(workers, `${side}-${mode}`, n / 10);
+    }
+    if (only.includes("uncontended")) uncontended(side, n);
   }
-  if (only.includes("uncontended")) uncontended(n);
   for (let round = 0; round < rounds; round++) {
-    const floorFirst = round % 2 === 0;
+    const order = SIDES.map((_, k) => SIDES[(k + round) % SIDES.length]!);
     for (const mode of ["sync", "async"] as const) {
       if (!only.includes(mode)) continue;
-      let floor: number;
-      let lockbox: number;
-      if (floorFirst) {
-        floor = await contended(workers, `floor-${mode}`, n);
-        lockbox = await contended(workers, `lockbox-${mode}`, n);
-      } else {
-        lockbox = await contended(workers, `lockbox-${mode}`, n);
-        floor = await contended(workers, `floor-${mode}`, n);
-      }
-      add(mode, floor, lockbox);
+      for (const side of order) samples[mode][side].push(await contended(workers, `${side}-${mode}`, n));
     }
     if (only.includes("uncontended")) {
-      const u = uncontended(n * 10);
-      add("uncontended", u.floor, u.lockbox);
+      for (const side of order) samples.uncontended[side].push(uncontended(side, n * 10));
     }
   }
   await Promise.all(workers.map((w) => w.terminate()));
+  const ratios = (key: Scenario, base: Side) => samples[key].lockbox.map((x, k) => x / samples[key][base][k]!);
+  const range = (values: number[]) =>
+    `${median(values).toFixed(2)}× [${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}]`;
   const row = (label: string, key: Scenario, target: number) => {
-    const { floor, lockbox, ratio } = samples[key];
-    if (ratio.length === 0) return;
-    const med = median(ratio);
+    const { floor, guard, lockbox } = samples[key];
+    if (lockbox.length === 0) return;
+    const toFloor = ratios(key, "floor");
+    const med = median(toFloor);
     const best = Math.min(...lockbox) / Math.min(...floor);
     console.log(
-      `${label.padEnd(34)} floor ${median(floor).toFixed(1).padStart(6)} ns  lockbox ${median(lockbox).toFixed(1).padStart(6)} ns  ` +
-        `ratio median ${med.toFixed(2)}× [${Math.min(...ratio).toFixed(2)}–${Math.max(...ratio).toFixed(2)}]  ` +
-        `best-of ${best.toFixed(2)}×  (target ≤ ${target}×: ${med <= target ? "met" : "NOT met"})`,
+      `${label.padEnd(34)} floor ${median(floor).toFixed(1).padStart(6)} ns  floor+guard ${median(guard).toFixed(1).padStart(6)} ns  ` +
+        `lockbox ${median(lockbox).toFixed(1).padStart(6)} ns\n${"".padEnd(34)} lockbox/floor ${range(toFloor)} ` +
+        `best-of ${best.toFixed(2)}× (target ≤ ${target}×: ${med <= target ? "met" : "NOT met"})  ` +
+        `floor+guard/floor ${range(guard.map((x, k) => x / floor[k]!))}  lockbox/(floor+guard) ${range(ratios(key, "guard"))}`,
     );
   };
   console.log(
-    `2 workers × ${n} increments; uncontended: ${n * 10} in one thread; ${rounds} interleaved rounds; ` +
+    `2 workers × ${n} increments (started together); uncontended: ${n * 10} in one thread; ${rounds} interleaved rounds; ` +
       `load average ${loadBefore} → ${loadAverage()}`,
   );
   row("blocking, contended (lockSync)", "sync", 1.1);
