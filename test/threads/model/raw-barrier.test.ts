@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { arrive, waitBlocking, waitStep } from "../../../src/threads/raw/raw-barrier.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
 import { mutants, park, withMutant } from "./drivers.js";
-import { budget, check, explore, type Program, type ThreadContext } from "./explorer.js";
+import { budget, check, explore, type Program, sample, type ThreadContext } from "./explorer.js";
 
 interface Shared {
   /** [0] ARRIVED, [1] GENERATION. */
@@ -92,6 +92,14 @@ describe("raw barrier (model): the production loop waitBlocking", () => {
     );
     expect(report.complete).toBe(true);
     expect(gaveUp).toBeGreaterThan(0);
+  });
+});
+
+describe("raw barrier (random walks beyond the bound)", () => {
+  it("4 parties × 3 rounds: 200 random walks", () => {
+    const report = sample(program(4, 3), { runs: 200 });
+    if (report.failure) throw new Error(report.failure.trace);
+    expect(report.schedules).toBeGreaterThanOrEqual(200);
   });
 });
 

@@ -9,7 +9,7 @@ import { notifyAll, notifyOne, prepareWait } from "../../../src/threads/raw/raw-
 import { lockStep, tryLock, unlock } from "../../../src/threads/raw/raw-mutex.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
 import { mutants, ownerId, type ParkMode, park, withMutant } from "./drivers.js";
-import { budget, check, explore, type Program, type ThreadContext } from "./explorer.js";
+import { budget, check, explore, type Program, sample, type ThreadContext } from "./explorer.js";
 
 const MUTEX = 0;
 const CONDVAR = 1;
@@ -166,6 +166,14 @@ describe("raw condvar (model)", () => {
   it("waiters re-check their condition: spurious wake-ups cost nothing", () => {
     const report = check(program([consumer, producer(1, "one")]), { ...budget({}), spuriousWakeups: 1 });
     expect(report.complete).toBe(true);
+  });
+});
+
+describe("raw condvar (random walks beyond the bound)", () => {
+  it("2 consumers and 2 producers with notifyOne: 300 random walks", () => {
+    const report = sample(program([consumer, consumer, producer(1, "one"), producer(1, "one")]), { runs: 300 });
+    if (report.failure) throw new Error(report.failure.trace);
+    expect(report.schedules).toBeGreaterThanOrEqual(300);
   });
 });
 

@@ -9,7 +9,7 @@ import { markDead } from "../../../src/threads/raw/liveness-table.js";
 import { COMPLETE, complete, fail, RUNNING, START, tryStart, waitStep } from "../../../src/threads/raw/raw-once.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
 import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
-import { budget, check, explore, type Program, type ThreadContext } from "./explorer.js";
+import { budget, check, explore, type Program, sample, type ThreadContext } from "./explorer.js";
 
 interface Shared {
   /** [0] the once word, [1] the value the initializer publishes. */
@@ -113,6 +113,19 @@ describe("raw once-lock (model)", () => {
       budget({ preemptionBound: 1, timeouts: 1 }),
     );
     expect(report.complete).toBe(true);
+  });
+});
+
+describe("raw once-lock (random walks beyond the bound)", () => {
+  it("4 callers, the first one's initializer failing: 300 random walks", () => {
+    const report = sample(
+      program([caller({ failing: true }), caller(), caller(), caller()], (results) =>
+        results[0] === "failed" ? 2 : 1,
+      ),
+      { runs: 300 },
+    );
+    if (report.failure) throw new Error(report.failure.trace);
+    expect(report.schedules).toBeGreaterThanOrEqual(300);
   });
 });
 

@@ -22,7 +22,7 @@ import {
 } from "../../../src/threads/raw/raw-semaphore.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
 import { mutants, park, withMutant } from "./drivers.js";
-import { budget, check, explore, type ModelView, type Program, type ThreadContext } from "./explorer.js";
+import { budget, check, explore, type ModelView, type Program, sample, type ThreadContext } from "./explorer.js";
 
 /** `mem`: [0] PERMITS (+ CLOSED bit), [1] PARKED. */
 type Shared = Int32Array;
@@ -167,6 +167,14 @@ describe("raw semaphore (model, property)", () => {
       ),
       { numRuns: 6 },
     );
+  });
+});
+
+describe("raw semaphore (random walks beyond the bound)", () => {
+  it("3 permits, 4 threads asking 1, 2, 3 and 1: 300 random walks", () => {
+    const report = sample(program(3, [user(1), user(2), user(3), user(1)]), { runs: 300 });
+    if (report.failure) throw new Error(report.failure.trace);
+    expect(report.schedules).toBeGreaterThanOrEqual(300);
   });
 });
 
