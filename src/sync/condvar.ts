@@ -1,17 +1,12 @@
 import { PoisonError, TimeoutError, UseAfterReleaseError } from "../errors.js";
-import { BatchSemaphore } from "../internal/batch-semaphore.js";
 import { Deadline } from "../internal/deadline.js";
 import { guardOwner } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
 import { checkFunction, checkLockOptions, describe, MAX_TIMEOUT } from "../internal/validate.js";
+import { WaitQueue } from "../internal/wait-queue.js";
 import { interiorMutable, type LockOptions } from "../types.js";
 import { type Mutex, MutexGuard } from "./mutex.js";
 
-/** Tag of a waiter with a signal: its grant says how it was woken, so an abort can hand it on. */
-const ABORTABLE = 1;
-/** What an abortable waiter's grant resolves with: woken by `notifyOne` (hand on) or by `notifyAll`. */
-const BY_ONE = 1;
-const BY_ALL = 2;
 const REACQUIRE: LockOptions = { ignorePoison: true };
 
 /** What {@link Condvar.waitTimeout} resolves with. */
@@ -70,10 +65,8 @@ export interface CondvarWaitTimeoutResult<T> {
  */
 export class Condvar {
   declare readonly [interiorMutable]: true;
-  /** Zero permits: each waiter asks for one; a notify releases exactly as many as it wakes. */
-  readonly #sem = new BatchSemaphore(0, (tag) => (tag === ABORTABLE ? this.#wakeKind : undefined));
-  /** How the grants being made right now were caused; read by the core's grant callback. */
-  #wakeKind = BY_ONE;
+  /** Waiting tasks; a notify with nobody waiting stores nothing. */
+  readonly #queue = new WaitQueue(false);
 
   constructor() {
     markNotSend(this);
@@ -81,7 +74,7 @@ export class Condvar {
 
   /** Number of tasks waiting for a notification right now (not counting those re-acquiring the mutex). */
   get waiters(): number {
-    return this.#sem.waiters;
+    return this.#queue.waiters;
   }
 
   /**
@@ -199,20 +192,12 @@ export class Condvar {
 
   /** Wakes the longest waiter, if any. Nothing is stored when nobody waits. */
   notifyOne(): void {
-    if (this.#sem.waiters > 0) this.#sem.release(1);
+    this.#queue.wakeOne();
   }
 
   /** Wakes every task waiting now. */
   notifyAll(): void {
-    const waiters = this.#sem.waiters;
-    if (waiters === 0) return;
-    // Each waiter asks for one permit: `waiters` permits drain the queue and leave none stored.
-    this.#wakeKind = BY_ALL;
-    try {
-      this.#sem.release(waiters);
-    } finally {
-      this.#wakeKind = BY_ONE;
-    }
+    this.#queue.wakeAll();
   }
 
   /**
@@ -235,20 +220,13 @@ export class Condvar {
       throw options.signal.reason;
     }
     // Register first, release second: a notify from whoever takes the mutex next must find us queued.
-    const signal = options?.signal;
-    const notified = this.#sem.acquire(1, signal === undefined ? 0 : ABORTABLE, options);
+    const notified = this.#queue.wait(options);
     guard.release();
     let outcome: unknown;
     let failed = false;
     try {
-      const wakeKind = await notified;
-      if (signal?.aborted) {
-        // Woken, but aborted before this wait resumed: the abort wins, and a notifyOne wake goes on
-        // to the next waiter rather than dying with this call.
-        if (wakeKind === BY_ONE) this.notifyOne();
-        failed = true;
-        outcome = signal.reason;
-      }
+      // A wake that raced with an abort throws here, and a notifyOne wake passes on to the next waiter.
+      this.#queue.afterWake(await notified, options?.signal);
     } catch (error) {
       failed = true;
       outcome = error;

@@ -1,13 +1,7 @@
-import { BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { precheck } from "../internal/validate.js";
+import { WaitQueue } from "../internal/wait-queue.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
-
-/** Tag of a waiter with a signal: its grant says how it was woken, so an abort can hand it on. */
-const ABORTABLE = 1;
-/** What an abortable waiter's grant resolves with: woken by `notifyOne` (hand on) or by `notifyWaiters`. */
-const BY_ONE = 1;
-const BY_ALL = 2;
 
 /**
  * Wakes tasks that wait for an event (tokio's `Notify`). It carries no data: pair it with state that
@@ -41,9 +35,7 @@ const BY_ALL = 2;
  */
 export class Notify {
   declare readonly [interiorMutable]: true;
-  /** How the grants being made right now were caused; read by the core's grant callback. */
-  #wakeKind = BY_ONE;
-  readonly #sem = new BatchSemaphore(0, (tag) => (tag === ABORTABLE ? this.#wakeKind : undefined));
+  readonly #queue = new WaitQueue(true);
 
   constructor() {
     markNotSend(this);
@@ -51,7 +43,7 @@ export class Notify {
 
   /** Number of tasks waiting in `notified()` right now. */
   get waiters(): number {
-    return this.#sem.waiters;
+    return this.#queue.waiters;
   }
 
   /**
@@ -74,17 +66,11 @@ export class Notify {
       const early = precheck(options);
       if (early !== undefined) return early;
     }
-    if (this.#sem.tryAcquire(1)) return Promise.resolve();
+    if (this.#queue.tryTake()) return Promise.resolve();
     const signal = options?.signal;
-    if (signal === undefined) return this.#sem.acquire(1, 0, options) as Promise<void>;
-    return this.#sem.acquire(1, ABORTABLE, options).then((wakeKind) => {
-      // Woken, but aborted before the caller could see it (the abort came in the same synchronous run
-      // as the wake, or an earlier abort listener sent the notification): the abort wins, and a
-      // `notifyOne` notification goes on to the next waiter (or is stored) instead of being lost.
-      if (!signal.aborted) return;
-      if (wakeKind === BY_ONE) this.notifyOne();
-      throw signal.reason;
-    });
+    const woken = this.#queue.wait(options);
+    if (signal === undefined) return woken as Promise<void>;
+    return woken.then((wakeKind) => this.#queue.afterWake(wakeKind, signal));
   }
 
   /**
@@ -92,21 +78,11 @@ export class Notify {
    * (several calls with nobody waiting still store only one).
    */
   notifyOne(): void {
-    // With waiters queued the pool is empty, so this hands one permit to the head; with nobody queued
-    // it stores a permit unless one is already stored.
-    if (this.#sem.available === 0) this.#sem.release(1);
+    this.#queue.wakeOne();
   }
 
   /** Wakes every task waiting now; stores nothing for tasks that call `notified()` later. */
   notifyWaiters(): void {
-    const waiters = this.#sem.waiters;
-    // Each waiter asks for exactly one permit, so `waiters` permits drain the whole queue to 0 left.
-    if (waiters === 0) return;
-    this.#wakeKind = BY_ALL;
-    try {
-      this.#sem.release(waiters);
-    } finally {
-      this.#wakeKind = BY_ONE;
-    }
+    this.#queue.wakeAll();
   }
 }
