@@ -17,6 +17,8 @@
  * wake-ups and (opt-in) wake-ups stolen by an abandoned `waitAsync` are extra explored choices with their
  * own per-schedule budgets. `ctx.now()` is a virtual clock that only moves when a timed wait times out.
  *
+ * For programs too big for bounded search, {@link sample} runs seeded random walks with no bound.
+ *
  * Checks: section exclusion (`exclusive` excludes everyone, `shared` holders coexist, optional weighted
  * capacity), deadlock (nothing can run and some thread is parked with no timeout: a lost wake-up ends
  * here), thread errors, a user invariant after every step and a final check when every thread is done.
