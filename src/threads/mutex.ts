@@ -24,9 +24,7 @@ import {
   blockingAllowed,
   checkSyncOptions,
   deadlineOf,
-  driveSync,
   now,
-  PARK,
   parkAsync,
   timeoutError,
   waitAsync,
@@ -286,7 +284,7 @@ export class Mutex<T = null> {
       const timeout = options?.timeout;
       const deadline = deadlineOf(timeout);
       while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
-        const time = parkTime(waiter, deadline, now());
+        const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
         if (time <= 0) {
           raw.abandonLock(A, word, 0);
           throw timeoutError("Mutex.lock()", timeout);
@@ -362,16 +360,19 @@ export class Mutex<T = null> {
     const table = this.#table;
     if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lockSync");
     if (!raw.tryLock(A, word, 0, ownerId, table)) {
+      // The driveSync loop, inlined (no closures per acquire), and without a clock reading per park
+      // when there is no timeout (performance.now() costs ~100 ns in Node 20).
       const waiter = newWaiter();
-      driveSync(
-        word,
-        waiter,
-        () => (raw.lockStep(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
-        deadlineOf(options?.timeout),
-        () => raw.abandonLock(A, word, 0),
-        "Mutex.lockSync()",
-        options?.timeout,
-      );
+      const timeout = options?.timeout;
+      const deadline = deadlineOf(timeout);
+      while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
+        const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
+        if (time <= 0) {
+          raw.abandonLock(A, word, 0);
+          throw timeoutError("Mutex.lockSync()", timeout);
+        }
+        recordWait(waiter, Atomics.wait(word, 0, waiter.expected, time));
+      }
     }
     return this.#acquired(ignorePoison, "lockSync");
   }

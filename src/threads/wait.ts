@@ -184,7 +184,8 @@ export async function driveAsync(
   for (;;) {
     const result = step();
     if (result !== PARK) return result;
-    const time = parkTime(waiter, deadline, now());
+    // No deadline: skip the clock reading (performance.now() costs ~100 ns in Node 20).
+    const time = deadline === Number.POSITIVE_INFINITY ? waiter.parkTimeout : parkTime(waiter, deadline, now());
     if (time <= 0) {
       giveUp();
       throw timeoutError(what, timeout);
@@ -235,7 +236,8 @@ export function driveSync(
   for (;;) {
     const result = step();
     if (result !== PARK) return result;
-    const time = parkTime(waiter, deadline, now());
+    // No deadline: skip the clock reading (performance.now() costs ~100 ns in Node 20).
+    const time = deadline === Number.POSITIVE_INFINITY ? waiter.parkTimeout : parkTime(waiter, deadline, now());
     if (time <= 0) {
       giveUp();
       throw timeoutError(what, timeout);

@@ -127,12 +127,14 @@ export function lockStep(
         continue;
       }
       // A newcomer may not claim a hand-off: fall through and park like everyone else.
-    } else if (reapIfOwnerDead(A, w, i, s, table)) {
-      continue;
-    }
-    if (waiter.spins > 0 && state === LOCKED && !waiter.parked) {
-      waiter.spins--;
-      continue;
+    } else {
+      // Spin first (a plain LOCKED word, HANDOFF clear), then look for a dead owner: the spin re-reads
+      // only the lock word, and the liveness table is read once, before parking.
+      if (waiter.spins > 0 && state === LOCKED && !waiter.parked) {
+        waiter.spins--;
+        continue;
+      }
+      if (reapIfOwnerDead(A, w, i, s, table)) continue;
     }
     const elapsed = waiter.parked ? now() - waiter.since : 0;
     let want = (s & ~STATE_MASK) | CONTENDED;
