@@ -129,8 +129,11 @@ export function lockStep(
       // A newcomer may not claim a hand-off: fall through and park like everyone else.
     } else {
       // Spin first (a plain LOCKED word, HANDOFF clear), then look for a dead owner: the spin re-reads
-      // only the lock word, and the liveness table is read once, before parking.
-      if (waiter.spins > 0 && state === LOCKED && !waiter.parked) {
+      // only the lock word, and the liveness table is read once, before parking. A newcomer spins
+      // before its first park, a waiter again after each wake-up (`recordWait` restores the budget):
+      // the holder that re-took the lock usually leaves it sooner than a park and wake-up take.
+      // Only on LOCKED: a CONTENDED word (others parked, or STARVING / HANDOFF set) parks at once.
+      if (waiter.spins > 0 && state === LOCKED) {
         waiter.spins--;
         continue;
       }
