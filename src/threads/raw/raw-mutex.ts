@@ -37,6 +37,10 @@
  * {@link FAIR_AFTER_MS}; when it wakes still waiting it sets STARVING, and the next unlock hands the lock
  * to the parked waiters instead of freeing it.
  *
+ * Spinning: before parking, an acquire re-reads a LOCKED word up to its spin budget (`SPIN_LIMIT` in
+ * waiter.ts) — a newcomer before its first park, a waiter again after every wake-up — since a holder's
+ * critical section is usually far shorter than a park and wake-up. A CONTENDED word parks at once.
+ *
  * Hazard: a `waitAsync` cannot be cancelled, so a `notify(…, 1)` may land on an abandoned wait; the
  * async driver forwards such a wake-up, and every park is bounded by `POLL_MS`, so a stolen wake-up costs
  * latency, never liveness.
