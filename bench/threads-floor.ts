@@ -7,10 +7,16 @@
  *    `Atomics.waitAsync`.
  * 3. uncontended, one thread: `lockSync()` + `release()` vs a bare `compareExchange` + `store`.
  *
+ * Each also runs a reference side, *floor+guard*: the same floor returning a minimal guard object (what
+ * any lock with lockbox's `lock(): Guard` shape must at least do), so a ratio to the floor can be split
+ * into "the API shape" (floor+guard / floor) and "lockbox itself" (lockbox / floor+guard).
+ *
  * Run: `npx tsx bench/threads-floor.ts [n = 100000] [rounds = 5] [scenarios = sync,async,uncontended]`.
- * Each round measures the floor and lockbox back to back (alternating which goes first) and gives one
- * ratio; the report is the median ratio over the rounds with its min–max, the median ns per increment
+ * Each round measures the three sides back to back (rotating which goes first) and gives one ratio per
+ * pair; the report is the median ratio over the rounds with its min–max, the median ns per increment
  * of each side, the best-of ratio, and the load average before and after (the machine may be shared).
+ * Contended rounds start both workers together (a spinning barrier): without it a round on a busy
+ * 2-core machine often runs the workers one after the other and measures an uncontended lock.
  * `LOCKBOX_BENCH_VERBOSE=1` also prints every sample.
  * Targets (SPEC §4 work item): blocking ≤ 1.1×, async ≤ 1.3×, uncontended ≤ 1.3×.
  */
