@@ -370,9 +370,10 @@ describe("raw mutex (model)", () => {
 });
 
 describe("raw mutex (random walks beyond the bound)", () => {
+  // With a small spin budget: a newcomer spins before its first park, a waiter again after each wake-up.
   const twice = (ctx: ThreadContext, s: Shared) => {
     for (let r = 0; r < 2; r++) {
-      lockBlocking(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, ctx.now, Number.POSITIVE_INFINITY, 0);
+      lockBlocking(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, ctx.now, Number.POSITIVE_INFINITY, 2);
       critical(ctx, s);
       unlock(ctx.atomics, s.mem, 0, ownerId(ctx));
     }
