@@ -276,48 +276,48 @@ export class Mutex<T = null> {
     const word = this.#word;
     const table = this.#table;
     if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lock");
-    if (!raw.tryLock(A, word, 0, ownerId, table)) {
-      // The driveAsync loop, inlined: this is the contended async hot path, and every extra async
-      // function or promise hop costs a microtask per acquisition.
-      const waiter = newWaiter();
-      const signal = options?.signal;
-      const timeout = options?.timeout;
-      const deadline = deadlineOf(timeout);
-      while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
-        const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
-        if (time <= 0) {
-          raw.abandonLock(A, word, 0);
-          throw timeoutError("Mutex.lock()", timeout);
+    // The driveAsync loop, inlined: this is the contended async hot path, and every extra async
+    // function or promise hop costs a microtask per acquisition. No raw.tryLock first: lock() has just
+    // tried the compare-exchange, and the first lockStep is the same attempt made with a load first
+    // (see #lockSyncSlow).
+    const waiter = newWaiter();
+    const signal = options?.signal;
+    const timeout = options?.timeout;
+    const deadline = deadlineOf(timeout);
+    while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
+      const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
+      if (time <= 0) {
+        raw.abandonLock(A, word, 0);
+        throw timeoutError("Mutex.lock()", timeout);
+      }
+      if (signal === undefined) {
+        const result = waitAsync(word, 0, waiter.expected, time);
+        if (!result.async) {
+          recordWait(waiter, result.value);
+          continue;
         }
-        if (signal === undefined) {
-          const result = waitAsync(word, 0, waiter.expected, time);
-          if (!result.async) {
-            recordWait(waiter, result.value);
-            continue;
-          }
-          hold();
-          try {
-            recordWait(waiter, await result.value);
-          } finally {
-            release();
-          }
-        } else {
-          // An abort that landed while this task ran (between parks) fires no further event.
-          if (signal.aborted) {
-            raw.abandonLock(A, word, 0);
-            throw signal.reason;
-          }
-          const parked = parkAsync(word, 0, waiter.expected, time, signal);
-          if (parked === undefined) {
-            recordWait(waiter, "not-equal");
-            continue;
-          }
-          try {
-            recordWait(waiter, await parked);
-          } catch (error) {
-            raw.abandonLock(A, word, 0);
-            throw error;
-          }
+        hold();
+        try {
+          recordWait(waiter, await result.value);
+        } finally {
+          release();
+        }
+      } else {
+        // An abort that landed while this task ran (between parks) fires no further event.
+        if (signal.aborted) {
+          raw.abandonLock(A, word, 0);
+          throw signal.reason;
+        }
+        const parked = parkAsync(word, 0, waiter.expected, time, signal);
+        if (parked === undefined) {
+          recordWait(waiter, "not-equal");
+          continue;
+        }
+        try {
+          recordWait(waiter, await parked);
+        } catch (error) {
+          raw.abandonLock(A, word, 0);
+          throw error;
         }
       }
     }
@@ -353,26 +353,26 @@ export class Mutex<T = null> {
       checkOptionalBoolean("ignorePoison", options.ignorePoison);
     }
     const word = this.#word;
-    if (A.compareExchange(word, 0, raw.UNLOCKED, MINE) === 0) {
-      return this.#guard();
-    }
+    // With options the fast path did not run: try it here. Without, it has just failed: no second
+    // compare-exchange on a word that another thread holds (each one pulls its cache line away from
+    // the holder, whose unlock then has to take it back); lockStep reads first and swaps only a free word.
+    if (options !== undefined && Atomics.compareExchange(word, 0, 0, MINE) === 0) return this.#guard();
     const ignorePoison = options?.ignorePoison === true;
     const table = this.#table;
     if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lockSync");
-    if (!raw.tryLock(A, word, 0, ownerId, table)) {
-      // The driveSync loop, inlined (no closures per acquire), and without a clock reading per park
-      // when there is no timeout (performance.now() costs ~100 ns in Node 20).
-      const waiter = newWaiter();
-      const timeout = options?.timeout;
-      const deadline = deadlineOf(timeout);
-      while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
-        const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
-        if (time <= 0) {
-          raw.abandonLock(A, word, 0);
-          throw timeoutError("Mutex.lockSync()", timeout);
-        }
-        recordWait(waiter, Atomics.wait(word, 0, waiter.expected, time));
+    // The driveSync loop, inlined (no closures per acquire), and without a clock reading per park when
+    // there is no timeout (performance.now() costs ~100 ns in Node 20). No raw.tryLock first: the first
+    // lockStep is the same attempt (take a free word, reap a dead owner's), made by a load before any swap.
+    const waiter = newWaiter();
+    const timeout = options?.timeout;
+    const deadline = deadlineOf(timeout);
+    while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
+      const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
+      if (time <= 0) {
+        raw.abandonLock(A, word, 0);
+        throw timeoutError("Mutex.lockSync()", timeout);
       }
+      recordWait(waiter, Atomics.wait(word, 0, waiter.expected, time));
     }
     return this.#acquired(ignorePoison, "lockSync");
   }
