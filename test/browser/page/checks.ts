@@ -419,7 +419,7 @@ function notSendSamples(lib: S.Exports): [string, unknown][] {
 }
 
 /** Posts `task` to `worker` and settles with its reply; a worker that fails to load rejects. */
-function runTask(worker: Worker, task: WorkerTask): Promise<{ isolated: boolean }> {
+function runTask(worker: Worker, task: WorkerTask): Promise<{ isolated: boolean; value: number }> {
   return new Promise((resolve, reject) => {
     worker.onmessage = (event: MessageEvent<WorkerReply>) => {
       if (event.data.ok) resolve(event.data);
@@ -616,6 +616,32 @@ function registerThreads(lib: S.Exports, threads: S.Exports, options: SuiteOptio
       guard.release();
     },
     workerTimeout,
+  );
+
+  check(
+    "lockbox/threads Barrier(3): the page (wait) and 2 Web Workers (waitSync), one leader per generation",
+    async () => {
+      const Barrier = need<S.ThreadsBarrierClass>(threads, "Barrier", "lockbox/threads");
+      const WouldBlockError = need<S.ErrorClass>(threads, "WouldBlockError", "lockbox/threads");
+      const generations = 20;
+      const barrier = new Barrier(3);
+      // Refused before arriving: had it counted, the first generation would trip with two real parties.
+      assert(thrown(() => barrier.waitSync(), "waitSync on the page") instanceof WouldBlockError, "refused");
+      const workers = [new Worker(workerUrl, { type: "module" }), new Worker(workerUrl, { type: "module" })];
+      try {
+        const done = Promise.all(
+          workers.map((worker) => runTask(worker, { task: "barrier", barrier: barrier.handle, generations })),
+        );
+        let led = 0;
+        for (let generation = 0; generation < generations; generation++) {
+          if ((await barrier.wait({ timeout: 10_000 })).isLeader) led++;
+        }
+        const replies = await done;
+        assertEqual(led + replies[0]!.value + replies[1]!.value, generations, "leaders over all generations");
+      } finally {
+        for (const worker of workers) worker.terminate();
+      }
+    },
   );
 
   check("lockbox/threads Mutex.from: a foreign object → TypeError", () => {

@@ -147,6 +147,17 @@ export interface ThreadsRwLockClass {
   from(received: unknown): ThreadsRwLock<unknown>;
 }
 
+/** `lockbox/threads` Barrier (SPEC §4). */
+export interface ThreadsBarrier {
+  wait(options?: AcquireOpts): Promise<{ isLeader: boolean }>;
+  waitSync(options?: { timeout?: number }): { isLeader: boolean };
+  readonly handle: unknown;
+}
+export interface ThreadsBarrierClass {
+  new (parties: number): ThreadsBarrier;
+  from(received: unknown): ThreadsBarrier;
+}
+
 /** `struct(fields)` of `lockbox/threads`: a layout whose `create` allocates shared memory. */
 export type StructFunction = (fields: Record<string, string>) => {
   create(init?: Record<string, unknown>): Record<string, number>;

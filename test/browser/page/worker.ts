@@ -5,6 +5,7 @@
 import type {
   AtomicI32Class,
   Exports,
+  ThreadsBarrierClass,
   ThreadsMutex,
   ThreadsMutexClass,
   ThreadsRwLock,
@@ -16,18 +17,20 @@ export type WorkerTask =
   | { task: "mutex-increment"; mutex: unknown; iterations: number; gate: Int32Array }
   | { task: "atomic-add"; atomic: unknown; iterations: number; gate: Int32Array }
   | { task: "atomic-store-notify"; atomic: unknown }
-  | { task: "rwlock-pair"; lock: unknown; iterations: number; gate: Int32Array };
+  | { task: "rwlock-pair"; lock: unknown; iterations: number; gate: Int32Array }
+  | { task: "barrier"; barrier: unknown; generations: number };
 
-export type WorkerReply = { ok: true; isolated: boolean } | { ok: false; error: string };
+/** `value`: the task's result, when it has one (the barrier task: how often this worker led). */
+export type WorkerReply = { ok: true; isolated: boolean; value: number } | { ok: false; error: string };
 
 const threadsUrl = "/dist/threads/index.js";
 
-async function run(message: WorkerTask): Promise<void> {
+async function run(message: WorkerTask): Promise<number> {
   const threads = (await import(threadsUrl)) as Exports;
   if (message.task === "probe") {
     // The worker shares the page's memory: its add is visible to the page without a reply.
     Atomics.add(message.counter, 0, 1);
-    return;
+    return 0;
   }
   if (message.task === "mutex-increment") {
     // Rebuilt from what was posted: the lock and its Int32Array view over the same shared memory.
@@ -45,7 +48,15 @@ async function run(message: WorkerTask): Promise<void> {
         guard.release();
       }
     }
-    return;
+    return 0;
+  }
+  if (message.task === "barrier") {
+    const barrier = (threads.Barrier as ThreadsBarrierClass).from(message.barrier);
+    let led = 0;
+    for (let generation = 0; generation < message.generations; generation++) {
+      if (barrier.waitSync({ timeout: 10_000 }).isLeader) led++;
+    }
+    return led;
   }
   if (message.task === "rwlock-pair") {
     // The struct layout travels inside the lock's handle: this worker never declares it.
@@ -62,16 +73,17 @@ async function run(message: WorkerTask): Promise<void> {
         guard.release();
       }
     }
-    return;
+    return 0;
   }
   const atomic = (threads.AtomicI32 as AtomicI32Class).from(message.atomic);
   if (message.task === "atomic-store-notify") {
     atomic.store(1);
     atomic.notify();
-    return;
+    return 0;
   }
   passGate(message.gate);
   for (let i = 0; i < message.iterations; i++) atomic.fetchAdd(1);
+  return 0;
 }
 
 /**
@@ -86,7 +98,7 @@ function passGate(gate: Int32Array): void {
 
 self.onmessage = (event: MessageEvent<WorkerTask>) => {
   run(event.data).then(
-    () => self.postMessage({ ok: true, isolated: self.crossOriginIsolated } satisfies WorkerReply),
+    (value) => self.postMessage({ ok: true, isolated: self.crossOriginIsolated, value } satisfies WorkerReply),
     (error: unknown) =>
       self.postMessage({
         ok: false,
