@@ -6,6 +6,8 @@
  *
  * Flags and environment:
  * - `--no-build`: use the dist/ that is already there.
+ * - `--serve`: only start the server and print its address, to open the page in any browser and run
+ *   `(await import("/page/checks.js")).runAll({ stress: 1 })` in its console; Ctrl-C stops it.
  * - `LOCKBOX_CHROMIUM`: browser binary (default /usr/bin/chromium; never a downloaded browser).
  * - `LOCKBOX_STRESS`: multiplier for the worker iteration counts and the time limits (default 1).
  */
@@ -39,6 +41,12 @@ for (const entry of ["dist/index.js", "dist/threads/index.js"]) {
 }
 if (!existsSync(executablePath)) {
   fail(`no browser at ${executablePath}: install it (apt-get install -y chromium) or set LOCKBOX_CHROMIUM`);
+}
+
+if (process.argv.includes("--serve")) {
+  const server = await startServer(root);
+  console.log(`serving ${server.url}/ (cross-origin isolated); Ctrl-C stops`);
+  await new Promise(() => {});
 }
 
 // A hang anywhere (browser launch, page, server) must end the run, not the CI job's patience.
