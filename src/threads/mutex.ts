@@ -450,9 +450,10 @@ export class Mutex<T = null> {
   }
 }
 
-/** Releases a lock this thread holds: the fast path inline (nobody waiting, not poisoned), `raw.unlock` for every other state. */
+/** Releases a lock this thread holds: the fast path inline (nobody waiting, not poisoned), `raw.unlockSlow` from what it saw otherwise. */
 function unlockWord(word: Int32Array): void {
-  if (Atomics.compareExchange(word, 0, MINE, 0) !== MINE) raw.unlock(A, word, 0, ownerId);
+  const seen = Atomics.compareExchange(word, 0, MINE, 0);
+  if (seen !== MINE) raw.unlockSlow(A, word, 0, ownerId, seen);
 }
 
 /**

@@ -7,7 +7,8 @@
  *   `w[waiter.index]` while it still equals `waiter.expected`, for at most `waiter.parkTimeout` ms.
  * - {@link lockBlocking}`(A, w, i, me, table, now, timeout)` — the loop `lockStep` + `A.wait`.
  * - {@link abandonLock}`(A, w, i)` — a waiter that gives up (timeout, abort) passes on a pending hand-off.
- * - {@link unlock}`(A, w, i, me)` — one `compareExchange` when nobody waits.
+ * - {@link unlock}`(A, w, i, me)` — one `compareExchange` when nobody waits; {@link unlockSlow} is the
+ *   rest, for a caller that made that first swap itself.
  * - {@link poisonLock} / {@link clearPoison} — set / clear the sticky POISONED bit.
  *
  * Word layout (`w[i]`, one `Int32`):
@@ -215,8 +216,17 @@ export function lockBlocking(
  */
 export function unlock(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
   const mine = LOCKED | (me << OWNER_SHIFT);
-  let s = A.compareExchange(w, i, mine, UNLOCKED);
-  if (s === mine) return true;
+  const s = A.compareExchange(w, i, mine, UNLOCKED);
+  return s === mine || unlockSlow(A, w, i, me, s);
+}
+
+/**
+ * {@link unlock} past its fast path: `seen` is what the failed `compareExchange(w, i, mine, UNLOCKED)`
+ * returned. A wrapper with its own inline fast path calls this directly, so that a contended unlock
+ * does not repeat that swap (each failed swap on a shared word costs a cache-line transfer).
+ */
+export function unlockSlow(A: AtomicsLike, w: Int32Array, i: number, me: number, seen: number): boolean {
+  let s = seen;
   for (;;) {
     if ((s & STATE_MASK) === UNLOCKED || (s & HANDOFF) !== 0 || s >>> OWNER_SHIFT !== me) return false;
     const contended = (s & STATE_MASK) === CONTENDED;
