@@ -38,9 +38,10 @@
  * {@link FAIR_AFTER_MS}; when it wakes still waiting it sets STARVING, and the next unlock hands the lock
  * to the parked waiters instead of freeing it.
  *
- * Spinning: before parking, an acquire re-reads a LOCKED word up to its spin budget (`SPIN_LIMIT` in
- * waiter.ts) — a newcomer before its first park, a waiter again after every wake-up — since a holder's
- * critical section is usually far shorter than a park and wake-up. A CONTENDED word parks at once.
+ * Spinning: before its first park, an acquire re-reads a LOCKED word up to its spin budget
+ * (`SPIN_LIMIT` in waiter.ts), since a holder's critical section is usually far shorter than a park
+ * and wake-up. A CONTENDED word parks at once. (Spinning again after each wake-up, as parking_lot
+ * does, measured no faster here in an interleaved A/B; see the commit that removed it.)
  *
  * Hazard: a `waitAsync` cannot be cancelled, so a `notify(…, 1)` may land on an abandoned wait; the
  * async driver forwards such a wake-up, and every park is bounded by `POLL_MS`, so a stolen wake-up costs
@@ -133,12 +134,10 @@ export function lockStep(
       }
       // A newcomer may not claim a hand-off: fall through and park like everyone else.
     } else {
-      // Spin first (a plain LOCKED word, HANDOFF clear), then look for a dead owner: the spin re-reads
-      // only the lock word, and the liveness table is read once, before parking. A newcomer spins
-      // before its first park, a waiter again after each wake-up (`recordWait` restores the budget):
-      // the holder that re-took the lock usually leaves it sooner than a park and wake-up take.
-      // Only on LOCKED: a CONTENDED word (others parked, or STARVING / HANDOFF set) parks at once.
-      if (waiter.spins > 0 && state === LOCKED) {
+      // Spin first (a newcomer, a plain LOCKED word), then look for a dead owner: the spin re-reads
+      // only the lock word, and the liveness table is read once, before parking. A CONTENDED word
+      // (others parked, or STARVING / HANDOFF set) parks at once.
+      if (waiter.spins > 0 && state === LOCKED && !waiter.parked) {
         waiter.spins--;
         continue;
       }

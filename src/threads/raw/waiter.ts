@@ -18,8 +18,6 @@ export interface RawWaiter {
   since: number;
   /** Remaining spin budget (re-reads of a locked word before parking). */
   spins: number;
-  /** The budget {@link recordWait} restores after every park that slept (see there). */
-  spinLimit: number;
   /** Index, in the primitive's `Int32Array`, of the word to park on. */
   index: number;
   /** The value the word held when the step decided to park (`A.wait(…, expected, …)`). */
@@ -46,13 +44,7 @@ export type WaitOutcome = "ok" | "not-equal" | "timed-out";
  */
 export function recordWait(waiter: RawWaiter, outcome: WaitOutcome): void {
   waiter.reported = true;
-  if (outcome !== "not-equal") {
-    waiter.slept = true;
-    // A waiter that was woken may spin again before its next park (raw-mutex; parking_lot does the
-    // same): the lock it was woken for is often re-taken by a running thread, whose critical section
-    // is far shorter than another park and wake-up.
-    waiter.spins = waiter.spinLimit;
-  }
+  if (outcome !== "not-equal") waiter.slept = true;
 }
 
 /**
@@ -82,7 +74,6 @@ export function newWaiter(spins: number = SPIN_LIMIT): RawWaiter {
     parked: false,
     since: 0,
     spins,
-    spinLimit: spins,
     index: 0,
     expected: 0,
     parkTimeout: POLL_MS,
