@@ -13,8 +13,10 @@ import {
   clearPoison,
   HANDOFF,
   isPoisoned,
+  LOCKED,
   lockBlocking,
   lockStep,
+  OWNER_SHIFT,
   ownerOf,
   POISONED,
   poisonLock,
@@ -22,6 +24,7 @@ import {
   tryLock,
   UNLOCKED,
   unlock,
+  unlockSlow,
 } from "../../../src/threads/raw/raw-mutex.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
 import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
@@ -149,6 +152,19 @@ describe("raw mutex (model)", () => {
   it("2 threads × 2 rounds, untimed parks: exclusion, exact counter, word invariants, no lost wake-up", () => {
     const report = check(lockers(2, 2, "untimed"));
     expect(report.complete).toBe(true);
+  });
+
+  it("the guard's split unlock (its own inline swap, then unlockSlow with the value it saw)", () => {
+    const split = (ctx: ThreadContext, s: Shared) => {
+      for (let r = 0; r < 2; r++) {
+        lock(ctx, s, "untimed");
+        critical(ctx, s);
+        const mine = LOCKED | (ownerId(ctx) << OWNER_SHIFT);
+        const seen = ctx.atomics.compareExchange(s.mem, 0, mine, UNLOCKED);
+        if (seen !== mine) expect(unlockSlow(ctx.atomics, s.mem, 0, ownerId(ctx), seen)).toBe(true);
+      }
+    };
+    expect(check({ ...lockers(2, 2, "untimed"), threads: [split, split] }).complete).toBe(true);
   });
 
   it("3 threads, untimed parks", () => {
