@@ -5,12 +5,12 @@ import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable 
 import { poisonError, releasedError } from "./guard.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { JsonCell } from "./json.js";
-import { hold, release } from "./keep-alive.js";
+import { hold, parkedWaiters, release } from "./keep-alive.js";
 import { adoptTable, ownerId, processTable } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-mutex.js";
-import { newWaiter, parkTime, recordWait } from "./raw/waiter.js";
+import { ASYNC_SPIN_LIMIT, newWaiter, parkTime, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
 import {
   bindData,
   type DataBinding,
@@ -280,7 +280,9 @@ export class Mutex<T = null> {
     // function or promise hop costs a microtask per acquisition. No raw.tryLock first: lock() has just
     // tried the compare-exchange, and the first lockStep is the same attempt made with a load first
     // (see #lockSyncSlow).
-    const waiter = newWaiter();
+    // A long spin (about one park's cost) for this thread's first waiter only: the spin blocks the
+    // event loop, and a thread whose other tasks already wait gains nothing by adding to it.
+    const waiter = newWaiter(parkedWaiters() === 0 ? ASYNC_SPIN_LIMIT : SPIN_LIMIT);
     const signal = options?.signal;
     const timeout = options?.timeout;
     const deadline = deadlineOf(timeout);

@@ -38,9 +38,9 @@
  * {@link FAIR_AFTER_MS}; when it wakes still waiting it sets STARVING, and the next unlock hands the lock
  * to the parked waiters instead of freeing it.
  *
- * Spinning: before its first park, an acquire re-reads a LOCKED word up to its spin budget
- * (`SPIN_LIMIT` in waiter.ts), since a holder's critical section is usually far shorter than a park
- * and wake-up. A CONTENDED word parks at once. (Spinning again after each wake-up, as parking_lot
+ * Spinning: before its first park, an acquire re-reads a LOCKED word held by another thread up to its
+ * spin budget (`SPIN_LIMIT` / `ASYNC_SPIN_LIMIT` in waiter.ts), since a holder's critical section is
+ * usually far shorter than a park and wake-up. A CONTENDED word parks at once. (Spinning again after each wake-up, as parking_lot
  * does, measured no faster here in an interleaved A/B; see the commit that removed it.)
  *
  * Hazard: a `waitAsync` cannot be cancelled, so a `notify(…, 1)` may land on an abandoned wait; the
@@ -134,10 +134,11 @@ export function lockStep(
       }
       // A newcomer may not claim a hand-off: fall through and park like everyone else.
     } else {
-      // Spin first (a newcomer, a plain LOCKED word), then look for a dead owner: the spin re-reads
-      // only the lock word, and the liveness table is read once, before parking. A CONTENDED word
-      // (others parked, or STARVING / HANDOFF set) parks at once.
-      if (waiter.spins > 0 && state === LOCKED && !waiter.parked) {
+      // Spin first (a newcomer, a plain LOCKED word held by another thread), then look for a dead
+      // owner: the spin re-reads only the lock word, and the liveness table is read once, before
+      // parking. A CONTENDED word (others parked, or STARVING / HANDOFF set) parks at once, and so does
+      // an acquire in the holder's own thread: that holder cannot run while this thread spins.
+      if (waiter.spins > 0 && state === LOCKED && !waiter.parked && s >>> OWNER_SHIFT !== me) {
         waiter.spins--;
         continue;
       }
