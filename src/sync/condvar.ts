@@ -1,11 +1,10 @@
 import { PoisonError, TimeoutError, UseAfterReleaseError } from "../errors.js";
 import { Deadline } from "../internal/deadline.js";
-import { guardOwner } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
 import { checkFunction, checkLockOptions, describe, MAX_TIMEOUT } from "../internal/validate.js";
 import { WaitQueue } from "../internal/wait-queue.js";
 import { interiorMutable, type LockOptions } from "../types.js";
-import { type Mutex, MutexGuard } from "./mutex.js";
+import { MutexGuard, mutexOfGuard } from "./mutex.js";
 
 const REACQUIRE: LockOptions = { ignorePoison: true };
 
@@ -210,7 +209,7 @@ export class Condvar {
     timeoutIsResult: boolean,
   ): Promise<CondvarWaitTimeoutResult<T>> {
     checkGuard(guard);
-    const mutex = guardOwner(guard) as Mutex<T> | undefined;
+    const mutex = mutexOfGuard(guard);
     if (mutex === undefined) throw releasedGuard();
     checkLockOptions(options);
     if (options?.signal?.aborted) {

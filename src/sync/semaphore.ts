@@ -1,10 +1,9 @@
-import { ClosedError } from "../errors.js";
+import { ClosedError, UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
-import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN, type GuardToken } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
 import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable } from "../types.js";
+import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
 
 const MAX_PERMITS = 2 ** 31 - 1;
 
@@ -151,14 +150,36 @@ function closedError(): ClosedError {
  * Permits taken from a {@link Semaphore}. `release()` (or `using`) gives them back; `forget()` consumes
  * them for good (the semaphore shrinks). Either is idempotent, and the first one wins.
  */
-export class SemaphorePermit extends Guard<Semaphore> {
+export class SemaphorePermit implements Releasable {
+  // Flat rather than extending the shared Guard base: it is on every acquire's path (see MutexGuard).
+  #semaphore: Semaphore | undefined;
   /** How many permits this holds. */
   readonly permits: number;
 
   /** @internal Permits come from `Semaphore.acquire()`; this constructor throws for anyone else. */
   constructor(token: GuardToken, semaphore: Semaphore, permits: number) {
-    super(token, semaphore);
+    if (token !== GUARD_TOKEN) illegalConstructor("SemaphorePermit");
+    markNotSend(this);
+    this.#semaphore = semaphore;
     this.permits = permits;
+  }
+
+  /** `true` once released or forgotten. */
+  get released(): boolean {
+    return this.#semaphore === undefined;
+  }
+
+  /** Returns the permits to the semaphore. Idempotent. */
+  release(): void {
+    const semaphore = this.#semaphore;
+    if (semaphore === undefined) return;
+    this.#semaphore = undefined;
+    returnPermits(semaphore, this.permits);
+  }
+
+  /** Same as {@link release}, for `using`. */
+  [Symbol.dispose](): void {
+    this.release();
   }
 
   /**
@@ -167,14 +188,9 @@ export class SemaphorePermit extends Guard<Semaphore> {
    * @throws UseAfterReleaseError when already released.
    */
   forget(): void {
-    this.take("forget");
-  }
-
-  protected get kind(): string {
-    return "SemaphorePermit";
-  }
-
-  protected unlock(semaphore: Semaphore): void {
-    returnPermits(semaphore, this.permits);
+    if (this.#semaphore === undefined) {
+      throw new UseAfterReleaseError("Cannot forget a SemaphorePermit after release()");
+    }
+    this.#semaphore = undefined;
   }
 }
