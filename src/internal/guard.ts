@@ -1,7 +1,7 @@
 import { UseAfterReleaseError } from "../errors.js";
 import type { Releasable } from "../types.js";
 import { markNotSend } from "./not-send.js";
-import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "./symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "./symbols.js";
 
 /** Marks `guard` released without unlocking: its hold has moved to another guard. */
 export let detachGuard: (guard: Guard<unknown>) => void;
@@ -26,6 +26,7 @@ export abstract class Guard<O> implements Releasable {
       guard.#owner = undefined;
     };
     guardOwner = (guard) => guard.#owner;
+    notThenable(Guard.prototype);
   }
 
   /** @internal Guards come from their lock; this constructor throws for anyone else. */

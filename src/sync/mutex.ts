@@ -1,7 +1,7 @@
 import { PoisonError, UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 
@@ -113,6 +113,14 @@ export class Mutex<T> {
    * `RangeError` for bad options.
    */
   lock(options?: LockOptions): Promise<MutexGuard<T>> {
+    // Fast path, small enough to inline at every call site: no options, not poisoned, free.
+    if (options === undefined && !this.#poisoned && this.#sem.tryAcquire(1)) {
+      return Promise.resolve(new MutexGuard<T>(GUARD_TOKEN, this));
+    }
+    return this.#lockSlow(options);
+  }
+
+  #lockSlow(options: LockOptions | undefined): Promise<MutexGuard<T>> {
     let ignorePoison = false;
     if (options !== undefined) {
       const early = precheck(options);
@@ -186,6 +194,7 @@ export class MutexGuard<T> implements Releasable {
 
   static {
     mutexOfGuard = (guard) => guard.#mutex;
+    notThenable(MutexGuard.prototype);
   }
 
   /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */

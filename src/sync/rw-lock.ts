@@ -2,7 +2,7 @@ import { PoisonError, UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { detachGuard, Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import {
   checkFunction,
   checkInteger,
@@ -175,6 +175,10 @@ export class RwLock<T> {
    * **Throws** (rejects): `PoisonError` while poisoned (unless `ignorePoison`), bad options.
    */
   read(options?: LockOptions): Promise<RwLockReadGuard<T>> {
+    // Fast path, small enough to inline: no options, not poisoned, nobody queued.
+    if (options === undefined && !this.#poisoned && this.#sem.tryAcquire(1)) {
+      return Promise.resolve(this.#readGuard());
+    }
     return this.#acquire(READ, 1, options) as Promise<RwLockReadGuard<T>>;
   }
 
@@ -209,6 +213,9 @@ export class RwLock<T> {
    * **Cancel safety**: as the class docs. **Throws** (rejects): `PoisonError`, bad options.
    */
   write(options?: LockOptions): Promise<RwLockWriteGuard<T>> {
+    if (options === undefined && !this.#poisoned && this.#sem.tryAcquire(this.#maxReaders)) {
+      return Promise.resolve(this.#writeGuard());
+    }
     return this.#acquire(WRITE, this.#maxReaders, options) as Promise<RwLockWriteGuard<T>>;
   }
 
@@ -410,6 +417,10 @@ export class RwLock<T> {
 
 /** Shared access to an {@link RwLock}'s value: `value` is read-only (`DeepReadonly<T>`). */
 export class RwLockReadGuard<T> implements Releasable {
+  static {
+    notThenable(RwLockReadGuard.prototype);
+  }
+
   #lock: RwLock<T> | undefined;
 
   /** @internal Guards come from their lock; this constructor throws for anyone else. */
@@ -447,6 +458,10 @@ export class RwLockReadGuard<T> implements Releasable {
 
 /** Exclusive access to an {@link RwLock}'s value: `value` readable and assignable. */
 export class RwLockWriteGuard<T> implements Releasable {
+  static {
+    notThenable(RwLockWriteGuard.prototype);
+  }
+
   #lock: RwLock<T> | undefined;
 
   /** @internal Guards come from their lock; this constructor throws for anyone else. */

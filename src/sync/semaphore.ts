@@ -1,7 +1,7 @@
 import { ClosedError, UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
 
@@ -69,6 +69,15 @@ export class Semaphore {
    * is called); `TypeError` / `RangeError` for `permits` outside 1 to `MAX_PERMITS` or bad options.
    */
   acquire(permits = 1, options?: AcquireOptions): Promise<SemaphorePermit> {
+    // Fast path, small enough to inline: one permit, no options, free and nobody queued (tryAcquire
+    // fails when closed).
+    if (permits === 1 && options === undefined && this.#sem.tryAcquire(1)) {
+      return Promise.resolve(new SemaphorePermit(GUARD_TOKEN, this, 1));
+    }
+    return this.#acquireSlow(permits, options);
+  }
+
+  #acquireSlow(permits: number, options: AcquireOptions | undefined): Promise<SemaphorePermit> {
     try {
       checkInteger("permits", permits, 1, MAX_PERMITS);
     } catch (error) {
@@ -151,6 +160,10 @@ function closedError(): ClosedError {
  * them for good (the semaphore shrinks). Either is idempotent, and the first one wins.
  */
 export class SemaphorePermit implements Releasable {
+  static {
+    notThenable(SemaphorePermit.prototype);
+  }
+
   // Flat rather than extending the shared Guard base: it is on every acquire's path (see MutexGuard).
   #semaphore: Semaphore | undefined;
   /** How many permits this holds. */

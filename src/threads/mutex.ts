@@ -1,5 +1,5 @@
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { poisonError, releasedError } from "./guard.js";
@@ -466,6 +466,10 @@ function unlockWord(word: Int32Array): void {
  * `UseAfterReleaseError`. A guard belongs to the thread that acquired it and cannot be posted.
  */
 export class MutexGuard<T> implements Releasable {
+  static {
+    notThenable(MutexGuard.prototype);
+  }
+
   // Every acquire allocates a guard (V8 cannot scalar-replace it: it is live across the Atomics call
   // in release), so it stays small: the not-Send marker and three fields. `#mutex` is `undefined`
   // once released.

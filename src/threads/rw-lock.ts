@@ -1,5 +1,5 @@
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
 import {
   type AcquireOptions,
@@ -602,6 +602,10 @@ function checkSync(options: SyncLockOptions | undefined): void {
  * with `release()` or `using`; `value` then throws `UseAfterReleaseError`.
  */
 export class RwLockReadGuard<T> implements Releasable {
+  static {
+    notThenable(RwLockReadGuard.prototype);
+  }
+
   #lock: RwLock<T> | undefined;
   readonly #value: GuardValue<T>;
   /** Whether this share is recorded in a reader slot (owner-death recovery). */
@@ -645,6 +649,10 @@ export class RwLockReadGuard<T> implements Releasable {
  * The write lock of an {@link RwLock} (Rust's `RwLockWriteGuard`): `value` reads and writes the data.
  */
 export class RwLockWriteGuard<T> implements Releasable {
+  static {
+    notThenable(RwLockWriteGuard.prototype);
+  }
+
   #lock: RwLock<T> | undefined;
   #value: GuardValue<T>;
 
@@ -725,6 +733,10 @@ export class RwLockWriteGuard<T> implements Releasable {
  * into the write lock with {@link upgrade} without another writer getting in between.
  */
 export class RwLockUpgradableReadGuard<T> implements Releasable {
+  static {
+    notThenable(RwLockUpgradableReadGuard.prototype);
+  }
+
   #lock: RwLock<T> | undefined;
   readonly #value: GuardValue<T>;
   readonly #tracked: boolean;

@@ -1,6 +1,6 @@
 import { ClosedError } from "../errors.js";
 import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
@@ -279,6 +279,10 @@ function closedError(): ClosedError {
 
 /** Permits taken from a threads {@link Semaphore}; `release()` (or `using`) gives them back. */
 export class SemaphorePermit implements Releasable {
+  static {
+    notThenable(SemaphorePermit.prototype);
+  }
+
   #semaphore: Semaphore | undefined;
   /** How many permits this holds. */
   readonly permits: number;

@@ -314,6 +314,15 @@ describe("Mutex", () => {
     });
   });
 
+  it("a guard is not a thenable: resolving a promise with it yields the guard itself", async () => {
+    const mutex = new Mutex(0);
+    const guard = mutex.tryLock()!;
+    expect((guard as unknown as { then?: unknown }).then).toBeUndefined();
+    expect(await Promise.resolve(guard)).toBe(guard);
+    expect(Object.keys(guard)).not.toContain("then");
+    guard.release();
+  });
+
   it("tryLock allocates no promise", () => {
     const mutex = new Mutex(0);
     const original = globalThis.Promise;
