@@ -20,6 +20,14 @@ export interface ThreadsWorkerData {
   shared: SharedArrayBuffer | undefined;
   /** lockbox: the Mutex handle (rebuilt with `Mutex.from`). */
   handle: unknown;
+  /**
+   * Start gate, one Int32: each worker adds 1 on receiving a round, then spins until all have, so that
+   * both really contend from the first increment. Without it the second worker often started after
+   * the first was nearly done, and the fastest round measured an uncontended lock.
+   */
+  gate: SharedArrayBuffer;
+  /** How many workers the gate waits for. */
+  workers: number;
 }
 
 const WORKERS = 2;
@@ -49,16 +57,17 @@ export async function runThreads(
 ): Promise<ScenarioResult> {
   let data: ThreadsWorkerData;
   let counter: Int32Array;
+  const gate = new SharedArrayBuffer(4);
   if (lib === "floor") {
     const shared = new SharedArrayBuffer(8);
     counter = new Int32Array(shared, 4, 1);
-    data = { lib, mode, shared, handle: undefined };
+    data = { lib, mode, shared, handle: undefined, gate, workers: WORKERS };
   } else if (lib === "lockbox") {
     const Mutex = await loadThreadsMutex();
     if (typeof Mutex === "string") throw new Skipped(Mutex);
     counter = new Int32Array(new SharedArrayBuffer(4));
     const mutex = new Mutex(counter);
-    data = { lib, mode, shared: undefined, handle: mutex.handle };
+    data = { lib, mode, shared: undefined, handle: mutex.handle, gate, workers: WORKERS };
   } else {
     throw new Skipped(`${lib} has no thread lock`);
   }
@@ -71,6 +80,7 @@ export async function runThreads(
     await Promise.all(workers.map((w) => once(w, "message")));
     const round = async (n: number): Promise<number> => {
       Atomics.store(counter, 0, 0);
+      Atomics.store(new Int32Array(gate), 0, 0);
       const done = Promise.all(workers.map((w) => once(w, "message")));
       const t0 = nowNs();
       for (const w of workers) w.postMessage(n);

@@ -9,7 +9,8 @@ import { FutexMutex } from "./floors.js";
 import type { ThreadsWorkerData } from "./threads-main.js";
 import { loadThreadsMutex } from "./threads-types.js";
 
-const { lib, mode, shared, handle } = workerData as ThreadsWorkerData;
+const { lib, mode, shared, handle, gate, workers } = workerData as ThreadsWorkerData;
+const gateWord = new Int32Array(gate);
 const port = parentPort;
 if (port === null) throw new Error("threads-worker.ts runs as a worker thread");
 
@@ -61,6 +62,9 @@ if (lib === "floor") {
 
 // The port's message listener keeps this thread alive while a `waitAsync` is pending.
 port.on("message", async (n: number) => {
+  // Start gate: wait (spinning: both workers are already running) until every worker has its round.
+  Atomics.add(gateWord, 0, 1);
+  while (Atomics.load(gateWord, 0) < workers) {}
   await round(n);
   port.postMessage("done");
 });
