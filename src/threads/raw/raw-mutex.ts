@@ -146,7 +146,10 @@ export function lockStep(
     }
     const elapsed = waiter.parked ? now() - waiter.since : 0;
     let want = (s & ~STATE_MASK) | CONTENDED;
-    if (waiter.parked && elapsed >= FAIR_AFTER_MS) want |= STARVING;
+    // Only a waiter that has really slept may ask for a hand-off, because only such a waiter may claim
+    // one: a STARVING set by a waiter whose parks all returned "not-equal" turned into a HANDOFF nobody
+    // could take, and the free lock waited for a POLL_MS poll (found by the model checker).
+    if (elapsed >= FAIR_AFTER_MS && hasSlept(waiter)) want |= STARVING;
     if (want !== s && A.compareExchange(w, i, s, want) !== s) continue;
     if (!waiter.parked) {
       waiter.parked = true;
