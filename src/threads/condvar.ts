@@ -5,6 +5,7 @@ import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from 
 import { isMutexGuard, type Mutex, type MutexGuard, mutexOfGuard } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-condvar.js";
+import { POLL_MS } from "./raw/waiter.js";
 import type { GuardValue } from "./shared-data.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, now, parkAsync, timeoutError } from "./wait.js";
 
@@ -270,7 +271,9 @@ export class Condvar {
           timedOut = true;
           break;
         }
-        const parked = parkAsync(this.#word, 0, seq, remaining, options?.signal);
+        // Each park is bounded by the poll period, so the waitAsync an abort leaves behind (it cannot
+        // be cancelled) expires within POLL_MS instead of staying registered until a notify lands on it.
+        const parked = parkAsync(this.#word, 0, seq, Math.min(remaining, POLL_MS), options?.signal);
         if (parked === undefined) {
           timedOut = A.load(this.#word, 0) === seq;
           break;
