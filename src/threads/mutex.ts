@@ -2,23 +2,16 @@ import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
+import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { poisonError, releasedError } from "./guard.js";
-import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { JsonCell } from "./json.js";
 import { hold, parkedWaiters, release } from "./keep-alive.js";
-import { adoptTable, ownerId, processTable } from "./liveness.js";
+import { adoptTable, ownerId } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
-import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-mutex.js";
 import { ASYNC_SPIN_LIMIT, newWaiter, parkTime, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
-import {
-  bindData,
-  type DataBinding,
-  type DataHandle,
-  dataFromHandle,
-  dataHandle,
-  type GuardValue,
-} from "./shared-data.js";
+import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
 import {
   assertCanBlock,
   blockingAllowed,
@@ -33,13 +26,7 @@ import {
 const TAG = "lockbox.threads.Mutex";
 
 /** The structured-clone-safe form of a {@link Mutex}: post it (or the mutex) and call `Mutex.from` there. */
-export interface MutexHandle extends HandleBase<typeof TAG> {
-  /** The lock word (see src/threads/raw/raw-mutex.ts). */
-  readonly buffer: SharedArrayBuffer;
-  /** The liveness table of the creating thread (owner-death detection). */
-  readonly liveness: SharedArrayBuffer;
-  /** The protected data's own handle. */
-  readonly data: DataHandle;
+export interface MutexHandle extends HandleBase<typeof TAG>, DataLockParts {
   /** Whether a failing `withLock` callback poisons the lock. */
   readonly poison: boolean;
 }
@@ -176,17 +163,11 @@ export class Mutex<T = null> {
     this.#data = bindData(data);
     this.#closing = data instanceof JsonCell ? this.#data : undefined;
     this.#shown = data as GuardValue<T>;
-    this.#word = new Int32Array(new SharedArrayBuffer(raw.MUTEX_WORDS * 4));
-    this.#table = processTable();
+    const { word, table, parts } = createDataLock(raw.MUTEX_WORDS, data);
+    this.#word = word;
+    this.#table = table;
     this.#poisonOnError = options?.poison !== false;
-    this.handle = {
-      type: TAG,
-      version: LAYOUT_VERSION,
-      buffer: this.#word.buffer as SharedArrayBuffer,
-      liveness: this.#table.buffer as SharedArrayBuffer,
-      data: dataHandle(data),
-      poison: this.#poisonOnError,
-    };
+    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError };
   }
 
   /**
@@ -203,13 +184,10 @@ export class Mutex<T = null> {
    *   buffers are not `SharedArrayBuffer`s of the right size.
    */
   static from<T = unknown>(received: unknown): Mutex<T> {
-    const handle = checkHandle<MutexHandle>(received, TAG, "Mutex.from");
-    checkSharedBuffer("handle.buffer", handle.buffer, raw.MUTEX_WORDS * 4);
-    checkSharedBuffer("handle.liveness", handle.liveness, LIVENESS_WORDS * 4);
-    const data = dataFromHandle(handle.data) as T;
+    const { handle, data } = receiveDataLock<MutexHandle>(received, TAG, "Mutex.from", raw.MUTEX_WORDS);
     restoring = handle;
     try {
-      return new Mutex<T>(data);
+      return new Mutex<T>(data as T);
     } finally {
       restoring = undefined;
     }

@@ -1,32 +1,18 @@
 import { checkFunction, precheck } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
-import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
-import { adoptTable, ownerId, processTable } from "./liveness.js";
+import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
+import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { adoptTable, ownerId } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
-import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-once.js";
 import { newWaiter, POLL_MS } from "./raw/waiter.js";
-import {
-  bindData,
-  type DataBinding,
-  type DataHandle,
-  dataFromHandle,
-  dataHandle,
-  type GuardValue,
-} from "./shared-data.js";
+import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK } from "./wait.js";
 
 const TAG = "lockbox.threads.OnceLock";
 
 /** The structured-clone-safe form of a {@link OnceLock}. */
-export interface OnceLockHandle extends HandleBase<typeof TAG> {
-  /** The state word (see src/threads/raw/raw-once.ts). */
-  readonly buffer: SharedArrayBuffer;
-  /** The liveness table of the creating thread (an initializer's death is detected). */
-  readonly liveness: SharedArrayBuffer;
-  /** The storage's own handle. */
-  readonly data: DataHandle;
-}
+export interface OnceLockHandle extends HandleBase<typeof TAG>, DataLockParts {}
 
 /** An initializer: fills `value` in place, or returns a replacement (stored through the data's layout). */
 export type OnceInit<T> = (value: GuardValue<T>) => GuardValue<T> | undefined | void;
@@ -76,15 +62,10 @@ export class OnceLock<T = null> {
       this.handle = handle;
       return;
     }
-    this.#word = new Int32Array(new SharedArrayBuffer(raw.ONCE_WORDS * 4));
-    this.#table = processTable();
-    this.handle = {
-      type: TAG,
-      version: LAYOUT_VERSION,
-      buffer: this.#word.buffer as SharedArrayBuffer,
-      liveness: this.#table.buffer as SharedArrayBuffer,
-      data: dataHandle(data),
-    };
+    const { word, table, parts } = createDataLock(raw.ONCE_WORDS, data);
+    this.#word = word;
+    this.#table = table;
+    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts };
   }
 
   /**
@@ -98,13 +79,10 @@ export class OnceLock<T = null> {
    * @throws TypeError for anything but a current OnceLock handle over shared memory.
    */
   static from<T = unknown>(received: unknown): OnceLock<T> {
-    const handle = checkHandle<OnceLockHandle>(received, TAG, "OnceLock.from");
-    checkSharedBuffer("handle.buffer", handle.buffer, raw.ONCE_WORDS * 4);
-    checkSharedBuffer("handle.liveness", handle.liveness, LIVENESS_WORDS * 4);
-    const data = dataFromHandle(handle.data) as T;
+    const { handle, data } = receiveDataLock<OnceLockHandle>(received, TAG, "OnceLock.from", raw.ONCE_WORDS);
     restoring = handle;
     try {
-      return new OnceLock<T>(data);
+      return new OnceLock<T>(data as T);
     } finally {
       restoring = undefined;
     }

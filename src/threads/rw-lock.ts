@@ -9,34 +9,21 @@ import {
   type PoisonOptions,
   type Releasable,
 } from "../types.js";
+import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { poisonError, releasedError } from "./guard.js";
-import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
-import { adoptTable, ownerId, processTable } from "./liveness.js";
+import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { adoptTable, ownerId } from "./liveness.js";
 import type { SyncLockOptions } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
-import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "./raw/waiter.js";
-import {
-  bindData,
-  type DataBinding,
-  type DataHandle,
-  dataFromHandle,
-  dataHandle,
-  type GuardValue,
-} from "./shared-data.js";
+import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK } from "./wait.js";
 
 const TAG = "lockbox.threads.RwLock";
 
 /** The structured-clone-safe form of an {@link RwLock}: post it (or the lock) and call `RwLock.from` there. */
-export interface RwLockHandle extends HandleBase<typeof TAG> {
-  /** The state and writer-sequence words (see src/threads/raw/raw-rw-lock.ts). */
-  readonly buffer: SharedArrayBuffer;
-  /** The liveness table of the creating thread. */
-  readonly liveness: SharedArrayBuffer;
-  /** The protected data's own handle. */
-  readonly data: DataHandle;
+export interface RwLockHandle extends HandleBase<typeof TAG>, DataLockParts {
   /** Whether a failing `withWrite` callback poisons the lock. */
   readonly poison: boolean;
 }
@@ -144,17 +131,11 @@ export class RwLock<T = null> {
     checkOptionsObject("options", options);
     checkOptionalBoolean("poison", options?.poison);
     this.#data = bindData(data);
-    this.#word = new Int32Array(new SharedArrayBuffer(raw.RW_LOCK_WORDS * 4));
-    this.#table = processTable();
+    const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data);
+    this.#word = word;
+    this.#table = table;
     this.#poisonOnError = options?.poison !== false;
-    this.handle = {
-      type: TAG,
-      version: LAYOUT_VERSION,
-      buffer: this.#word.buffer as SharedArrayBuffer,
-      liveness: this.#table.buffer as SharedArrayBuffer,
-      data: dataHandle(data),
-      poison: this.#poisonOnError,
-    };
+    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError };
   }
 
   /**
@@ -168,13 +149,10 @@ export class RwLock<T = null> {
    * @throws TypeError for anything but a current RwLock handle over shared memory of the right size.
    */
   static from<T = unknown>(received: unknown): RwLock<T> {
-    const handle = checkHandle<RwLockHandle>(received, TAG, "RwLock.from");
-    checkSharedBuffer("handle.buffer", handle.buffer, raw.RW_LOCK_WORDS * 4);
-    checkSharedBuffer("handle.liveness", handle.liveness, LIVENESS_WORDS * 4);
-    const data = dataFromHandle(handle.data) as T;
+    const { handle, data } = receiveDataLock<RwLockHandle>(received, TAG, "RwLock.from", raw.RW_LOCK_WORDS);
     restoring = handle;
     try {
-      return new RwLock<T>(data);
+      return new RwLock<T>(data as T);
     } finally {
       restoring = undefined;
     }
