@@ -1,7 +1,14 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts", "threads/index": "src/threads/index.ts" },
+  entry: {
+    index: "src/index.ts",
+    "threads/index": "src/threads/index.ts",
+    "postgres/index": "src/postgres/index.ts",
+    "redis/index": "src/redis/index.ts",
+    "diagnostics/index": "src/diagnostics/index.ts",
+    "testing/index": "src/testing/index.ts",
+  },
   format: ["esm", "cjs"],
   dts: true,
   clean: true,

@@ -47,3 +47,43 @@ export class BorrowMutError extends LockboxError {}
 
 /** A blocking (`*Sync`) wait was called where the runtime forbids blocking, such as a browser main thread. */
 export class WouldBlockError extends LockboxError {}
+
+/**
+ * Waiting would never end: a thread's blocking re-acquire of a lock it holds exclusively, a blocking
+ * wait that closes a cycle of blocking waits across threads, or (with `lockbox/diagnostics`) a cycle
+ * or a lock-order inversion between tracked scopes. The message names the locks (and threads) involved.
+ */
+export class DeadlockError extends LockboxError {}
+
+/**
+ * A distributed guard can no longer be sure that it holds its lock (a renewal failed, the connection
+ * was lost, or the local deadline passed), so a commit, a write-back or a fenced transaction was
+ * refused. `guard.signal` aborts with one of these.
+ */
+export class LockLostError extends LockboxError {
+  /** The name of the lock that was lost. */
+  readonly lockName: string;
+  /** The fencing token of the grant that was lost. */
+  readonly token: bigint;
+  constructor(message: string, lockName: string, token: bigint, options?: ErrorOptions) {
+    super(message, options);
+    this.lockName = lockName;
+    this.token = token;
+  }
+}
+
+/** The store operation during which a {@link BackendError} happened. */
+export type BackendOperation = "ready" | "acquire" | "renew" | "commit" | "release" | "leave" | "transaction";
+
+/**
+ * A distributed store's driver or connection failed (or an operation exceeded its bound). The
+ * driver's error is the `cause`; `operation` says what lockbox was doing.
+ */
+export class BackendError extends LockboxError {
+  /** What the store was doing when the backend failed. */
+  readonly operation: BackendOperation;
+  constructor(message: string, operation: BackendOperation, options?: ErrorOptions) {
+    super(message, options);
+    this.operation = operation;
+  }
+}

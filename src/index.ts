@@ -9,10 +9,14 @@ export { Arc, type ArcDropResult, Rc, Weak } from "./arc.js";
 export { Cell } from "./cell/cell.js";
 export { type BorrowState, Ref, RefCell, type RefCellOptions, RefMut } from "./cell/ref-cell.js";
 export {
+  BackendError,
+  type BackendOperation,
   BorrowError,
   BorrowMutError,
   ClosedError,
+  DeadlockError,
   LockboxError,
+  LockLostError,
   PoisonError,
   TimeoutError,
   UseAfterReleaseError,

@@ -6,10 +6,14 @@
  */
 
 export {
+  BackendError,
+  type BackendOperation,
   BorrowError,
   BorrowMutError,
   ClosedError,
+  DeadlockError,
   LockboxError,
+  LockLostError,
   PoisonError,
   TimeoutError,
   UseAfterReleaseError,

@@ -1,0 +1,6 @@
+/**
+ * `lockbox/diagnostics` (work in progress).
+ *
+ * @module lockbox/diagnostics
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * `lockbox/postgres` (work in progress).
+ *
+ * @module lockbox/postgres
+ */
+export {};

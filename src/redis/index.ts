@@ -1,0 +1,6 @@
+/**
+ * `lockbox/redis` (work in progress).
+ *
+ * @module lockbox/redis
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * `lockbox/testing` (work in progress).
+ *
+ * @module lockbox/testing
+ */
+export {};
