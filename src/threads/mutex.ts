@@ -1,6 +1,6 @@
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
+import { checkFunction, checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { poisonError, releasedError } from "./guard.js";
@@ -12,16 +12,7 @@ import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-mutex.js";
 import { ASYNC_SPIN_LIMIT, newWaiter, parkTime, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
-import {
-  assertCanBlock,
-  blockingAllowed,
-  checkSyncOptions,
-  deadlineOf,
-  now,
-  parkAsync,
-  timeoutError,
-  waitAsync,
-} from "./wait.js";
+import { assertCanBlock, blockingAllowed, checkSyncOptions, deadlineOf, now, parkAsync, precheck, timeoutError, waitAsync } from "./wait.js";
 
 const TAG = "lockbox.threads.Mutex";
 
@@ -163,7 +154,7 @@ export class Mutex<T = null> {
     this.#data = bindData(data);
     this.#closing = data instanceof JsonCell ? this.#data : undefined;
     this.#shown = data as GuardValue<T>;
-    const { word, table, parts } = createDataLock(raw.MUTEX_WORDS, data);
+    const { word, table, parts } = createDataLock(raw.MUTEX_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
     this.#poisonOnError = options?.poison !== false;
@@ -416,7 +407,15 @@ export class Mutex<T = null> {
   /** Called holding the lock: a guard for it. */
   #guard(): MutexGuard<T> {
     const closing = this.#closing;
-    const value = closing === undefined ? this.#shown : closing.open();
+    if (closing === undefined) return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, this.#shown);
+    let value: GuardValue<T>;
+    try {
+      value = closing.open();
+    } catch (error) {
+      // JSON that cannot be decoded: undo the acquire, so that the error leaves nothing held.
+      unlockWord(this.#word);
+      throw error;
+    }
     return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, value);
   }
 
