@@ -61,7 +61,7 @@ function tagName(code: number): string | undefined {
 
 /** The word a buffer of kind `tag` carries (see the module docs). */
 export function tagWord(tag: string): number {
-  return (MAGIC | kindCode(tag)) | 0;
+  return MAGIC | kindCode(tag) | 0;
 }
 
 /**
@@ -134,8 +134,7 @@ export function checkHandle<H extends HandleBase>(received: unknown, tag: H["typ
   }
   if (typeof handle !== "object" || handle === null || (handle as HandleBase).type !== tag) {
     const type = typeof handle === "object" && handle !== null ? (handle as { type?: unknown }).type : undefined;
-    const got =
-      typeof type === "string" && type.startsWith("lockbox.") ? `a ${type} handle` : describe(received);
+    const got = typeof type === "string" && type.startsWith("lockbox.") ? `a ${type} handle` : describe(received);
     throw new TypeError(`Expected \`${name}\` argument to be a ${tag} handle, got ${got}`);
   }
   const version = (handle as HandleBase).version;

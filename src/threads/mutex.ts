@@ -12,7 +12,17 @@ import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-mutex.js";
 import { ASYNC_SPIN_LIMIT, newWaiter, parkTime, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
-import { assertCanBlock, blockingAllowed, checkSyncOptions, deadlineOf, now, parkAsync, precheck, timeoutError, waitAsync } from "./wait.js";
+import {
+  assertCanBlock,
+  blockingAllowed,
+  checkSyncOptions,
+  deadlineOf,
+  now,
+  parkAsync,
+  precheck,
+  timeoutError,
+  waitAsync,
+} from "./wait.js";
 
 const TAG = "lockbox.threads.Mutex";
 

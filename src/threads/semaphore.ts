@@ -3,7 +3,14 @@ import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import { checkFunction, checkInteger } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
-import { allocateTagged, checkHandle, checkSharedBuffer, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import {
+  allocateTagged,
+  checkHandle,
+  checkSharedBuffer,
+  checkTaggedBuffer,
+  type HandleBase,
+  LAYOUT_VERSION,
+} from "./handle.js";
 import { adoptTable, ownerId, processTable } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";

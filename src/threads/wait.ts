@@ -5,12 +5,7 @@
  * @internal
  */
 import { TimeoutError, WouldBlockError } from "../errors.js";
-import {
-  checkOptionalBoolean,
-  checkOptionsObject,
-  checkSignal,
-  describe,
-} from "../internal/validate.js";
+import { checkOptionalBoolean, checkOptionsObject, checkSignal, describe } from "../internal/validate.js";
 import type { LockOptions } from "../types.js";
 import { hold, release } from "./keep-alive.js";
 import { parkTime, type RawWaiter, recordWait } from "./raw/waiter.js";
@@ -116,10 +111,14 @@ export function assertCanBlock(method: string): void {
 export function checkTimeout(value: unknown, name = "timeout"): void {
   if (value === undefined) return;
   if (typeof value !== "number") {
-    throw new TypeError(`Expected \`${name}\` to be a finite number of milliseconds (0 or more), got ${describe(value)}`);
+    throw new TypeError(
+      `Expected \`${name}\` to be a finite number of milliseconds (0 or more), got ${describe(value)}`,
+    );
   }
   if (!(value >= 0 && value !== Number.POSITIVE_INFINITY)) {
-    throw new RangeError(`Expected \`${name}\` to be a finite number of milliseconds (0 or more), got ${describe(value)}`);
+    throw new RangeError(
+      `Expected \`${name}\` to be a finite number of milliseconds (0 or more), got ${describe(value)}`,
+    );
   }
 }
 

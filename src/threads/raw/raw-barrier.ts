@@ -44,7 +44,7 @@ export function generationOf(word: number): number {
 }
 
 function pack(generation: number, arrived: number): number {
-  return (((generation & 0xffff) << 16) | arrived) | 0;
+  return ((generation & 0xffff) << 16) | arrived | 0;
 }
 
 /** Result of {@link arrive}: `leader` is `true` for the party that completed the generation. */

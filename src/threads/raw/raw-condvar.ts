@@ -48,7 +48,7 @@ export const LEFT = 2;
 const UNWOKEN_MASK = 0xffff;
 
 function pack(unwoken: number, pending: number): number {
-  return (unwoken | (pending << 16)) | 0;
+  return unwoken | (pending << 16) | 0;
 }
 
 /** Unwoken waiters in a ledger word. */

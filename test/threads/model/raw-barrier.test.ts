@@ -5,13 +5,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import {
-  arrive,
-  arrivedOf,
-  generationOf,
-  waitBlocking,
-  waitStep,
-} from "../../../src/threads/raw/raw-barrier.js";
+import { arrive, arrivedOf, generationOf, waitBlocking, waitStep } from "../../../src/threads/raw/raw-barrier.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
 import { mutants, park, withMutant } from "./drivers.js";
 import { budget, check, explore, type Program, sample, type ThreadContext } from "./explorer.js";
@@ -156,7 +150,7 @@ describe("raw barrier mutants: these model tests can fail", () => {
   it("the old arrival (add, then a separate reset by the leader): parties + 1 callers make two leaders", () => {
     // The pre-fix raw-barrier: ARRIVED counted with add, the leader stored 0 and bumped GENERATION apart.
     const oldArrive = (A: ThreadContext["atomics"], w: Int32Array, n: number) => {
-      const generation = A.load(w, 1);
+      A.load(w, 1); // the generation it would wait for
       const arrived = A.add(w, 0, 1) + 1;
       if (arrived < n) return false;
       A.store(w, 0, 0);
