@@ -245,7 +245,12 @@ export class Mutex<T = null> {
     }
     // Fast path: free and not poisoned is exactly the word 0.
     if (Atomics.compareExchange(this.#word, 0, 0, MINE) === 0) {
-      return Promise.resolve(this.#guard());
+      try {
+        return Promise.resolve(this.#guard());
+      } catch (error) {
+        // JSON data that cannot be decoded (#guard has undone the acquire): reject, do not throw.
+        return Promise.reject(error);
+      }
     }
     return this.#lockSlow(options);
   }
