@@ -5,7 +5,16 @@
  * `release`. `die` ends the worker in the way asked (uncaught throw or `process.exit`).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { Barrier, Condvar, Mutex, type MutexGuard, OnceLock, RwLock, Semaphore } from "../../src/threads/index.js";
+import {
+  Barrier,
+  Condvar,
+  type JsonCell,
+  Mutex,
+  type MutexGuard,
+  OnceLock,
+  RwLock,
+  Semaphore,
+} from "../../src/threads/index.js";
 
 type Request = { id: number; op: string } & Record<string, unknown>;
 type Held = { release(): void };
@@ -220,6 +229,54 @@ const ops: Record<string, (r: Request) => unknown> = {
     const once = OnceLock.from<Int32Array>(r.once);
     void once.getOrInit(() => new Promise<undefined>(() => {}));
     return "running";
+  },
+  async semaphoreHold(r) {
+    // Takes permits and keeps them (stored by key) until `release` or the worker's death.
+    const semaphore = Semaphore.from(r.semaphore);
+    const permits = (r.permits as number | undefined) ?? 1;
+    const permit =
+      r.mode === "sync"
+        ? semaphore.acquireSync(permits, { timeout: 10_000 })
+        : await semaphore.acquire(permits, { timeout: 10_000 });
+    held.set(r.key as string, permit);
+    return permits;
+  },
+  async condvarNotifyLater(r) {
+    // After `ms`, sets value[0] = 1 under the mutex and notifies every waiter (answers at once).
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const condvar = Condvar.from(r.condvar);
+    setTimeout(() => {
+      mutex.withLockSync((guard) => {
+        guard.value[0] = 1;
+      });
+      condvar.notifyAll();
+    }, r.ms as number);
+    return "scheduled";
+  },
+  async barrierCount(r) {
+    // Passes the barrier while tickets remain in counts[2] (taken before each pass, so that callers
+    // beyond the parties always find partners); counts leaderships in counts[0], passes in counts[1].
+    const barrier = Barrier.from(r.barrier);
+    const counts = r.counts as Int32Array;
+    startLine(r.start);
+    while (Atomics.sub(counts, 2, 1) > 0) {
+      const { isLeader } =
+        r.mode === "sync" ? barrier.waitSync({ timeout: 10_000 }) : await barrier.wait({ timeout: 10_000 });
+      if (isLeader) Atomics.add(counts, 0, 1);
+      Atomics.add(counts, 1, 1);
+    }
+    return "done";
+  },
+  async jsonWriteLoop(r) {
+    // Rewrites a large JSON value under the lock forever (until the worker is killed); flag[0] = 1 once started.
+    const mutex = Mutex.from(r.mutex) as Mutex<JsonCell<{ n: number; pad: string }>>;
+    const flag = r.flag as Int32Array;
+    for (let i = 0; ; i++) {
+      const guard = mutex.lockSync({ timeout: 10_000, ignorePoison: true });
+      guard.value = { n: i, pad: String.fromCharCode(97 + (i % 26)).repeat(r.size as number) };
+      guard.release();
+      Atomics.store(flag, 0, 1);
+    }
   },
   release(r) {
     const guard = held.get(r.key as string);
