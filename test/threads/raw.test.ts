@@ -243,11 +243,11 @@ describe("raw rwlock reader slots (owner death of readers)", () => {
       expect(rw.registerReader(A, w, 0, id)).toBe(true);
     }
     expect(w.slice(2, 6)).toEqual(Int32Array.from([4, 2, 5, 1]));
-    expect(rw.reapDeadReaders(A, w, 0, live)).toBe(false); // nobody is dead
+    expect(rw.reapDeadReaders(A, w, 0, 9, live)).toBe(false); // nobody is dead
     const writer = newWaiter(0);
     expect(rw.writeStep(A, w, 0, 9, live, writer)).toBe(false);
     markDead(A, live, 4);
-    expect(rw.reapDeadReaders(A, w, 0, live)).toBe(true);
+    expect(rw.reapDeadReaders(A, w, 0, 9, live)).toBe(true);
     expect(w[0]! & rw.COUNT_MASK).toBe(1);
     expect(w.slice(2, 4)).toEqual(Int32Array.from([0, 0]));
     rw.unregisterReader(A, w, 0, 5);
@@ -303,7 +303,7 @@ describe("raw rwlock upgradable reads", () => {
     markDead(A, live, 5);
     expect(rw.tryUpgradableRead(A, w, 0, 6, live)).toBe(true); // role reaped, share still counted
     expect(w[0]! & rw.COUNT_MASK).toBe(2);
-    expect(rw.reapDeadReaders(A, w, 0, live)).toBe(true); // and the dead share reclaimed
+    expect(rw.reapDeadReaders(A, w, 0, 9, live)).toBe(true); // and the dead share reclaimed
     expect(w[0]! & rw.COUNT_MASK).toBe(1);
     expect(rw.tryUpgrade(A, w, 0, 6)).toBe(true);
   });
