@@ -3,7 +3,7 @@
  * a bound, so a regression fails a test instead of hanging it.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { Barrier, Condvar, json, Mutex, Semaphore } from "../../src/threads/index.js";
+import { Barrier, Condvar, json, Mutex, PoisonError, Semaphore, supervise } from "../../src/threads/index.js";
 import { okValue, STRESS, startLine, startWorker, terminateAll } from "./worker-helper.js";
 
 afterEach(terminateAll);
@@ -107,5 +107,28 @@ describe("finding 8: json() write-back is crash-safe", () => {
       guard.release();
       mutex.clearPoison();
     }
+  });
+});
+
+describe("finding 16: silent limits", () => {
+  it("a supervising worker that dies takes its children's deaths with it: their locks are still reaped", async () => {
+    const mutex = new Mutex(new Int32Array(new SharedArrayBuffer(8)));
+    const parent = await startWorker();
+    const childId = okValue(await parent.call("spawnChildHold", { mutex }));
+    expect(typeof childId).toBe("number");
+    expect(mutex.isLocked).toBe(true);
+    await parent.worker.terminate();
+    await parent.exited;
+    // The child died with its parent; nobody saw its 'exit', but the grandparent (this thread) marks it.
+    await expect(mutex.lock({ timeout: BOUND })).rejects.toBeInstanceOf(PoisonError);
+    expect(mutex.isLocked).toBe(false);
+  });
+
+  it("supervise() refuses a worker whose death it could not detect, instead of watching it silently", () => {
+    const fake = { threadId: 1 << 20, once: () => fake };
+    expect(() => supervise(fake)).toThrow(RangeError);
+    expect(() => supervise(fake)).toThrow(/`worker.threadId` to be at most 1048574/);
+    const ok = { threadId: (1 << 20) - 2, once: () => ok };
+    expect(supervise(ok)).toBe(ok);
   });
 });

@@ -14,6 +14,7 @@ import {
   OnceLock,
   RwLock,
   Semaphore,
+  spawn,
 } from "../../src/threads/index.js";
 
 type Request = { id: number; op: string } & Record<string, unknown>;
@@ -277,6 +278,24 @@ const ops: Record<string, (r: Request) => unknown> = {
       guard.release();
       Atomics.store(flag, 0, 1);
     }
+  },
+  async spawnChildHold(r) {
+    // Starts a nested worker (supervised by this one) that takes the mutex and keeps it.
+    const child = spawn(new URL("./lock-boot.mjs", import.meta.url), { workerData: null });
+    child.on("error", () => {});
+    const replies = new Map<number, (message: { ok: boolean; message?: string }) => void>();
+    await new Promise<void>((resolve) => {
+      child.on("message", (message: { id?: number; ready?: boolean; ok: boolean; message?: string }) => {
+        if (message.ready) return resolve();
+        replies.get(message.id!)?.(message);
+      });
+    });
+    const reply = await new Promise<{ ok: boolean; message?: string }>((resolve) => {
+      replies.set(1, resolve);
+      child.postMessage({ id: 1, op: "mutexHold", mutex: r.mutex, key: "g", mode: "sync" });
+    });
+    if (!reply.ok) throw new Error(`child failed: ${reply.message}`);
+    return child.threadId;
   },
   release(r) {
     const guard = held.get(r.key as string);
