@@ -131,4 +131,24 @@ describe("finding 16: silent limits", () => {
     const ok = { threadId: (1 << 20) - 2, once: () => ok };
     expect(supervise(ok)).toBe(ok);
   });
+
+  it("a starving waiter that dies leaves an orphaned hand-off: tryLock says busy, the next lock() claims it", async () => {
+    // Documented limit (docs/decisions.md): pinned here so that a change is noticed.
+    const mutex = new Mutex(new Int32Array(new SharedArrayBuffer(8)));
+    const guard = mutex.lockSync();
+    const waiter = await startWorker();
+    const waiting = waiter.call("mutexLock", { mutex, mode: "sync", timeout: 60_000 }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // it parks, waits > 1 ms: STARVING
+    await waiter.worker.terminate();
+    await waiter.exited;
+    await waiting;
+    guard.release(); // hands the lock to the parked waiters: there are none left
+    expect(mutex.isLocked).toBe(true);
+    expect(mutex.tryLock()).toBeUndefined();
+    const next = await mutex.lock({ timeout: BOUND });
+    next.release();
+    const free = mutex.tryLock();
+    expect(free).toBeDefined();
+    free!.release();
+  });
 });
