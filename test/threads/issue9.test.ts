@@ -184,6 +184,19 @@ describe("finding 8: json() decode failures and torn write-backs", () => {
     expect(await mutex.withLock((guard) => guard.value.n)).toBe(2);
   });
 
+  it("the same for an RwLock over json(): read, write and upgradable acquires leave nothing held", async () => {
+    const cell = json({ n: 1 }, { maxBytes: 64 });
+    const lock = new RwLock(cell);
+    new Uint8Array(cell.handle.buffer).fill(0x7b, 16, 16 + cell.byteLength);
+    await expect(lock.read()).rejects.toThrow(SyntaxError);
+    await expect(lock.write()).rejects.toThrow(SyntaxError);
+    await expect(lock.upgradableRead()).rejects.toThrow(SyntaxError);
+    expect(lock.readers).toBe(0);
+    expect(lock.isWriteLocked).toBe(false);
+    cell.set({ n: 3 });
+    expect(await lock.withWrite((guard) => guard.value.n)).toBe(3);
+  });
+
   it("a write-back interrupted half-way (a worker killed mid-copy) leaves the old value readable", async () => {
     const cell = json({ items: ["a"] }, { maxBytes: 4096 });
     const mutex = new Mutex(cell);
