@@ -1,7 +1,7 @@
 import { UseAfterReleaseError } from "../errors.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
+import { checkFunction, checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
 import {
   type AcquireOptions,
   type DeepReadonly,
@@ -19,7 +19,7 @@ import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK } from "./wait.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
 
 const TAG = "lockbox.threads.RwLock";
 
@@ -130,7 +130,7 @@ export class RwLock<T = null> {
     checkOptionsObject("options", options);
     checkOptionalBoolean("poison", options?.poison);
     this.#data = bindData(data);
-    const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data);
+    const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
     this.#poisonOnError = options?.poison !== false;

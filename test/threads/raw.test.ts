@@ -355,14 +355,21 @@ describe("raw semaphore, condvar, barrier, once", () => {
     expect(w[1]).toBe(0);
   });
 
-  it("condvar: the sequence read before unlocking changes on notify (no lost wake-up)", () => {
-    const w = words(1);
-    const seq = cv.prepareWait(A, w, 0);
+  it("condvar: a notify after registering is never lost; notifyOne issues exactly one wake-up", () => {
+    const w = words(2);
+    expect(cv.register(A, w, 0)).toBe(true);
+    expect(cv.register(A, w, 0)).toBe(true);
+    const first = newWaiter(0);
+    expect(cv.waitStep(A, w, 0, first)).toBe(cv.PARK);
     cv.notifyOne(A, w, 0);
-    expect(A.wait(w, 0, seq, 0)).toBe("not-equal");
-    const again = cv.prepareWait(A, w, 0);
+    // The sequence read by the step moved on: the park returns at once.
+    expect(A.wait(w, 0, first.expected, 0)).toBe("not-equal");
+    expect(cv.waitStep(A, w, 0, first)).toBe(cv.WOKEN);
+    const second = newWaiter(0);
+    expect(cv.waitStep(A, w, 0, second)).toBe(cv.PARK);
+    expect(cv.leave(A, w, 0)).toBe(cv.LEFT);
     cv.notifyAll(A, w, 0);
-    expect(A.wait(w, 0, again, 0)).toBe("not-equal");
+    expect(w[1]).toBe(0);
   });
 
   it("barrier: exactly one leader per generation; generations advance", () => {
@@ -374,7 +381,7 @@ describe("raw semaphore, condvar, barrier, once", () => {
     const third = barrier.arrive(A, w, 0, 3);
     expect([first.leader, second.leader, third.leader]).toEqual([false, false, true]);
     expect(barrier.waitStep(A, w, 0, first.generation, waiter)).toBe(true);
-    expect(w[0]).toBe(0);
+    expect(barrier.arrivedOf(w[0]!)).toBe(0);
     expect(barrier.arrive(A, w, 0, 3).generation).toBe(first.generation + 1);
   });
 
