@@ -35,7 +35,16 @@ const children = new Set<ChildProcess>();
 const tokens: bigint[] = [];
 const NAME = `fault-${process.pid}`;
 /** Figures reported at the end (and in the closing note). */
-const figures = { killReplacedMs: 0, kills: 0, pauses: 0, terminations: 0, silentProxies: 0, restarts: 0, increments: 0, lostUpdates: -1 };
+const figures = {
+  killReplacedMs: 0,
+  kills: 0,
+  pauses: 0,
+  terminations: 0,
+  silentProxies: 0,
+  restarts: 0,
+  increments: 0,
+  lostUpdates: -1,
+};
 
 interface Event {
   event: string;

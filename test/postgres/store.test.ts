@@ -140,6 +140,7 @@ describe("PostgresStore.ready()", () => {
     // @ts-expect-error: pool is required
     expect(() => new PostgresStore({})).toThrow(/Expected `pool` to be a pg.Pool/);
     expect(() => new PostgresStore({ pool, ttl: 0 })).toThrow(RangeError);
+    expect(() => new PostgresStore({ pool: fixture.pool({ max: 1 }) })).toThrow(/at least 2 connections/);
     expect(() => new PostgresStore({ pool, commandTimeout: 1.5 })).toThrow(RangeError);
     // @ts-expect-error: renew is a boolean
     expect(() => new PostgresStore({ pool, renew: "yes" })).toThrow(TypeError);
