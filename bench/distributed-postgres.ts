@@ -305,7 +305,7 @@ async function main(): Promise<void> {
     )
   ).rows;
   // The floor calls the store's functions: create them first.
-  const readyPool = new pg.Pool({ connectionString: URL_, max: 1 });
+  const readyPool = new pg.Pool({ connectionString: URL_, max: 2 });
   const readyStore = new PostgresStore({ pool: readyPool, table: TABLE });
   await readyStore.ready();
   await readyStore.close();
