@@ -1,40 +1,37 @@
 /**
- * The Lua scripts behind `lockbox/redis`. Each store operation is one script, so one round trip, and
- * atomic on the server.
+ * The Lua scripts behind `lockbox/redis`: each operation of the store backend interface
+ * (`src/store/backend.ts`) is one script, so one round trip, atomic on the server.
  *
  * ## Keys of one lock
  * Every key of a lock starts with the same hash tag `{<prefix>:<name>}`, so they all live in one slot
  * (one shard of a Redis Cluster) and one script may touch them all:
  *
- * | key     | type | contents                                                                          |
- * | ------- | ---- | --------------------------------------------------------------------------------- |
- * | `…}:s`  | hash | `kind`, `cap` (first use wins), `value` (JSON), `tok` (fencing counter), `seq`     |
- * | `…}:h`  | zset | holder id → lease expiry (server ms)                                              |
- * | `…}:hi` | hash | holder id → `"<permits>|<token>"`                                                 |
- * | `…}:q`  | zset | waiter id → arrival sequence number (the FIFO order)                              |
- * | `…}:qi` | hash | waiter id → `"<permits>|<ttl>"`                                                    |
- * | `…}:qe` | zset | waiter id → queue-entry expiry (server ms)                                        |
+ * | key     | type | contents                                                                               |
+ * | ------- | ---- | -------------------------------------------------------------------------------------- |
+ * | `…}:s`  | hash | the lock record: `kind`, `cap` (first use wins), `value` (JSON), `seq`, `tok`           |
+ * | `…}:h`  | zset | granted entry id → lease expiry (server ms)                                            |
+ * | `…}:hi` | hash | granted entry id → `"<permits>|<exclusive 0/1>|<token>|<clientId>"`                    |
+ * | `…}:q`  | zset | queued entry id → id (the FIFO order)                                                  |
+ * | `…}:qi` | hash | queued entry id → `"<permits>|<exclusive 0/1>|<ttl>|<clientId>"`                       |
+ * | `…}:qe` | zset | queued entry id → queue-entry expiry (server ms)                                       |
  *
- * `…}:s` never expires: it holds the value and the token counter. The other keys vanish on their own
- * when they become empty (Redis deletes empty hashes and sorted sets).
- *
- * ## One model for the three kinds
- * A lock is a FIFO semaphore of `cap` permits (as in tokio): a mutex has 1, an RwLock 2^30 (a read
- * takes 1, a write takes all of them), a semaphore its permit count. A grant of all `cap` permits is
- * exclusive and takes a new token (`HINCRBY tok`); other grants carry the token of the last exclusive
- * grant.
+ * `…}:s` never expires: it holds the value and `seq`, the counter that hands out entry ids and fencing
+ * tokens (an exclusive grant sets `tok = seq = seq + 1`), so tokens only grow while Redis keeps its
+ * data. The other keys vanish on their own when they become empty (Redis deletes empty hashes and
+ * sorted sets).
  *
  * ## Time
  * Expiry is decided by the server's clock only (`TIME` inside the script; scripts replicate by effects
- * since Redis 5, so this is allowed): a holder or waiter is alive while its score is greater than now.
+ * since Redis 5, so this is allowed): an entry is alive while its expiry is greater than now.
  *
- * ## Hand-off
- * Whenever capacity frees up (a release, a leave, an expired lease seen by any script), `pump` grants
- * waiters from the head of the queue while they fit, moving them into the holder set with their own
- * lease, and PUBLISHes the lock's name on the store's wake channel. The head blocks later requests
- * that would fit (a queued writer blocks later readers; a large semaphore request blocks smaller ones).
- * A granted waiter learns of its grant from its next acquire call, which refreshes its lease to start
- * then (so the local deadline, measured from that call, is never later than the server's).
+ * ## Granting
+ * `pump` walks the queue in id order and grants each entry while it fits (exclusive: nothing granted;
+ * shared: no exclusive grant and the permits fit the capacity), and stops at the first that does not
+ * fit, so a queued writer blocks later readers and a large semaphore request blocks smaller ones. A
+ * grant moves the entry into the holder set with its own lease. When a script grants anyone, it
+ * PUBLISHes the lock's name on the store's wake channel; the granted waiter learns of its grant from
+ * its next acquire call, which restarts its lease then (so the local deadline, measured from that call,
+ * is never later than the server's).
  *
  * @module
  */
@@ -53,9 +50,6 @@ function script(name: string, body: string): LuaScript {
   return { name, source, sha: createHash("sha1").update(source).digest("hex") };
 }
 
-/** Permits of an RwLock: a read takes 1, a write takes all of them. */
-export const RWLOCK_CAP = 2 ** 30;
-
 /** Suffixes of a lock's keys, in the order every script receives them as KEYS[1..6]. */
 export const KEY_SUFFIXES = [":s", ":h", ":hi", ":q", ":qi", ":qe"] as const;
 
@@ -73,7 +67,7 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Drops holders and waiters whose lease has ended (score <= now).
+-- Drops granted and queued entries whose lease has ended (expiry <= now).
 local function purge(now)
   local dead = redis.call('ZRANGEBYSCORE', H, '-inf', now)
   if #dead > 0 then
@@ -88,201 +82,218 @@ local function purge(now)
   end
 end
 
--- Permits held by live holders (call after purge).
-local function used()
-  local u = 0
+-- Permits granted to live entries, and whether one of them is exclusive (call after purge).
+local function granted_state()
+  local used, excl = 0, false
   for _, v in ipairs(redis.call('HVALS', HI)) do
-    u = u + tonumber(string.match(v, '^(%d+)|'))
+    local n, x = string.match(v, '^(%d+)|(%d)|')
+    used = used + tonumber(n)
+    if x == '1' then excl = true end
   end
-  return u
+  return used, excl
 end
 
-local function holder_token(id)
+-- The token of a live grant, or nil when id holds nothing (or its lease ended).
+local function held_token(id, now)
+  local exp = redis.call('ZSCORE', H, id)
+  if not exp or tonumber(exp) <= now then return nil end
   local info = redis.call('HGET', HI, id)
   if not info then return nil end
-  return string.match(info, '|(%d+)$')
+  local x, tok = string.match(info, '^%d+|(%d)|(%d+)|')
+  return tok, x == '1'
 end
 
--- Makes id a holder of n permits for ttl ms; an exclusive grant (all cap permits) takes a new token.
-local function grant(id, n, ttl, now, cap)
-  local tok
-  if n == cap then
-    tok = string.format('%d', redis.call('HINCRBY', S, 'tok', 1))
-  else
-    tok = redis.call('HGET', S, 'tok') or '0'
-  end
-  redis.call('ZADD', H, now + ttl, id)
-  redis.call('HSET', HI, id, n .. '|' .. tok)
-  return tok
+local function next_seq()
+  return string.format('%d', redis.call('HINCRBY', S, 'seq', 1))
 end
 
--- Grants waiters from the head of the queue while they fit; the head blocks everyone behind it.
-local function pump(now, cap)
+-- Grants queued entries in id order while they fit; the first that does not fit blocks the rest.
+local function pump(now)
+  local cap = tonumber(redis.call('HGET', S, 'cap') or '1')
+  local used, excl = granted_state()
+  local count = redis.call('ZCARD', H)
   local granted = 0
-  local free = cap - used()
   while true do
-    local head = redis.call('ZRANGE', Q, 0, 0)
-    local id = head[1]
+    local id = redis.call('ZRANGE', Q, 0, 0)[1]
     if not id then break end
     local info = redis.call('HGET', QI, id)
-    local n, ttl = 0, 0
-    if info then
-      n, ttl = string.match(info, '^(%d+)|(%d+)$')
-      n, ttl = tonumber(n), tonumber(ttl)
-    end
-    if n > free then break end
+    local n, x, ttl, who = string.match(info or '0|0|0|', '^(%d+)|(%d)|(%d+)|(.*)$')
+    n = tonumber(n)
+    local fits
+    if x == '1' then fits = count == 0 else fits = (not excl) and used + n <= cap end
+    if info and not fits then break end
     redis.call('ZREM', Q, id)
     redis.call('HDEL', QI, id)
     redis.call('ZREM', QE, id)
     if info then
-      grant(id, n, ttl, now, cap)
-      free = free - n
+      local tok
+      if x == '1' then
+        tok = next_seq()
+        redis.call('HSET', S, 'tok', tok)
+        excl = true
+      else
+        tok = redis.call('HGET', S, 'tok') or '0'
+      end
+      redis.call('ZADD', H, now + tonumber(ttl), id)
+      redis.call('HSET', HI, id, n .. '|' .. x .. '|' .. tok .. '|' .. who)
+      used = used + n
+      count = count + 1
       granted = granted + 1
     end
   end
   return granted
 end
 
--- Milliseconds until the earliest holder lease ends (when a waiter should look again at the latest).
-local function hint(now, fallback)
+-- Milliseconds until the earliest lease that blocks queued entry id ends: a grant, or a waiter ahead.
+local function wait_ms(id, now, fallback)
+  local best = nil
   local first = redis.call('ZRANGE', H, 0, 0, 'WITHSCORES')
-  if first[2] then return math.max(0, tonumber(first[2]) - now) end
-  return fallback
+  if first[2] then best = tonumber(first[2]) end
+  local rank = redis.call('ZRANK', Q, id)
+  if rank and rank > 0 then
+    for _, ahead in ipairs(redis.call('ZRANGE', Q, 0, rank - 1)) do
+      local e = tonumber(redis.call('ZSCORE', QE, ahead) or '0')
+      if not best or e < best then best = e end
+    end
+  end
+  if not best then return fallback end
+  return math.max(0, best - now)
 end
 
-local function cap_of()
-  return tonumber(redis.call('HGET', S, 'cap') or '1')
+-- Creates the lock record on first use; returns the stored kind and capacity, and whether they refuse
+-- this request.
+local function record(kind, cap, has_initial, initial, permits, exclusive)
+  local stored = redis.call('HGET', S, 'kind')
+  if not stored then
+    redis.call('HSET', S, 'kind', kind, 'cap', cap)
+    if has_initial == '1' then redis.call('HSETNX', S, 'value', initial) end
+    stored = kind
+  end
+  local scap = tonumber(redis.call('HGET', S, 'cap') or cap)
+  if stored ~= kind or ((not exclusive) and tonumber(permits) > scap) then
+    return stored, scap, true
+  end
+  return stored, scap, false
 end
 
-local function value_of(kind)
-  if kind == 'semaphore' then return false end
+local function value_of()
   return redis.call('HGET', S, 'value') or false
 end
 `;
 
 /**
- * Acquire, try-acquire and the waiter's poll, in one script.
+ * Acquire-or-enqueue (`queuedId` given: the waiter's poll, which refreshes its entry) and try-acquire
+ * (`try` = '1': never enqueue, never jump a live waiter).
  *
- * ARGV: id, kind, cap, permits (0 = all: an RwLock write), ttl, queueTtl (0 = try: never enqueue),
- * hasInitial ('1' | '0'), initial JSON, channel, name.
+ * ARGV: kind, capacity, hasInitial ('1' | '0'), initial JSON, permits, exclusive ('1' | '0'), ttl,
+ * queueTtl, clientId, queuedId ('' when none), try ('1' | '0'), channel, name.
  *
- * Returns one of
- * - `{1, token, value}`: granted (value is nil for a semaphore or a name without a stored value);
- * - `{0, hintMs}`: not granted (queued, or a try that failed); look again within hintMs at the latest;
- * - `{-1, storedKind}`: the name was first used as another kind;
- * - `{-2, storedCap}`: more permits than the stored permit count.
+ * Returns one of `{'granted', id, token, value}`, `{'queued', id, waitMs}`, `{'busy'}`,
+ * `{'mismatch', storedKind, storedCapacity}` (value is nil when the record has none).
  */
 export const ACQUIRE = script(
   "acquire",
   `
-local id, kind = ARGV[1], ARGV[2]
-local want, ttl, qttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local stored = redis.call('HGET', S, 'kind')
-if not stored then
-  redis.call('HSET', S, 'kind', kind, 'cap', ARGV[3])
-  if ARGV[7] == '1' then redis.call('HSETNX', S, 'value', ARGV[8]) end
-  stored = kind
-elseif stored ~= kind then
-  return {-1, stored}
-elseif ARGV[7] == '1' then
-  redis.call('HSETNX', S, 'value', ARGV[8])
-end
-local cap = cap_of()
-if want == 0 then want = cap end
-if want > cap then return {-2, cap} end
+local kind, cap, permits, exclusive = ARGV[1], ARGV[2], ARGV[5], ARGV[6] == '1'
+local ttl, qttl, who, id, try = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11] == '1'
+local skind, scap, refused = record(kind, cap, ARGV[3], ARGV[4], permits, exclusive)
+if refused then return {'mismatch', skind, scap} end
 local now = now_ms()
 
--- Already a holder (granted while queued, or a retried call): refresh the lease to start now.
-local exp = redis.call('ZSCORE', H, id)
-if exp and tonumber(exp) > now then
-  redis.call('ZADD', H, now + ttl, id)
-  return {1, holder_token(id), value_of(stored)}
+-- A grant made on this waiter's behalf (or a retried call): its lease restarts now.
+if id ~= '' then
+  local tok = held_token(id, now)
+  if tok then
+    redis.call('ZADD', H, now + ttl, id)
+    return {'granted', id, tok, value_of()}
+  end
 end
 
 purge(now)
-local granted = pump(now, cap)
-exp = redis.call('ZSCORE', H, id)
-if exp then
-  redis.call('ZADD', H, now + ttl, id)
-  if granted > 1 then redis.call('PUBLISH', ARGV[9], ARGV[10]) end
-  return {1, holder_token(id), value_of(stored)}
+if try then
+  if redis.call('ZCARD', Q) > 0 then return {'busy'} end
+  local used, excl = granted_state()
+  local fits
+  if exclusive then fits = redis.call('ZCARD', H) == 0 else fits = (not excl) and used + tonumber(permits) <= scap end
+  if not fits then return {'busy'} end
 end
-if granted > 0 then redis.call('PUBLISH', ARGV[9], ARGV[10]) end
 
-if not redis.call('ZSCORE', Q, id) then
-  if redis.call('ZCARD', Q) == 0 and want <= cap - used() then
-    local tok = grant(id, want, ttl, now, cap)
-    return {1, tok, value_of(stored)}
-  end
-  if qttl == 0 then return {0, hint(now, 0)} end
-  local seq = redis.call('HINCRBY', S, 'seq', 1)
-  redis.call('ZADD', Q, seq, id)
-  redis.call('HSET', QI, id, want .. '|' .. ttl)
+local xs = '0'
+if exclusive then xs = '1' end
+if id == '' or not redis.call('ZSCORE', Q, id) then
+  id = next_seq()
+  redis.call('ZADD', Q, id, id)
+  redis.call('HSET', QI, id, permits .. '|' .. xs .. '|' .. ttl .. '|' .. who)
 end
 redis.call('ZADD', QE, now + qttl, id)
-return {0, hint(now, qttl)}
+
+local granted = pump(now)
+local tok = held_token(id, now)
+if tok then
+  if granted > 1 then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
+  return {'granted', id, tok, value_of()}
+end
+if granted > 0 then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
+return {'queued', id, wait_ms(id, now, qttl)}
 `,
 );
 
 /**
- * Writes the value while keeping the lock, if `id` is a live holder with `token`.
- * ARGV: id, token, value JSON. Returns 1, or 0 when the lock was lost (nothing written).
+ * Writes the value while keeping the lock, if entry `id` is a live exclusive grant with `token`.
+ * ARGV: id, token, value JSON. Returns 1, or 0 when the lock is not held (nothing written).
  */
 export const COMMIT = script(
   "commit",
   `
-local id, tok = ARGV[1], ARGV[2]
-local exp = redis.call('ZSCORE', H, id)
-if not exp or tonumber(exp) <= now_ms() or holder_token(id) ~= tok then return 0 end
+local tok, excl = held_token(ARGV[1], now_ms())
+if tok ~= ARGV[2] or not excl then return 0 end
 redis.call('HSET', S, 'value', ARGV[3])
 return 1
 `,
 );
 
 /**
- * Releases `id`, first writing the value back when asked and when `id` still holds with `token`;
- * then hands the freed permits on and publishes a wake-up.
+ * Releases entry `id`, first writing the value back when asked (exclusive grants only), both only when
+ * it still holds with `token`; then hands freed permits on and publishes a wake-up when it granted.
  * ARGV: id, token, write ('1' | '0'), value JSON, channel, name.
- * Returns 1 when `id` still held the lock (and the write, if any, happened), 0 when it had been lost.
+ * Returns 1 when the entry held (and was released), 0 when it did not (nothing written).
  */
 export const RELEASE = script(
   "release",
   `
-local id, tok = ARGV[1], ARGV[2]
+local id = ARGV[1]
 local now = now_ms()
-local exp = redis.call('ZSCORE', H, id)
-local alive = exp and tonumber(exp) > now and holder_token(id) == tok
-if alive and ARGV[3] == '1' then redis.call('HSET', S, 'value', ARGV[4]) end
-if exp then
+local tok, excl = held_token(id, now)
+local held = tok == ARGV[2]
+if held and excl and ARGV[3] == '1' then redis.call('HSET', S, 'value', ARGV[4]) end
+if held then
   redis.call('ZREM', H, id)
   redis.call('HDEL', HI, id)
 end
 purge(now)
-if pump(now, cap_of()) > 0 then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
-if alive then return 1 end
+if pump(now) > 0 then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+if held then return 1 end
 return 0
 `,
 );
 
 /**
- * Renews `id`'s lease to end `ttl` ms from now if it still holds with `token`.
- * ARGV: id, token, ttl. Returns 1, or 0 when the lock was lost.
+ * Renews entry `id`'s lease to end `ttl` ms from now if it still holds with `token`.
+ * ARGV: id, token, ttl. Returns 1, or 0 when not held (no change).
  */
 export const EXTEND = script(
   "extend",
   `
-local id, tok = ARGV[1], ARGV[2]
 local now = now_ms()
-local exp = redis.call('ZSCORE', H, id)
-if not exp or tonumber(exp) <= now or holder_token(id) ~= tok then return 0 end
-redis.call('ZADD', H, now + tonumber(ARGV[3]), id)
+if held_token(ARGV[1], now) ~= ARGV[2] then return 0 end
+redis.call('ZADD', H, now + tonumber(ARGV[3]), ARGV[1])
 return 1
 `,
 );
 
 /**
- * Takes waiter `id` out of the queue. If it had been granted meanwhile (a grant racing with an abort),
- * the grant is released without writing. Either way freed capacity is handed on.
+ * Removes entry `id`, queued or granted (a grant made on its behalf that raced with an abort is given
+ * back), then hands freed permits on. Idempotent.
  * ARGV: id, channel, name. Returns 1 when a grant was given back, 0 otherwise.
  */
 export const LEAVE = script(
@@ -291,16 +302,13 @@ export const LEAVE = script(
 local id = ARGV[1]
 local now = now_ms()
 local had = 0
-if redis.call('ZSCORE', H, id) then
-  redis.call('ZREM', H, id)
-  redis.call('HDEL', HI, id)
-  had = 1
-end
+if redis.call('ZREM', H, id) == 1 then had = 1 end
+redis.call('HDEL', HI, id)
 redis.call('ZREM', Q, id)
 redis.call('HDEL', QI, id)
 redis.call('ZREM', QE, id)
 purge(now)
-if pump(now, cap_of()) > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+if pump(now) > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return had
 `,
 );

@@ -1,186 +1,219 @@
 /**
- * The Lua scripts, called directly against the real Redis: grants, FIFO hand-off, head blocking,
- * tokens, write-back, expiry by server time, the EVALSHA → EVAL fallback.
+ * The Redis backend (one Lua script per operation), called directly against the real Redis: grants,
+ * FIFO hand-off, head blocking, tokens, write-back, expiry by server time, the EVALSHA → EVAL fallback.
  */
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { RedisConnection } from "../../src/redis/client.js";
-import { ACQUIRE, COMMIT, EXTEND, LEAVE, lockKeys, RELEASE, RWLOCK_CAP } from "../../src/redis/scripts.js";
+import { RedisBackend } from "../../src/redis/backend.js";
+import { ACQUIRE, lockKeys } from "../../src/redis/scripts.js";
+import { type AcquireRequest, type LeaseRef, RWLOCK_CAPACITY } from "../../src/store/backend.js";
 import { deleteKeys, ioredisClient, uniquePrefix } from "./helpers.js";
 
 let client: Redis;
-let conn: RedisConnection;
+let backend: RedisBackend;
 let prefix: string;
-const CH = "lbtest:wake";
+const wakes: string[] = [];
 
 beforeAll(async () => {
   client = await ioredisClient();
-  conn = new RedisConnection(client);
 });
 afterAll(async () => {
-  await conn.close();
   client.disconnect();
 });
 beforeEach(async (ctx) => {
   prefix = uniquePrefix("scripts");
-  ctx.onTestFinished(() => deleteKeys(client, prefix));
+  backend = new RedisBackend(client, prefix);
+  wakes.length = 0;
+  backend.subscribe({ onWake: (name) => wakes.push(name), onDown: () => {} });
+  await backend.ready();
+  ctx.onTestFinished(async () => {
+    await backend.close();
+    await deleteKeys(client, prefix);
+  });
 });
 
-type Kind = "mutex" | "rwlock" | "semaphore";
-const caps: Record<Kind, number> = { mutex: 1, rwlock: RWLOCK_CAP, semaphore: 3 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function acquire(
-  name: string,
-  id: string,
-  o: { kind?: Kind; n?: number; ttl?: number; qttl?: number; initial?: string; cap?: number } = {},
-) {
+function req(name: string, o: Partial<AcquireRequest> = {}): AcquireRequest {
   const kind = o.kind ?? "mutex";
-  return conn.eval(ACQUIRE, lockKeys(prefix, name), [
-    id,
-    kind,
-    String(o.cap ?? caps[kind]),
-    String(o.n ?? 1),
-    String(o.ttl ?? 10_000),
-    String(o.qttl ?? 10_000),
-    o.initial === undefined ? "0" : "1",
-    o.initial ?? "",
-    CH,
+  return {
     name,
-  ]) as Promise<[number, string | number | null, string | null]>;
+    kind,
+    capacity: kind === "mutex" ? 1 : kind === "rwlock" ? RWLOCK_CAPACITY : 3,
+    initial: kind === "semaphore" ? null : "0",
+    permits: 1,
+    exclusive: kind === "mutex",
+    ttl: 10_000,
+    queueTtl: 10_000,
+    clientId: "test",
+    ...o,
+  };
 }
-const release = (name: string, id: string, tok: string, value?: string) =>
-  conn.eval(RELEASE, lockKeys(prefix, name), [id, tok, value === undefined ? "0" : "1", value ?? "", CH, name]);
-const leave = (name: string, id: string) => conn.eval(LEAVE, lockKeys(prefix, name), [id, CH, name]);
+const write = (name: string, o: Partial<AcquireRequest> = {}) => req(name, { kind: "rwlock", exclusive: true, ...o });
+const read = (name: string, o: Partial<AcquireRequest> = {}) => req(name, { kind: "rwlock", exclusive: false, ...o });
+const sem = (name: string, permits: number, o: Partial<AcquireRequest> = {}) =>
+  req(name, { kind: "semaphore", permits, ...o });
 
-describe("acquire script", () => {
-  it("grants an uncontended mutex with a token and the initial value, stored once", async () => {
-    expect(await acquire("a", "x", { initial: '{"n":1}' })).toEqual([1, "1", '{"n":1}']);
-    expect(await release("a", "x", "1")).toBe(1);
-    expect(await acquire("a", "y", { initial: '{"n":2}' })).toEqual([1, "2", '{"n":1}']);
+async function granted(r: AcquireRequest, queued?: bigint): Promise<LeaseRef> {
+  const result = await backend.acquire(r, queued);
+  if (result.status !== "granted")
+    throw new Error(
+      `expected a grant, got ${JSON.stringify(result, (_, v) => (typeof v === "bigint" ? String(v) : v))}`,
+    );
+  return { name: r.name, id: result.id, token: result.token, exclusive: r.exclusive };
+}
+async function queued(r: AcquireRequest, id?: bigint): Promise<bigint> {
+  const result = await backend.acquire(r, id);
+  if (result.status !== "queued") throw new Error(`expected queued, got ${result.status}`);
+  return result.id;
+}
+
+describe("acquire", () => {
+  it("grants an uncontended mutex in one call with a token and the initial value, stored once", async () => {
+    const a = await backend.acquire(req("a", { initial: '{"n":1}' }), undefined);
+    expect(a).toMatchObject({ status: "granted", value: '{"n":1}' });
+    const first = await granted(req("b"));
+    expect(await backend.release(first, undefined)).toBe(true);
+    const again = await backend.acquire(req("b", { initial: '"other"' }), undefined);
+    expect(again).toMatchObject({ status: "granted", value: "0" });
+    expect((again as { token: bigint }).token).toBeGreaterThan(first.token);
   });
 
-  it("queues a contender, grants it on release (FIFO), then the acquire call returns the grant", async () => {
-    await acquire("a", "x");
-    expect((await acquire("a", "y"))[0]).toBe(0);
-    expect((await acquire("a", "z"))[0]).toBe(0);
-    expect(await release("a", "x", "1", '"v"')).toBe(1);
-    // z polls first but y is ahead: y was granted by the release, z still waits.
-    expect((await acquire("a", "z"))[0]).toBe(0);
-    expect(await acquire("a", "y")).toEqual([1, "2", '"v"']);
+  it("queues contenders and grants them in arrival order on release; the poll picks the grant up", async () => {
+    const x = await granted(req("a"));
+    const y = await queued(req("a"));
+    const z = await queued(req("a"));
+    expect(await backend.release(x, '"v"')).toBe(true);
+    // z polls first, but y is ahead: y was granted by the release, z still waits
+    expect((await backend.acquire(req("a"), z)).status).toBe("queued");
+    const gy = await granted(req("a"), y);
+    expect(gy.token).toBeGreaterThan(x.token);
+    expect((await backend.acquire(req("a"), y)) as { value: string }).toMatchObject({ value: '"v"' });
+    for (let i = 0; i < 100 && wakes.length === 0; i++) await sleep(10);
+    expect(wakes).toContain("a");
   });
 
-  it("a try never jumps a queue with live waiters", async () => {
-    await acquire("a", "x");
-    await acquire("a", "y");
-    await release("a", "x", "1");
-    // y was granted on release; a try from z fails while y holds
-    expect((await acquire("a", "z", { qttl: 0 }))[0]).toBe(0);
+  it("a try never waits and never jumps a queue with live waiters", async () => {
+    const x = await granted(req("a"));
+    expect(await backend.tryAcquire(req("a"))).toEqual({ status: "busy" });
+    await queued(req("a"));
+    await backend.release(x, undefined); // grants the waiter
+    expect(await backend.tryAcquire(req("a"))).toEqual({ status: "busy" });
   });
 
-  it("refuses another kind and too many permits", async () => {
-    await acquire("a", "x", { kind: "mutex" });
-    expect(await acquire("a", "y", { kind: "semaphore" })).toEqual([-1, "mutex"]);
-    await acquire("s", "x", { kind: "semaphore", cap: 2 });
-    expect(await acquire("s", "y", { kind: "semaphore", cap: 5, n: 3 })).toEqual([-2, 2]);
+  it("refuses another kind, and more permits than the stored capacity", async () => {
+    await granted(req("a"));
+    expect(await backend.acquire(sem("a", 1), undefined)).toEqual({ status: "mismatch", kind: "mutex", capacity: 1 });
+    await granted(sem("s", 1, { capacity: 2 }));
+    expect(await backend.tryAcquire(sem("s", 3, { capacity: 5 }))).toEqual({
+      status: "mismatch",
+      kind: "semaphore",
+      capacity: 2,
+    });
   });
 
-  it("an RwLock admits readers together; a queued writer blocks later readers", async () => {
-    expect((await acquire("rw", "r1", { kind: "rwlock" }))[0]).toBe(1);
-    expect((await acquire("rw", "r2", { kind: "rwlock" }))[0]).toBe(1);
-    expect((await acquire("rw", "w", { kind: "rwlock", n: 0 }))[0]).toBe(0);
-    expect((await acquire("rw", "r3", { kind: "rwlock" }))[0]).toBe(0);
-    await release("rw", "r1", "0");
-    expect((await acquire("rw", "w", { kind: "rwlock", n: 0 }))[0]).toBe(0);
-    await release("rw", "r2", "0");
-    const w = await acquire("rw", "w", { kind: "rwlock", n: 0 });
-    expect(w[0]).toBe(1);
-    expect(w[1]).toBe("1");
-    await release("rw", "w", "1");
-    // r3 was granted on the writer's release, carrying the writer's token
-    expect((await acquire("rw", "r3", { kind: "rwlock" })).slice(0, 2)).toEqual([1, "1"]);
+  it("an RwLock admits readers together; a queued writer blocks later readers; readers carry the last writer's token", async () => {
+    const r1 = await granted(read("rw"));
+    const r2 = await granted(read("rw"));
+    expect(r1.token).toBe(0n);
+    const w = await queued(write("rw"));
+    const r3 = await queued(read("rw"));
+    await backend.release(r1, undefined);
+    expect((await backend.acquire(write("rw"), w)).status).toBe("queued");
+    await backend.release(r2, undefined);
+    const gw = await granted(write("rw"), w);
+    expect(gw.token).toBeGreaterThan(0n);
+    await backend.release(gw, undefined);
+    const g3 = await granted(read("rw"), r3);
+    expect(g3.token).toBe(gw.token);
   });
 
-  it("a semaphore head asking for many blocks a later small request", async () => {
-    await acquire("s", "a", { kind: "semaphore", n: 2 });
-    expect((await acquire("s", "big", { kind: "semaphore", n: 3 }))[0]).toBe(0);
-    expect((await acquire("s", "small", { kind: "semaphore", n: 1 }))[0]).toBe(0);
-    await leave("s", "big");
-    // leaving the head hands on to the small one
-    expect((await acquire("s", "small", { kind: "semaphore", n: 1 }))[0]).toBe(1);
+  it("a semaphore request for many at the head blocks a later small one; leaving hands on", async () => {
+    await granted(sem("s", 2));
+    const big = await queued(sem("s", 3));
+    const small = await queued(sem("s", 1));
+    expect((await backend.acquire(sem("s", 1), small)).status).toBe("queued");
+    await backend.leave("s", big);
+    await granted(sem("s", 1), small);
   });
 
-  it("expiry is by server time: a dead holder is replaced after its ttl; a dead waiter leaves", async () => {
-    await acquire("a", "dead", { ttl: 50 });
-    const r = await acquire("a", "ghost", { qttl: 50 });
-    expect(r[0]).toBe(0);
-    expect(Number(r[1])).toBeLessThanOrEqual(50);
-    await new Promise((res) => setTimeout(res, 80));
-    const got = await acquire("a", "live");
-    // both leases ended: the dead holder and the ghost waiter are gone, "live" gets the next token
-    expect(got.slice(0, 2)).toEqual([1, "2"]);
+  it("expiry is by server time: a dead holder is replaced after its ttl; a dead waiter leaves the queue", async () => {
+    const dead = await granted(req("a", { ttl: 50 }));
+    const ghost = await backend.acquire(req("a", { queueTtl: 50 }), undefined);
+    expect(ghost.status).toBe("queued");
+    expect((ghost as { waitMs: number }).waitMs).toBeLessThanOrEqual(50);
+    await sleep(80);
+    const live = await granted(req("a"));
+    expect(live.token).toBeGreaterThan(dead.token);
+    // the ghost's poll after its entry ended enqueues it anew, behind the live holder
+    const back = await backend.acquire(req("a"), (ghost as { id: bigint }).id);
+    expect(back.status).toBe("queued");
+    expect((back as { id: bigint }).id).not.toBe((ghost as { id: bigint }).id);
   });
 });
 
-describe("commit, extend, release", () => {
+describe("commit, extend, release, leave", () => {
   it("commit writes only for the live holder with its token", async () => {
-    await acquire("a", "x", { initial: "0" });
-    expect(await conn.eval(COMMIT, lockKeys(prefix, "a"), ["x", "1", "5"])).toBe(1);
-    expect(await conn.eval(COMMIT, lockKeys(prefix, "a"), ["x", "2", "6"])).toBe(0);
-    expect(await conn.eval(COMMIT, lockKeys(prefix, "a"), ["y", "1", "7"])).toBe(0);
+    const x = await granted(req("a"));
+    expect(await backend.commit(x, "5")).toBe(true);
+    expect(await backend.commit({ ...x, token: x.token + 1n }, "6")).toBe(false);
+    expect(await backend.commit({ ...x, id: x.id + 100n }, "7")).toBe(false);
     expect(await client.hget(lockKeys(prefix, "a")[0]!, "value")).toBe("5");
   });
 
   it("a holder whose lease ended can neither commit, extend nor write back; the next holder's write stands", async () => {
-    await acquire("a", "x", { ttl: 30, initial: "0" });
-    await new Promise((res) => setTimeout(res, 50));
-    expect((await acquire("a", "y", { initial: "0" })).slice(0, 2)).toEqual([1, "2"]);
-    expect(await conn.eval(COMMIT, lockKeys(prefix, "a"), ["y", "2", "42"])).toBe(1);
-    expect(await conn.eval(COMMIT, lockKeys(prefix, "a"), ["x", "1", "1"])).toBe(0);
-    expect(await conn.eval(EXTEND, lockKeys(prefix, "a"), ["x", "1", "1000"])).toBe(0);
-    expect(await release("a", "x", "1", "1")).toBe(0);
+    const x = await granted(req("a", { ttl: 30 }));
+    await sleep(50);
+    const y = await granted(req("a"));
+    expect(await backend.commit(y, "42")).toBe(true);
+    expect(await backend.commit(x, "1")).toBe(false);
+    expect(await backend.extend(x, 1000)).toBe(false);
+    expect(await backend.release(x, "1")).toBe(false);
     expect(await client.hget(lockKeys(prefix, "a")[0]!, "value")).toBe("42");
-    // y still holds
-    expect(await conn.eval(EXTEND, lockKeys(prefix, "a"), ["y", "2", "1000"])).toBe(1);
+    expect(await backend.extend(y, 1000)).toBe(true);
   });
 
   it("extend keeps a lease alive past its first ttl", async () => {
-    await acquire("a", "x", { ttl: 60 });
+    const x = await granted(req("a", { ttl: 80 }));
     for (let i = 0; i < 4; i++) {
-      await new Promise((res) => setTimeout(res, 30));
-      expect(await conn.eval(EXTEND, lockKeys(prefix, "a"), ["x", "1", "60"])).toBe(1);
+      await sleep(40);
+      expect(await backend.extend(x, 80)).toBe(true);
     }
-    expect((await acquire("a", "y", { qttl: 0 }))[0]).toBe(0);
+    expect((await backend.tryAcquire(req("a"))).status).toBe("busy");
   });
 
-  it("leave gives back a grant that raced with the abort, and the next waiter gets it", async () => {
-    await acquire("a", "x");
-    await acquire("a", "y");
-    await acquire("a", "z");
-    await release("a", "x", "1"); // grants y
-    expect(await leave("a", "y")).toBe(1); // y aborted: its grant goes to z
-    expect((await acquire("a", "z")).slice(0, 2)).toEqual([1, "3"]);
+  it("leave gives back a grant that raced with the abort; the next waiter gets it", async () => {
+    const x = await granted(req("a"));
+    const y = await queued(req("a"));
+    const z = await queued(req("a"));
+    await backend.release(x, undefined); // grants y
+    await backend.leave("a", y); // y aborted: its grant goes to z
+    await granted(req("a"), z);
+    await backend.leave("a", y); // idempotent
   });
 
-  it("publishes the lock's name on the wake channel when a release grants a waiter", async () => {
-    const messages: string[] = [];
-    const channel = `${prefix}:wake`;
-    await conn.subscribe(channel, (m) => messages.push(m));
-    const keys = lockKeys(prefix, "a");
-    const args = (id: string) => [id, "mutex", "1", "1", "10000", "10000", "0", "", channel, "a"];
-    await conn.eval(ACQUIRE, keys, args("x"));
-    await conn.eval(ACQUIRE, keys, args("y"));
-    await conn.eval(RELEASE, keys, ["x", "1", "0", "", channel, "a"]);
-    for (let i = 0; i < 100 && messages.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
-    expect(messages).toEqual(["a"]);
-    await conn.unsubscribe(channel);
+  it("a read grant or a permit cannot write the value", async () => {
+    const r = await granted(read("rw"));
+    expect(await backend.commit(r, '"x"')).toBe(false);
+    expect(await backend.release(r, '"x"')).toBe(true);
+    expect(await client.hget(lockKeys(prefix, "rw")[0]!, "value")).toBe("0");
   });
 });
 
-describe("script cache", () => {
+describe("Redis specifics", () => {
   it("falls back to EVAL after SCRIPT FLUSH (NOSCRIPT)", async () => {
-    // Flushing the shared server's cache is harmless: every lockbox caller falls back the same way.
+    // Flushing the shared server's script cache is harmless: every caller falls back the same way.
     await client.call("SCRIPT", "FLUSH");
-    expect((await acquire("a", "x"))[0]).toBe(1);
+    await granted(req("a"));
     expect(await client.call("SCRIPT", "EXISTS", ACQUIRE.sha)).toEqual([1]);
+  });
+
+  it("keeps every key of a lock under one hash tag (one cluster slot)", async () => {
+    // Redis Cluster hashes only what lies between the first "{" and the next "}": the same text for
+    // every key of a lock, even when the name itself contains braces.
+    const keys = lockKeys(prefix, "we{i}rd");
+    const tags = keys.map((k) => k.slice(k.indexOf("{") + 1, k.indexOf("}")));
+    expect(new Set(tags)).toEqual(new Set([`${prefix}:we{i`]));
+    expect(new Set(keys).size).toBe(keys.length);
   });
 });
