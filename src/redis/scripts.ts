@@ -67,17 +67,24 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Calls redis.call(cmd, key, ...ids) in chunks (unpack has a stack limit of a few thousand values).
+local function each_chunk(cmd, key, ids)
+  for i = 1, #ids, 1000 do
+    redis.call(cmd, key, unpack(ids, i, math.min(i + 999, #ids)))
+  end
+end
+
 -- Drops granted and queued entries whose lease has ended (expiry <= now).
 local function purge(now)
   local dead = redis.call('ZRANGEBYSCORE', H, '-inf', now)
   if #dead > 0 then
-    redis.call('HDEL', HI, unpack(dead))
+    each_chunk('HDEL', HI, dead)
     redis.call('ZREMRANGEBYSCORE', H, '-inf', now)
   end
   local gone = redis.call('ZRANGEBYSCORE', QE, '-inf', now)
   if #gone > 0 then
-    redis.call('ZREM', Q, unpack(gone))
-    redis.call('HDEL', QI, unpack(gone))
+    each_chunk('ZREM', Q, gone)
+    each_chunk('HDEL', QI, gone)
     redis.call('ZREMRANGEBYSCORE', QE, '-inf', now)
   end
 end
@@ -144,17 +151,13 @@ local function pump(now)
   return granted
 end
 
--- Milliseconds until the earliest lease that blocks queued entry id ends: a grant, or a waiter ahead.
-local function wait_ms(id, now, fallback)
+-- Milliseconds until the earliest lease that may block a waiter ends: a grant or a queued entry
+-- (O(log n); an entry behind the caller can only make it look again early, which is harmless).
+local function wait_ms(now, fallback)
   local best = nil
-  local first = redis.call('ZRANGE', H, 0, 0, 'WITHSCORES')
-  if first[2] then best = tonumber(first[2]) end
-  local rank = redis.call('ZRANK', Q, id)
-  if rank and rank > 0 then
-    for _, ahead in ipairs(redis.call('ZRANGE', Q, 0, rank - 1)) do
-      local e = tonumber(redis.call('ZSCORE', QE, ahead) or '0')
-      if not best or e < best then best = e end
-    end
+  for _, key in ipairs({H, QE}) do
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if first[2] and (not best or tonumber(first[2]) < best) then best = tonumber(first[2]) end
   end
   if not best then return fallback end
   return math.max(0, best - now)
@@ -234,7 +237,7 @@ if tok then
   return {'granted', id, tok, value_of()}
 end
 if granted > 0 then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
-return {'queued', id, wait_ms(id, now, qttl)}
+return {'queued', id, wait_ms(now, qttl)}
 `,
 );
 
