@@ -33,9 +33,13 @@ export class RedisBackend implements StoreBackend {
   /** Names this process has waiters queued on (since the last resubscription): woken after one. */
   readonly #queuedNames = new Set<string>();
 
-  constructor(client: unknown, prefix: string) {
+  /** Longest time close() waits for commands in flight (the store's commandTimeout). */
+  readonly #closeWaitMs: number;
+
+  constructor(client: unknown, prefix: string, closeWaitMs = 0) {
     this.connection = new RedisConnection(client);
     this.prefix = prefix;
+    this.#closeWaitMs = closeWaitMs;
     this.channel = `${prefix}:wake`;
   }
 
@@ -130,7 +134,9 @@ export class RedisBackend implements StoreBackend {
 
   async close(): Promise<void> {
     this.#detach?.();
-    await this.connection.close();
+    // The core has just sent the releases of its guards (a lost guard's release is not awaited): let
+    // those commands finish while the client is still ours to use.
+    await this.connection.close(this.#closeWaitMs);
   }
 }
 

@@ -87,6 +87,8 @@ export class RedisConnection {
   readonly #lostListeners = new Set<(reason: Error) => void>();
   readonly #backListeners = new Set<() => void>();
   readonly #detach: (() => void)[] = [];
+  /** Commands sent and not yet answered (close() lets them finish: a release sent by close() itself). */
+  readonly #inflight = new Set<Promise<unknown>>();
   #closed = false;
 
   constructor(client: unknown) {
@@ -103,11 +105,17 @@ export class RedisConnection {
 
   /** Sends one command on the user's client. */
   command(args: string[]): Promise<Reply> {
+    let sent: Promise<Reply>;
     if (this.driver === "ioredis") {
       const [name, ...rest] = args;
-      return (this.#client as IoRedisLike).call(name!, ...rest) as Promise<Reply>;
+      sent = (this.#client as IoRedisLike).call(name!, ...rest) as Promise<Reply>;
+    } else {
+      sent = (this.#client as NodeRedisLike).sendCommand(args) as Promise<Reply>;
     }
-    return (this.#client as NodeRedisLike).sendCommand(args) as Promise<Reply>;
+    this.#inflight.add(sent);
+    const settled = () => this.#inflight.delete(sent);
+    sent.then(settled, settled);
+    return sent;
   }
 
   /**
@@ -225,10 +233,27 @@ export class RedisConnection {
     }
   }
 
-  /** Closes the duplicate connection and detaches every listener from the user's client (never closes it). */
-  async close(): Promise<void> {
+  /**
+   * Lets the commands in flight finish (at most `waitMs`), then closes the duplicate connection and
+   * detaches every listener from the user's client (never closes it).
+   *
+   * Waiting matters: a store's close() releases its guards in the background, and a user who then
+   * ends the client while it is reconnecting would leave those commands unanswered forever (ioredis
+   * drops its offline queue silently when `disconnect()` lands between reconnect attempts).
+   */
+  async close(waitMs = 0): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#inflight.size > 0 && waitMs > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.#inflight]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, waitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     for (const detach of this.#detach.splice(0)) detach();
     this.#channels.clear();
     this.#lostListeners.clear();

@@ -81,7 +81,10 @@ export class RedisStore extends Store {
         `Expected \`prefix\` to be a string of 1 to ${MAX_PREFIX} characters without "{" or "}", got ${describe(prefix)}`,
       );
     }
-    super(new RedisBackend(options.client, prefix), options);
+    // The same bound the core puts on every operation (checked by the core): close() waits at most
+    // this long for the releases it started.
+    const bound = options.commandTimeout ?? options.ttl ?? 30_000;
+    super(new RedisBackend(options.client, prefix, typeof bound === "number" ? bound : 0), options);
     this.prefix = prefix;
     this.driver = driver;
   }
