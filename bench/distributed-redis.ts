@@ -12,8 +12,8 @@
  * 2. round trips: commands the library sends per uncontended acquire + release (counted on the
  *    ioredis instance, so a script miss and its fallback count twice);
  * 3. throughput: 4 processes contend for one lock for a fixed time, each holding it for an empty
- *    critical section; acquisitions per second across all processes, and the fairness spread
- *    (fewest / most acquisitions of one process).
+ *    critical section, then for 2 ms (an await standing for real work); acquisitions per second
+ *    across all processes, and the fairness spread (fewest / most acquisitions of one process).
  *
  * The polling peers and the floor retry every 10 ms (redis-semaphore's default retryInterval; redlock's
  * default is 200 ± 100 ms, which would only make it look worse). lockbox does not poll.
@@ -30,11 +30,12 @@ import { Redis } from "ioredis";
 import { Mutex as SemaphoreMutex } from "redis-semaphore";
 import { RedisStore } from "../src/redis/index.js";
 
-const URL = process.env.LOCKBOX_REDIS_URL ?? "redis://127.0.0.1:6379";
+const REDIS_URL = process.env.LOCKBOX_REDIS_URL ?? "redis://127.0.0.1:6379";
 const OPS = Number(process.env.BENCH_REDIS_OPS ?? 500);
 const SECONDS = Number(process.env.BENCH_REDIS_SECONDS ?? 3);
 const PROCESSES = 4;
 const RETRY_MS = 10;
+const HOLD_MS = 2;
 const TTL = 10_000;
 const LIBS = ["floor", "lockbox", "redlock", "redis-semaphore"] as const;
 type Lib = (typeof LIBS)[number];
@@ -104,7 +105,7 @@ async function makeLocker(lib: Lib, client: Redis, key: string): Promise<Locker>
 
 /** An ioredis client whose commands are counted (every command goes through `sendCommand`). */
 function countedClient(): { client: Redis; count: () => number } {
-  const client = new Redis(URL, { maxRetriesPerRequest: 1 });
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   let n = 0;
   const send = client.sendCommand.bind(client);
   client.sendCommand = ((...args: Parameters<Redis["sendCommand"]>) => {
@@ -138,9 +139,9 @@ async function latency(lib: Lib, key: string) {
   return { medianUs: quantile(samples, 0.5), p99Us: quantile(samples, 0.99), trips };
 }
 
-/** Child: waits for "go" on stdin, contends for SECONDS, prints its count. */
-async function child(lib: Lib, key: string) {
-  const client = new Redis(URL, { maxRetriesPerRequest: 1 });
+/** Child: waits for "go" on stdin, contends for SECONDS (holding `holdMs` each time), prints its count. */
+async function child(lib: Lib, key: string, holdMs: number) {
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const locker = await makeLocker(lib, client, key);
   process.stdout.write("ready\n");
   await new Promise<void>((resolve) => process.stdin.once("data", () => resolve()));
@@ -151,6 +152,7 @@ async function child(lib: Lib, key: string) {
     const release = await locker.acquire();
     inside++;
     ops++;
+    if (holdMs > 0) await sleep(holdMs);
     await release();
     inside--;
   }
@@ -160,11 +162,15 @@ async function child(lib: Lib, key: string) {
   process.exit(0);
 }
 
-async function throughput(lib: Lib, key: string) {
+async function throughput(lib: Lib, key: string, holdMs: number) {
   const children = Array.from({ length: PROCESSES }, () =>
-    spawn(process.execPath, ["--import", "tsx", new URL(import.meta.url).pathname, "--child", lib, key], {
-      stdio: ["pipe", "pipe", "inherit"],
-    }),
+    spawn(
+      process.execPath,
+      ["--import", "tsx", new URL(import.meta.url).pathname, "--child", lib, key, String(holdMs)],
+      {
+        stdio: ["pipe", "pipe", "inherit"],
+      },
+    ),
   );
   const lines = children.map((c) => {
     let buffer = "";
@@ -191,17 +197,35 @@ async function throughput(lib: Lib, key: string) {
 }
 
 async function main() {
-  const rows: Record<string, { medianUs: number; p99Us: number; trips: number; perSecond: number; spread: string }> =
-    {};
+  const rows: Record<
+    string,
+    {
+      medianUs: number;
+      p99Us: number;
+      trips: number;
+      perSecond: number;
+      spread: string;
+      held: number;
+      heldSpread: string;
+    }
+  > = {};
   const run = randomBytes(4).toString("hex");
-  const cleanup = new Redis(URL);
+  const cleanup = new Redis(REDIS_URL);
   for (const lib of LIBS) {
     const key = `lbbench:${run}:${lib}`;
     process.stderr.write(`${lib}: latency…\n`);
     const l = await latency(lib, `${key}:lat`);
     process.stderr.write(`${lib}: throughput with ${PROCESSES} processes…\n`);
-    const t = await throughput(lib, `${key}:thr`);
-    rows[lib] = { ...l, perSecond: t.perSecond, spread: `${t.min} / ${t.max}` };
+    const t = await throughput(lib, `${key}:thr`, 0);
+    process.stderr.write(`${lib}: throughput with ${PROCESSES} processes, ${HOLD_MS} ms held…\n`);
+    const h = await throughput(lib, `${key}:hold`, HOLD_MS);
+    rows[lib] = {
+      ...l,
+      perSecond: t.perSecond,
+      spread: `${t.min} / ${t.max}`,
+      held: h.perSecond,
+      heldSpread: `${h.min} / ${h.max}`,
+    };
     const keys = await cleanup.keys(`*lbbench:${run}:${lib}*`);
     if (keys.length > 0) await cleanup.del(...keys);
   }
@@ -210,11 +234,11 @@ async function main() {
   const floor = rows.floor!;
   const fmt = (n: number, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
   const table = [
-    "| library | acquire+release median (µs) | p99 (µs) | × floor | round trips | 4 processes: acquisitions/s | × floor | fewest / most per process |",
-    "| --- | --: | --: | --: | --: | --: | --: | --: |",
+    `| library | acquire+release median (µs) | p99 (µs) | × floor | round trips | 4 processes, empty: acquisitions/s | × floor | fewest / most | 4 processes, ${HOLD_MS} ms held: acquisitions/s | × floor | fewest / most |`,
+    "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
     ...LIBS.map((lib) => {
       const r = rows[lib]!;
-      return `| ${lib} | ${fmt(r.medianUs)} | ${fmt(r.p99Us)} | ${fmt(r.medianUs / floor.medianUs, 2)} | ${fmt(r.trips, 1)} | ${fmt(r.perSecond)} | ${fmt(r.perSecond / floor.perSecond, 2)} | ${r.spread} |`;
+      return `| ${lib} | ${fmt(r.medianUs)} | ${fmt(r.p99Us)} | ${fmt(r.medianUs / floor.medianUs, 2)} | ${fmt(r.trips, 1)} | ${fmt(r.perSecond)} | ${fmt(r.perSecond / floor.perSecond, 2)} | ${r.spread} | ${fmt(r.held)} | ${fmt(r.held / floor.held, 2)} | ${r.heldSpread} |`;
     }),
   ].join("\n");
   const md = `# lockbox/redis benchmark
@@ -224,13 +248,14 @@ load ${loadavg()
     .map((x) => x.toFixed(1))
     .join(
       " / ",
-    )}, Redis at ${URL} (loopback). ${OPS} uncontended pairs per library; ${PROCESSES} processes × ${SECONDS} s contended.
+    )}, Redis at ${REDIS_URL} (loopback). ${OPS} uncontended pairs per library; ${PROCESSES} processes × ${SECONDS} s contended.
 
 ${table}
 
 - **latency**: one process, one lock, no contention; one sample is one \`acquire\` + \`release\`.
 - **round trips**: commands sent per uncontended acquire + release (counted on the ioredis instance).
-- **4 processes**: each process loops acquire → release (empty critical section) on one shared lock.
+- **4 processes**: each process loops acquire → release on one shared lock, with an empty critical
+  section, then holding the lock ${HOLD_MS} ms (an \`await\` standing for work).
   floor, redlock and redis-semaphore retry every ${RETRY_MS} ms while the lock is taken (redis-semaphore's
   default; redlock configured \`retryDelay: ${RETRY_MS}, retryJitter: 0, retryCount: -1\`); lockbox queues
   in Redis and is woken by pub/sub. The spread column shows how evenly the processes were served.
@@ -243,7 +268,7 @@ ${table}
 }
 
 if (process.argv[2] === "--child") {
-  await child(process.argv[3] as Lib, process.argv[4]!);
+  await child(process.argv[3] as Lib, process.argv[4]!, Number(process.argv[5] ?? 0));
 } else {
   await main();
 }

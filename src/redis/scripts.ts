@@ -114,6 +114,21 @@ local function next_seq()
   return string.format('%d', redis.call('HINCRBY', S, 'seq', 1))
 end
 
+-- Makes entry id a grant of n permits (x: exclusive '1' | '0') with a lease of ttl ms from now; an
+-- exclusive grant takes a new token (tok = seq = seq + 1), a shared one carries the current token.
+local function grant(id, n, x, ttl, who, now)
+  local tok
+  if x == '1' then
+    tok = next_seq()
+    redis.call('HSET', S, 'tok', tok)
+  else
+    tok = redis.call('HGET', S, 'tok') or '0'
+  end
+  redis.call('ZADD', H, now + tonumber(ttl), id)
+  redis.call('HSET', HI, id, n .. '|' .. x .. '|' .. tok .. '|' .. who)
+  return tok
+end
+
 -- Grants queued entries in id order while they fit; the first that does not fit blocks the rest.
 local function pump(now)
   local cap = tonumber(redis.call('HGET', S, 'cap') or '1')
@@ -133,16 +148,8 @@ local function pump(now)
     redis.call('HDEL', QI, id)
     redis.call('ZREM', QE, id)
     if info then
-      local tok
-      if x == '1' then
-        tok = next_seq()
-        redis.call('HSET', S, 'tok', tok)
-        excl = true
-      else
-        tok = redis.call('HGET', S, 'tok') or '0'
-      end
-      redis.call('ZADD', H, now + tonumber(ttl), id)
-      redis.call('HSET', HI, id, n .. '|' .. x .. '|' .. tok .. '|' .. who)
+      grant(id, n, x, ttl, who, now)
+      if x == '1' then excl = true end
       used = used + n
       count = count + 1
       granted = granted + 1
@@ -223,7 +230,19 @@ end
 
 local xs = '0'
 if exclusive then xs = '1' end
-if id == '' or not redis.call('ZSCORE', Q, id) then
+local fresh = id == '' or not redis.call('ZSCORE', Q, id)
+if fresh and redis.call('ZCARD', Q) == 0 then
+  -- Nobody waits: grant at once if it fits (the uncontended path, without a detour through the queue).
+  local used, excl = granted_state()
+  local fits
+  if exclusive then fits = redis.call('ZCARD', H) == 0 else fits = (not excl) and used + tonumber(permits) <= scap end
+  if fits then
+    id = next_seq()
+    local tok = grant(id, tonumber(permits), xs, ttl, who, now)
+    return {'granted', id, tok, value_of()}
+  end
+end
+if fresh then
   id = next_seq()
   redis.call('ZADD', Q, id, id)
   redis.call('HSET', QI, id, permits .. '|' .. xs .. '|' .. ttl .. '|' .. who)
