@@ -395,7 +395,8 @@ function selfDeadlock(wait: Wait): DeadlockError | undefined {
     }
     if (why !== undefined) {
       return new DeadlockError(
-        `Deadlock: this task ${why}.\n${frame.res.name} was taken at:\n${formatSite(frame.site)}\nand is waited for at:\n${formatSite(wait.site)}`,
+        `Deadlock: this task ${why}.\n${frame.res.name} was taken at:\n${formatSite(frame.site)}\nand is waited for at:\n${formatSite(wait.site)}\n` +
+          "(A task started inside that scope and not awaited by it shares its locks: start it with detach() from lockbox/diagnostics.)",
       );
     }
   }
@@ -437,7 +438,8 @@ function cycleError(cycle: { wait: Wait; frame: Frame }[]): DeadlockError {
     taken.push(`${frame.res.name} was taken at:\n${formatSite(frame.site)}`);
   });
   return new DeadlockError(
-    `Deadlock: this wait would close a cycle of ${cycle.length} waits, so it is refused:\n${lines.join("\n")}\n${taken.join("\n")}\nThis wait for ${cycle[0]?.wait.res.name} started at:\n${formatSite(cycle[0]?.wait.site)}`,
+    `Deadlock: this wait would close a cycle of ${cycle.length} waits, so it is refused:\n${lines.join("\n")}\n${taken.join("\n")}\nThis wait for ${cycle[0]?.wait.res.name} started at:\n${formatSite(cycle[0]?.wait.site)}\n` +
+      "(A task started inside a scope and not awaited by it shares its locks: start it with detach() from lockbox/diagnostics.)",
   );
 }
 
@@ -974,6 +976,27 @@ export function takeTrace(): Trace {
   traceEvents = [];
   droppedEvents = 0;
   return { traceEvents: [...meta, ...events], displayTimeUnit: "ms" };
+}
+
+/**
+ * Runs `fn` outside every scope: the locks of the callback forms around this call are not in its held
+ * set. For a task started inside a `withLock` (or `withRead`, …) callback and not awaited by it (fire
+ * and forget): such a task inherits its parent scope's held set until that scope ends, so without
+ * `detach` its wait for a lock the parent still holds would be reported as a deadlock (JavaScript
+ * cannot tell a task that was started from one that is awaited). Returns what `fn` returns. With
+ * diagnostics off it just calls `fn`.
+ *
+ * @example
+ * ```ts
+ * await cache.withLock(async (guard) => {
+ *   guard.value.set(key, value);
+ *   void detach(() => flushLater(cache)); // flushLater takes `cache` again, after this scope ends
+ * });
+ * ```
+ */
+export function detach<R>(fn: () => R): R {
+  if (typeof fn !== "function") throw new TypeError(`Expected \`fn\` to be a function, got ${describe(fn)}`);
+  return als === undefined ? fn() : als.exit(fn);
 }
 
 /** @internal For tests: the settings in force, or `undefined` when off. */

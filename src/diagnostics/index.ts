@@ -8,6 +8,7 @@
 export {
   type DiagnosticsOptions,
   type DurationSummary,
+  detach,
   disableDiagnostics,
   enableDiagnostics,
   formatLockStats,
