@@ -648,7 +648,7 @@ const diagnosticsObserver: Observer = {
     if (s === undefined) return;
     const res = resList(target, key);
     const first = res[0] as Res;
-    const t = now();
+    let t = now();
     let site: Error | undefined;
     let group: Group;
     let waitedMs = 0;
@@ -660,6 +660,7 @@ const diagnosticsObserver: Observer = {
       group = grant.wait.group;
       waitedMs = grant.waitedMs;
       contended = true;
+      t = grant.wait.since + grant.waitedMs; // the hold begins at the grant that ended the wait
     } else {
       const call = current;
       if (call !== undefined && call.target === target) {

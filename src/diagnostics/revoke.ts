@@ -54,8 +54,45 @@ export class Revocation {
 /** View → the object it shows. */
 const rawOf = new WeakMap<object, object>();
 
-export function unwrap<T>(value: T): T {
-  return typeof value === "object" && value !== null ? ((rawOf.get(value) as T | undefined) ?? value) : value;
+/**
+ * What to store when `value` goes into the protected value: a view becomes its raw object, and a new
+ * object built from views (`{ ...guard.value }`, `[view]`) has the views inside it replaced by their
+ * raw objects, in place. Raw objects already in the protected value never contain views (this
+ * function is the only way in), so only new objects are walked.
+ */
+export function unwrap<T>(value: T, seen?: Set<object>): T {
+  if (typeof value !== "object" || value === null) return value;
+  const raw = rawOf.get(value);
+  if (raw !== undefined) return raw as T;
+  if (!viewable(value)) return value;
+  const visited = seen ?? new Set<object>();
+  if (visited.has(value)) return value;
+  visited.add(value);
+  if (value instanceof Map) {
+    for (const [k, v] of [...value]) {
+      const k2 = unwrap(k, visited);
+      const v2 = unwrap(v, visited);
+      if (k2 !== k) value.delete(k);
+      if (k2 !== k || v2 !== v) value.set(k2, v2);
+    }
+  } else if (value instanceof Set) {
+    for (const v of [...value]) {
+      const v2 = unwrap(v, visited);
+      if (v2 !== v) {
+        value.delete(v);
+        value.add(v2);
+      }
+    }
+  } else {
+    const record = value as Record<PropertyKey, unknown>;
+    for (const key of Reflect.ownKeys(record)) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(record, key);
+      if (descriptor === undefined || !("value" in descriptor)) continue;
+      const v2 = unwrap(descriptor.value, visited);
+      if (v2 !== descriptor.value && descriptor.writable === true) record[key] = v2;
+    }
+  }
+  return value;
 }
 
 function viewable(value: object): boolean {
