@@ -25,6 +25,8 @@
 
 import { TimeoutError } from "../errors.js";
 import type { AcquireOptions } from "../types.js";
+import { type HoldMode, type Observable, observer } from "./observer.js";
+import { describe } from "./validate.js";
 
 /** Builds the value an acquire resolves with, once its permits are granted. */
 export type OnGrant = (tag: number, permits: number) => unknown;
@@ -77,10 +79,25 @@ export class BatchSemaphore {
   #length = 0;
   #closed = false;
   readonly #onGrant: OnGrant;
+  /**
+   * Who owns this semaphore, for messages and the observer (`observer.ts`): the primitive, the key
+   * (`KeyedMutex`) and what kind of hold a waiter with a given tag asks for. Absent for private
+   * semaphores nobody observes.
+   */
+  owner: Observable | undefined = undefined;
+  key: unknown = undefined;
+  modeOf: ((tag: number) => HoldMode) | undefined = undefined;
 
   constructor(permits: number, onGrant: OnGrant) {
     this.#permits = permits;
     this.#onGrant = onGrant;
+  }
+
+  /** The owner's name (and key) for messages. */
+  get what(): string {
+    const owner = this.owner;
+    if (owner === undefined) return "the lock";
+    return this.key === undefined ? owner.name : `${owner.name}[${describe(this.key)}]`;
   }
 
   /** Free permits in the pool (a partial grant held by the head waiter is not free). */
@@ -127,6 +144,7 @@ export class BatchSemaphore {
     this.#tail = waiter;
     this.#length++;
     if (options !== undefined) this.#hook(waiter, options);
+    if (observer !== undefined && this.#observeWait(waiter, tag)) return promise;
     // A new head may take a partial grant from what is free now.
     if (this.#head === waiter && this.#permits > 0) this.#drain();
     return promise;
@@ -164,6 +182,7 @@ export class BatchSemaphore {
     this.#head = waiter;
     this.#length++;
     if (options !== undefined) this.#hook(waiter, options);
+    if (observer !== undefined && this.#observeWait(waiter, tag)) return promise;
     if (this.#permits > 0) this.#drain();
     return promise;
   }
@@ -271,6 +290,17 @@ export class BatchSemaphore {
     if (wasHead && this.#permits > 0) this.#drain();
   }
 
+  /** Tells the observer a waiter queued; `true` if it refused the wait (the waiter has left). */
+  #observeWait(waiter: Waiter, tag: number): boolean {
+    const owner = this.owner;
+    if (owner === undefined || waiter.settle === undefined) return false;
+    const mode = this.modeOf === undefined ? "exclusive" : this.modeOf(tag);
+    const refusal = (observer as NonNullable<typeof observer>).waiting(owner, mode, this.#length, this.key);
+    if (refusal === undefined) return false;
+    this.#cancel(waiter, refusal);
+    return true;
+  }
+
   #reclaim(head: Waiter): void {
     this.#permits += head.acquired;
     head.remaining += head.acquired;
@@ -285,7 +315,7 @@ export class BatchSemaphore {
     if (timeout !== undefined) {
       hooks.timer = setTimeout(() => {
         hooks.timer = undefined;
-        this.#cancel(waiter, new TimeoutError(`Timed out after ${timeout} ms waiting to acquire`));
+        this.#cancel(waiter, new TimeoutError(`Timed out after ${timeout} ms waiting for ${this.what}`));
       }, timeout);
     }
     if (signal !== undefined) {
