@@ -19,8 +19,12 @@ export interface ExploreContext {
   yield(): Promise<void>;
   /** Sleeps `ms` milliseconds of virtual time: the clock jumps when no task can run. */
   sleep(ms: number): Promise<void>;
-  /** Fails the run (even if the error is caught) when `condition` is falsy. */
-  assert(condition: unknown, message?: string): asserts condition;
+  /**
+   * Fails the run (even if the error is caught) when `condition` is falsy: throws an `AssertionError`
+   * with `message`. (Not a TypeScript assertion signature: those would require an explicit type on
+   * `t` in every body.)
+   */
+  assert(condition: unknown, message?: string): void;
   /** Virtual time, in milliseconds since the run began. */
   readonly now: number;
 }
@@ -275,16 +279,18 @@ function failureError(
   const failure = run.failure as NonNullable<Run["failure"]>;
   const error = failure.error;
   const errorText = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const [firstLine, ...moreLines] = errorText.split("\n");
   const how =
     config.replay !== undefined
       ? "replay"
       : `run ${runNumber} of ${config.runs}, strategy "${config.strategy}"${seed === undefined ? "" : `, seed ${seed}`}`;
   const switches = run.deviations.length;
   const lines = [
-    `explore: a run failed (${how})${failure.task === undefined ? "" : ` in ${failure.task.name}`}: ${errorText}`,
+    `explore: a run failed (${how})${failure.task === undefined ? "" : ` in ${failure.task.name}`}: ${firstLine}`,
     `  seed:     ${seed === undefined ? "(none)" : seed}`,
     `  schedule: ${schedule}  (${run.preemptions} preemption${run.preemptions === 1 ? "" : "s"}, ${switches} switch${switches === 1 ? "" : "es"} from the default order${shrunk === undefined ? "" : `; ${shrunk}`})`,
     `  replay:   explore(body, { replay: ${JSON.stringify(schedule)} })`,
+    ...moreLines.map((line) => `  ${line}`),
     "trace (step, task, operation, lock):",
     ...formatTrace(run),
   ];
@@ -305,7 +311,7 @@ function scheduleOf(run: Run): string {
 function runFingerprint(run: Run): string {
   let text = "";
   for (const event of run.trace) {
-    if (event.op === "fails") continue;
+    if (event.op === "fails" || event.op === "deadlock") continue;
     text += `${event.step ?? ""}|${event.task}|${event.op}|${event.lock?.kind ?? ""};`;
   }
   const failure = run.failure;

@@ -12,6 +12,14 @@ import { type LockLabel, taskContext } from "./run.js";
 
 const MAX_TIMEOUT = 2 ** 31 - 1;
 
+/**
+ * Operations that are not scheduling points themselves: the callback forms, whose inner acquire is
+ * one, and `waitWhile`, which first evaluates its predicate under a lock the task already holds, then
+ * waits through `wait` (a point). A point here would only double the schedules. Their `timeout` is
+ * still made virtual (it spans the whole call).
+ */
+const NOT_A_POINT: ReadonlySet<string> = new Set(["withLock", "withRead", "withWrite", "withPermit", "waitWhile"]);
+
 /** How a lock appears in traces: its `name` (`Mutex#3` unless named) and its kind. */
 export function describeLock(lock: object): LockLabel {
   const kind = (lock as { constructor?: { name?: unknown } }).constructor?.name;
@@ -39,7 +47,8 @@ export async function aroundOp<R>(
   const task = taskContext.getStore();
   if (task === undefined) return run(options);
   const exploration = task.run;
-  await exploration.point(task, op, lock);
+  const isPoint = !NOT_A_POINT.has(op);
+  if (isPoint) await exploration.point(task, op, lock);
 
   let effective = options;
   let timer: { cancel(): void } | undefined;
@@ -65,6 +74,15 @@ export async function aroundOp<R>(
     effective = { ...(options as object), timeout: undefined, signal: controller.signal };
   }
 
+  if (!isPoint) {
+    try {
+      return await run(effective);
+    } finally {
+      timer?.cancel();
+      unfollow?.();
+    }
+  }
+
   const inside = { op, lock };
   task.inside.push(inside);
   let value: R | undefined;
@@ -83,7 +101,8 @@ export async function aroundOp<R>(
   // Blocked at the end of an earlier step: the grant (or the failure) came from another task or a
   // timer. Park, so that the scheduler also decides when this task resumes.
   if (task.state === "blocked") {
-    await exploration.point(task, failed ? `${op} failed` : `${op} done`, lock);
+    const why = failed ? `${op} failed: ${error instanceof Error ? error.name : String(error)}` : `after ${op}`;
+    await exploration.point(task, "resume", lock, why);
   }
   if (failed) throw error;
   exploration.acquired(task, lock, value);
@@ -102,8 +121,10 @@ export function grantOp(lock: object, guard: object): void {
   if (task !== undefined) task.run.granted(lock, guard, undefined);
 }
 
-/** `guard` was released. */
-export function releaseOp(guard: object): void {
+/** `guard` was released: traced, and no longer held. */
+export function releaseOp(lock: object, guard: object): void {
   const task = taskContext.getStore();
-  if (task !== undefined) task.run.released(guard);
+  if (task === undefined) return;
+  task.run.released(guard);
+  task.run.syncOp(task, "release", lock);
 }

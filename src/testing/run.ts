@@ -306,7 +306,13 @@ export class Run {
     if (this.failure !== undefined || this.ended) return;
     this.failure = { error, task };
     const text = error instanceof Error ? `${error.name}: ${firstLine(error.message)}` : String(error);
-    this.#record(undefined, task, "fails", undefined, text);
+    this.#record(
+      undefined,
+      task,
+      error instanceof DeadlockError && task === undefined ? "deadlock" : "fails",
+      undefined,
+      text,
+    );
   }
 
   /** A synchronous operation (release, try-acquire, notify, borrow, …): traced, never a switch. */
@@ -353,7 +359,14 @@ export class Run {
   /** After a drain, a task still `running` is inside a lockbox operation, or awaiting something else. */
   #settle(): void {
     for (const task of this.tasks) {
-      if (task.state === "running") task.state = task.inside.length > 0 ? "blocked" : "waiting";
+      if (task.state !== "running") continue;
+      const inner = task.inside[task.inside.length - 1];
+      if (inner === undefined) {
+        task.state = "waiting";
+      } else {
+        task.state = "blocked";
+        this.#record(undefined, task, "blocks", inner.lock, `in ${inner.op}`);
+      }
     }
   }
 
@@ -401,7 +414,12 @@ export class Run {
         }
       }
       const name = lock === undefined ? "" : ` ${this.describe(lock).name}`;
-      const held = on.length > 0 ? ` held by ${on.map((t) => t.name).join(", ")}` : " (no task holds it)";
+      const held =
+        on.length > 0
+          ? ` held by ${on.map((t) => (t.state === "done" ? `${t.name} (finished without releasing it)` : t.name)).join(", ")}`
+          : lock === undefined
+            ? ""
+            : nobodyHolds(this.describe(lock).kind);
       const mine = lock !== undefined && [...this.#holders.values()].some((h) => h.lock === lock && h.task === task);
       return {
         what: `waits in ${inner.op}()${name}${held}${mine ? `; ${task.name} itself holds it` : ""}`,
@@ -430,11 +448,19 @@ export class Run {
       "Deadlock: every unfinished task is blocked and no virtual timer is pending.",
       ...(cycle === undefined
         ? []
-        : [`cycle: ${cycle.map((task) => `${task.name} ${edges.get(task)?.what}`).join(" -> ")}`]),
+        : [`cycle: ${cycle.map((task) => `${task.name} ${edges.get(task)?.what}`).join("\n    -> ")}`]),
+      "tasks:",
       ...stuck.map((task) => `  ${task.name} ${edges.get(task)?.what}`),
     ];
     return new DeadlockError(lines.join("\n"));
   }
+}
+
+/** Why a wait with no holder to wait for never ends, by kind of primitive. */
+function nobodyHolds(kind: string): string {
+  if (kind === "Notify" || kind === "Condvar") return " and no task that can still run will notify it";
+  if (kind === "Barrier") return " and not enough tasks are left to arrive";
+  return " (no task holds it)";
 }
 
 function firstLine(text: string): string {
