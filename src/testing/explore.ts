@@ -176,16 +176,16 @@ function context(run: Run): ExploreContext {
 
 async function sample(body: Body, config: Config): Promise<ExploreResult> {
   const seen = new Set<string>();
-  let expectedSteps = 0;
+  // PCT spreads its change points over the decisions a run makes: the most seen so far (a guess for
+  // the first run).
+  let expectedDecisions = 8;
   for (let i = 0; i < config.runs; i++) {
     const seed = runSeed(config.seed, i);
     const chooser =
-      config.strategy === "pct"
-        ? new PctChooser(seed, config.depth, expectedSteps > 0 ? expectedSteps : 50)
-        : new RandomChooser(seed);
+      config.strategy === "pct" ? new PctChooser(seed, config.depth, expectedDecisions) : new RandomChooser(seed);
     const run = await runOnce(body, chooser, config);
     seen.add(run.decisions.map((d) => d.chosen).join(","));
-    expectedSteps = Math.max(expectedSteps, run.step);
+    expectedDecisions = i === 0 ? run.decisions.length : Math.max(expectedDecisions, run.decisions.length);
     if (run.failure !== undefined) throw await report(body, run, config, i + 1, config.seed);
   }
   return { runs: config.runs, schedulesExplored: seen.size, exhaustive: false };

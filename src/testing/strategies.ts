@@ -25,41 +25,50 @@ export class RandomChooser implements Chooser {
  * Probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi, Nagarakatte, ASPLOS 2010).
  *
  * Every task gets a random priority when it is created, above `depth`; the highest-priority enabled
- * task always runs. At `depth - 1` change points, chosen at random among the steps the run is expected
- * to take, the running task drops to priority `depth - i` (below every initial priority). A bug that
- * needs `d` ordering constraints is found by one run with probability at least `1 / (n · k^(d-1))`
- * for `n` tasks and `k` steps, whatever the program, where a random walk can be exponentially worse.
+ * task always runs. At `depth - 1` change points, chosen at random among the decisions the run is
+ * expected to make (steps with more than one enabled task), the task about to run drops to priority
+ * `depth - i` (below every initial priority) and the choice is made again. A bug that needs `d`
+ * ordering constraints is found by one run with probability at least `1 / (n · k^(d-1))` for `n`
+ * tasks and `k` decisions, whatever the program, where a random walk can be exponentially worse.
  */
 export class PctChooser implements Chooser {
   readonly #rng: Rng;
   readonly #changes: Map<number, number>;
   readonly #depth: number;
+  #decision = 0;
 
   /**
-   * @param depth - the bug depth aimed at (1: one change point fewer than needed means none).
-   * @param steps - how many steps a run is expected to take (the largest run so far).
+   * @param depth - the bug depth aimed at.
+   * @param decisions - how many decisions a run is expected to make (the most made by a run so far).
    */
-  constructor(seed: number, depth: number, steps: number) {
+  constructor(seed: number, depth: number, decisions: number) {
     this.#rng = new Rng(seed);
     this.#depth = depth;
     this.#changes = new Map();
-    for (let i = 1; i < depth; i++) this.#changes.set(1 + this.#rng.below(Math.max(1, steps)), depth - i);
+    for (let i = 1; i < depth; i++) this.#changes.set(1 + this.#rng.below(Math.max(1, decisions)), depth - i);
   }
 
   onSpawn(task: Task): void {
-    // Initial priorities sit above every change-point priority (1 … depth-1); ties broken by a random
-    // fraction so that they are distinct.
+    // Initial priorities sit above every change-point priority (1 … depth-1); a random fraction
+    // makes them distinct.
     task.priority = this.#depth + this.#rng.nextU32() / 2 ** 32;
   }
 
-  choose(enabled: readonly Task[], _fallback: Task, run: Run): Task {
-    // The running task drops at a change point (the step about to be taken is run.step + 1).
-    const change = this.#changes.get(run.step + 1);
-    if (change !== undefined && run.current !== undefined) run.current.priority = change;
-    let best = enabled[0] as Task;
-    for (const task of enabled) if (task.priority > best.priority) best = task;
+  choose(enabled: readonly Task[]): Task {
+    const change = this.#changes.get(++this.#decision);
+    let best = highest(enabled);
+    if (change !== undefined) {
+      best.priority = change;
+      best = highest(enabled);
+    }
     return best;
   }
+}
+
+function highest(enabled: readonly Task[]): Task {
+  let best = enabled[0] as Task;
+  for (const task of enabled) if (task.priority > best.priority) best = task;
+  return best;
 }
 
 /** The schedule of a run was not the one being followed: the body is not deterministic. */
