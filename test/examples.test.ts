@@ -20,6 +20,12 @@ const expected: Record<string, RegExp[]> = {
   "worker-pool.ts": [/counter: 40000 \(expected 40000\)/],
   "worker-poison.ts": [/PoisonError/, /after clearPoison: locked fine/],
   "showcase.ts": [/Tour done in/],
+  "explore-lost-update.ts": [
+    /found: overdraft: balance -40 in run \d+, 1 preemption/,
+    /replay string: \S+/,
+    /replayed: same failure/,
+  ],
+  "explore-node-test.ts": [/exhaustive: \d+ schedules, all passed/, /# pass 2/, /# fail 0/],
 };
 
 const files = readdirSync(new URL("../examples", import.meta.url)).filter((f) => f.endsWith(".ts"));
