@@ -31,11 +31,15 @@ import { describe } from "./validate.js";
 /** Builds the value an acquire resolves with, once its permits are granted. */
 export type OnGrant = (tag: number, permits: number) => unknown;
 
-/** Timer and abort listener of a waiter that asked for them; absent for plain acquires. */
+/**
+ * Timer and abort listener of a waiter that asked for them, and whether an observer saw it queue;
+ * absent for plain acquires.
+ */
 interface CancelHooks {
   timer: ReturnType<typeof setTimeout> | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  observed: boolean;
 }
 
 /**
@@ -251,7 +255,11 @@ export class BatchSemaphore {
   #grant(waiter: Waiter): void {
     const settle = waiter.settle as (value: unknown) => void;
     waiter.settle = undefined;
-    if (waiter.hooks !== undefined) unhook(waiter.hooks);
+    const hooks = waiter.hooks;
+    if (hooks !== undefined) {
+      unhook(hooks);
+      if (hooks.observed) observer?.waitEnded(waiter, undefined);
+    }
     const permits = waiter.acquired;
     let value: unknown;
     try {
@@ -268,7 +276,11 @@ export class BatchSemaphore {
     const settle = waiter.settle;
     if (settle === undefined) return;
     waiter.settle = undefined;
-    if (waiter.hooks !== undefined) unhook(waiter.hooks);
+    const hooks = waiter.hooks;
+    if (hooks !== undefined) {
+      unhook(hooks);
+      if (hooks.observed) observer?.waitEnded(waiter, reason);
+    }
     settle(Promise.reject(reason));
   }
 
@@ -295,7 +307,10 @@ export class BatchSemaphore {
     const owner = this.owner;
     if (owner === undefined || waiter.settle === undefined) return false;
     const mode = this.modeOf === undefined ? "exclusive" : this.modeOf(tag);
-    const refusal = (observer as NonNullable<typeof observer>).waiting(owner, mode, this.#length, this.key);
+    if (waiter.hooks === undefined) {
+      waiter.hooks = { timer: undefined, signal: undefined, onAbort: undefined, observed: true };
+    } else waiter.hooks.observed = true;
+    const refusal = (observer as NonNullable<typeof observer>).waiting(owner, mode, this.#length, this.key, waiter);
     if (refusal === undefined) return false;
     this.#cancel(waiter, refusal);
     return true;
@@ -310,7 +325,7 @@ export class BatchSemaphore {
   #hook(waiter: Waiter, options: AcquireOptions): void {
     const { signal, timeout } = options;
     if (signal === undefined && timeout === undefined) return;
-    const hooks: CancelHooks = { timer: undefined, signal: undefined, onAbort: undefined };
+    const hooks: CancelHooks = { timer: undefined, signal: undefined, onAbort: undefined, observed: false };
     waiter.hooks = hooks;
     if (timeout !== undefined) {
       hooks.timer = setTimeout(() => {

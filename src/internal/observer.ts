@@ -30,6 +30,8 @@
  * 5. Every acquire that has to queue calls {@link Observer.waiting} synchronously, in the waiting task,
  *    right after it entered the queue. If `waiting` returns an error, the waiter leaves the queue at
  *    once, exactly as on abort, and the acquire rejects with that error (diagnostics' `DeadlockError`).
+ *    Every such wait ends with exactly one {@link Observer.waitEnded}, synchronously, when it is
+ *    granted (before the `acquired` of its guard) or given up.
  *
  * Guards acquired before an observer was installed are never announced; an observer must ignore a
  * release of a guard it never saw acquired.
@@ -109,9 +111,16 @@ export interface Observer {
    * An acquire of `target` entered its queue. `permits`: how many it asks for (RwLock: 1 for a shared
    * request, more for a write or an upgrade; `mode` says which); `queued`: the queue's length, this
    * waiter included; `key`: the `KeyedMutex` key. Return an error to make this waiter leave the queue
-   * and reject with it.
+   * and reject with it (`waitEnded` is still called). `ticket` identifies this wait in `waitEnded`.
    */
-  waiting(target: Observable, mode: HoldMode, queued: number, key?: unknown): Error | undefined;
+  waiting(target: Observable, mode: HoldMode, queued: number, key: unknown, ticket: object): Error | undefined;
+
+  /**
+   * The wait announced by `waiting` with this `ticket` ended: granted (`reason` undefined; for a hold,
+   * `acquired` follows at once) or given up (`reason`: the abort reason, the `TimeoutError`, the
+   * `ClosedError`, or the error `waiting` returned).
+   */
+  waitEnded(ticket: object, reason: unknown): void;
 }
 
 /**
@@ -188,12 +197,17 @@ function compose(list: readonly Observer[]): Observer | undefined {
     released(target, guard) {
       for (const o of all) o.released(target, guard);
     },
-    waiting(target, mode, queued, key) {
+    waiting(target, mode, queued, key, ticket) {
+      // Every observer hears of the wait (each will hear it end), even after one refused it.
+      let refusal: Error | undefined;
       for (const o of all) {
-        const error = o.waiting(target, mode, queued, key);
-        if (error !== undefined) return error;
+        const error = o.waiting(target, mode, queued, key, ticket);
+        if (refusal === undefined) refusal = error;
       }
-      return undefined;
+      return refusal;
+    },
+    waitEnded(ticket, reason) {
+      for (const o of all) o.waitEnded(ticket, reason);
     },
   };
 }

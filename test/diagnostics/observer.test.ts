@@ -61,6 +61,9 @@ function recorder(overrides: Partial<Observer> = {}): Observer & { events: Event
       events.push(`waiting ${target.name} ${mode} ${queued}${key === undefined ? "" : ` ${String(key)}`}`);
       return undefined;
     },
+    waitEnded(_ticket, reason) {
+      events.push(reason === undefined ? "granted" : `gave up: ${(reason as Error).message}`);
+    },
     ...overrides,
   };
 }
@@ -156,11 +159,19 @@ describe("observer slot", () => {
     expect(rec.events).toEqual(["around m lock", "acquired m g1 exclusive", "around m lock", "waiting m exclusive 1"]);
     first.release();
     const g2 = await second;
-    expect(rec.events.slice(4)).toEqual(["released m g1", "acquired m g2 exclusive"]);
+    expect(rec.events.slice(4)).toEqual(["released m g1", "granted", "acquired m g2 exclusive"]);
     expect(rec.guards.get(g2)).toBe("g2");
     g2.release();
     g2.release(); // idempotent: announced once
-    expect(rec.events.slice(6)).toEqual(["released m g2"]);
+    expect(rec.events.slice(7)).toEqual(["released m g2"]);
+    const g3 = await m.lock();
+    await expect(m.lock({ timeout: 1 })).rejects.toThrow(TimeoutError);
+    g3.release();
+    expect(rec.events.slice(-3)).toEqual([
+      "waiting m exclusive 1",
+      "gave up: Timed out after 1 ms waiting for m",
+      "released m g3",
+    ]);
   });
 
   it("wraps with* forms around their inner acquire, and announces sync operations", async () => {
@@ -208,6 +219,7 @@ describe("observer slot", () => {
       "around rw upgrade",
       "waiting rw exclusive 1",
       "released rw g2",
+      "granted",
       "released rw g1",
       "acquired rw g3 exclusive",
       "sync rw downgrade",
@@ -279,6 +291,8 @@ describe("observer slot", () => {
   it("lets waiting refuse a wait: the waiter leaves the queue as on abort", async () => {
     const refusal = new Error("refused");
     const rec = recorder({ waiting: () => refusal });
+    const ended: unknown[] = [];
+    rec.waitEnded = (_ticket, reason) => ended.push(reason);
     uninstall = installObserver(rec);
     const m = new Mutex(0);
     const held = await m.lock();
@@ -290,6 +304,7 @@ describe("observer slot", () => {
     await expect(sem.acquire(1, { timeout: 10_000 })).rejects.toBe(refusal);
     permit.release();
     expect(sem.available).toBe(1);
+    expect(ended).toEqual([refusal, refusal]);
   });
 
   it("composes two observers, the first installed outermost, and uninstalls cleanly", async () => {
