@@ -14,7 +14,10 @@ const explorer: Observer = {
   sync: (target, op) => syncOp(target, op),
   acquired: (target, guard) => grantOp(target, guard),
   released: (target, guard) => releaseOp(target, guard),
+  // Blocked tasks are recognised by the scheduler itself (a task inside an operation whose promise did
+  // not settle within its step), which also covers waits that never queue in a lockbox core.
   waiting: () => undefined,
+  waitEnded: () => {},
 };
 
 let explorations = 0;
