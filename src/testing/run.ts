@@ -171,6 +171,15 @@ export class Run {
 
   /** Runs `body` as task 0 (`main`) and steps until every task is done or the run fails. */
   async execute(body: () => unknown): Promise<void> {
+    try {
+      await this.#loop(body);
+    } finally {
+      // Also when a chooser throws (a divergence): tasks still in flight stop at their next point.
+      this.ended = true;
+    }
+  }
+
+  async #loop(body: () => unknown): Promise<void> {
     this.spawn(undefined, body, "main");
     await drain();
     for (;;) {
@@ -221,7 +230,6 @@ export class Run {
       resume();
       await drain();
     }
-    this.ended = true;
   }
 
   /** Creates a task that parks at its start point; its promise settles when it has passed its end point. */
@@ -426,7 +434,10 @@ export class Run {
         on,
       };
     }
-    return { what: "awaits a promise that is not a lockbox operation and no task will settle", on: [] };
+    return {
+      what: "awaits something that is not a lockbox operation (another task's promise, or a promise nothing will settle)",
+      on: [],
+    };
   }
 
   #deadlock(): DeadlockError {

@@ -282,7 +282,7 @@ describe("explore: engine", () => {
     );
     expect((error.cause as Error).name).toBe("DeadlockError");
     expect(error.message).toMatch(/main waits in join\(\) for task 1/);
-    expect(error.message).toMatch(/task 1 awaits a promise that is not a lockbox operation/);
+    expect(error.message).toMatch(/task 1 awaits something that is not a lockbox operation/);
   });
 
   it("a livelock hits maxSteps", async () => {
