@@ -126,6 +126,57 @@ describe("explore drives every primitive", () => {
     });
   });
 
+  it("a woken task resumes when the scheduler picks it, not inside the releaser's step", async () => {
+    // Task 2 can observe the window between the hand-over of the lock to task 1 (blocked in lock())
+    // and task 1 running again only if that resumption is a scheduling point of its own.
+    let windowSeen = false;
+    let resumeTraced = false;
+    const result = await explore(
+      async (t) => {
+        const m = new Mutex(0, { name: "m" });
+        let released = false;
+        let resumed = false;
+        const g = await m.lock();
+        t.spawn(async () => {
+          const h = await m.lock();
+          resumed = true;
+          h.release();
+        });
+        t.spawn(async () => {
+          await t.yield();
+          await t.yield();
+          if (released && !resumed && m.isLocked) windowSeen = true;
+        });
+        await t.yield();
+        released = true;
+        g.release();
+        await t.join();
+      },
+      { strategy: "exhaustive", preemptionBound: 3 },
+    );
+    expect(result.exhaustive).toBe(true);
+    expect(windowSeen).toBe(true);
+    // And the trace shows it: a failing replay of such a schedule lists `resume m (after lock)`.
+    const error = await explore(
+      async (t) => {
+        const m = new Mutex(0, { name: "m" });
+        const g = await m.lock();
+        t.spawn(async () => {
+          (await m.lock()).release();
+        });
+        await t.yield();
+        g.release();
+        await t.join();
+        t.assert(false, "show the trace");
+      },
+      // A hand-written schedule: at step 3 (main at its yield, task 1 at its start) run task 1, which
+      // then blocks in lock() until main releases.
+      { replay: "3>1" },
+    ).catch((e: Error) => e);
+    resumeTraced = /task 1\s+resume m \(after lock\)/.test((error as Error).message);
+    expect(resumeTraced).toBe(true);
+  });
+
   it("a timeout that races with a release: either outcome, never a leak", async () => {
     const outcomes = new Set<string>();
     await explore(
