@@ -126,6 +126,35 @@ describe("explore drives every primitive", () => {
     });
   });
 
+  it("exhaustive count, by hand, with a blocked acquire", async () => {
+    // main takes m, spawns task T, yields (Y), releases m, ends (E). T: start (S), lock (L), end (Et);
+    // if L comes before Y, T blocks there, and Y's release hands m to T, which resumes (R) before Et.
+    // Steps 1 and 2 (main start, main lock) are forced. After them, with main the current task:
+    //   Y before L (T never blocks): Y and E inserted into S L Et with Y before L -> 4 + 3 = 7 orders:
+    //     Y E S L Et (0 preemptions), Y S E L Et (2), Y S L E Et (2), Y S L Et E (1),
+    //     S Y E L Et (2), S Y L E Et (4), S Y L Et E (3);
+    //   L before Y (T blocks, Y wakes it): S L Y, then E anywhere after Y among R Et -> 3 orders:
+    //     S L Y E R Et (1), S L Y R E Et (3), S L Y R Et E (2).
+    // (A preemption: switching away from a task that could continue; none after T blocks at L.)
+    // Schedules with at most b preemptions: b=0: 1, b=1: 3, b=2: 7, b=3: 9, b>=4: all 10.
+    const body = async (t: ExploreContext) => {
+      const m = new Mutex(0);
+      const g = await m.lock();
+      t.spawn(async () => {
+        (await m.lock()).release();
+      });
+      await t.yield();
+      g.release();
+    };
+    const counts: number[] = [];
+    for (const preemptionBound of [0, 1, 2, 3, 4, 8]) {
+      const result = await explore(body, { strategy: "exhaustive", preemptionBound });
+      expect(result.exhaustive).toBe(true);
+      counts.push(result.schedulesExplored);
+    }
+    expect(counts).toEqual([1, 3, 7, 9, 10, 10]);
+  });
+
   it("a woken task resumes when the scheduler picks it, not inside the releaser's step", async () => {
     // Task 2 can observe the window between the hand-over of the lock to task 1 (blocked in lock())
     // and task 1 running again only if that resumption is a scheduling point of its own.
