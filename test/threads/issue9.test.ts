@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, expectTypeOf, it, vi } from "vitest";
 import {
+  AtomicI32,
   Barrier,
   Condvar,
   JsonCell,
@@ -328,6 +329,9 @@ describe("finding 15: timeouts past 2^31 − 1 ms, Barrier(0)", () => {
     after.release();
     expect((await new Barrier(1).wait({ timeout: 2 ** 40 })).isLeader).toBe(true);
     await new OnceLock().getOrInit(() => {}, { timeout: THIRTY_DAYS });
+    const flag = new AtomicI32(1);
+    expect(flag.waitSync(0, THIRTY_DAYS)).toBe("not-equal");
+    expect(await flag.waitAsync(0, { timeout: THIRTY_DAYS })).toBe("not-equal");
     // Still refused: negative, NaN, Infinity.
     await expect(mutex.lock({ timeout: -1 })).rejects.toThrow(/finite number of milliseconds/);
     await expect(mutex.lock({ timeout: Number.NaN })).rejects.toBeInstanceOf(RangeError);
