@@ -122,6 +122,8 @@ export class Mutex<T = null> {
   /** The binding when release must write back (JSON), else `undefined`. */
   readonly #closing: DataBinding<GuardValue<T>> | undefined;
   readonly #poisonOnError: boolean;
+  /** The last pending hand-off `tryLock` saw (see raw-mutex `revertOrphanedHandoff`). */
+  readonly #sighting: raw.HandoffSighting = { word: 0, since: 0 };
 
   static {
     bindingOf = (mutex) => mutex.#data;
@@ -369,7 +371,11 @@ export class Mutex<T = null> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }` (the caller does not hold the lock).
    */
   tryLock(options?: { ignorePoison?: boolean | undefined }): MutexGuard<T> | undefined {
-    if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) return undefined;
+    if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) {
+      // A hand-off whose starving waiter died is taken back after a while (raw-mutex, issue 9).
+      if (!raw.revertOrphanedHandoff(A, this.#word, 0, this.#sighting, now)) return undefined;
+      if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) return undefined;
+    }
     return this.#acquired(options?.ignorePoison === true, "tryLock");
   }
 

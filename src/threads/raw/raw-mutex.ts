@@ -248,6 +248,52 @@ export function unlockSlow(A: AtomicsLike, w: Int32Array, i: number, me: number,
   }
 }
 
+/** What a try-acquirer remembers of a hand-off it could not take (see {@link revertOrphanedHandoff}). */
+export interface HandoffSighting {
+  /** The HANDOFF word last seen (0: none). */
+  word: number;
+  /** Clock reading when it was first seen. */
+  since: number;
+}
+
+/**
+ * A pending hand-off that stays unchanged this long (ms) has nobody left to claim it: every parked
+ * waiter is woken by the hand-off's notify and re-checks within its poll period anyway.
+ */
+export const ORPHANED_AFTER_MS = 4 * POLL_MS;
+
+/**
+ * For `tryLock`, which never parks and so can never claim a hand-off: when the same HANDOFF word has
+ * been seen for {@link ORPHANED_AFTER_MS} (the starving waiter it was made for died, or gave up
+ * without seeing it), turns it back into a plain unlock and wakes everyone, as {@link abandonLock}
+ * does. Returns `true` when it did (the caller may try again). At worst a slow live waiter loses its
+ * hand-off and competes normally: fairness is delayed, nothing is lost.
+ */
+export function revertOrphanedHandoff(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  sighting: HandoffSighting,
+  now: Clock,
+): boolean {
+  const s = A.load(w, i);
+  if ((s & HANDOFF) === 0) {
+    sighting.word = 0;
+    return false;
+  }
+  const t = now();
+  if (sighting.word !== s) {
+    sighting.word = s;
+    sighting.since = t;
+    return false;
+  }
+  if (t - sighting.since < ORPHANED_AFTER_MS) return false;
+  sighting.word = 0;
+  if (A.compareExchange(w, i, s, s & POISONED) !== s) return false;
+  A.notify(w, i);
+  return true;
+}
+
 /** Sets POISONED (the holder failed). */
 export function poisonLock(A: AtomicsLike, w: Int32Array, i: number): void {
   A.or(w, i, POISONED);
