@@ -4,6 +4,7 @@
  */
 
 import { describe, expect, it } from "vitest";
+import { LockboxError } from "../../src/errors.js";
 import { ExplorationError, type ExploreContext, explore } from "../../src/testing/index.js";
 
 /** Two tasks that read a shared variable, yield, and write it back: the lost update without locks. */
@@ -33,6 +34,8 @@ describe("explore: engine", () => {
   it("finds the racy increment with every strategy, and reports seed, schedule and trace", async () => {
     for (const strategy of ["random", "pct", "exhaustive"] as const) {
       const error = await failure(explore(racyIncrements, { strategy, seed: 7 }));
+      expect(error).toBeInstanceOf(LockboxError);
+      expect(error.name).toBe("ExplorationError");
       expect(error.cause).toBeInstanceOf(Error);
       expect((error.cause as Error).message).toBe("x is 1, expected 2");
       expect(error.seed).toBe(strategy === "exhaustive" ? undefined : 7);

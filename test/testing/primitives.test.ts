@@ -15,6 +15,7 @@ import {
   TimeoutError,
 } from "../../src/index.js";
 import { type ExploreContext, explore } from "../../src/testing/index.js";
+import { programs } from "./programs.js";
 
 const RUNS = Number(process.env.EXPLORE_RUNS ?? 200);
 
@@ -153,6 +154,16 @@ describe("explore drives every primitive", () => {
       counts.push(result.schedulesExplored);
     }
     expect(counts).toEqual([1, 3, 7, 9, 10, 10]);
+  });
+
+  it("two explorations at once (test.concurrent) keep their tasks apart", async () => {
+    const [abba, ok] = await Promise.allSettled([
+      explore(programs[1]?.buggy as never, { seed: 3 }),
+      explore(programs[1]?.correct as never, { seed: 3, runs: RUNS }),
+    ]);
+    expect(abba.status).toBe("rejected");
+    expect(((abba as PromiseRejectedResult).reason as Error).message).toMatch(/cycle: task \d waits in lock\(\)/);
+    expect(ok).toEqual({ status: "fulfilled", value: expect.objectContaining({ runs: RUNS }) });
   });
 
   it("a woken task resumes when the scheduler picks it, not inside the releaser's step", async () => {
