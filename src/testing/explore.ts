@@ -287,7 +287,7 @@ function failureError(
   const switches = run.deviations.length;
   const lines = [
     `explore: a run failed (${how})${failure.task === undefined ? "" : ` in ${failure.task.name}`}: ${firstLine}`,
-    `  seed:     ${seed === undefined ? "(none)" : seed}`,
+    `  seed:     ${seed === undefined ? "(none)" : config.seedGiven ? seed : `${seed} (drawn at random; pass { seed: ${seed} } to rerun this exploration)`}`,
     `  schedule: ${schedule}  (${run.preemptions} preemption${run.preemptions === 1 ? "" : "s"}, ${switches} switch${switches === 1 ? "" : "es"} from the default order${shrunk === undefined ? "" : `; ${shrunk}`})`,
     `  replay:   explore(body, { replay: ${JSON.stringify(schedule)} })`,
     ...moreLines.map((line) => `  ${line}`),
