@@ -52,7 +52,8 @@ describe("explore: what the reports say", () => {
     expect(error.message).toMatch(
       /cycle: task 1 waits in lock\(\) audit held by task 2\n\s+-> task 2 waits in lock\(\) accounts held by task 1/,
     );
-    expect(error.message).toMatch(/\d+ {2}task 1\s+lock accounts/);
+    expect(error.message).toMatch(/\n {9}task 1\s+lock accounts\n/);
+    expect(error.message).toMatch(/\d+ {2}task 1\s+after lock accounts/);
     expect(error.message).toMatch(/task 2\s+blocks accounts \(in lock\)/);
     expect(error.preemptions).toBe(1);
   });

@@ -70,15 +70,17 @@ describe("explore: engine", () => {
     expect(result.schedulesExplored).toBeLessThanOrEqual(200);
   });
 
-  it("exhaustive count, by hand: one empty task joined by the body", async () => {
-    // Points: main start (forced), then main is at `join` and task 1 at `start`.
-    //   a. main join (default): task 1 is not done, main blocks; task 1 start, end; main joined, end.
-    //   b. task 1 start (preemption 1); then task 1 is at `end`, main at `join`:
-    //      b1. task 1 end (default), main join finds it done, main end;
-    //      b2. main join (preemption 2), blocks; task 1 end; main joined, end.
-    // So 1 schedule with bound 0, 2 with bound 1 (a, b1), 3 with bound 2.
+  it("exhaustive count, by hand: one empty task, a yield, a join", async () => {
+    // Step 1 (main start) is forced: main spawns task 1 and parks at its yield (Y). Then main has the
+    // points Y, "after join" (J: main blocks in join() until task 1 is done) and end (E); task 1 has
+    // start (S) and end (Et), and Et must come before J. Orders, with main the current task:
+    //   Y S Et J E  (0 preemptions: main blocks in join, task 1 runs)
+    //   S Et Y J E  (1: task 1 instead of main at Y)
+    //   S Y Et J E  (2: and back to main while task 1 could end)
+    // So 1 schedule with bound 0, 2 with bound 1, 3 with bound 2 or more.
     const body = async (t: ExploreContext) => {
       t.spawn(() => {});
+      await t.yield();
       await t.join();
     };
     const counts = [];
@@ -176,6 +178,7 @@ describe("explore: engine", () => {
       explore(
         async (t) => {
           calls++;
+          t.spawn(() => t.yield());
           t.spawn(() => t.yield());
           if (calls % 3 === 0) t.spawn(() => {});
           await t.join();
