@@ -70,9 +70,11 @@ const TRACE_LINES = 120;
  * body, a task or `t.assert` throws, or every unfinished task is blocked with no virtual timer pending
  * (a deadlock, reported with its cycle). Loom for JavaScript.
  *
- * Every asynchronous `lockbox` operation of the body's tasks is a scheduling point (a task switch may
- * happen just before it takes effect), as are `t.yield()`, `t.sleep()` and the start and end of every
- * task. Synchronous operations (release, try-acquire, notify, borrow, `Cell` get/set) are traced but
+ * Every asynchronous `lockbox` operation of the body's tasks is a scheduling point: the operation
+ * takes effect when it is called (atomically with the code before it, as in JavaScript), and another
+ * task may run before the caller continues — right away for a free lock, after a release for a
+ * contended one. `t.yield()`, `t.sleep()`, `t.join()` and the start and end of every task are points
+ * too. Synchronous operations (release, try-acquire, notify, borrow, `Cell` get/set) are traced but
  * atomic. A plain `await` of anything else is not a point.
  *
  * The body must be deterministic apart from scheduling: it builds its own locks and state on every
