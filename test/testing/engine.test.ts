@@ -303,6 +303,26 @@ describe("explore: engine", () => {
     expect((error.cause as Error).message).toContain("maxSteps (50)");
   });
 
+  it("named tasks appear by name in the trace and the report", async () => {
+    const error = await failure(
+      explore(
+        async (t) => {
+          t.spawn(
+            async () => {
+              await t.yield();
+              throw new Error("flush failed");
+            },
+            { name: "flusher" },
+          );
+        },
+        { seed: 1, runs: 2 },
+      ),
+    );
+    expect(error.message).toMatch(/in flusher: Error: flush failed/);
+    expect(error.message).toMatch(/main\s+spawn flusher/);
+    expect(error.message).toMatch(/\d+ {2}flusher\s+yield/);
+  });
+
   it("t.* outside a task of the run throws", async () => {
     let saved: ExploreContext | undefined;
     await explore(
