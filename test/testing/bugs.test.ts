@@ -60,7 +60,6 @@ describe("explore: what the reports say", () => {
 
   it("an acquire timeout fires in virtual time, only when no task can run", async () => {
     const { Mutex, TimeoutError } = await import("../../src/index.js");
-    const started = Date.now();
     const result = await explore(
       async (t) => {
         const m = new Mutex(0, { name: "m" });
@@ -83,7 +82,7 @@ describe("explore: what the reports say", () => {
       { seed: 2, runs: 50 },
     );
     expect(result.runs).toBe(50);
-    expect(Date.now() - started).toBeLessThan(20_000);
+    // No wall-clock assertion: a real wait this long would exceed the test timeout by far.
   });
 
   it("a Condvar.waitTimeout times out in virtual time", async () => {

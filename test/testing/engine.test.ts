@@ -223,7 +223,6 @@ describe("explore: engine", () => {
 
   it("t.sleep runs on virtual time: ordered by wake-up time, instantly", async () => {
     const order: string[] = [];
-    const started = Date.now();
     await explore(
       async (t) => {
         order.length = 0;
@@ -241,7 +240,7 @@ describe("explore: engine", () => {
       { seed: 1, runs: 20 },
     );
     expect(order).toEqual(["early@5", "late@2000000000"]);
-    expect(Date.now() - started).toBeLessThan(20_000);
+    // No wall-clock assertion: a real wait this long would exceed the test timeout by far.
   });
 
   it("a task that throws fails the run; the error is the cause", async () => {
