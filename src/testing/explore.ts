@@ -343,7 +343,8 @@ function formatTrace(run: Run): string[] {
  * 1. remove deviations in chunks (halves, quarters, …, single ones), keeping any removal that fails;
  * 2. search every schedule with fewer preemptions than the best so far (bounded depth-first search,
  *    bound 0, 1, …): this finds a schedule the removals cannot reach, such as one switch at another
- *    step instead of two; then removal again.
+ *    step instead of two; then removal again;
+ * 3. with the rest of the budget, search the schedules with as many preemptions for fewer switches.
  */
 async function shrink(body: Body, failing: Run, config: Config): Promise<Run> {
   const budget = { runs: MAX_SHRINK_RUNS };
@@ -376,6 +377,21 @@ async function shrink(body: Body, failing: Run, config: Config): Promise<Run> {
       best = await removeDeviations(body, found, config, sameFailure, budget);
       break;
     }
+  }
+  // 3. Same preemptions, fewer switches: what is left of the budget goes to the schedules with exactly
+  //    as many preemptions, keeping the failing one with the fewest switches (small programs: all).
+  const search = new DfsSearch(best.preemptions);
+  while (budget.runs-- > 0 && best.deviations.length > best.preemptions) {
+    let run: Run;
+    try {
+      run = await runOnce(body, search.chooser(), config);
+    } catch {
+      break;
+    }
+    if (sameFailure(run) && run.preemptions <= best.preemptions && run.deviations.length < best.deviations.length) {
+      best = run;
+    }
+    if (!search.next(run.decisions)) break;
   }
   return best;
 }
