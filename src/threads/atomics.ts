@@ -13,11 +13,11 @@
  */
 
 import { WouldBlockError } from "../errors.js";
-import { checkFunction, checkInteger, checkOptionsObject, checkTimeout, describe } from "../internal/validate.js";
+import { checkFunction, checkInteger, checkOptionsObject, describe } from "../internal/validate.js";
 import { interiorMutable } from "../types.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { hold, release } from "./keep-alive.js";
-import { assertCanBlock } from "./wait.js";
+import { assertCanBlock, checkTimeout } from "./wait.js";
 
 /** The structured-clone-safe description of an atomic: its memory and where in it the value lives. */
 export interface AtomicHandle<Tag extends string = string> extends HandleBase<Tag> {

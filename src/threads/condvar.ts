@@ -253,19 +253,15 @@ export class Condvar {
     guardedMutex(guard, "waitWhileSync");
     checkFunction("condition", condition);
     const deadline = deadlineOf(options?.timeout);
-    let current = guard;
-    for (;;) {
-      let again: boolean;
-      try {
-        again = condition(current.value);
-      } catch (error) {
-        current.release();
-        throw error;
-      }
-      if (!again) return current;
-      const remaining = deadline === Number.POSITIVE_INFINITY ? undefined : Math.max(0, deadline - now());
-      current = this.waitSync(current, { timeout: remaining });
-    }
+    return raw.waitWhileLoop(
+      guard,
+      (current) => condition(current.value),
+      (current) =>
+        this.waitSync(current, {
+          timeout: deadline === Number.POSITIVE_INFINITY ? undefined : Math.max(0, deadline - now()),
+        }),
+      (current) => current.release(),
+    );
   }
 
   /**
@@ -366,19 +362,8 @@ export class Condvar {
   #waitSync<T>(guard: MutexGuard<T>, timeout: number | undefined, method: string): WaitTimeoutResult<T> {
     assertCanBlock(`Condvar.${method}`);
     const mutex = this.#enter(guard, method);
-    const word = this.#word;
-    const deadline = deadlineOf(timeout);
-    const waiter = newWaiter(0);
-    let timedOut = false;
     // Bounded parks (POLL_MS each), as in the async form: no park of a Condvar is unbounded.
-    while (raw.waitStep(A, word, 0, waiter) === raw.PARK) {
-      const time = parkTime(waiter, deadline, now());
-      if (time <= 0) {
-        timedOut = raw.leave(A, word, 0) === raw.LEFT;
-        break;
-      }
-      recordWait(waiter, Atomics.wait(word, waiter.index, waiter.expected, time));
-    }
-    return { guard: mutex.lockSync(), timedOut };
+    const woken = raw.waitBlocking(A, this.#word, 0, now, deadlineOf(timeout));
+    return { guard: mutex.lockSync(), timedOut: !woken };
   }
 }

@@ -27,6 +27,8 @@
 import { checkInteger, checkOptionsObject, describe } from "../internal/validate.js";
 import { interiorMutable } from "../types.js";
 import { checkHandle, checkSharedBuffer, checkTagAt, type HandleBase, LAYOUT_VERSION, tagWord } from "./handle.js";
+import { realAtomics } from "./raw/atomics-like.js";
+import * as slots from "./raw/json-slots.js";
 import type { DataBinding } from "./shared-data.js";
 
 /** The handle of a JSON cell: `JsonCell.from(handle)` rebuilds it in any thread. */
@@ -47,11 +49,7 @@ export interface JsonOptions {
 }
 
 const JSON_TAG = "lockbox.threads.Json";
-const HEADER = 16;
-/** Int32 index of STATE. */
-const STATE = 2;
-const SLOT_BIT = 1 << 31;
-const LENGTH_MASK = 0x7fffffff;
+const HEADER = slots.HEADER_BYTES;
 const DEFAULT_MAX_BYTES = 65_536;
 const MAX_BYTES = 2 ** 30;
 const GROWABLE = typeof SharedArrayBuffer !== "undefined" && "grow" in SharedArrayBuffer.prototype;
@@ -132,7 +130,7 @@ export class JsonCell<T> {
       this.#header[0] = tagWord(JSON_TAG);
       this.#header[1] = LAYOUT_VERSION;
       // Slot 1 "published" with length 0, so that the initial write goes to slot 0.
-      this.#header[STATE] = SLOT_BIT;
+      this.#header[slots.STATE] = slots.stateOf(1, 0);
     }
     this.handle = Object.freeze({
       type: JSON_TAG,
@@ -221,10 +219,10 @@ export class JsonCell<T> {
 
   /** Start (byte offset) and length of the published text. */
   #published(): [number, number] {
-    const state = Atomics.load(this.#header, STATE);
-    const start = HEADER + (state < 0 ? this.#maxBytes : 0);
+    const state = slots.publishedState(realAtomics, this.#header);
+    const start = HEADER + slots.slotOf(state) * this.#maxBytes;
     // A foreign writer could leave any length: never read past the slot or what exists.
-    const length = Math.max(0, Math.min(state & LENGTH_MASK, this.#maxBytes, this.#bytes.length - start));
+    const length = Math.max(0, Math.min(slots.lengthOf(state), this.#maxBytes, this.#bytes.length - start));
     return [start, length];
   }
 
@@ -242,23 +240,21 @@ export class JsonCell<T> {
 
   /** `bytes` is already checked against maxBytes. Writes the unpublished slot, then publishes it. */
   #write(bytes: Uint8Array): void {
-    const buffer = this.#buffer;
-    const slot = Atomics.load(this.#header, STATE) < 0 ? 0 : 1;
-    const start = HEADER + slot * this.#maxBytes;
-    const needed = start + bytes.length;
-    if (buffer.growable && buffer.byteLength < needed) {
-      // Grow geometrically (a value that keeps growing costs O(1) amortized grows), capped at the max.
-      try {
-        buffer.grow(Math.min(buffer.maxByteLength, Math.max(needed, buffer.byteLength * 2)));
-      } catch (error) {
-        // Another thread grew it past our target in between (grow cannot shrink): fine if it fits.
-        if (buffer.byteLength < needed) throw error;
+    slots.writeSlot(realAtomics, this.#header, bytes.length, (slot) => {
+      const buffer = this.#buffer;
+      const start = HEADER + slot * this.#maxBytes;
+      const needed = start + bytes.length;
+      if (buffer.growable && buffer.byteLength < needed) {
+        // Grow geometrically (a value that keeps growing costs O(1) amortized grows), capped at the max.
+        try {
+          buffer.grow(Math.min(buffer.maxByteLength, Math.max(needed, buffer.byteLength * 2)));
+        } catch (error) {
+          // Another thread grew it past our target in between (grow cannot shrink): fine if it fits.
+          if (buffer.byteLength < needed) throw error;
+        }
       }
-    }
-    this.#bytes.set(bytes, start);
-    // One store publishes the slot and its length, last: a reader that sees it also sees the bytes it
-    // covers (seq-cst), and a writer killed before it leaves the old text published.
-    Atomics.store(this.#header, STATE, (slot === 1 ? SLOT_BIT : 0) | bytes.length);
+      this.#bytes.set(bytes, start);
+    });
   }
 }
 

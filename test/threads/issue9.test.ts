@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, expectTypeOf, it, vi } from "vitest";
 import {
+  AtomicI32,
   Barrier,
   Condvar,
   JsonCell,
@@ -184,6 +185,19 @@ describe("finding 8: json() decode failures and torn write-backs", () => {
     expect(await mutex.withLock((guard) => guard.value.n)).toBe(2);
   });
 
+  it("the same for an RwLock over json(): read, write and upgradable acquires leave nothing held", async () => {
+    const cell = json({ n: 1 }, { maxBytes: 64 });
+    const lock = new RwLock(cell);
+    new Uint8Array(cell.handle.buffer).fill(0x7b, 16, 16 + cell.byteLength);
+    await expect(lock.read()).rejects.toThrow(SyntaxError);
+    await expect(lock.write()).rejects.toThrow(SyntaxError);
+    await expect(lock.upgradableRead()).rejects.toThrow(SyntaxError);
+    expect(lock.readers).toBe(0);
+    expect(lock.isWriteLocked).toBe(false);
+    cell.set({ n: 3 });
+    expect(await lock.withWrite((guard) => guard.value.n)).toBe(3);
+  });
+
   it("a write-back interrupted half-way (a worker killed mid-copy) leaves the old value readable", async () => {
     const cell = json({ items: ["a"] }, { maxBytes: 4096 });
     const mutex = new Mutex(cell);
@@ -315,6 +329,9 @@ describe("finding 15: timeouts past 2^31 − 1 ms, Barrier(0)", () => {
     after.release();
     expect((await new Barrier(1).wait({ timeout: 2 ** 40 })).isLeader).toBe(true);
     await new OnceLock().getOrInit(() => {}, { timeout: THIRTY_DAYS });
+    const flag = new AtomicI32(1);
+    expect(flag.waitSync(0, THIRTY_DAYS)).toBe("not-equal");
+    expect(await flag.waitAsync(0, { timeout: THIRTY_DAYS })).toBe("not-equal");
     // Still refused: negative, NaN, Infinity.
     await expect(mutex.lock({ timeout: -1 })).rejects.toThrow(/finite number of milliseconds/);
     await expect(mutex.lock({ timeout: Number.NaN })).rejects.toBeInstanceOf(RangeError);

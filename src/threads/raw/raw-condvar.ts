@@ -12,6 +12,8 @@
  *   there is one left, else it takes a wake-up that was issued to the waiters it belongs to.
  * - {@link notifyOne}`(A, w, i)` / {@link notifyAll}`(A, w, i)` — turn one / every unwoken waiter
  *   into a pending wake-up, bump the sequence, then notify.
+ * - {@link waitBlocking}: the `waitStep` + `A.wait` + `leave` loop `Condvar.waitSync` runs;
+ *   {@link waitWhileLoop}: the predicate loop of `Condvar.waitWhileSync`.
  *
  * Words:
  *
@@ -31,7 +33,7 @@
  * lost either: the wake-up stays PENDING, and the waiter it was meant for claims it at its next poll.
  */
 import type { AtomicsLike } from "./atomics-like.js";
-import { POLL_MS, type RawWaiter } from "./waiter.js";
+import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter, recordWait } from "./waiter.js";
 
 /** Words a raw condvar occupies. */
 export const CONDVAR_WORDS = 2;
@@ -135,4 +137,44 @@ export function notifyAll(A: AtomicsLike, w: Int32Array, i: number): void {
   }
   A.add(w, i, 1);
   A.notify(w, i);
+}
+
+/**
+ * A registered waiter's blocking wait (after it has unlocked the mutex): claims a wake-up, parking in
+ * bounded steps, until `deadline` (a `now()` reading, or `Infinity`). Returns `true` when woken,
+ * `false` when the time ran out (it has left the ledger). This is `Condvar.#waitSync`'s loop.
+ */
+export function waitBlocking(A: AtomicsLike, w: Int32Array, i: number, now: Clock, deadline: number): boolean {
+  const waiter = newWaiter(0);
+  while (waitStep(A, w, i, waiter) === PARK) {
+    const time = parkTime(waiter, deadline, now());
+    if (time <= 0) return leave(A, w, i) !== LEFT;
+    recordWait(waiter, A.wait(w, waiter.index, waiter.expected, time));
+  }
+  return true;
+}
+
+/**
+ * The predicate loop of `waitWhile`: while `condition(current)` holds, `current = wait(current)`.
+ * If `condition` throws, `current` (held) is released with `release` before the error propagates, so
+ * the caller holds nothing. `wait` consumes its argument and returns the next held guard (or throws,
+ * holding nothing).
+ */
+export function waitWhileLoop<G>(
+  current: G,
+  condition: (guard: G) => boolean,
+  wait: (guard: G) => G,
+  release: (guard: G) => void,
+): G {
+  for (;;) {
+    let again: boolean;
+    try {
+      again = condition(current);
+    } catch (error) {
+      release(current);
+      throw error;
+    }
+    if (!again) return current;
+    current = wait(current);
+  }
 }

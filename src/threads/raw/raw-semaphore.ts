@@ -188,18 +188,24 @@ export function subTotal(A: AtomicsLike, w: Int32Array, i: number, n: number): v
   A.sub(w, i + TOTAL, n);
 }
 
+/** Holder slots in `w` from `i`: {@link HOLDER_SLOTS}, or fewer in a shorter array (the model checker's). */
+function slotCount(w: Int32Array, i: number): number {
+  return Math.min(HOLDER_SLOTS, (w.length - i - SLOTS) >> 1);
+}
+
 /**
  * The HOLDER slot of `owner`: the one it already has, or a free one it claims. `-1` when every slot
  * is taken (its permits are then untracked).
  */
 export function claimSlot(A: AtomicsLike, w: Int32Array, i: number, owner: number): number {
+  const slots = slotCount(w, i);
   let free = -1;
-  for (let k = 0; k < HOLDER_SLOTS; k++) {
+  for (let k = 0; k < slots; k++) {
     const holder = A.load(w, i + SLOTS + 2 * k);
     if (holder === owner) return k;
     if (holder === 0 && free < 0) free = k;
   }
-  for (let k = free < 0 ? HOLDER_SLOTS : free; k < HOLDER_SLOTS; k++) {
+  for (let k = free < 0 ? slots : free; k < slots; k++) {
     if (A.compareExchange(w, i + SLOTS + 2 * k, 0, owner) === 0) return k;
   }
   return -1;
@@ -222,7 +228,8 @@ export function recordReleased(A: AtomicsLike, w: Int32Array, i: number, slot: n
 export function reap(A: AtomicsLike, w: Int32Array, i: number, table: Int32Array | undefined): number {
   if (table === undefined) return 0;
   let returned = 0;
-  for (let k = 0; k < HOLDER_SLOTS; k++) {
+  const slots = slotCount(w, i);
+  for (let k = 0; k < slots; k++) {
     const at = i + SLOTS + 2 * k;
     const holder = A.load(w, at);
     if (holder <= 0 || !isDead(A, table, holder)) continue;

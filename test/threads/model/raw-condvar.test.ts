@@ -15,7 +15,9 @@ import {
   PARK,
   register,
   WOKEN,
+  waitBlocking,
   waitStep,
+  waitWhileLoop,
 } from "../../../src/threads/raw/raw-condvar.js";
 import { lockStep, tryLock, unlock } from "../../../src/threads/raw/raw-mutex.js";
 import { newWaiter, parkTime } from "../../../src/threads/raw/waiter.js";
@@ -271,5 +273,84 @@ describe("raw condvar mutants: these model tests can fail", () => {
     const report = explore(exactlyOne(seqOnly), { preemptionBound: 0, timeouts: 2 });
     expect(report.failure?.kind).toBe("final");
     expect(report.failure?.message).toMatch(/waiters woken by one notifyOne/);
+  });
+});
+
+describe("the shipped waitWhileSync loop (waitWhileLoop over waitBlocking), with a condition that throws", () => {
+  /**
+   * A consumer in `Condvar.waitWhileSync`: the loop and the wait are the production functions; the
+   * guard is modelled as the mutex word held by this thread. The condition waits while ITEMS is 0 and
+   * throws when it reads 2 (a condition that fails after a wake-up).
+   */
+  const consumerOf =
+    (loop: typeof waitWhileLoop) =>
+    (ctx: ThreadContext, mem: Shared): string => {
+      const A = ctx.atomics;
+      lock(ctx, mem, "timed");
+      try {
+        loop(
+          "held",
+          () => {
+            const items = A.load(mem, ITEMS);
+            if (items === 2) throw new Error("condition failed");
+            return items === 0;
+          },
+          (guard) => {
+            expect(register(A, mem, CONDVAR)).toBe(true);
+            release(ctx, mem);
+            waitBlocking(A, mem, CONDVAR, ctx.now, Number.POSITIVE_INFINITY);
+            lock(ctx, mem, "timed");
+            return guard;
+          },
+          () => release(ctx, mem),
+        );
+      } catch (error) {
+        // Only the condition's own error: the checker's preemption signal must pass through.
+        if (!(error instanceof Error && error.message === "condition failed")) throw error;
+        return "threw";
+      }
+      release(ctx, mem);
+      return "done";
+    };
+
+  const setTo = (value: number) => (ctx: ThreadContext, mem: Shared) => {
+    lock(ctx, mem, "timed");
+    ctx.atomics.store(mem, ITEMS, value);
+    notifyOne(ctx.atomics, mem, CONDVAR);
+    release(ctx, mem);
+  };
+
+  const programOf = (loop: typeof waitWhileLoop): Program<Shared> => ({
+    setup: () => new Int32Array(4),
+    names: (mem) => ({ mem }),
+    threads: [consumerOf(loop), setTo(2)],
+    final: (mem, view) => {
+      expect(view.results[0]).toBe("threw");
+      // Whatever the interleaving, the consumer holds nothing afterwards and left the ledger balanced.
+      expect(mem[MUTEX], "mutex word after the condition threw").toBe(0);
+      expect(mem[LEDGER]).toBe(0);
+    },
+  });
+
+  it("the mutex is free and the ledger balanced after the condition throws, in every interleaving", () => {
+    let afterWakeUp = 0;
+    const report = check(programOf(waitWhileLoop), {
+      ...budget({ preemptionBound: 2, timeouts: 1 }),
+      onSchedule: (steps) => {
+        if (steps.some((s) => s.thread === 0 && s.text.startsWith("wait(mem[1]"))) afterWakeUp++;
+      },
+    });
+    expect(report.complete).toBe(true);
+    expect(afterWakeUp).toBeGreaterThan(0);
+  });
+
+  it("mutant: the pre-fix loop (no release when the condition throws) leaves the mutex locked", () => {
+    const leaky: typeof waitWhileLoop = (current, condition, wait) => {
+      while (condition(current)) current = wait(current);
+      return current;
+    };
+    const report = explore(programOf(leaky), { preemptionBound: 1, timeouts: 1 });
+    expect(report.failure?.kind).toBe("final");
+    expect(report.failure?.message).toMatch(/mutex word after the condition threw/);
   });
 });
