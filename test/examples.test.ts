@@ -22,6 +22,16 @@ const expected: Record<string, RegExp[]> = {
   "showcase.ts": [/Tour done in/],
   "postgres-once.ts": [/the job ran 1 time\(s\) across 3 replicas/],
   "postgres-balance.ts": [/balance: 100 \(expected 100\)/, /ledger: 100 rows, in token order each one higher by 1: true/],
+  "redis-stock.ts": [
+    /sold: 10, refused: 2, left in Redis: 0/,
+    /fencing tokens strictly increasing in grant order: true/,
+  ],
+  "explore-lost-update.ts": [
+    /found: overdraft: balance -40 in run \d+, 1 preemption/,
+    /replay string: \S+/,
+    /replayed: same failure/,
+  ],
+  "explore-node-test.ts": [/exhaustive: \d+ schedules, all passed/, /# pass 2/, /# fail 0/],
 };
 
 const files = readdirSync(new URL("../examples", import.meta.url)).filter((f) => f.endsWith(".ts"));
