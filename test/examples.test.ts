@@ -21,7 +21,10 @@ const expected: Record<string, RegExp[]> = {
   "worker-poison.ts": [/PoisonError/, /after clearPoison: locked fine/],
   "showcase.ts": [/Tour done in/],
   "postgres-once.ts": [/the job ran 1 time\(s\) across 3 replicas/],
-  "postgres-balance.ts": [/balance: 100 \(expected 100\)/, /ledger: 100 rows, in token order each one higher by 1: true/],
+  "postgres-balance.ts": [
+    /balance: 100 \(expected 100\)/,
+    /ledger: 100 rows, in token order each one higher by 1: true/,
+  ],
   "redis-stock.ts": [
     /sold: 10, refused: 2, left in Redis: 0/,
     /fencing tokens strictly increasing in grant order: true/,

@@ -25,7 +25,7 @@ function request(
     exclusive,
     ttl: options?.ttl ?? host.ttl,
     queueTtl: host.ttl,
-    clientId: "",
+    clientId: host.clientId,
   };
 }
 

@@ -83,7 +83,7 @@ describe("PostgresStore round trips", () => {
 
   it("renews a held lease with one statement per ttl/3", async () => {
     const pool = fixture.pool();
-    const store = new PostgresStore({ pool, table: fixture.table, ttl: 600 });
+    const store = new PostgresStore({ pool, table: fixture.table, ttl: 600, commandTimeout: 10_000 });
     stores.push(store);
     await store.ready();
     const count = counted(pool);
@@ -91,6 +91,19 @@ describe("PostgresStore round trips", () => {
     await until(() => count.queries.length >= 3, "two renewals ran");
     expect(count.queries.slice(1, 3).every((q) => /^UPDATE .*_entries" SET expires_at/.test(q.trim()))).toBe(true);
     expect(guard.held).toBe(true);
+    await guard.release();
+  });
+});
+
+describe("PostgresStore entries", () => {
+  it("stores the clientId with each entry, for operators", async () => {
+    const store = await open({ clientId: "worker-7" });
+    const name = `client-${Math.random()}`;
+    const guard = await store.mutex(name, { initial: 0 }).lock();
+    const { rows } = await fixture.pools
+      .at(-1)!
+      .query(`SELECT client_id FROM "${fixture.table}_entries" WHERE name = $1`, [name]);
+    expect(rows).toEqual([{ client_id: "worker-7" }]);
     await guard.release();
   });
 });
@@ -177,7 +190,7 @@ describe("guard.transaction()", () => {
   });
 
   it("rejects with LockLostError without calling fn once the lock is lost", async () => {
-    const store = await open({ ttl: 200, renew: false });
+    const store = await open({ ttl: 200, renew: false, commandTimeout: 10_000 });
     const guard = await store.mutex(`tx-lost-${Math.random()}`, { initial: 0 }).lock();
     await until(() => guard.signal.aborted, "the lease is lost");
     let called = false;
@@ -190,7 +203,7 @@ describe("guard.transaction()", () => {
   });
 
   it("is a fence: once its check passed, no new holder is granted before it commits", async () => {
-    const [a, b] = [await open({ ttl: 300, renew: false }), await open()];
+    const [a, b] = [await open({ ttl: 300, renew: false, commandTimeout: 10_000 }), await open()];
     const name = `fence-${Math.random()}`;
     const guard = await a.mutex(name, { initial: 0 }).lock();
     const events: string[] = [];
