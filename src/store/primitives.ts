@@ -43,7 +43,14 @@ async function withGuard<G extends StoreGuard, R>(
     await guard.discard().catch(() => {});
     throw error;
   }
-  await guard.release();
+  try {
+    await guard.release();
+  } catch (error) {
+    // A value JSON refuses makes release() reject and keep the lock (so that a caller holding the guard
+    // can fix it); here nobody holds the guard after we return, so give the lock back unwritten.
+    if (!guard.released) await guard.discard().catch(() => {});
+    throw error;
+  }
   return result;
 }
 

@@ -171,6 +171,19 @@ export function storeContract(label: string, target: ContractTarget): void {
       expect(await lock.tryLock().then((g) => g?.release())).toBeUndefined();
     });
 
+    it("withLock whose callback leaves a value JSON refuses rejects with TypeError and frees the lock", async () => {
+      const [a, b] = [await open(), await open()];
+      const name = uniqueName("with-bad-value");
+      await expect(
+        a.mutex<unknown>(name, { initial: 1 }).withLock((g) => {
+          g.value = () => 2;
+        }),
+      ).rejects.toBeInstanceOf(TypeError);
+      const guard = await b.mutex(name, { initial: 0 }).tryLock();
+      expect(guard?.value).toBe(1);
+      await guard!.release();
+    });
+
     it("await using releases with the write-back", async () => {
       const store = await open();
       const lock = store.mutex(uniqueName("using"), { initial: 1 });
