@@ -1,7 +1,7 @@
 import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
 import { checkFunction, checkInteger } from "../internal/validate.js";
 import { type AcquireRequest, type JsonText, type LockKind, RWLOCK_CAPACITY } from "./backend.js";
-import type { StoreGuard } from "./guard.js";
+import { markNotCopyable, type StoreGuard } from "./guard.js";
 import { DistributedMutexGuard, DistributedPermit, DistributedReadGuard, DistributedWriteGuard } from "./guards.js";
 import type { LockHost } from "./store.js";
 import type { StoreAcquireOptions } from "./validate.js";
@@ -84,6 +84,7 @@ export class DistributedMutex<T, Tx = never> {
   /** @internal Opened by `store.mutex()`. */
   constructor(token: GuardToken, host: LockHost, name: string, initial: JsonText) {
     if (token !== GUARD_TOKEN) illegalConstructor("DistributedMutex");
+    markNotCopyable(this);
     this.#host = host;
     this.name = name;
     this.#initial = initial;
@@ -157,6 +158,7 @@ export class DistributedRwLock<T, Tx = never> {
   /** @internal Opened by `store.rwLock()`. */
   constructor(token: GuardToken, host: LockHost, name: string, initial: JsonText) {
     if (token !== GUARD_TOKEN) illegalConstructor("DistributedRwLock");
+    markNotCopyable(this);
     this.#host = host;
     this.name = name;
     this.#initial = initial;
@@ -256,6 +258,7 @@ export class DistributedSemaphore {
   /** @internal Opened by `store.semaphore()`. */
   constructor(token: GuardToken, host: LockHost, name: string, permits: number) {
     if (token !== GUARD_TOKEN) illegalConstructor("DistributedSemaphore");
+    markNotCopyable(this);
     this.#host = host;
     this.name = name;
     this.permits = permits;

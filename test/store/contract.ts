@@ -184,6 +184,15 @@ export function storeContract(label: string, target: ContractTarget): void {
       await guard!.release();
     });
 
+    it("locks and guards refuse to be copied (structuredClone throws DataCloneError)", async () => {
+      const store = await open();
+      const lock = store.mutex(uniqueName("clone"), { initial: 0 });
+      expect(() => structuredClone(lock)).toThrow(/cannot be copied/);
+      const guard = await lock.lock();
+      expect(() => structuredClone(guard)).toThrow(/cannot be copied/);
+      await guard.release();
+    });
+
     it("await using releases with the write-back", async () => {
       const store = await open();
       const lock = store.mutex(uniqueName("using"), { initial: 1 });
