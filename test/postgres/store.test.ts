@@ -259,6 +259,37 @@ describe("listenClient and close()", () => {
     }
   }, 10_000);
 
+  it("re-opens its own LISTEN connection after it was killed; held guards abort, later waiters get wake-ups", async () => {
+    const app = `lockbox-relisten-${process.pid}`;
+    const pool = fixture.pool({ application_name: app });
+    const a = new PostgresStore({ pool, table: fixture.table, ttl: 60_000 });
+    stores.push(a);
+    await a.ready();
+    const held = await a.mutex(`relisten-held-${Math.random()}`, { initial: 0 }).lock();
+    const listening = `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`;
+    const admin = fixture.pool();
+    const before = (await admin.query(listening, [app])).rows.map((r) => r.pid);
+    expect(before).toHaveLength(1);
+    await admin.query("SELECT pg_terminate_backend($1)", [before[0]]);
+    await until(() => held.signal.aborted, "the held guard aborts");
+    await until(async () => {
+      const now = (await admin.query(listening, [app])).rows.map((r) => r.pid);
+      return now.length === 1 && now[0] !== before[0];
+    }, "the store listens again");
+    const b = await open();
+    const name = `relisten-${Math.random()}`;
+    const holder = await b.mutex(name, { initial: 0 }).lock();
+    const waiting = a.mutex(name, { initial: 0 }).lock();
+    await until(async () => {
+      const { rows } = await admin.query(`SELECT 1 FROM "${fixture.table}_entries" WHERE name = $1 AND NOT granted`, [
+        name,
+      ]);
+      return rows.length === 1;
+    }, "a waits");
+    await holder.release();
+    await (await waiting).release(); // by NOTIFY: the expiry fallback would take 20 s
+  }, 15_000);
+
   it("gives back the LISTEN connection it took from the pool", async () => {
     const pool = fixture.pool();
     const store = new PostgresStore({ pool, table: fixture.table });
