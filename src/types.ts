@@ -76,8 +76,17 @@ export interface LockOptions extends AcquireOptions {
   ignorePoison?: boolean | undefined;
 }
 
+/** The option every constructor of every scope accepts (SPEC §7). */
+export interface NameOptions {
+  /**
+   * The primitive's name in errors, diagnostics reports, statistics and traces. Default: its kind and
+   * creation number, such as `Mutex#3`.
+   */
+  name?: string | undefined;
+}
+
 /** Options of a lock constructor. */
-export interface PoisonOptions {
+export interface PoisonOptions extends NameOptions {
   /**
    * Poison the lock when a `withLock` / `withWrite` callback throws or rejects while holding it
    * exclusively. Off by default in `lockbox` (as in tokio), on by default in `lockbox/threads` (as in std).

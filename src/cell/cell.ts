@@ -1,6 +1,7 @@
 import { markNotSend } from "../internal/not-send.js";
-import { checkFunction, describe } from "../internal/validate.js";
-import { interiorMutable } from "../types.js";
+import { nameFor, observer } from "../internal/observer.js";
+import { checkFunction, checkOptionsObject, describe } from "../internal/validate.js";
+import { interiorMutable, type NameOptions } from "../types.js";
 
 /**
  * A mutable slot that is changed by swapping whole values in and out (Rust's `std::cell::Cell<T>`).
@@ -27,11 +28,19 @@ import { interiorMutable } from "../types.js";
 export class Cell<T> {
   declare readonly [interiorMutable]: true;
   #value: T;
+  readonly #name: string;
 
   /** @param value - the initial value. */
-  constructor(value: T) {
+  constructor(value: T, options?: NameOptions) {
     markNotSend(this);
+    checkOptionsObject("options", options);
+    this.#name = nameFor("Cell", options);
     this.#value = value;
+  }
+
+  /** The name given to the constructor, or `Cell#n` (the n-th Cell created). */
+  get name(): string {
+    return this.#name;
   }
 
   /**
@@ -43,6 +52,7 @@ export class Cell<T> {
    * ```
    */
   get(): T {
+    if (observer !== undefined) observer.sync(this, "get");
     return this.#value;
   }
 
@@ -56,6 +66,7 @@ export class Cell<T> {
    * ```
    */
   set(value: T): void {
+    if (observer !== undefined) observer.sync(this, "set");
     this.#value = value;
   }
 
@@ -69,6 +80,7 @@ export class Cell<T> {
    * ```
    */
   replace(value: T): T {
+    if (observer !== undefined) observer.sync(this, "replace");
     const previous = this.#value;
     this.#value = value;
     return previous;
@@ -91,6 +103,7 @@ export class Cell<T> {
    */
   update(fn: (value: T) => T): T {
     checkFunction("fn", fn);
+    if (observer !== undefined) observer.sync(this, "update");
     const next = fn(this.#value);
     this.#value = next;
     return next;
@@ -112,6 +125,7 @@ export class Cell<T> {
     if (typeof other !== "object" || other === null || !(#value in other)) {
       throw new TypeError(`Expected \`other\` to be a Cell, got ${describe(other)}`);
     }
+    if (observer !== undefined) observer.sync(this, "swap");
     const mine = this.#value;
     this.#value = other.#value;
     other.#value = mine;

@@ -1,15 +1,16 @@
 import { BorrowError, BorrowMutError, UseAfterReleaseError } from "../errors.js";
 import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
+import { nameFor, observer } from "../internal/observer.js";
 import { GUARD_TOKEN, type GuardToken } from "../internal/symbols.js";
 import { checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
-import { type DeepReadonly, interiorMutable } from "../types.js";
+import { type DeepReadonly, interiorMutable, type NameOptions } from "../types.js";
 
 /** What a {@link RefCell} is doing right now: no borrow, one or more `Ref`s, or one `RefMut`. */
 export type BorrowState = "unused" | "reading" | "writing";
 
 /** Options of the {@link RefCell} constructor. */
-export interface RefCellOptions {
+export interface RefCellOptions extends NameOptions {
   /**
    * Record the stack of every live borrow (a stack capture per borrow, like `new Error().stack`), so
    * that a `BorrowError` / `BorrowMutError` names where the conflicting borrow was taken. The capture
@@ -77,6 +78,7 @@ export class RefCell<T> {
   #borrows = 0;
   /** Live borrows in the order they were taken; `undefined` unless tracking. */
   readonly #sites: Set<BorrowSite> | undefined;
+  readonly #name: string;
 
   static {
     cellValue = (cell) => cell.#value;
@@ -100,6 +102,7 @@ export class RefCell<T> {
     markNotSend(this);
     checkOptionsObject("options", options);
     checkOptionalBoolean("track", options?.track);
+    this.#name = nameFor("RefCell", options);
     this.#value = value;
     this.#sites = options?.track === true ? new Set() : undefined;
   }
@@ -121,8 +124,14 @@ export class RefCell<T> {
    *
    * **Throws**: {@link BorrowError} while a `RefMut` is live.
    */
+  /** The name given to the constructor, or `RefCell#n` (the n-th RefCell created). */
+  get name(): string {
+    return this.#name;
+  }
+
   borrow(): Ref<T> {
-    if (this.#borrows === WRITING) throw this.#conflict(BorrowError, "borrow RefCell: it is mutably borrowed");
+    if (observer !== undefined) observer.sync(this, "borrow");
+    if (this.#borrows === WRITING) throw this.#conflict(BorrowError, `borrow ${this.#name}: it is mutably borrowed`);
     return this.#borrowShared(RefCell.prototype.borrow);
   }
 
@@ -136,6 +145,7 @@ export class RefCell<T> {
    * ```
    */
   tryBorrow(): Ref<T> | undefined {
+    if (observer !== undefined) observer.sync(this, "tryBorrow");
     if (this.#borrows === WRITING) return undefined;
     return this.#borrowShared(RefCell.prototype.tryBorrow);
   }
@@ -152,7 +162,10 @@ export class RefCell<T> {
    * **Throws**: {@link BorrowMutError} while any borrow is live.
    */
   borrowMut(): RefMut<T> {
-    if (this.#borrows !== 0) throw this.#conflict(BorrowMutError, "borrow RefCell mutably: it is already borrowed");
+    if (observer !== undefined) observer.sync(this, "borrowMut");
+    if (this.#borrows !== 0) {
+      throw this.#conflict(BorrowMutError, `borrow ${this.#name} mutably: it is already borrowed`);
+    }
     return this.#borrowExclusive(RefCell.prototype.borrowMut);
   }
 
@@ -169,6 +182,7 @@ export class RefCell<T> {
    * ```
    */
   tryBorrowMut(): RefMut<T> | undefined {
+    if (observer !== undefined) observer.sync(this, "tryBorrowMut");
     if (this.#borrows !== 0) return undefined;
     return this.#borrowExclusive(RefCell.prototype.tryBorrowMut);
   }
@@ -184,7 +198,8 @@ export class RefCell<T> {
    * **Throws**: {@link BorrowMutError} while any borrow is live.
    */
   replace(value: T): T {
-    if (this.#borrows !== 0) throw this.#conflict(BorrowMutError, "replace the value of RefCell: it is borrowed");
+    if (observer !== undefined) observer.sync(this, "replace");
+    if (this.#borrows !== 0) throw this.#conflict(BorrowMutError, `replace the value of ${this.#name}: it is borrowed`);
     const previous = this.#value;
     this.#value = value;
     return previous;
@@ -192,12 +207,16 @@ export class RefCell<T> {
 
   #borrowShared(caller: (...args: never[]) => unknown): Ref<T> {
     this.#borrows++;
-    return new Ref<T>(GUARD_TOKEN, this, this.#record("Ref", caller));
+    const ref = new Ref<T>(GUARD_TOKEN, this, this.#record("Ref", caller));
+    if (observer !== undefined) observer.acquired(this, ref, "shared");
+    return ref;
   }
 
   #borrowExclusive(caller: (...args: never[]) => unknown): RefMut<T> {
     this.#borrows = WRITING;
-    return new RefMut<T>(GUARD_TOKEN, this, this.#record("RefMut", caller));
+    const ref = new RefMut<T>(GUARD_TOKEN, this, this.#record("RefMut", caller));
+    if (observer !== undefined) observer.acquired(this, ref, "exclusive");
+    return ref;
   }
 
   /** While tracking, records where the borrow was taken (frames inside lockbox are left out). */
@@ -287,6 +306,7 @@ export class Ref<T> extends Guard<RefCell<T>> {
 
   /** Ends the borrow. */
   protected unlock(cell: RefCell<T>): void {
+    if (observer !== undefined) observer.released(cell, this);
     endBorrow(cell as RefCell<unknown>, this.#site);
   }
 }
@@ -333,6 +353,7 @@ export class RefMut<T> extends Guard<RefCell<T>> {
 
   /** Ends the borrow. */
   protected unlock(cell: RefCell<T>): void {
+    if (observer !== undefined) observer.released(cell, this);
     endBorrow(cell as RefCell<unknown>, this.#site);
   }
 }

@@ -1,6 +1,23 @@
 /**
- * `lockbox/diagnostics` (work in progress).
+ * `lockbox/diagnostics`: deadlocks reported instead of hangs, lock-order inversions, long waits,
+ * per-lock statistics and traces (SPEC §7). Node only (it uses `AsyncLocalStorage` and
+ * `diagnostics_channel`). Off by default: until `enableDiagnostics()` lockbox pays one check per acquire.
  *
  * @module lockbox/diagnostics
  */
-export {};
+export {
+  type DiagnosticsOptions,
+  type DurationSummary,
+  detach,
+  disableDiagnostics,
+  enableDiagnostics,
+  formatLockStats,
+  type LockStats,
+  type LongWaitHolder,
+  type LongWaitReport,
+  lockStats,
+  type PotentialDeadlockReport,
+  type Trace,
+  type TraceEvent,
+  takeTrace,
+} from "./diagnostics.js";

@@ -25,15 +25,21 @@
 
 import { TimeoutError } from "../errors.js";
 import type { AcquireOptions } from "../types.js";
+import { type HoldMode, type Observable, observer } from "./observer.js";
+import { describe } from "./validate.js";
 
 /** Builds the value an acquire resolves with, once its permits are granted. */
 export type OnGrant = (tag: number, permits: number) => unknown;
 
-/** Timer and abort listener of a waiter that asked for them; absent for plain acquires. */
+/**
+ * Timer and abort listener of a waiter that asked for them, and whether an observer saw it queue;
+ * absent for plain acquires.
+ */
 interface CancelHooks {
   timer: ReturnType<typeof setTimeout> | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  observed: boolean;
 }
 
 /**
@@ -77,10 +83,25 @@ export class BatchSemaphore {
   #length = 0;
   #closed = false;
   readonly #onGrant: OnGrant;
+  /**
+   * Who owns this semaphore, for messages and the observer (`observer.ts`): the primitive, the key
+   * (`KeyedMutex`) and what kind of hold a waiter with a given tag asks for. Absent for private
+   * semaphores nobody observes.
+   */
+  owner: Observable | undefined = undefined;
+  key: unknown = undefined;
+  modeOf: ((tag: number) => HoldMode) | undefined = undefined;
 
   constructor(permits: number, onGrant: OnGrant) {
     this.#permits = permits;
     this.#onGrant = onGrant;
+  }
+
+  /** The owner's name (and key) for messages. */
+  get what(): string {
+    const owner = this.owner;
+    if (owner === undefined) return "the lock";
+    return this.key === undefined ? owner.name : `${owner.name}[${describe(this.key)}]`;
   }
 
   /** Free permits in the pool (a partial grant held by the head waiter is not free). */
@@ -127,6 +148,7 @@ export class BatchSemaphore {
     this.#tail = waiter;
     this.#length++;
     if (options !== undefined) this.#hook(waiter, options);
+    if (observer !== undefined && this.#observeWait(waiter, tag)) return promise;
     // A new head may take a partial grant from what is free now.
     if (this.#head === waiter && this.#permits > 0) this.#drain();
     return promise;
@@ -164,6 +186,7 @@ export class BatchSemaphore {
     this.#head = waiter;
     this.#length++;
     if (options !== undefined) this.#hook(waiter, options);
+    if (observer !== undefined && this.#observeWait(waiter, tag)) return promise;
     if (this.#permits > 0) this.#drain();
     return promise;
   }
@@ -232,7 +255,11 @@ export class BatchSemaphore {
   #grant(waiter: Waiter): void {
     const settle = waiter.settle as (value: unknown) => void;
     waiter.settle = undefined;
-    if (waiter.hooks !== undefined) unhook(waiter.hooks);
+    const hooks = waiter.hooks;
+    if (hooks !== undefined) {
+      unhook(hooks);
+      if (hooks.observed) observer?.waitEnded(waiter, undefined);
+    }
     const permits = waiter.acquired;
     let value: unknown;
     try {
@@ -249,7 +276,11 @@ export class BatchSemaphore {
     const settle = waiter.settle;
     if (settle === undefined) return;
     waiter.settle = undefined;
-    if (waiter.hooks !== undefined) unhook(waiter.hooks);
+    const hooks = waiter.hooks;
+    if (hooks !== undefined) {
+      unhook(hooks);
+      if (hooks.observed) observer?.waitEnded(waiter, reason);
+    }
     settle(Promise.reject(reason));
   }
 
@@ -271,6 +302,20 @@ export class BatchSemaphore {
     if (wasHead && this.#permits > 0) this.#drain();
   }
 
+  /** Tells the observer a waiter queued; `true` if it refused the wait (the waiter has left). */
+  #observeWait(waiter: Waiter, tag: number): boolean {
+    const owner = this.owner;
+    if (owner === undefined || waiter.settle === undefined) return false;
+    const mode = this.modeOf === undefined ? "exclusive" : this.modeOf(tag);
+    if (waiter.hooks === undefined) {
+      waiter.hooks = { timer: undefined, signal: undefined, onAbort: undefined, observed: true };
+    } else waiter.hooks.observed = true;
+    const refusal = (observer as NonNullable<typeof observer>).waiting(owner, mode, this.#length, this.key, waiter);
+    if (refusal === undefined) return false;
+    this.#cancel(waiter, refusal);
+    return true;
+  }
+
   #reclaim(head: Waiter): void {
     this.#permits += head.acquired;
     head.remaining += head.acquired;
@@ -280,12 +325,12 @@ export class BatchSemaphore {
   #hook(waiter: Waiter, options: AcquireOptions): void {
     const { signal, timeout } = options;
     if (signal === undefined && timeout === undefined) return;
-    const hooks: CancelHooks = { timer: undefined, signal: undefined, onAbort: undefined };
+    const hooks: CancelHooks = { timer: undefined, signal: undefined, onAbort: undefined, observed: false };
     waiter.hooks = hooks;
     if (timeout !== undefined) {
       hooks.timer = setTimeout(() => {
         hooks.timer = undefined;
-        this.#cancel(waiter, new TimeoutError(`Timed out after ${timeout} ms waiting to acquire`));
+        this.#cancel(waiter, new TimeoutError(`Timed out after ${timeout} ms waiting for ${this.what}`));
       }, timeout);
     }
     if (signal !== undefined) {

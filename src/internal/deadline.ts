@@ -13,11 +13,14 @@ export class Deadline {
   readonly #outer: AbortSignal | undefined;
   readonly #onOuterAbort: (() => void) | undefined;
 
-  constructor(timeout: number, outer: AbortSignal | undefined) {
+  /** @param what - what is waited for, in the `TimeoutError` message (a primitive's name). */
+  constructor(timeout: number, outer: AbortSignal | undefined, what?: string) {
     const controller = this.#controller;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      controller.abort(new TimeoutError(`Timed out after ${timeout} ms`));
+      controller.abort(
+        new TimeoutError(`Timed out after ${timeout} ms${what === undefined ? "" : ` waiting for ${what}`}`),
+      );
     }, timeout);
     if (outer !== undefined) {
       this.#outer = outer;

@@ -1,5 +1,6 @@
 import type { AcquireOptions } from "../types.js";
 import { BatchSemaphore } from "./batch-semaphore.js";
+import type { Observable } from "./observer.js";
 
 /** Tag of a waiter with a signal: its grant says how it was woken, so an abort can hand it on. */
 const ABORTABLE = 1;
@@ -25,9 +26,14 @@ export class WaitQueue {
   readonly #sem = new BatchSemaphore(0, (tag) => (tag === ABORTABLE ? this.#wakeKind : undefined));
   readonly #store: boolean;
 
-  /** @param store - keep one wake-up for the next waiter when `wakeOne` finds nobody (Notify). */
-  constructor(store: boolean) {
+  /**
+   * @param store - keep one wake-up for the next waiter when `wakeOne` finds nobody (Notify).
+   * @param owner - the primitive, for messages and the observer.
+   */
+  constructor(store: boolean, owner?: Observable) {
     this.#store = store;
+    this.#sem.owner = owner;
+    this.#sem.modeOf = () => "event";
   }
 
   /** Tasks waiting right now. */

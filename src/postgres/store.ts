@@ -69,6 +69,14 @@ export class PostgresStore extends Store<PoolClient> {
       );
     }
     const listenClient = options.listenClient;
+    const max = (pool as { options?: { max?: unknown } }).options?.max;
+    if (listenClient === undefined && typeof max === "number" && max < 2) {
+      // One connection is held for LISTEN: with a single-connection pool every statement would wait
+      // for a connection that never comes back.
+      throw new RangeError(
+        `Expected \`pool\` to allow at least 2 connections (one is held for LISTEN), got max ${max}; raise it or pass a \`listenClient\``,
+      );
+    }
     if (listenClient !== undefined && (listenClient === null || typeof listenClient.query !== "function")) {
       throw new TypeError(
         `Expected \`listenClient\` to be a connected pg.Client or undefined, got ${describe(listenClient)}`,

@@ -121,6 +121,16 @@ export abstract class StoreGuard {
     return !this.#released && !this.#controller.signal.aborted && now() < this.#deadline;
   }
 
+  /**
+   * `held`, and when the deadline has passed without the timer having run yet (the event loop is
+   * catching up after a pause), aborts the signal now, so that a refused call and `signal` agree.
+   */
+  #stillHeld(): boolean {
+    if (this.held) return true;
+    if (!this.#released && !this.#controller.signal.aborted) this.#lose("its local deadline passed");
+    return false;
+  }
+
   /** `true` once `release()` or `discard()` was called (or the store was closed). */
   get released(): boolean {
     return this.#released;
@@ -141,7 +151,7 @@ export abstract class StoreGuard {
   async extend(ttl?: number): Promise<void> {
     if (ttl !== undefined) checkTtl("ttl", ttl);
     const lease = this.#lease;
-    if (!this.held) throw this.#lostError("extend");
+    if (!this.#stillHeld()) throw this.#lostError("extend");
     const length = ttl ?? this.#ttl;
     const sentAt = now();
     let ok: boolean;
@@ -210,7 +220,7 @@ export abstract class StoreGuard {
 
   /** Writes the value to the store, keeping the lock. */
   protected async commitValue(): Promise<void> {
-    if (!this.held) throw this.#lostError("commit");
+    if (!this.#stillHeld()) throw this.#lostError("commit");
     const text = serialize(`the value of "${this.name}"`, this.#value);
     let ok: boolean;
     try {
@@ -233,7 +243,7 @@ export abstract class StoreGuard {
       throw new TypeError(`guard.transaction() is not supported by this store`);
     }
     if (typeof fn !== "function") throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
-    if (!this.held) throw this.#lostError("run a transaction");
+    if (!this.#stillHeld()) throw this.#lostError("run a transaction");
     let outcome: { held: true; result: R } | { held: false };
     try {
       outcome = await backend.transaction(this.#lease, async (client) => {
@@ -265,7 +275,7 @@ export abstract class StoreGuard {
   }
 
   async #finish(text: JsonText | undefined): Promise<void> {
-    const wasHeld = this.held;
+    const wasHeld = this.#stillHeld();
     this.#released = true;
     this.#clearTimers();
     this.#host.forget(this);

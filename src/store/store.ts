@@ -240,13 +240,18 @@ export class Store<Tx = never> {
     this.#kinds.set(name, kind);
   }
 
-  #bounded<R>(operation: BackendOperation, call: () => Promise<R>): Promise<R> {
+  /**
+   * Runs `call` bounded by `commandTimeout`. When the bound fires first, a later success of the call
+   * is handed to `late` (an acquire that was granted after its caller gave up must be given back).
+   */
+  #bounded<R>(operation: BackendOperation, call: () => Promise<R>, late?: (value: R) => void): Promise<R> {
     const ms = this.commandTimeout;
+    let timedOut = false;
     return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new BackendError(`The store's ${operation} took longer than ${ms} ms`, operation)),
-        ms,
-      );
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new BackendError(`The store's ${operation} took longer than ${ms} ms`, operation));
+      }, ms);
       let pending: Promise<R>;
       try {
         pending = call();
@@ -256,7 +261,8 @@ export class Store<Tx = never> {
       pending.then(
         (value) => {
           clearTimeout(timer);
-          resolve(value);
+          if (timedOut) late?.(value);
+          else resolve(value);
         },
         (error) => {
           clearTimeout(timer);
@@ -317,6 +323,12 @@ export class Store<Tx = never> {
           "acquire",
           (): Promise<AcquireResult | TryAcquireResult> =>
             wait ? this.#backend.acquire(request, id) : this.#backend.tryAcquire(request),
+          (late) => {
+            // The caller already rejected: give back what the store granted or queued meanwhile.
+            if (late.status === "granted" || late.status === "queued") {
+              this.#bounded("leave", () => this.#backend.leave(name, late.id)).catch(() => {});
+            }
+          },
         );
         if (result.status === "mismatch") {
           if (result.kind !== request.kind) {

@@ -1,7 +1,8 @@
 import { BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
-import { checkInteger, precheck } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable } from "../types.js";
+import { nameFor, observer } from "../internal/observer.js";
+import { checkInteger, checkOptionsObject, precheck } from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 
 /** What {@link Barrier.wait} resolves with. */
 export interface BarrierWaitResult {
@@ -38,14 +39,25 @@ export class Barrier {
   declare readonly [interiorMutable]: true;
   readonly #n: number;
   readonly #sem = new BatchSemaphore(0, follower);
+  readonly #name: string;
 
   /**
    * @param n - how many tasks meet at the barrier, an integer from 1 to 2147483647.
+   * @param options - `name`: its name in errors and diagnostics (default `Barrier#n`).
    * @throws TypeError / RangeError when `n` is not such an integer.
    */
-  constructor(n: number) {
+  constructor(n: number, options?: NameOptions) {
     markNotSend(this);
     this.#n = checkInteger("n", n, 1, 2 ** 31 - 1);
+    checkOptionsObject("options", options);
+    this.#name = nameFor("Barrier", options);
+    this.#sem.owner = this;
+    this.#sem.modeOf = () => "event";
+  }
+
+  /** The name given to the constructor, or `Barrier#n` (the n-th barrier created). */
+  get name(): string {
+    return this.#name;
   }
 
   /** How many tasks each generation needs. */
@@ -73,6 +85,11 @@ export class Barrier {
    * `RangeError` for bad options.
    */
   wait(options?: AcquireOptions): Promise<BarrierWaitResult> {
+    if (observer !== undefined) return observer.around(this, "wait", options, (o) => this.#wait(o));
+    return this.#wait(options);
+  }
+
+  #wait(options: AcquireOptions | undefined): Promise<BarrierWaitResult> {
     if (options !== undefined) {
       const early = precheck(options);
       if (early !== undefined) return early;

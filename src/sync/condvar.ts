@@ -1,9 +1,10 @@
 import { PoisonError, TimeoutError, UseAfterReleaseError } from "../errors.js";
 import { Deadline } from "../internal/deadline.js";
 import { markNotSend } from "../internal/not-send.js";
-import { checkFunction, checkLockOptions, describe, MAX_TIMEOUT } from "../internal/validate.js";
+import { nameFor, observer } from "../internal/observer.js";
+import { checkFunction, checkLockOptions, checkOptionsObject, describe, MAX_TIMEOUT } from "../internal/validate.js";
 import { WaitQueue } from "../internal/wait-queue.js";
-import { interiorMutable, type LockOptions } from "../types.js";
+import { interiorMutable, type LockOptions, type NameOptions } from "../types.js";
 import { MutexGuard, mutexOfGuard } from "./mutex.js";
 
 const REACQUIRE: LockOptions = { ignorePoison: true };
@@ -65,10 +66,20 @@ export interface CondvarWaitTimeoutResult<T> {
 export class Condvar {
   declare readonly [interiorMutable]: true;
   /** Waiting tasks; a notify with nobody waiting stores nothing. */
-  readonly #queue = new WaitQueue(false);
+  readonly #queue: WaitQueue;
+  readonly #name: string;
 
-  constructor() {
+  /** @param options - `name`: its name in errors and diagnostics (default `Condvar#n`). */
+  constructor(options?: NameOptions) {
     markNotSend(this);
+    checkOptionsObject("options", options);
+    this.#name = nameFor("Condvar", options);
+    this.#queue = new WaitQueue(false, this);
+  }
+
+  /** The name given to the constructor, or `Condvar#n` (the n-th Condvar created). */
+  get name(): string {
+    return this.#name;
   }
 
   /** Number of tasks waiting for a notification right now (not counting those re-acquiring the mutex). */
@@ -95,6 +106,9 @@ export class Condvar {
    * bad options.
    */
   async wait<T>(guard: MutexGuard<T>, options?: LockOptions): Promise<MutexGuard<T>> {
+    if (observer !== undefined) {
+      return (await observer.around(this, "wait", options, (o) => this.#wait(guard, o, false))).guard;
+    }
     return (await this.#wait(guard, options, false)).guard;
   }
 
@@ -114,7 +128,14 @@ export class Condvar {
    *
    * **Throws** (rejects): as {@link Condvar.wait}; `TypeError` when `predicate` is not a function.
    */
-  async waitWhile<T>(
+  waitWhile<T>(guard: MutexGuard<T>, predicate: (value: T) => boolean, options?: LockOptions): Promise<MutexGuard<T>> {
+    if (observer !== undefined) {
+      return observer.around(this, "waitWhile", options, (o) => this.#waitWhile(guard, predicate, o));
+    }
+    return this.#waitWhile(guard, predicate, options);
+  }
+
+  async #waitWhile<T>(
     guard: MutexGuard<T>,
     predicate: (value: T) => boolean,
     options?: LockOptions,
@@ -128,7 +149,8 @@ export class Condvar {
       throw options.signal.reason;
     }
     let current = guard;
-    const deadline = options?.timeout === undefined ? undefined : new Deadline(options.timeout, options.signal);
+    const deadline =
+      options?.timeout === undefined ? undefined : new Deadline(options.timeout, options.signal, this.#name);
     const waitOptions: LockOptions | undefined =
       deadline === undefined
         ? options
@@ -182,20 +204,25 @@ export class Condvar {
       );
     }
     checkLockOptions(options);
-    return this.#wait(
-      guard,
-      { signal: options?.signal, ignorePoison: options?.ignorePoison === true, timeout: ms },
-      true,
-    );
+    const waitOptions: LockOptions = {
+      signal: options?.signal,
+      ignorePoison: options?.ignorePoison === true,
+      timeout: ms,
+    };
+    if (observer !== undefined)
+      return observer.around(this, "waitTimeout", waitOptions, (o) => this.#wait(guard, o, true));
+    return this.#wait(guard, waitOptions, true);
   }
 
   /** Wakes the longest waiter, if any. Nothing is stored when nobody waits. */
   notifyOne(): void {
+    if (observer !== undefined) observer.sync(this, "notifyOne");
     this.#queue.wakeOne();
   }
 
   /** Wakes every task waiting now. */
   notifyAll(): void {
+    if (observer !== undefined) observer.sync(this, "notifyAll");
     this.#queue.wakeAll();
   }
 
@@ -239,7 +266,7 @@ export class Condvar {
     if (mutex.isPoisoned && options?.ignorePoison !== true) {
       next.release();
       throw new PoisonError(
-        "Mutex is poisoned: a holder failed while holding it; wait with { ignorePoison: true } or clearPoison() to recover",
+        `${mutex.name} is poisoned: a holder failed while holding it; wait with { ignorePoison: true } or clearPoison() to recover`,
       );
     }
     return { guard: next, timedOut };

@@ -3,9 +3,10 @@ import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { Deadline } from "../internal/deadline.js";
 import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
+import { nameFor, observer } from "../internal/observer.js";
 import { GUARD_TOKEN, type GuardToken } from "../internal/symbols.js";
-import { checkAcquireOptions, checkFunction, describe, precheck } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable } from "../types.js";
+import { checkAcquireOptions, checkFunction, checkOptionsObject, describe, precheck } from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 
 /**
  * The lock of one key: a one-permit core. It exists only while the key has a holder or a waiter: the
@@ -20,9 +21,9 @@ class Entry<K> {
     this.key = key;
     // A `lock()` waiter's grant builds its guard right away (no extra promise per waiter); a
     // `lockMany()` step (tag RAW) gets the entry, to put in its one guard for all keys.
-    this.sem = new BatchSemaphore(1, (tag) =>
-      tag === RAW ? this : new KeyedMutexGuard<K>(GUARD_TOKEN, owner as KeyedMutex<unknown>, this),
-    );
+    this.sem = new BatchSemaphore(1, (tag) => (tag === RAW ? this : newGuard(owner, this)));
+    this.sem.owner = owner;
+    this.sem.key = key;
   }
 
   get idle(): boolean {
@@ -32,6 +33,13 @@ class Entry<K> {
 
 /** Tag of a `lockMany` step: its grant resolves with the entry rather than a guard. */
 const RAW = 1;
+
+/** A one-key guard; the observer, if any, hears of it. */
+function newGuard<K>(owner: KeyedMutex<K>, entry: Entry<K>): KeyedMutexGuard<K> {
+  const guard = new KeyedMutexGuard<K>(GUARD_TOKEN, owner as KeyedMutex<unknown>, entry);
+  if (observer !== undefined) observer.acquired(owner, guard, "exclusive", entry.key);
+  return guard;
+}
 
 /** Privileged access of `KeyedMutexGuard` to its `KeyedMutex`; set once by the `KeyedMutex` class. */
 let releaseEntry: (owner: KeyedMutex<unknown>, entry: Entry<unknown>) => void;
@@ -63,13 +71,25 @@ let releaseEntry: (owner: KeyedMutex<unknown>, entry: Entry<unknown>) => void;
 export class KeyedMutex<K> {
   declare readonly [interiorMutable]: true;
   readonly #entries = new Map<K, Entry<K>>();
+  readonly #name: string;
 
   static {
     releaseEntry = (owner, entry) => owner.#release(entry);
   }
 
-  constructor() {
+  /**
+   * @param options - `name`: its name in errors and diagnostics (default `KeyedMutex#n`); a key is
+   *   shown as `name[key]`.
+   */
+  constructor(options?: NameOptions) {
     markNotSend(this);
+    checkOptionsObject("options", options);
+    this.#name = nameFor("KeyedMutex", options);
+  }
+
+  /** The name given to the constructor, or `KeyedMutex#n` (the n-th KeyedMutex created). */
+  get name(): string {
+    return this.#name;
   }
 
   /** Number of keys that have a holder or a waiter. */
@@ -98,6 +118,11 @@ export class KeyedMutex<K> {
    * **Throws** (rejects): `TypeError` / `RangeError` for bad options.
    */
   lock(key: K, options?: AcquireOptions): Promise<KeyedMutexGuard<K>> {
+    if (observer !== undefined) return observer.around(this, "lock", options, (o) => this.#lock(key, o), key);
+    return this.#lock(key, options);
+  }
+
+  #lock(key: K, options: AcquireOptions | undefined): Promise<KeyedMutexGuard<K>> {
     if (options !== undefined) {
       const early = precheck(options);
       if (early !== undefined) return early;
@@ -105,7 +130,7 @@ export class KeyedMutex<K> {
     const entry = this.#entries.get(key);
     const pending =
       entry === undefined
-        ? Promise.resolve(new KeyedMutexGuard<K>(GUARD_TOKEN, this, this.#create(key)))
+        ? Promise.resolve(newGuard(this, this.#create(key)))
         : (entry.sem.acquire(1, 0, options) as Promise<KeyedMutexGuard<K>>);
     return abortWins(pending, options?.signal);
   }
@@ -115,8 +140,9 @@ export class KeyedMutex<K> {
    */
   tryLock(key: K): KeyedMutexGuard<K> | undefined {
     // An existing entry always has a holder or a waiter (idle entries are deleted), so it is busy.
+    if (observer !== undefined) observer.sync(this, "tryLock");
     if (this.#entries.has(key)) return undefined;
-    return new KeyedMutexGuard<K>(GUARD_TOKEN, this, this.#create(key));
+    return newGuard(this, this.#create(key));
   }
 
   /**
@@ -128,7 +154,18 @@ export class KeyedMutex<K> {
    * const balance = await locks.withLock("alice", () => readBalance("alice"));
    * ```
    */
-  async withLock<R>(
+  withLock<R>(
+    key: K,
+    fn: (guard: KeyedMutexGuard<K>) => R | PromiseLike<R>,
+    options?: AcquireOptions,
+  ): Promise<Awaited<R>> {
+    if (observer !== undefined) {
+      return observer.around(this, "withLock", options, (o) => this.#withLock(key, fn, o), key);
+    }
+    return this.#withLock(key, fn, options);
+  }
+
+  async #withLock<R>(
     key: K,
     fn: (guard: KeyedMutexGuard<K>) => R | PromiseLike<R>,
     options?: AcquireOptions,
@@ -165,7 +202,12 @@ export class KeyedMutex<K> {
    * **Throws** (rejects): `TypeError` when `keys` is not iterable, `TypeError` / `RangeError` for bad
    * options.
    */
-  async lockMany(keys: Iterable<K>, options?: AcquireOptions): Promise<KeyedMutexGuard<readonly K[]>> {
+  lockMany(keys: Iterable<K>, options?: AcquireOptions): Promise<KeyedMutexGuard<readonly K[]>> {
+    if (observer !== undefined) return observer.around(this, "lockMany", options, (o) => this.#lockMany(keys, o), keys);
+    return this.#lockMany(keys, options);
+  }
+
+  async #lockMany(keys: Iterable<K>, options: AcquireOptions | undefined): Promise<KeyedMutexGuard<readonly K[]>> {
     if (keys === null || typeof (keys as Partial<Iterable<K>>)?.[Symbol.iterator] !== "function") {
       throw new TypeError(`Expected \`keys\` to be an iterable of keys, got ${describe(keys)}`);
     }
@@ -185,7 +227,7 @@ export class KeyedMutex<K> {
         }
         // One timer for the whole call, started only if some key makes us wait.
         if (options?.timeout !== undefined && deadline === undefined) {
-          deadline = new Deadline(options.timeout, signal);
+          deadline = new Deadline(options.timeout, signal, this.#name);
           stepOptions = { signal: deadline.signal };
         }
         // The signal may have fired while we resumed from the previous key (a grant and an abort in the
@@ -201,7 +243,9 @@ export class KeyedMutex<K> {
     } finally {
       deadline?.dispose();
     }
-    return new KeyedMutexGuard<readonly K[]>(GUARD_TOKEN, this as KeyedMutex<unknown>, taken, ordered);
+    const guard = new KeyedMutexGuard<readonly K[]>(GUARD_TOKEN, this as KeyedMutex<unknown>, taken, ordered);
+    if (observer !== undefined) observer.acquired(this, guard, "exclusive", ordered);
+    return guard;
   }
 
   #create(key: K): Entry<K> {
@@ -250,6 +294,7 @@ export class KeyedMutexGuard<V> extends Guard<KeyedMutex<unknown>> {
 
   /** Gives the key (or every key, last taken first) back, to its next waiter if any. */
   protected unlock(owner: KeyedMutex<unknown>): void {
+    if (observer !== undefined) observer.released(owner, this);
     const entries = this.#entries;
     if (!Array.isArray(entries)) {
       releaseEntry(owner, entries);

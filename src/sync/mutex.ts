@@ -1,6 +1,7 @@
 import { PoisonError, UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
+import { nameFor, observer } from "../internal/observer.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
@@ -51,6 +52,7 @@ export class Mutex<T> {
   #value: T;
   readonly #sem: BatchSemaphore;
   readonly #poisonOnError: boolean;
+  readonly #name: string;
   #poisoned = false;
 
   static {
@@ -66,16 +68,24 @@ export class Mutex<T> {
 
   /**
    * @param value - the protected value; from now on reach it through a guard.
-   * @param options - `poison`: poison the lock when a `withLock` callback throws (default `false`).
-   * @throws TypeError when `options` or `options.poison` has the wrong type.
+   * @param options - `poison`: poison the lock when a `withLock` callback throws (default `false`);
+   *   `name`: its name in errors and diagnostics (default `Mutex#n`).
+   * @throws TypeError when `options`, `options.poison` or `options.name` has the wrong type.
    */
   constructor(value: T, options?: PoisonOptions) {
     markNotSend(this);
     checkOptionsObject("options", options);
     checkOptionalBoolean("poison", options?.poison);
+    this.#name = nameFor("Mutex", options);
     this.#value = value;
     this.#poisonOnError = options?.poison === true;
     this.#sem = new BatchSemaphore(1, (tag) => this.#onGrant(tag));
+    this.#sem.owner = this;
+  }
+
+  /** The name given to the constructor, or `Mutex#n` (the n-th mutex created). */
+  get name(): string {
+    return this.#name;
   }
 
   /** `true` while a guard is held. */
@@ -114,13 +124,18 @@ export class Mutex<T> {
    */
   lock(options?: LockOptions): Promise<MutexGuard<T>> {
     // Fast path, small enough to inline at every call site: no options, not poisoned, free.
-    if (options === undefined && !this.#poisoned && this.#sem.tryAcquire(1)) {
+    if (options === undefined && observer === undefined && !this.#poisoned && this.#sem.tryAcquire(1)) {
       return Promise.resolve(new MutexGuard<T>(GUARD_TOKEN, this));
     }
     return this.#lockSlow(options);
   }
 
   #lockSlow(options: LockOptions | undefined): Promise<MutexGuard<T>> {
+    if (observer !== undefined) return observer.around(this, "lock", options, (o) => this.#lockQueued(o));
+    return this.#lockQueued(options);
+  }
+
+  #lockQueued(options: LockOptions | undefined): Promise<MutexGuard<T>> {
     let ignorePoison = false;
     if (options !== undefined) {
       const early = precheck(options);
@@ -129,7 +144,7 @@ export class Mutex<T> {
     }
     if (this.#poisoned && !ignorePoison) return Promise.reject(this.#poisonError());
     const pending = this.#sem.tryAcquire(1)
-      ? Promise.resolve(new MutexGuard<T>(GUARD_TOKEN, this))
+      ? Promise.resolve(this.#newGuard())
       : (this.#sem.acquire(1, ignorePoison ? IGNORE_POISON : 0, options) as Promise<MutexGuard<T>>);
     return abortWins(pending, options?.signal);
   }
@@ -141,8 +156,9 @@ export class Mutex<T> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
   tryLock(options?: { ignorePoison?: boolean }): MutexGuard<T> | undefined {
+    if (observer !== undefined) observer.sync(this, "tryLock");
     if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
-    return this.#sem.tryAcquire(1) ? new MutexGuard<T>(GUARD_TOKEN, this) : undefined;
+    return this.#sem.tryAcquire(1) ? this.#newGuard() : undefined;
   }
 
   /**
@@ -155,7 +171,12 @@ export class Mutex<T> {
    * const next = await counter.withLock((guard) => ++guard.value);
    * ```
    */
-  async withLock<R>(fn: (guard: MutexGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+  withLock<R>(fn: (guard: MutexGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+    if (observer !== undefined) return observer.around(this, "withLock", options, (o) => this.#withLock(fn, o));
+    return this.#withLock(fn, options);
+  }
+
+  async #withLock<R>(fn: (guard: MutexGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
     checkFunction("fn", fn);
     const guard = await this.lock(options);
     try {
@@ -170,12 +191,19 @@ export class Mutex<T> {
 
   #onGrant(tag: number): MutexGuard<T> {
     if (this.#poisoned && (tag & IGNORE_POISON) === 0) throw this.#poisonError();
-    return new MutexGuard<T>(GUARD_TOKEN, this);
+    return this.#newGuard();
+  }
+
+  /** A guard off the inlined fast path: the observer, if any, hears of it. */
+  #newGuard(): MutexGuard<T> {
+    const guard = new MutexGuard<T>(GUARD_TOKEN, this);
+    if (observer !== undefined) observer.acquired(this, guard, "exclusive");
+    return guard;
   }
 
   #poisonError(): PoisonError {
     return new PoisonError(
-      "Mutex is poisoned: a holder failed while holding it; lock({ ignorePoison: true }) or clearPoison() to recover",
+      `${this.#name} is poisoned: a holder failed while holding it; lock({ ignorePoison: true }) or clearPoison() to recover`,
     );
   }
 }
@@ -227,6 +255,7 @@ export class MutexGuard<T> implements Releasable {
     const mutex = this.#mutex;
     if (mutex === undefined) return;
     this.#mutex = undefined;
+    if (observer !== undefined) observer.released(mutex, this);
     unlockMutex(mutex as Mutex<unknown>);
   }
 

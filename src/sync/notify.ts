@@ -1,7 +1,8 @@
 import { markNotSend } from "../internal/not-send.js";
-import { precheck } from "../internal/validate.js";
+import { nameFor, observer } from "../internal/observer.js";
+import { checkOptionsObject, precheck } from "../internal/validate.js";
 import { WaitQueue } from "../internal/wait-queue.js";
-import { type AcquireOptions, interiorMutable } from "../types.js";
+import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 
 /**
  * Wakes tasks that wait for an event (tokio's `Notify`). It carries no data: pair it with state that
@@ -35,10 +36,20 @@ import { type AcquireOptions, interiorMutable } from "../types.js";
  */
 export class Notify {
   declare readonly [interiorMutable]: true;
-  readonly #queue = new WaitQueue(true);
+  readonly #queue: WaitQueue;
+  readonly #name: string;
 
-  constructor() {
+  /** @param options - `name`: its name in errors and diagnostics (default `Notify#n`). */
+  constructor(options?: NameOptions) {
     markNotSend(this);
+    checkOptionsObject("options", options);
+    this.#name = nameFor("Notify", options);
+    this.#queue = new WaitQueue(true, this);
+  }
+
+  /** The name given to the constructor, or `Notify#n` (the n-th Notify created). */
+  get name(): string {
+    return this.#name;
   }
 
   /** Number of tasks waiting in `notified()` right now. */
@@ -62,6 +73,11 @@ export class Notify {
    * **Throws** (rejects): `TypeError` / `RangeError` for bad options.
    */
   notified(options?: AcquireOptions): Promise<void> {
+    if (observer !== undefined) return observer.around(this, "notified", options, (o) => this.#notified(o));
+    return this.#notified(options);
+  }
+
+  #notified(options: AcquireOptions | undefined): Promise<void> {
     if (options !== undefined) {
       const early = precheck(options);
       if (early !== undefined) return early;
@@ -78,11 +94,13 @@ export class Notify {
    * (several calls with nobody waiting still store only one).
    */
   notifyOne(): void {
+    if (observer !== undefined) observer.sync(this, "notifyOne");
     this.#queue.wakeOne();
   }
 
   /** Wakes every task waiting now; stores nothing for tasks that call `notified()` later. */
   notifyWaiters(): void {
+    if (observer !== undefined) observer.sync(this, "notifyWaiters");
     this.#queue.wakeAll();
   }
 }

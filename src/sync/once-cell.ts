@@ -1,7 +1,8 @@
 import { BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
-import { checkFunction, precheck } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable } from "../types.js";
+import { checkName, nameFor, observer } from "../internal/observer.js";
+import { checkFunction, checkOptionsObject, precheck } from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 
 /**
  * Rejection reason the core hands to queued callers when the cell becomes initialized. It never
@@ -38,13 +39,41 @@ export class OnceCell<T> {
   #initialized = false;
   /** One permit = the right to initialize; closed once initialized. */
   readonly #sem = new BatchSemaphore(1, noValue);
+  #name: string;
 
   /**
-   * @param value - optional initial value; when given (even `undefined`), the cell starts initialized.
+   * @param args - optional initial value; when given (even `undefined`), the cell starts initialized;
+   *   then optional options: `name`, its name in errors and diagnostics (default `OnceCell#n`). An
+   *   empty cell with a name: {@link OnceCell.empty}.
    */
-  constructor(...value: [] | [T]) {
+  constructor(...args: [] | [value: T] | [value: T, options: NameOptions | undefined]) {
     markNotSend(this);
-    if (value.length > 0) this.#complete(value[0] as T);
+    const options = args[1];
+    checkOptionsObject("options", options);
+    this.#name = nameFor("OnceCell", options);
+    this.#sem.owner = this;
+    this.#sem.modeOf = () => "event";
+    if (args.length > 0) this.#complete(args[0] as T);
+  }
+
+  /**
+   * An empty (uninitialized) cell with options, since `new OnceCell(value, options)` takes a value.
+   *
+   * @example
+   * ```ts
+   * const config = OnceCell.empty<Config>({ name: "config" });
+   * ```
+   */
+  static empty<T>(options?: NameOptions): OnceCell<T> {
+    checkOptionsObject("options", options);
+    const cell = new OnceCell<T>();
+    if (options?.name !== undefined) cell.#name = checkName(options.name);
+    return cell;
+  }
+
+  /** The name given at creation, or `OnceCell#n` (the n-th OnceCell created). */
+  get name(): string {
+    return this.#name;
   }
 
   /** `true` once a value is set. */
@@ -54,6 +83,7 @@ export class OnceCell<T> {
 
   /** The value, or `undefined` while not initialized. */
   get(): T | undefined {
+    if (observer !== undefined) observer.sync(this, "get");
     return this.#value;
   }
 
@@ -65,6 +95,7 @@ export class OnceCell<T> {
    * `set` never waits.
    */
   set(value: T): boolean {
+    if (observer !== undefined) observer.sync(this, "set");
     if (!this.#sem.tryAcquire(1)) return false;
     this.#complete(value);
     return true;
@@ -87,6 +118,11 @@ export class OnceCell<T> {
    * options. Calling `getOrInit` on the same cell from inside `fn` waits forever (as in Rust).
    */
   getOrInit(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<T> {
+    if (observer !== undefined) return observer.around(this, "getOrInit", options, (o) => this.#getOrInit(fn, o));
+    return this.#getOrInit(fn, options);
+  }
+
+  #getOrInit(fn: () => T | PromiseLike<T>, options: AcquireOptions | undefined): Promise<T> {
     if (this.#initialized) return Promise.resolve(this.#value as T);
     try {
       checkFunction("fn", fn);

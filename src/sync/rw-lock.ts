@@ -2,6 +2,7 @@ import { PoisonError, UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { detachGuard, Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
+import { type AsyncOp, type HoldMode, nameFor, observer } from "../internal/observer.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import {
   checkFunction,
@@ -22,9 +23,13 @@ const UPGRADABLE = 2;
 const UPGRADE = 3;
 const KIND = 3;
 const IGNORE_POISON = 4;
+/** What a waiter of the main semaphore asks for, by kind (for the observer). */
+const MODES: readonly HoldMode[] = ["shared", "exclusive", "shared", "exclusive"];
+const OPS: readonly AsyncOp[] = ["read", "write", "upgradableRead"];
 
 /** Options of {@link RwLock}'s constructor. */
 export interface RwLockOptions extends PoisonOptions {
+  // `name` comes from PoisonOptions (NameOptions): default `RwLock#n`.
   /** Most readers that may hold the lock at once, an integer from 1 to `2 ** 31 - 1` (the default). */
   maxReaders?: number | undefined;
 }
@@ -76,6 +81,7 @@ export class RwLock<T> {
   /** One permit: held by the upgradable reader, if any. */
   readonly #upgradable: BatchSemaphore;
   readonly #poisonOnError: boolean;
+  readonly #name: string;
   #poisoned = false;
   #readers = 0;
   #writeLocked = false;
@@ -103,6 +109,7 @@ export class RwLock<T> {
       lock.#writeLocked = false;
       lock.#readers++;
       const guard = new RwLockReadGuard(GUARD_TOKEN, lock);
+      if (observer !== undefined) observer.acquired(lock, guard, "shared");
       lock.#sem.release(lock.#maxReaders - 1);
       return guard;
     };
@@ -115,6 +122,7 @@ export class RwLock<T> {
     };
     upgradeUpgradable = (lock, options) => lock.#upgrade(options);
     tryUpgradeUpgradable = (lock) => {
+      if (observer !== undefined) observer.sync(lock, "tryUpgrade");
       if (lock.#upgrading !== undefined || !lock.#sem.tryAcquireFront(lock.#maxReaders - 1)) return undefined;
       return lock.#finishUpgrade();
     };
@@ -122,6 +130,7 @@ export class RwLock<T> {
       lock.#abandonUpgrade();
       lock.#upgradableHolder = undefined;
       const guard = new RwLockReadGuard(GUARD_TOKEN, lock);
+      if (observer !== undefined) observer.acquired(lock, guard, "shared");
       lock.#upgradable.release(1);
       return guard;
     };
@@ -132,13 +141,15 @@ export class RwLock<T> {
 
   /**
    * @param value - the protected value; from now on reach it through a guard.
-   * @param options - `maxReaders` (default `2 ** 31 - 1`), `poison` (default `false`).
+   * @param options - `maxReaders` (default `2 ** 31 - 1`), `poison` (default `false`), `name`
+   *   (default `RwLock#n`).
    * @throws TypeError / RangeError for bad options.
    */
   constructor(value: T, options?: RwLockOptions) {
     markNotSend(this);
     checkOptionsObject("options", options);
     checkOptionalBoolean("poison", options?.poison);
+    this.#name = nameFor("RwLock", options);
     const maxReaders = options?.maxReaders ?? MAX_READERS;
     checkInteger("maxReaders", maxReaders, 1, MAX_READERS);
     this.#value = value;
@@ -146,6 +157,15 @@ export class RwLock<T> {
     this.#poisonOnError = options?.poison === true;
     this.#sem = new BatchSemaphore(maxReaders, (tag) => this.#onGrant(tag));
     this.#upgradable = new BatchSemaphore(1, () => true);
+    this.#sem.owner = this;
+    this.#sem.modeOf = (tag) => MODES[tag & KIND] as HoldMode;
+    this.#upgradable.owner = this;
+    this.#upgradable.modeOf = () => "upgradable";
+  }
+
+  /** The name given to the constructor, or `RwLock#n` (the n-th RwLock created). */
+  get name(): string {
+    return this.#name;
   }
 
   /** How many guards hold the lock shared right now (read and upgradable-read guards). */
@@ -176,7 +196,7 @@ export class RwLock<T> {
    */
   read(options?: LockOptions): Promise<RwLockReadGuard<T>> {
     // Fast path, small enough to inline: no options, not poisoned, nobody queued.
-    if (options === undefined && !this.#poisoned && this.#sem.tryAcquire(1)) {
+    if (options === undefined && observer === undefined && !this.#poisoned && this.#sem.tryAcquire(1)) {
       return Promise.resolve(this.#readGuard());
     }
     return this.#acquire(READ, 1, options) as Promise<RwLockReadGuard<T>>;
@@ -184,6 +204,7 @@ export class RwLock<T> {
 
   /** Takes shared access now if no writer holds or waits; otherwise `undefined`. @throws PoisonError */
   tryRead(options?: { ignorePoison?: boolean }): RwLockReadGuard<T> | undefined {
+    if (observer !== undefined) observer.sync(this, "tryRead");
     if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
     return this.#sem.tryAcquire(1) ? this.#readGuard() : undefined;
   }
@@ -196,7 +217,15 @@ export class RwLock<T> {
    * const size = await lock.withRead((guard) => guard.value.size);
    * ```
    */
-  async withRead<R>(fn: (guard: RwLockReadGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+  withRead<R>(fn: (guard: RwLockReadGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+    if (observer !== undefined) return observer.around(this, "withRead", options, (o) => this.#withRead(fn, o));
+    return this.#withRead(fn, options);
+  }
+
+  async #withRead<R>(
+    fn: (guard: RwLockReadGuard<T>) => R | PromiseLike<R>,
+    options?: LockOptions,
+  ): Promise<Awaited<R>> {
     checkFunction("fn", fn);
     const guard = await this.read(options);
     try {
@@ -213,7 +242,7 @@ export class RwLock<T> {
    * **Cancel safety**: as the class docs. **Throws** (rejects): `PoisonError`, bad options.
    */
   write(options?: LockOptions): Promise<RwLockWriteGuard<T>> {
-    if (options === undefined && !this.#poisoned && this.#sem.tryAcquire(this.#maxReaders)) {
+    if (options === undefined && observer === undefined && !this.#poisoned && this.#sem.tryAcquire(this.#maxReaders)) {
       return Promise.resolve(this.#writeGuard());
     }
     return this.#acquire(WRITE, this.#maxReaders, options) as Promise<RwLockWriteGuard<T>>;
@@ -221,6 +250,7 @@ export class RwLock<T> {
 
   /** Takes exclusive access now if nobody holds or waits; otherwise `undefined`. @throws PoisonError */
   tryWrite(options?: { ignorePoison?: boolean }): RwLockWriteGuard<T> | undefined {
+    if (observer !== undefined) observer.sync(this, "tryWrite");
     if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
     return this.#sem.tryAcquire(this.#maxReaders) ? this.#writeGuard() : undefined;
   }
@@ -236,7 +266,12 @@ export class RwLock<T> {
    * });
    * ```
    */
-  async withWrite<R>(
+  withWrite<R>(fn: (guard: RwLockWriteGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+    if (observer !== undefined) return observer.around(this, "withWrite", options, (o) => this.#withWrite(fn, o));
+    return this.#withWrite(fn, options);
+  }
+
+  async #withWrite<R>(
     fn: (guard: RwLockWriteGuard<T>) => R | PromiseLike<R>,
     options?: LockOptions,
   ): Promise<Awaited<R>> {
@@ -276,6 +311,7 @@ export class RwLock<T> {
 
   /** Takes upgradable shared access now if possible; otherwise `undefined`. @throws PoisonError */
   tryUpgradableRead(options?: { ignorePoison?: boolean }): RwLockUpgradableReadGuard<T> | undefined {
+    if (observer !== undefined) observer.sync(this, "tryUpgradableRead");
     if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
     if (!this.#upgradable.tryAcquire(1)) return undefined;
     if (this.#sem.tryAcquire(1)) return this.#upgradableGuard();
@@ -288,6 +324,13 @@ export class RwLock<T> {
    * fast path when nobody is queued, else queue (an upgradable read first waits for its slot).
    */
   #acquire(kind: number, permits: number, options: LockOptions | undefined): Promise<Releasable> {
+    if (observer !== undefined) {
+      return observer.around(this, OPS[kind] as AsyncOp, options, (o) => this.#acquireQueued(kind, permits, o));
+    }
+    return this.#acquireQueued(kind, permits, options);
+  }
+
+  #acquireQueued(kind: number, permits: number, options: LockOptions | undefined): Promise<Releasable> {
     let tag = kind;
     if (options !== undefined) {
       const early = precheck(options);
@@ -306,11 +349,12 @@ export class RwLock<T> {
 
   /** Waits for the upgradable slot, then for a shared permit, within one shared timeout. */
   async #upgradableSlow(tag: number, options: LockOptions | undefined): Promise<RwLockUpgradableReadGuard<T>> {
-    const started = options?.timeout === undefined ? 0 : Date.now();
+    // The monotonic clock: a wall-clock jump must neither cut the wait short nor stretch it.
+    const started = options?.timeout === undefined ? 0 : performance.now();
     await this.#upgradable.acquire(1, 0, options);
     let rest = options;
     if (options?.timeout !== undefined) {
-      rest = { ...options, timeout: Math.max(0, options.timeout - (Date.now() - started)) };
+      rest = { ...options, timeout: Math.max(0, options.timeout - (performance.now() - started)) };
     }
     return this.#waitShared(tag, rest);
   }
@@ -337,6 +381,11 @@ export class RwLock<T> {
   }
 
   #upgrade(options: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
+    if (observer !== undefined) return observer.around(this, "upgrade", options, (o) => this.#upgradeQueued(o));
+    return this.#upgradeQueued(options);
+  }
+
+  #upgradeQueued(options: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
     if (this.#upgrading !== undefined) {
       return Promise.reject(new UseAfterReleaseError("upgrade() is already pending on this guard"));
     }
@@ -367,6 +416,10 @@ export class RwLock<T> {
     this.#readers--;
     this.#writeLocked = true;
     const guard = new RwLockWriteGuard(GUARD_TOKEN, this);
+    if (observer !== undefined) {
+      if (upgradable !== undefined) observer.released(this, upgradable);
+      observer.acquired(this, guard, "exclusive");
+    }
     this.#upgradable.release(1);
     return guard;
   }
@@ -389,24 +442,29 @@ export class RwLock<T> {
 
   #readGuard(): RwLockReadGuard<T> {
     this.#readers++;
-    return new RwLockReadGuard(GUARD_TOKEN, this);
+    const guard = new RwLockReadGuard(GUARD_TOKEN, this);
+    if (observer !== undefined) observer.acquired(this, guard, "shared");
+    return guard;
   }
 
   #writeGuard(): RwLockWriteGuard<T> {
     this.#writeLocked = true;
-    return new RwLockWriteGuard(GUARD_TOKEN, this);
+    const guard = new RwLockWriteGuard(GUARD_TOKEN, this);
+    if (observer !== undefined) observer.acquired(this, guard, "exclusive");
+    return guard;
   }
 
   #upgradableGuard(): RwLockUpgradableReadGuard<T> {
     this.#readers++;
     const guard = new RwLockUpgradableReadGuard(GUARD_TOKEN, this);
     this.#upgradableHolder = guard;
+    if (observer !== undefined) observer.acquired(this, guard, "upgradable");
     return guard;
   }
 
   #poisonError(): PoisonError {
     return new PoisonError(
-      "RwLock is poisoned: a writer failed while holding it; pass { ignorePoison: true } or call clearPoison() to recover",
+      `${this.#name} is poisoned: a writer failed while holding it; pass { ignorePoison: true } or call clearPoison() to recover`,
     );
   }
 }
@@ -447,6 +505,7 @@ export class RwLockReadGuard<T> implements Releasable {
     const lock = this.#lock;
     if (lock === undefined) return;
     this.#lock = undefined;
+    if (observer !== undefined) observer.released(lock, this);
     releaseRead(lock as RwLock<unknown>);
   }
 
@@ -494,6 +553,7 @@ export class RwLockWriteGuard<T> implements Releasable {
     const lock = this.#lock;
     if (lock === undefined) return;
     this.#lock = undefined;
+    if (observer !== undefined) observer.released(lock, this);
     releaseWrite(lock as RwLock<unknown>);
   }
 
@@ -519,6 +579,10 @@ export class RwLockWriteGuard<T> implements Releasable {
     const lock = this.#lock;
     if (lock === undefined) throw released("RwLockWriteGuard", "downgrade");
     this.#lock = undefined;
+    if (observer !== undefined) {
+      observer.sync(lock, "downgrade");
+      observer.released(lock, this);
+    }
     return downgradeWrite(lock);
   }
 
@@ -580,7 +644,12 @@ export class RwLockUpgradableReadGuard<T> extends Guard<RwLock<T>> {
    * @throws UseAfterReleaseError when released.
    */
   downgrade(): RwLockReadGuard<T> {
-    return downgradeUpgradable(this.take("downgrade"));
+    const lock = this.take("downgrade");
+    if (observer !== undefined) {
+      observer.sync(lock, "downgrade");
+      observer.released(lock, this);
+    }
+    return downgradeUpgradable(lock);
   }
 
   protected get kind(): string {
@@ -589,6 +658,7 @@ export class RwLockUpgradableReadGuard<T> extends Guard<RwLock<T>> {
 
   /** Gives the access back, cancelling a pending upgrade first. */
   protected unlock(lock: RwLock<T>): void {
+    if (observer !== undefined) observer.released(lock, this);
     releaseUpgradable(lock as RwLock<unknown>);
   }
 }

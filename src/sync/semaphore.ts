@@ -1,9 +1,10 @@
 import { ClosedError, UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
+import { nameFor, observer } from "../internal/observer.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
+import { checkFunction, checkInteger, checkOptionsObject, precheck } from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable, type NameOptions, type Releasable } from "../types.js";
 
 const MAX_PERMITS = 2 ** 31 - 1;
 
@@ -34,6 +35,7 @@ export class Semaphore {
   static readonly MAX_PERMITS: number = MAX_PERMITS;
 
   readonly #sem: BatchSemaphore;
+  readonly #name: string;
 
   static {
     returnPermits = (semaphore, permits) => semaphore.#sem.release(permits);
@@ -43,10 +45,26 @@ export class Semaphore {
    * @param permits - initial permits, an integer from 0 to `Semaphore.MAX_PERMITS`.
    * @throws TypeError / RangeError for any other `permits`.
    */
-  constructor(permits: number) {
+  constructor(permits: number, options?: NameOptions) {
     markNotSend(this);
     checkInteger("permits", permits, 0, MAX_PERMITS);
-    this.#sem = new BatchSemaphore(permits, (_tag, granted) => new SemaphorePermit(GUARD_TOKEN, this, granted));
+    checkOptionsObject("options", options);
+    this.#name = nameFor("Semaphore", options);
+    this.#sem = new BatchSemaphore(permits, (_tag, granted) => this.#newPermit(granted));
+    this.#sem.owner = this;
+    this.#sem.modeOf = () => "permits";
+  }
+
+  /** The name given to the constructor, or `Semaphore#n` (the n-th semaphore created). */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** A permit off the inlined fast path: the observer, if any, hears of it. */
+  #newPermit(permits: number): SemaphorePermit {
+    const permit = new SemaphorePermit(GUARD_TOKEN, this, permits);
+    if (observer !== undefined) observer.acquired(this, permit, "permits");
+    return permit;
   }
 
   /** Permits free right now. */
@@ -71,13 +89,20 @@ export class Semaphore {
   acquire(permits = 1, options?: AcquireOptions): Promise<SemaphorePermit> {
     // Fast path, small enough to inline: one permit, no options, free and nobody queued (tryAcquire
     // fails when closed).
-    if (permits === 1 && options === undefined && this.#sem.tryAcquire(1)) {
+    if (permits === 1 && options === undefined && observer === undefined && this.#sem.tryAcquire(1)) {
       return Promise.resolve(new SemaphorePermit(GUARD_TOKEN, this, 1));
     }
     return this.#acquireSlow(permits, options);
   }
 
   #acquireSlow(permits: number, options: AcquireOptions | undefined): Promise<SemaphorePermit> {
+    if (observer !== undefined) {
+      return observer.around(this, "acquire", options, (o) => this.#acquireQueued(permits, o));
+    }
+    return this.#acquireQueued(permits, options);
+  }
+
+  #acquireQueued(permits: number, options: AcquireOptions | undefined): Promise<SemaphorePermit> {
     try {
       checkInteger("permits", permits, 1, MAX_PERMITS);
     } catch (error) {
@@ -87,9 +112,9 @@ export class Semaphore {
       const early = precheck(options);
       if (early !== undefined) return early;
     }
-    if (this.#sem.closed) return Promise.reject(closedError());
+    if (this.#sem.closed) return Promise.reject(closedError(this.#name));
     const pending = this.#sem.tryAcquire(permits)
-      ? Promise.resolve(new SemaphorePermit(GUARD_TOKEN, this, permits))
+      ? Promise.resolve(this.#newPermit(permits))
       : (this.#sem.acquire(permits, 0, options) as Promise<SemaphorePermit>);
     return abortWins(pending, options?.signal);
   }
@@ -101,8 +126,9 @@ export class Semaphore {
    */
   tryAcquire(permits = 1): SemaphorePermit | undefined {
     checkInteger("permits", permits, 1, MAX_PERMITS);
-    if (this.#sem.closed) throw closedError();
-    return this.#sem.tryAcquire(permits) ? new SemaphorePermit(GUARD_TOKEN, this, permits) : undefined;
+    if (observer !== undefined) observer.sync(this, "tryAcquire");
+    if (this.#sem.closed) throw closedError(this.#name);
+    return this.#sem.tryAcquire(permits) ? this.#newPermit(permits) : undefined;
   }
 
   /**
@@ -113,7 +139,17 @@ export class Semaphore {
    * const body = await slots.withPermit(() => download(url), { timeout: 10_000 });
    * ```
    */
-  async withPermit<R>(
+  withPermit<R>(
+    fn: (permit: SemaphorePermit) => R | PromiseLike<R>,
+    options?: AcquireOptions & { permits?: number },
+  ): Promise<Awaited<R>> {
+    if (observer !== undefined) {
+      return observer.around(this, "withPermit", options, (o) => this.#withPermit(fn, o as typeof options));
+    }
+    return this.#withPermit(fn, options);
+  }
+
+  async #withPermit<R>(
     fn: (permit: SemaphorePermit) => R | PromiseLike<R>,
     options?: AcquireOptions & { permits?: number },
   ): Promise<Awaited<R>> {
@@ -139,6 +175,7 @@ export class Semaphore {
         `Expected \`permits\` to keep the pool at most ${MAX_PERMITS}, got ${permits} added to ${this.#sem.available}`,
       );
     }
+    if (observer !== undefined) observer.sync(this, "addPermits");
     this.#sem.release(permits);
   }
 
@@ -147,12 +184,13 @@ export class Semaphore {
    * `tryAcquire` throws it. Permits already held stay valid and may be released. Idempotent.
    */
   close(): void {
-    this.#sem.close(closedError);
+    if (observer !== undefined) observer.sync(this, "close");
+    this.#sem.close(() => closedError(this.#name));
   }
 }
 
-function closedError(): ClosedError {
-  return new ClosedError("Semaphore is closed");
+function closedError(name: string): ClosedError {
+  return new ClosedError(`${name} is closed`);
 }
 
 /**
@@ -187,6 +225,7 @@ export class SemaphorePermit implements Releasable {
     const semaphore = this.#semaphore;
     if (semaphore === undefined) return;
     this.#semaphore = undefined;
+    if (observer !== undefined) observer.released(semaphore, this);
     returnPermits(semaphore, this.permits);
   }
 
@@ -203,6 +242,10 @@ export class SemaphorePermit implements Releasable {
   forget(): void {
     if (this.#semaphore === undefined) {
       throw new UseAfterReleaseError("Cannot forget a SemaphorePermit after release()");
+    }
+    if (observer !== undefined) {
+      observer.sync(this.#semaphore, "forget");
+      observer.released(this.#semaphore, this);
     }
     this.#semaphore = undefined;
   }

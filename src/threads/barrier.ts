@@ -1,16 +1,16 @@
-import { checkInteger, precheck } from "../internal/validate.js";
+import { checkInteger, describe } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
-import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-barrier.js";
-import { newWaiter } from "./raw/waiter.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK } from "./wait.js";
+import { newWaiter, parkTime, recordWait } from "./raw/waiter.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, now, parkAsync, precheck, timeoutError } from "./wait.js";
 
 const TAG = "lockbox.threads.Barrier";
 
 /** The structured-clone-safe form of a {@link Barrier}. */
 export interface BarrierHandle extends HandleBase<typeof TAG> {
-  /** The arrival and generation words (see src/threads/raw/raw-barrier.ts). */
+  /** The barrier word (see src/threads/raw/raw-barrier.ts), then the memory tag (see handle.ts). */
   readonly buffer: SharedArrayBuffer;
   /** Number of parties. */
   readonly parties: number;
@@ -35,18 +35,26 @@ let restoring: BarrierHandle | undefined;
  * await start.wait(); // in a worker: Barrier.from(workerData).waitSync()
  * ```
  *
- * **Cancel safety**: a wait that times out or is aborted has still *arrived*: the generation completes
- * when the other parties arrive, without this caller. Use timeouts to fail fast, not to retry.
+ * Every `n` calls form one generation with exactly one leader, however many callers there are: with
+ * more callers than parties, the extra ones wait for the next generation.
+ *
+ * **Cancel safety**: a wait that times out or is aborted before its generation completes takes its
+ * arrival back (the generation then needs another party), and rejects. If the generation completed
+ * first, the arrival counted and the wait resolves as passed (`isLeader: false`), even when the time
+ * ran out or the signal fired in the same instant: the other parties were released counting it.
  */
 export class Barrier {
   declare readonly [interiorMutable]: true;
+  /** Most parties a barrier can have (65535). */
+  static readonly MAX_PARTIES = raw.MAX_PARTIES;
   /** The structured-clone-safe handle; see {@link Barrier.from}. */
   readonly handle: BarrierHandle;
   readonly #word: Int32Array;
   readonly #parties: number;
 
   /**
-   * @param parties - number of parties, an integer from 1 to 2147483647.
+   * @param parties - number of parties, an integer from 0 to {@link Barrier.MAX_PARTIES}; 0 makes a
+   *   barrier of 1 (as in Rust's std and tokio: every `wait` passes at once, as the leader).
    * @throws TypeError / RangeError for anything else.
    */
   constructor(parties: number) {
@@ -58,10 +66,15 @@ export class Barrier {
       this.handle = handle;
       return;
     }
-    checkInteger("parties", parties, 1, 2 ** 31 - 1);
-    this.#parties = parties;
-    this.#word = new Int32Array(new SharedArrayBuffer(raw.BARRIER_WORDS * 4));
-    this.handle = { type: TAG, version: LAYOUT_VERSION, buffer: this.#word.buffer as SharedArrayBuffer, parties };
+    checkInteger("parties", parties, 0, raw.MAX_PARTIES);
+    this.#parties = Math.max(1, parties);
+    this.#word = allocateTagged(TAG, raw.BARRIER_WORDS);
+    this.handle = {
+      type: TAG,
+      version: LAYOUT_VERSION,
+      buffer: this.#word.buffer as SharedArrayBuffer,
+      parties: this.#parties,
+    };
   }
 
   /**
@@ -72,21 +85,26 @@ export class Barrier {
    * const start = Barrier.from(workerData);
    * ```
    *
-   * @throws TypeError for anything but a current Barrier handle over shared memory.
+   * @throws TypeError for anything but a current Barrier handle over a Barrier's shared memory.
    */
   static from(received: unknown): Barrier {
     const handle = checkHandle<BarrierHandle>(received, TAG, "Barrier.from");
-    checkSharedBuffer("handle.buffer", handle.buffer, raw.BARRIER_WORDS * 4);
-    checkInteger("handle.parties", handle.parties, 1, 2 ** 31 - 1);
+    checkTaggedBuffer("Barrier.from", handle.buffer, TAG, raw.BARRIER_WORDS);
+    const parties = handle.parties;
+    if (typeof parties !== "number" || !Number.isInteger(parties) || parties < 1 || parties > raw.MAX_PARTIES) {
+      throw new TypeError(
+        `Expected \`handle.parties\` to be an integer from 1 to ${raw.MAX_PARTIES}, got ${describe(parties)}`,
+      );
+    }
     restoring = handle;
     try {
-      return new Barrier(handle.parties);
+      return new Barrier(parties);
     } finally {
       restoring = undefined;
     }
   }
 
-  /** Number of parties. */
+  /** Number of parties (1 for `new Barrier(0)`). */
   get parties(): number {
     return this.#parties;
   }
@@ -99,7 +117,10 @@ export class Barrier {
    * const { isLeader } = await barrier.wait({ timeout: 5_000 });
    * ```
    *
-   * **Throws** (rejects): `TimeoutError`, the signal's reason (see the class docs: the arrival counts).
+   * **Cancel safety**: see the class docs: a rejected wait has taken its arrival back.
+   *
+   * **Throws** (rejects): `TimeoutError`, the signal's reason (an already-aborted signal rejects
+   * without arriving), `TypeError` / `RangeError` for bad options.
    */
   async wait(options?: AcquireOptions): Promise<BarrierWaitResult> {
     const early = precheck(options);
@@ -107,17 +128,29 @@ export class Barrier {
     const word = this.#word;
     const { leader, generation } = raw.arrive(A, word, 0, this.#parties);
     if (leader) return { isLeader: true };
+    const signal = options?.signal;
+    const timeout = options?.timeout;
+    const deadline = deadlineOf(timeout);
     const waiter = newWaiter(0);
-    await driveAsync(
-      word,
-      waiter,
-      () => (raw.waitStep(A, word, 0, generation, waiter) ? 0 : PARK),
-      deadlineOf(options?.timeout),
-      options?.signal,
-      () => {},
-      "Barrier.wait()",
-      options?.timeout,
-    );
+    while (!raw.waitStep(A, word, 0, generation, waiter)) {
+      const time = parkTime(waiter, deadline, now());
+      if (time <= 0) {
+        if (raw.withdraw(A, word, 0, generation)) throw timeoutError("Barrier.wait()", timeout);
+        break;
+      }
+      if (signal?.aborted) {
+        if (raw.withdraw(A, word, 0, generation)) throw signal.reason;
+        break;
+      }
+      const parked = parkAsync(word, waiter.index, waiter.expected, time, signal);
+      if (parked === undefined) continue;
+      try {
+        recordWait(waiter, await parked);
+      } catch (error) {
+        if (raw.withdraw(A, word, 0, generation)) throw error;
+        break;
+      }
+    }
     return { isLeader: false };
   }
 
@@ -129,7 +162,8 @@ export class Barrier {
    * const { isLeader } = barrier.waitSync({ timeout: 5_000 });
    * ```
    *
-   * **Throws**: `WouldBlockError` where blocking is forbidden (before arriving), `TimeoutError`.
+   * **Throws**: `WouldBlockError` where blocking is forbidden (before arriving), `TimeoutError` (the
+   * arrival taken back, see the class docs).
    */
   waitSync(options?: { timeout?: number | undefined }): BarrierWaitResult {
     checkSyncOptions(options);
@@ -137,16 +171,17 @@ export class Barrier {
     const word = this.#word;
     const { leader, generation } = raw.arrive(A, word, 0, this.#parties);
     if (leader) return { isLeader: true };
+    const timeout = options?.timeout;
+    const deadline = deadlineOf(timeout);
     const waiter = newWaiter(0);
-    driveSync(
-      word,
-      waiter,
-      () => (raw.waitStep(A, word, 0, generation, waiter) ? 0 : PARK),
-      deadlineOf(options?.timeout),
-      () => {},
-      "Barrier.waitSync()",
-      options?.timeout,
-    );
+    while (!raw.waitStep(A, word, 0, generation, waiter)) {
+      const time = parkTime(waiter, deadline, now());
+      if (time <= 0) {
+        if (raw.withdraw(A, word, 0, generation)) throw timeoutError("Barrier.waitSync()", timeout);
+        break;
+      }
+      recordWait(waiter, Atomics.wait(word, waiter.index, waiter.expected, time));
+    }
     return { isLeader: false };
   }
 }

@@ -1,19 +1,28 @@
 import { UseAfterReleaseError } from "../errors.js";
-import { checkFunction, checkOptionsObject, describe, precheck } from "../internal/validate.js";
+import { checkFunction, describe } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
-import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { isMutexGuard, type Mutex, type MutexGuard, mutexOfGuard } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-condvar.js";
-import { POLL_MS } from "./raw/waiter.js";
+import { newWaiter, parkTime, recordWait } from "./raw/waiter.js";
 import type { GuardValue } from "./shared-data.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, now, parkAsync, timeoutError } from "./wait.js";
+import {
+  assertCanBlock,
+  checkLockOptions,
+  checkSyncOptions,
+  checkTimeout,
+  deadlineOf,
+  now,
+  parkAsync,
+  timeoutError,
+} from "./wait.js";
 
 const TAG = "lockbox.threads.Condvar";
 
 /** The structured-clone-safe form of a {@link Condvar}. */
 export interface CondvarHandle extends HandleBase<typeof TAG> {
-  /** The sequence word (see src/threads/raw/raw-condvar.ts). */
+  /** The sequence and ledger words (see src/threads/raw/raw-condvar.ts), then the memory tag (see handle.ts). */
   readonly buffer: SharedArrayBuffer;
 }
 
@@ -59,13 +68,20 @@ function guardedMutex<T>(guard: MutexGuard<T>, method: string): Mutex<T> {
  * ```
  *
  * Wake-ups may be spurious (as with every condition variable): check the condition in a loop, or use
- * `waitWhile`. A notify between the waiter's unlock and its park is never lost.
+ * `waitWhile`. A notify between the waiter's unlock and its park is never lost. `notifyOne` wakes
+ * exactly one of the waiters present (async or blocking, in any thread); `notifyAll` wakes them all.
+ * At most {@link Condvar.MAX_WAITERS} waiters can wait at once (a further `wait` throws `RangeError`
+ * before releasing anything).
  *
  * **Cancel safety**: on abort or timeout the mutex is re-acquired and released again before the
- * rejection, so nothing leaks and the caller holds nothing.
+ * rejection, so nothing leaks and the caller holds nothing. An already-aborted signal releases the
+ * guard and rejects without waiting. A `notifyOne` that raced with the abort is passed on to another
+ * waiter when one is still waiting unwoken.
  */
 export class Condvar {
   declare readonly [interiorMutable]: true;
+  /** Most waiters one condvar can have at once (65535). */
+  static readonly MAX_WAITERS = raw.MAX_WAITERS;
   /** The structured-clone-safe handle; see {@link Condvar.from}. */
   readonly handle: CondvarHandle;
   readonly #word: Int32Array;
@@ -78,7 +94,7 @@ export class Condvar {
       this.handle = handle;
       return;
     }
-    this.#word = new Int32Array(new SharedArrayBuffer(raw.CONDVAR_WORDS * 4));
+    this.#word = allocateTagged(TAG, raw.CONDVAR_WORDS);
     this.handle = { type: TAG, version: LAYOUT_VERSION, buffer: this.#word.buffer as SharedArrayBuffer };
   }
 
@@ -90,11 +106,11 @@ export class Condvar {
    * const changed = Condvar.from(workerData.changed);
    * ```
    *
-   * @throws TypeError for anything but a current Condvar handle over shared memory.
+   * @throws TypeError for anything but a current Condvar handle over a Condvar's shared memory.
    */
   static from(received: unknown): Condvar {
     const handle = checkHandle<CondvarHandle>(received, TAG, "Condvar.from");
-    checkSharedBuffer("handle.buffer", handle.buffer, raw.CONDVAR_WORDS * 4);
+    checkTaggedBuffer("Condvar.from", handle.buffer, TAG, raw.CONDVAR_WORDS);
     restoring = handle;
     try {
       return new Condvar();
@@ -112,8 +128,11 @@ export class Condvar {
    * guard = await condvar.wait(guard, { timeout: 1_000 });
    * ```
    *
+   * **Cancel safety**: see the class docs; the caller holds nothing after a rejection.
+   *
    * **Throws** (rejects): `UseAfterReleaseError` if `guard` is released, `TimeoutError`, the signal's
-   * reason, `PoisonError` if the mutex was poisoned meanwhile. In each case the caller holds nothing.
+   * reason, `PoisonError` if the mutex was poisoned meanwhile; in each case `guard` is released and
+   * the caller holds nothing. `TypeError` / `RangeError` for bad arguments (then `guard` is untouched).
    */
   async wait<T>(guard: MutexGuard<T>, options?: AcquireOptions): Promise<MutexGuard<T>> {
     const { guard: next, timedOut } = await this.#wait(guard, options, "wait");
@@ -131,8 +150,11 @@ export class Condvar {
    * ```ts
    * const { guard: next, timedOut } = await condvar.waitTimeout(guard, 50);
    * ```
+   *
+   * **Throws** (rejects): as {@link wait}; `ms` may be any finite number of milliseconds ≥ 0.
    */
-  waitTimeout<T>(guard: MutexGuard<T>, ms: number): Promise<WaitTimeoutResult<T>> {
+  async waitTimeout<T>(guard: MutexGuard<T>, ms: number): Promise<WaitTimeoutResult<T>> {
+    checkTimeout(ms, "ms");
     return this.#wait(guard, { timeout: ms }, "waitTimeout");
   }
 
@@ -144,22 +166,37 @@ export class Condvar {
    * ```ts
    * guard = await condvar.waitWhile(guard, (queue) => queue[0] === 0);
    * ```
+   *
+   * **Cancel safety**: as {@link wait}. If `condition` throws, the current guard is released and the
+   * call rejects with what it threw (the mutex is not poisoned): the caller holds nothing.
    */
   async waitWhile<T>(
     guard: MutexGuard<T>,
     condition: (value: GuardValue<T>) => boolean,
     options?: AcquireOptions,
   ): Promise<MutexGuard<T>> {
+    checkLockOptions(options);
+    guardedMutex(guard, "waitWhile");
     checkFunction("condition", condition);
-    const early = precheck(options);
-    if (early !== undefined) return early;
+    const signal = options?.signal;
+    if (signal?.aborted) {
+      guard.release();
+      throw signal.reason;
+    }
     const deadline = deadlineOf(options?.timeout);
     let current = guard;
-    while (condition(current.value)) {
+    for (;;) {
+      let again: boolean;
+      try {
+        again = condition(current.value);
+      } catch (error) {
+        current.release();
+        throw error;
+      }
+      if (!again) return current;
       const remaining = deadline === Number.POSITIVE_INFINITY ? undefined : Math.max(0, deadline - now());
-      current = await this.wait(current, { signal: options?.signal, timeout: remaining });
+      current = await this.wait(current, { signal, timeout: remaining });
     }
-    return current;
   }
 
   /**
@@ -174,7 +211,8 @@ export class Condvar {
    * `TimeoutError` (after re-acquiring and releasing), `PoisonError`, `UseAfterReleaseError`.
    */
   waitSync<T>(guard: MutexGuard<T>, options?: { timeout?: number | undefined }): MutexGuard<T> {
-    const { guard: next, timedOut } = this.#waitSync(guard, options?.timeout, options, "waitSync");
+    checkSyncOptions(options);
+    const { guard: next, timedOut } = this.#waitSync(guard, options?.timeout, "waitSync");
     if (timedOut) {
       next.release();
       throw timeoutError("Condvar.waitSync()", options?.timeout);
@@ -191,7 +229,8 @@ export class Condvar {
    * ```
    */
   waitTimeoutSync<T>(guard: MutexGuard<T>, ms: number): WaitTimeoutResult<T> {
-    return this.#waitSync(guard, ms, { timeout: ms }, "waitTimeoutSync");
+    checkTimeout(ms, "ms");
+    return this.#waitSync(guard, ms, "waitTimeoutSync");
   }
 
   /**
@@ -201,21 +240,32 @@ export class Condvar {
    * ```ts
    * guard = condvar.waitWhileSync(guard, (value) => value[0] === 0, { timeout: 1_000 });
    * ```
+   *
+   * **Throws**: as {@link waitSync}; if `condition` throws, the current guard is released and the
+   * error propagates (the caller holds nothing).
    */
   waitWhileSync<T>(
     guard: MutexGuard<T>,
     condition: (value: GuardValue<T>) => boolean,
     options?: { timeout?: number | undefined },
   ): MutexGuard<T> {
-    checkFunction("condition", condition);
     checkSyncOptions(options);
+    guardedMutex(guard, "waitWhileSync");
+    checkFunction("condition", condition);
     const deadline = deadlineOf(options?.timeout);
     let current = guard;
-    while (condition(current.value)) {
+    for (;;) {
+      let again: boolean;
+      try {
+        again = condition(current.value);
+      } catch (error) {
+        current.release();
+        throw error;
+      }
+      if (!again) return current;
       const remaining = deadline === Number.POSITIVE_INFINITY ? undefined : Math.max(0, deadline - now());
       current = this.waitSync(current, { timeout: remaining });
     }
-    return current;
   }
 
   /**
@@ -229,8 +279,9 @@ export class Condvar {
    * condvar.notifyOne();
    * ```
    *
-   * **Fairness**: which waiter wakes is up to the platform (`Atomics.notify` order); with several
-   * waiters for different conditions, prefer {@link notifyAll}.
+   * **Fairness**: exactly one of the waiters present wakes, not necessarily the one that waited
+   * longest; with several waiters for different conditions, prefer {@link notifyAll}. Nothing is
+   * stored when nobody waits.
    */
   notifyOne(): void {
     raw.notifyOne(A, this.#word, 0);
@@ -248,44 +299,60 @@ export class Condvar {
     raw.notifyAll(A, this.#word, 0);
   }
 
+  /** Registers as a waiter and releases `guard` (validated), or throws having changed nothing. */
+  #enter<T>(guard: MutexGuard<T>, method: string): Mutex<T> {
+    const mutex = guardedMutex(guard, method);
+    if (!raw.register(A, this.#word, 0)) {
+      throw new RangeError(
+        `Expected at most ${raw.MAX_WAITERS} waiters on one Condvar; Condvar.${method}() would be one more`,
+      );
+    }
+    guard.release();
+    return mutex;
+  }
+
   async #wait<T>(
     guard: MutexGuard<T>,
     options: AcquireOptions | undefined,
     method: string,
   ): Promise<WaitTimeoutResult<T>> {
-    const early = precheck(options);
-    if (early !== undefined) return early;
-    const mutex = guardedMutex(guard, method);
-    const seq = raw.prepareWait(A, this.#word, 0);
-    guard.release();
+    checkLockOptions(options);
+    const signal = options?.signal;
+    if (signal?.aborted) {
+      // Nothing released yet, so nothing to re-acquire: giving the guard back is the whole cleanup.
+      guardedMutex(guard, method);
+      guard.release();
+      throw signal.reason;
+    }
+    const mutex = this.#enter(guard, method);
+    const word = this.#word;
     const timeout = options?.timeout;
+    const deadline = deadlineOf(timeout);
+    const waiter = newWaiter(0);
     let timedOut = false;
     let failure: { error: unknown } | undefined;
-    try {
-      const deadline = deadlineOf(timeout);
-      // Park until the sequence moves (a notify) or the time runs out; a wake-up that changed nothing
-      // (the polling fallback) parks again.
-      for (;;) {
-        const remaining = deadline - now();
-        if (remaining <= 0) {
-          timedOut = true;
-          break;
-        }
-        // Each park is bounded by the poll period, so the waitAsync an abort leaves behind (it cannot
-        // be cancelled) expires within POLL_MS instead of staying registered until a notify lands on it.
-        const parked = parkAsync(this.#word, 0, seq, Math.min(remaining, POLL_MS), options?.signal);
-        if (parked === undefined) {
-          timedOut = A.load(this.#word, 0) === seq;
-          break;
-        }
-        if ((await parked) === "timed-out" && A.load(this.#word, 0) === seq && deadline - now() <= 0) {
-          timedOut = true;
-          break;
-        }
-        if (A.load(this.#word, 0) !== seq) break;
+    // Claim a wake-up, or park (each park bounded by the poll period: a wake-up that landed on an
+    // abandoned waitAsync stays pending in the ledger and is claimed at the next poll).
+    while (raw.waitStep(A, word, 0, waiter) === raw.PARK) {
+      const time = parkTime(waiter, deadline, now());
+      if (time <= 0) {
+        timedOut = raw.leave(A, word, 0) === raw.LEFT;
+        break;
       }
-    } catch (error) {
-      failure = { error };
+      if (signal?.aborted) {
+        raw.leave(A, word, 0);
+        failure = { error: signal.reason };
+        break;
+      }
+      const parked = parkAsync(word, waiter.index, waiter.expected, time, signal);
+      if (parked === undefined) continue;
+      try {
+        recordWait(waiter, await parked);
+      } catch (error) {
+        raw.leave(A, word, 0);
+        failure = { error };
+        break;
+      }
     }
     // Re-acquire in every case: the caller gave a held guard and gets back a held guard, or nothing.
     const next = await mutex.lock();
@@ -296,19 +363,22 @@ export class Condvar {
     return { guard: next, timedOut };
   }
 
-  #waitSync<T>(
-    guard: MutexGuard<T>,
-    timeout: number | undefined,
-    options: { timeout?: number | undefined } | undefined,
-    method: string,
-  ): WaitTimeoutResult<T> {
+  #waitSync<T>(guard: MutexGuard<T>, timeout: number | undefined, method: string): WaitTimeoutResult<T> {
     assertCanBlock(`Condvar.${method}`);
-    checkOptionsObject("options", options);
-    checkSyncOptions(options);
-    const mutex = guardedMutex(guard, method);
-    const seq = raw.prepareWait(A, this.#word, 0);
-    guard.release();
-    const outcome = Atomics.wait(this.#word, 0, seq, timeout ?? Number.POSITIVE_INFINITY);
-    return { guard: mutex.lockSync(), timedOut: outcome === "timed-out" };
+    const mutex = this.#enter(guard, method);
+    const word = this.#word;
+    const deadline = deadlineOf(timeout);
+    const waiter = newWaiter(0);
+    let timedOut = false;
+    // Bounded parks (POLL_MS each), as in the async form: no park of a Condvar is unbounded.
+    while (raw.waitStep(A, word, 0, waiter) === raw.PARK) {
+      const time = parkTime(waiter, deadline, now());
+      if (time <= 0) {
+        timedOut = raw.leave(A, word, 0) === raw.LEFT;
+        break;
+      }
+      recordWait(waiter, Atomics.wait(word, waiter.index, waiter.expected, time));
+    }
+    return { guard: mutex.lockSync(), timedOut };
   }
 }

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { checkHandle, checkSharedBuffer, type HandleBase } from "./handle.js";
+import { allocateTagged, checkHandle, checkSharedBuffer, checkTaggedBuffer, type HandleBase } from "./handle.js";
 import { processTable } from "./liveness.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import { type DataHandle, dataFromHandle, dataHandle } from "./shared-data.js";
@@ -20,12 +20,16 @@ export interface DataLockParts {
   readonly data: DataHandle;
 }
 
-/** A new lock's `words` lock words and this thread's liveness table, described with `data`. */
+/**
+ * A new lock's `words` lock words (tagged in memory as `tag`, see handle.ts) and this thread's
+ * liveness table, described with `data`.
+ */
 export function createDataLock(
   words: number,
   data: unknown,
+  tag: string,
 ): { word: Int32Array; table: Int32Array; parts: DataLockParts } {
-  const word = new Int32Array(new SharedArrayBuffer(words * 4));
+  const word = allocateTagged(tag, words);
   const table = processTable();
   const parts: DataLockParts = {
     buffer: word.buffer as SharedArrayBuffer,
@@ -48,7 +52,7 @@ export function receiveDataLock<H extends HandleBase & DataLockParts>(
   words: number,
 ): { handle: H; data: unknown } {
   const handle = checkHandle<H>(received, tag, name);
-  checkSharedBuffer("handle.buffer", handle.buffer, words * 4);
+  checkTaggedBuffer(name, handle.buffer, tag, words);
   checkSharedBuffer("handle.liveness", handle.liveness, LIVENESS_WORDS * 4);
   return { handle, data: dataFromHandle(handle.data) };
 }

@@ -3,27 +3,35 @@
  * map). Meant as the data of a threads lock, whose guard shows the decoded value and writes it back
  * on release when it changed.
  *
- * **Memory** (one `SharedArrayBuffer`):
+ * **Memory** (one `SharedArrayBuffer`, two text slots of `maxBytes` bytes each):
  *
  * | bytes | meaning | written by |
  * |---|---|---|
- * | 0–3 | u32 byte length `n` of the UTF-8 text (`Atomics.store`, after the text) | the writer |
- * | 4 … 4+n | `JSON.stringify(value)` as UTF-8 | the writer |
+ * | 0–3 | memory tag: kind "Json" (see handle.ts) | the creator, once |
+ * | 4–7 | layout version | the creator, once |
+ * | 8–11 | STATE: bit 31 the published slot `s`, bits 0–30 its byte length `n` (`Atomics.store`) | the writer |
+ * | 12–15 | reserved (0) | — |
+ * | 16 + s·maxBytes … + n | `JSON.stringify(value)` as UTF-8 | the writer |
  *
- * The buffer is growable (`maxByteLength = 4 + maxBytes`) where the runtime supports it, so a small
- * value takes little memory; elsewhere it is allocated at `4 + maxBytes` bytes up front.
+ * **Crash-safe write-back**: a write goes into the slot that is *not* published, then publishes it
+ * with one atomic store of STATE. A writer killed mid-write (a worker terminated during a large
+ * write-back) leaves STATE naming the old, complete text: a torn text is never visible.
+ *
+ * The buffer is growable (`maxByteLength = 16 + 2 · maxBytes`) where the runtime supports it, so a
+ * small value takes little memory (the second slot's address space is reserved, and memory is only
+ * touched as far as the text goes); elsewhere it is allocated at `16 + 2 · maxBytes` bytes up front.
  *
  * @module
  */
 
 import { checkInteger, checkOptionsObject, describe } from "../internal/validate.js";
 import { interiorMutable } from "../types.js";
-import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { checkHandle, checkSharedBuffer, checkTagAt, type HandleBase, LAYOUT_VERSION, tagWord } from "./handle.js";
 import type { DataBinding } from "./shared-data.js";
 
 /** The handle of a JSON cell: `JsonCell.from(handle)` rebuilds it in any thread. */
 export interface JsonHandle extends HandleBase<"lockbox.threads.Json"> {
-  /** Length word, then UTF-8 text; growable where supported. */
+  /** Memory tag, state word, then two text slots (see the module docs); growable where supported. */
   readonly buffer: SharedArrayBuffer;
   /** Capacity of the text in bytes. */
   readonly maxBytes: number;
@@ -39,7 +47,11 @@ export interface JsonOptions {
 }
 
 const JSON_TAG = "lockbox.threads.Json";
-const HEADER = 4;
+const HEADER = 16;
+/** Int32 index of STATE. */
+const STATE = 2;
+const SLOT_BIT = 1 << 31;
+const LENGTH_MASK = 0x7fffffff;
 const DEFAULT_MAX_BYTES = 65_536;
 const MAX_BYTES = 2 ** 30;
 const GROWABLE = typeof SharedArrayBuffer !== "undefined" && "grow" in SharedArrayBuffer.prototype;
@@ -90,7 +102,7 @@ export class JsonCell<T> {
   readonly #maxBytes: number;
   /** Length-tracking over a growable buffer: sees growth done by any thread. */
   readonly #bytes: Uint8Array;
-  readonly #length: Uint32Array;
+  readonly #header: Int32Array;
 
   static {
     storedEquals = (cell, bytes) => cell.#storedEquals(bytes);
@@ -110,12 +122,18 @@ export class JsonCell<T> {
       const max = maxBytes ?? DEFAULT_MAX_BYTES;
       bytes = encode(initial, "initial", max);
       this.#buffer = GROWABLE
-        ? new SharedArrayBuffer(HEADER + bytes.length, { maxByteLength: HEADER + max })
-        : new SharedArrayBuffer(HEADER + max);
+        ? new SharedArrayBuffer(HEADER + bytes.length, { maxByteLength: HEADER + 2 * max })
+        : new SharedArrayBuffer(HEADER + 2 * max);
       this.#maxBytes = max;
     }
     this.#bytes = new Uint8Array(this.#buffer);
-    this.#length = new Uint32Array(this.#buffer, 0, 1);
+    this.#header = new Int32Array(this.#buffer, 0, HEADER / 4);
+    if (place === undefined) {
+      this.#header[0] = tagWord(JSON_TAG);
+      this.#header[1] = LAYOUT_VERSION;
+      // Slot 1 "published" with length 0, so that the initial write goes to slot 0.
+      this.#header[STATE] = SLOT_BIT;
+    }
     this.handle = Object.freeze({
       type: JSON_TAG,
       version: LAYOUT_VERSION,
@@ -145,9 +163,12 @@ export class JsonCell<T> {
       );
     }
     const buffer = checkSharedBuffer("handle.buffer", handle.buffer, HEADER);
+    checkTagAt(new Int32Array(buffer, 0, 2), 0, JSON_TAG, "JsonCell.from");
     const capacity = buffer.growable ? buffer.maxByteLength : buffer.byteLength;
-    if (capacity < HEADER + maxBytes) {
-      throw new TypeError(`Expected \`handle.buffer\` to hold at least ${HEADER + maxBytes} bytes, got ${capacity}`);
+    if (capacity < HEADER + 2 * maxBytes) {
+      throw new TypeError(
+        `Expected \`handle.buffer\` to hold at least ${HEADER + 2 * maxBytes} bytes, got ${capacity}`,
+      );
     }
     adopted = { buffer, maxBytes };
     try {
@@ -178,8 +199,8 @@ export class JsonCell<T> {
    * **Throws**: `SyntaxError` if the memory holds no valid JSON (a torn read of a concurrent write).
    */
   get(): T {
-    const length = this.#storedLength();
-    const text = this.#bytes[DECODES_SHARED ? "subarray" : "slice"](HEADER, HEADER + length);
+    const [start, length] = this.#published();
+    const text = this.#bytes[DECODES_SHARED ? "subarray" : "slice"](start, start + length);
     return JSON.parse(decoder.decode(text)) as T;
   }
 
@@ -198,22 +219,33 @@ export class JsonCell<T> {
     this.#write(encode(value, "value", this.#maxBytes));
   }
 
+  /** Start (byte offset) and length of the published text. */
+  #published(): [number, number] {
+    const state = Atomics.load(this.#header, STATE);
+    const start = HEADER + (state < 0 ? this.#maxBytes : 0);
+    // A foreign writer could leave any length: never read past the slot or what exists.
+    const length = Math.max(0, Math.min(state & LENGTH_MASK, this.#maxBytes, this.#bytes.length - start));
+    return [start, length];
+  }
+
   #storedLength(): number {
-    // A foreign writer could leave any length: never read past what exists.
-    return Math.min(Atomics.load(this.#length, 0), this.#bytes.length - HEADER);
+    return this.#published()[1];
   }
 
   #storedEquals(bytes: Uint8Array): boolean {
     const stored = this.#bytes;
-    if (this.#storedLength() !== bytes.length) return false;
-    for (let i = 0; i < bytes.length; i++) if (stored[HEADER + i] !== bytes[i]) return false;
+    const [start, length] = this.#published();
+    if (length !== bytes.length) return false;
+    for (let i = 0; i < bytes.length; i++) if (stored[start + i] !== bytes[i]) return false;
     return true;
   }
 
-  /** `bytes` is already checked against maxBytes. */
+  /** `bytes` is already checked against maxBytes. Writes the unpublished slot, then publishes it. */
   #write(bytes: Uint8Array): void {
     const buffer = this.#buffer;
-    const needed = HEADER + bytes.length;
+    const slot = Atomics.load(this.#header, STATE) < 0 ? 0 : 1;
+    const start = HEADER + slot * this.#maxBytes;
+    const needed = start + bytes.length;
     if (buffer.growable && buffer.byteLength < needed) {
       // Grow geometrically (a value that keeps growing costs O(1) amortized grows), capped at the max.
       try {
@@ -223,9 +255,10 @@ export class JsonCell<T> {
         if (buffer.byteLength < needed) throw error;
       }
     }
-    this.#bytes.set(bytes, HEADER);
-    // The length goes last, so a reader that sees it also sees the bytes it covers (seq-cst store).
-    Atomics.store(this.#length, 0, bytes.length);
+    this.#bytes.set(bytes, start);
+    // One store publishes the slot and its length, last: a reader that sees it also sees the bytes it
+    // covers (seq-cst), and a writer killed before it leaves the old text published.
+    Atomics.store(this.#header, STATE, (slot === 1 ? SLOT_BIT : 0) | bytes.length);
   }
 }
 
@@ -300,7 +333,13 @@ export function json<T>(initial: T, options?: JsonOptions): JsonCell<T> {
  */
 export function bindJson<T>(cell: JsonCell<T>): DataBinding<T> {
   return {
-    open: () => cell.get(),
+    open() {
+      try {
+        return cell.get();
+      } catch (error) {
+        throw decodeError(error);
+      }
+    },
     replace: (next) => next,
     close(current) {
       const bytes = encode(current, "value", cell.maxBytes);
@@ -309,4 +348,12 @@ export function bindJson<T>(cell: JsonCell<T>): DataBinding<T> {
       if (!storedEquals(cell as JsonCell<unknown>, bytes)) writeEncoded(cell as JsonCell<unknown>, bytes);
     },
   };
+}
+
+/** What an acquire throws when the stored text is not JSON (the lock then releases before throwing). */
+function decodeError(cause: unknown): SyntaxError {
+  return new SyntaxError(
+    `Cannot decode the JSON value in shared memory (${(cause as Error)?.message ?? String(cause)}); the acquire was undone and the lock is not held. The memory was written outside lockbox: repair it with JsonCell.set()`,
+    { cause },
+  );
 }

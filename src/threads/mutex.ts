@@ -1,6 +1,6 @@
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
+import { checkFunction, checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { poisonError, releasedError } from "./guard.js";
@@ -19,6 +19,7 @@ import {
   deadlineOf,
   now,
   parkAsync,
+  precheck,
   timeoutError,
   waitAsync,
 } from "./wait.js";
@@ -163,7 +164,7 @@ export class Mutex<T = null> {
     this.#data = bindData(data);
     this.#closing = data instanceof JsonCell ? this.#data : undefined;
     this.#shown = data as GuardValue<T>;
-    const { word, table, parts } = createDataLock(raw.MUTEX_WORDS, data);
+    const { word, table, parts } = createDataLock(raw.MUTEX_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
     this.#poisonOnError = options?.poison !== false;
@@ -244,7 +245,12 @@ export class Mutex<T = null> {
     }
     // Fast path: free and not poisoned is exactly the word 0.
     if (Atomics.compareExchange(this.#word, 0, 0, MINE) === 0) {
-      return Promise.resolve(this.#guard());
+      try {
+        return Promise.resolve(this.#guard());
+      } catch (error) {
+        // JSON data that cannot be decoded (#guard has undone the acquire): reject, do not throw.
+        return Promise.reject(error);
+      }
     }
     return this.#lockSlow(options);
   }
@@ -416,7 +422,15 @@ export class Mutex<T = null> {
   /** Called holding the lock: a guard for it. */
   #guard(): MutexGuard<T> {
     const closing = this.#closing;
-    const value = closing === undefined ? this.#shown : closing.open();
+    if (closing === undefined) return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, this.#shown);
+    let value: GuardValue<T>;
+    try {
+      value = closing.open();
+    } catch (error) {
+      // JSON that cannot be decoded: undo the acquire, so that the error leaves nothing held.
+      unlockWord(this.#word);
+      throw error;
+    }
     return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, value);
   }
 

@@ -1,4 +1,4 @@
-import { checkFunction, precheck } from "../internal/validate.js";
+import { checkFunction } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
@@ -7,7 +7,7 @@ import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-once.js";
 import { newWaiter, POLL_MS } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK } from "./wait.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
 
 const TAG = "lockbox.threads.OnceLock";
 
@@ -49,10 +49,12 @@ export class OnceLock<T = null> {
   readonly #data: DataBinding<GuardValue<T>>;
 
   /**
-   * @param data - the storage (as for `Mutex`); `null` for a bare "done once" flag.
+   * @param data - the storage (as for `Mutex`); `null` or nothing (`new OnceLock()`) for a bare "done
+   *   once" flag.
    * @throws TypeError when `data` cannot be shared.
    */
-  constructor(data: T) {
+  constructor(...args: null extends T ? [data?: T] : [data: T]) {
+    const data = (args.length === 0 || args[0] === undefined ? null : args[0]) as T;
     const handle = restoring;
     restoring = undefined;
     this.#data = bindData(data);
@@ -62,7 +64,7 @@ export class OnceLock<T = null> {
       this.handle = handle;
       return;
     }
-    const { word, table, parts } = createDataLock(raw.ONCE_WORDS, data);
+    const { word, table, parts } = createDataLock(raw.ONCE_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
     this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts };

@@ -1,6 +1,7 @@
+import { UseAfterReleaseError } from "../errors.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
+import { checkFunction, checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
 import {
   type AcquireOptions,
   type DeepReadonly,
@@ -18,7 +19,7 @@ import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK } from "./wait.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
 
 const TAG = "lockbox.threads.RwLock";
 
@@ -36,7 +37,7 @@ interface Internals {
   replace<T>(lock: RwLock<T>, value: GuardValue<T>): GuardValue<T>;
   closeWrite<T>(lock: RwLock<T>, value: GuardValue<T>): void;
   readUnlock(lock: RwLock<unknown>, tracked: boolean): void;
-  register(lock: RwLock<unknown>): boolean;
+  /** Writes the write guard's value back (JSON), then turns the write lock into a read share. */
   downgrade<T>(lock: RwLock<T>, value: GuardValue<T>): void;
   poison(lock: RwLock<unknown>): void;
   word(lock: RwLock<unknown>): Int32Array;
@@ -99,13 +100,11 @@ export class RwLock<T = null> {
         if (tracked) raw.unregisterReader(A, lock.#word, 0, ownerId);
         raw.readUnlock(A, lock.#word, 0);
       },
-      register: (lock) => raw.registerReader(A, lock.#word, 0, ownerId),
       downgrade: (lock, value) => {
-        try {
-          lock.#data.close(value);
-        } finally {
-          raw.downgrade(A, lock.#word, 0, ownerId);
-        }
+        // A write-back that throws (JSON past maxBytes) leaves everything as it was: the write lock
+        // held, the stored value unchanged.
+        lock.#data.close(value);
+        raw.downgrade(A, lock.#word, 0, ownerId);
       },
       poison: (lock) => raw.poisonRwLock(A, lock.#word, 0),
       word: (lock) => lock.#word,
@@ -131,7 +130,7 @@ export class RwLock<T = null> {
     checkOptionsObject("options", options);
     checkOptionalBoolean("poison", options?.poison);
     this.#data = bindData(data);
-    const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data);
+    const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
     this.#poisonOnError = options?.poison !== false;
@@ -208,12 +207,19 @@ export class RwLock<T = null> {
     const word = this.#word;
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "read"));
-    if (raw.tryRead(A, word, 0, table)) return Promise.resolve(this.#readAcquired(ignorePoison, "read"));
+    if (raw.tryRead(A, word, 0, table)) {
+      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
+      try {
+        return Promise.resolve(this.#readAcquired(ignorePoison, "read"));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const waiter = newWaiter();
     return driveAsync(
       word,
       waiter,
-      () => readStepReaping(word, table, waiter),
+      () => (raw.readStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
       deadlineOf(options?.timeout),
       options?.signal,
       () => {},
@@ -244,7 +250,7 @@ export class RwLock<T = null> {
       driveSync(
         word,
         waiter,
-        () => readStepReaping(word, table, waiter),
+        () => (raw.readStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
         deadlineOf(options?.timeout),
         () => {},
         "RwLock.readSync()",
@@ -273,8 +279,9 @@ export class RwLock<T = null> {
    * guard.value[0] = 1;
    * ```
    *
-   * **Cancel safety**: an abort or timeout stops the wait at once; nothing is held. (It may leave the
-   * "writer waiting" flag set, which holds back new readers until the lock is next free.)
+   * **Cancel safety**: an abort or timeout stops the wait at once; nothing is held, and the "writer
+   * waiting" flag it set is withdrawn (other waiting writers set theirs again), so readers are not held
+   * back by a writer that left.
    *
    * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
    */
@@ -285,17 +292,22 @@ export class RwLock<T = null> {
     const word = this.#word;
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "write"));
-    if (tryWriteReaping(word, table)) {
-      return Promise.resolve(this.#writeAcquired(ignorePoison, "write"));
+    if (raw.tryWriteReaping(A, word, 0, ownerId, table)) {
+      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
+      try {
+        return Promise.resolve(this.#writeAcquired(ignorePoison, "write"));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     const waiter = newWaiter();
     return driveAsync(
       word,
       waiter,
-      () => writeStepReaping(word, table, waiter),
+      () => (raw.writeStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
       deadlineOf(options?.timeout),
       options?.signal,
-      () => {},
+      () => raw.abandonWrite(A, word, 0, waiter),
       "RwLock.write()",
       options?.timeout,
     ).then(() => this.#writeAcquired(ignorePoison, "write"));
@@ -319,14 +331,14 @@ export class RwLock<T = null> {
     const word = this.#word;
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "writeSync");
-    if (!tryWriteReaping(word, table)) {
+    if (!raw.tryWriteReaping(A, word, 0, ownerId, table)) {
       const waiter = newWaiter();
       driveSync(
         word,
         waiter,
-        () => writeStepReaping(word, table, waiter),
+        () => (raw.writeStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
         deadlineOf(options?.timeout),
-        () => {},
+        () => raw.abandonWrite(A, word, 0, waiter),
         "RwLock.writeSync()",
         options?.timeout,
       );
@@ -340,7 +352,7 @@ export class RwLock<T = null> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
   tryWrite(options?: { ignorePoison?: boolean | undefined }): RwLockWriteGuard<T> | undefined {
-    if (!tryWriteReaping(this.#word, this.#table)) return undefined;
+    if (!raw.tryWriteReaping(A, this.#word, 0, ownerId, this.#table)) return undefined;
     return this.#writeAcquired(options?.ignorePoison === true, "tryWrite");
   }
 
@@ -458,13 +470,18 @@ export class RwLock<T = null> {
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "upgradableRead"));
     if (raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
-      return Promise.resolve(this.#upgradableAcquired(ignorePoison, "upgradableRead"));
+      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
+      try {
+        return Promise.resolve(this.#upgradableAcquired(ignorePoison, "upgradableRead"));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     const waiter = newWaiter();
     return driveAsync(
       word,
       waiter,
-      () => upgradableStepReaping(word, table, waiter),
+      () => (raw.upgradableReadStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
       deadlineOf(options?.timeout),
       options?.signal,
       () => {},
@@ -495,7 +512,7 @@ export class RwLock<T = null> {
       driveSync(
         word,
         waiter,
-        () => upgradableStepReaping(word, table, waiter),
+        () => (raw.upgradableReadStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
         deadlineOf(options?.timeout),
         () => {},
         "RwLock.upgradableReadSync()",
@@ -540,35 +557,6 @@ export class RwLock<T = null> {
   }
 }
 
-/** The write step, first reclaiming the shares of dead readers when it would park (see raw-rw-lock.ts). */
-function writeStepReaping(word: Int32Array, table: Int32Array, waiter: RawWaiter): number {
-  for (;;) {
-    if (raw.writeStep(A, word, 0, ownerId, table, waiter)) return 0;
-    if (!raw.reapDeadReaders(A, word, 0, table)) return PARK;
-  }
-}
-
-/** The read step, likewise (a stale "writer waiting" flag may hold it back behind a dead reader). */
-function readStepReaping(word: Int32Array, table: Int32Array, waiter: RawWaiter): number {
-  for (;;) {
-    if (raw.readStep(A, word, 0, table, waiter)) return 0;
-    if (!raw.reapDeadReaders(A, word, 0, table)) return PARK;
-  }
-}
-
-/** The upgradable-read step, likewise. */
-function upgradableStepReaping(word: Int32Array, table: Int32Array, waiter: RawWaiter): number {
-  for (;;) {
-    if (raw.upgradableReadStep(A, word, 0, ownerId, table, waiter)) return 0;
-    if (!raw.reapDeadReaders(A, word, 0, table)) return PARK;
-  }
-}
-
-function tryWriteReaping(word: Int32Array, table: Int32Array): boolean {
-  if (raw.tryWrite(A, word, 0, ownerId, table)) return true;
-  return raw.reapDeadReaders(A, word, 0, table) && raw.tryWrite(A, word, 0, ownerId, table);
-}
-
 function checkSync(options: SyncLockOptions | undefined): void {
   if (options === undefined) return;
   checkSyncOptions(options);
@@ -595,7 +583,14 @@ export class RwLockReadGuard<T> implements Releasable {
     markNotSend(this);
     this.#lock = lock;
     this.#tracked = tracked;
-    this.#value = internals.open(lock);
+    try {
+      this.#value = internals.open(lock);
+    } catch (error) {
+      // The data cannot be shown (undecodable JSON): give the share back rather than leak it.
+      this.#lock = undefined;
+      internals.readUnlock(lock as RwLock<unknown>, tracked);
+      throw error;
+    }
   }
 
   /** The protected data, read-only. */
@@ -639,7 +634,14 @@ export class RwLockWriteGuard<T> implements Releasable {
     if (token !== GUARD_TOKEN) illegalConstructor("RwLockWriteGuard");
     markNotSend(this);
     this.#lock = lock;
-    this.#value = internals.open(lock);
+    try {
+      this.#value = internals.open(lock);
+    } catch (error) {
+      // The data cannot be shown (undecodable JSON): give the lock back rather than leak it.
+      this.#lock = undefined;
+      raw.writeUnlock(A, internals.word(lock as RwLock<unknown>), 0, ownerId);
+      throw error;
+    }
   }
 
   /** The protected data. Assigning replaces it. */
@@ -683,14 +685,21 @@ export class RwLockWriteGuard<T> implements Releasable {
    * using reader = writer.downgrade();
    * ```
    *
-   * @throws UseAfterReleaseError after release.
+   * **Throws**: `UseAfterReleaseError` after release. Over `json()` data the value is written back
+   * first; when that throws (`RangeError` past `maxBytes`, `TypeError` for a value without JSON form)
+   * nothing has changed: this guard still holds the write lock and its value, and the stored value is
+   * the old one. Fix the value and downgrade again, or release.
    */
   downgrade(): RwLockReadGuard<T> {
     const lock = this.#lock;
     if (lock === undefined) throw releasedError("RwLockWriteGuard", "downgrade");
-    this.#lock = undefined;
     internals.downgrade(lock, this.#value);
-    return new RwLockReadGuard<T>(GUARD_TOKEN, lock, internals.register(lock as RwLock<unknown>));
+    this.#lock = undefined;
+    return new RwLockReadGuard<T>(
+      GUARD_TOKEN,
+      lock,
+      raw.registerReader(A, internals.word(lock as RwLock<unknown>), 0, ownerId),
+    );
   }
 
   /**
@@ -705,10 +714,20 @@ export class RwLockWriteGuard<T> implements Releasable {
   }
 }
 
+/** The error a pending upgrade rejects with when its guard is released or downgraded under it. */
+function cancelledUpgrade(state: number): UseAfterReleaseError {
+  const how = state === raw.GUARD_DOWNGRADED ? "downgraded" : "released";
+  return new UseAfterReleaseError(`The upgradable guard was ${how} while upgrade() was pending`);
+}
+
 /**
  * An upgradable read share of an {@link RwLock} (parking_lot's `RwLockUpgradableReadGuard`): reads like
  * a read guard (`value` typed read-only), excludes other upgradable readers and writers, and can turn
  * into the write lock with {@link upgrade} without another writer getting in between.
+ *
+ * One `upgrade()` at a time: a second call while one is pending rejects, and `tryUpgrade()` returns
+ * `undefined`. Releasing or downgrading the guard while its `upgrade()` is pending cancels that
+ * upgrade: it rejects with `UseAfterReleaseError` and never turns anyone's share into the write lock.
  */
 export class RwLockUpgradableReadGuard<T> implements Releasable {
   static {
@@ -718,6 +737,8 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   #lock: RwLock<T> | undefined;
   readonly #value: GuardValue<T>;
   readonly #tracked: boolean;
+  /** The guard's lifecycle word (see src/threads/raw/rw-upgrade.ts): held, upgrading, or done. */
+  readonly #state = new Int32Array(1);
 
   /** @internal Guards come from `RwLock.upgradableRead()`; this constructor throws for anyone else. */
   constructor(token: GuardToken, lock: RwLock<T>, tracked: boolean) {
@@ -725,7 +746,13 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     markNotSend(this);
     this.#lock = lock;
     this.#tracked = tracked;
-    this.#value = internals.open(lock);
+    try {
+      this.#value = internals.open(lock);
+    } catch (error) {
+      // The data cannot be shown (undecodable JSON): give the share back rather than leak it.
+      this.release();
+      throw error;
+    }
   }
 
   /** The protected data, read-only. */
@@ -739,14 +766,12 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     return this.#lock === undefined;
   }
 
-  /** Gives the share back. Idempotent. */
+  /** Gives the share back, cancelling a pending {@link upgrade} first. Idempotent. */
   release(): void {
     const lock = this.#lock;
     if (lock === undefined) return;
     this.#lock = undefined;
-    const word = internals.word(lock as RwLock<unknown>);
-    if (this.#tracked) raw.unregisterReader(A, word, 0, ownerId);
-    raw.upgradableUnlock(A, word, 0, ownerId);
+    raw.releaseUpgradableGuard(A, internals.word(lock as RwLock<unknown>), 0, ownerId, this.#state, this.#tracked);
   }
 
   /** Same as {@link release}, for `using`. */
@@ -756,7 +781,8 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
 
   /**
    * Waits (without blocking the thread) until the other readers have left, then turns this share
-   * into the write lock. New readers wait meanwhile. This guard becomes released on success.
+   * into the write lock. New readers wait meanwhile. This guard becomes released on success (at the
+   * moment of the grant: a `release()` after it does nothing).
    *
    * @example
    * ```ts
@@ -764,27 +790,37 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * writer.value[0] += 1;
    * ```
    *
-   * **Cancel safety**: on abort or timeout this guard still holds its upgradable share.
+   * **Cancel safety**: on abort or timeout this guard still holds its upgradable share, and the
+   * "writer waiting" flag the upgrade set is withdrawn. Releasing or downgrading this guard while the
+   * upgrade is pending cancels it (it rejects with `UseAfterReleaseError`).
    *
-   * **Throws** (rejects): `UseAfterReleaseError` after release, `TimeoutError`, the signal's reason.
+   * **Throws** (rejects): `UseAfterReleaseError` after release, while another `upgrade()` of this
+   * guard is pending, or when the guard is released or downgraded before the upgrade completes;
+   * `TimeoutError`; the signal's reason.
    */
   async upgrade(options?: AcquireOptions): Promise<RwLockWriteGuard<T>> {
     const lock = this.#live("upgrade");
     const early = precheck(options);
     if (early !== undefined) return early;
     const word = internals.word(lock as RwLock<unknown>);
+    const state = this.#state;
+    if (raw.beginUpgrade(A, state) !== raw.GUARD_HELD) {
+      throw new UseAfterReleaseError("upgrade() is already pending on this guard");
+    }
+    const tracked = this.#tracked;
     const waiter = newWaiter(0);
-    await driveAsync(
+    const outcome = await driveAsync(
       word,
       waiter,
-      () => (raw.upgradeStep(A, word, 0, ownerId, waiter) ? 0 : PARK),
+      () => this.#upgradeStep(word, tracked, waiter),
       deadlineOf(options?.timeout),
       options?.signal,
-      () => raw.abandonUpgrade(A, word, 0),
+      () => raw.giveUpUpgrade(A, word, 0, state),
       "RwLockUpgradableReadGuard.upgrade()",
       options?.timeout,
     );
-    return this.#upgraded(lock);
+    if (outcome !== raw.UPGRADE_DONE) throw cancelledUpgrade(A.load(state, 0));
+    return writeGuardOf(lock);
   }
 
   /**
@@ -796,40 +832,57 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * ```
    *
    * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError` (the share is kept),
-   * `UseAfterReleaseError`.
+   * `UseAfterReleaseError` after release or while an async `upgrade()` of this guard is pending.
    */
   upgradeSync(options?: { timeout?: number | undefined }): RwLockWriteGuard<T> {
     assertCanBlock("RwLockUpgradableReadGuard.upgradeSync");
     checkSyncOptions(options);
     const lock = this.#live("upgrade");
     const word = internals.word(lock as RwLock<unknown>);
+    const state = this.#state;
+    if (raw.beginUpgrade(A, state) !== raw.GUARD_HELD) {
+      throw new UseAfterReleaseError("upgrade() is already pending on this guard");
+    }
+    const tracked = this.#tracked;
     const waiter = newWaiter(0);
-    driveSync(
+    const outcome = driveSync(
       word,
       waiter,
-      () => (raw.upgradeStep(A, word, 0, ownerId, waiter) ? 0 : PARK),
+      () => this.#upgradeStep(word, tracked, waiter),
       deadlineOf(options?.timeout),
-      () => raw.abandonUpgrade(A, word, 0),
+      () => raw.giveUpUpgrade(A, word, 0, state),
       "RwLockUpgradableReadGuard.upgradeSync()",
       options?.timeout,
     );
-    return this.#upgraded(lock);
+    if (outcome !== raw.UPGRADE_DONE) throw cancelledUpgrade(A.load(state, 0));
+    return writeGuardOf(lock);
+  }
+
+  /** One step of a pending upgrade, for the drivers; on success this guard is released at once. */
+  #upgradeStep(word: Int32Array, tracked: boolean, waiter: RawWaiter): number {
+    const outcome = raw.upgradeGuardStep(A, word, 0, ownerId, this.#state, tracked, waiter);
+    if (outcome === raw.UPGRADE_PARK) return PARK;
+    if (outcome === raw.UPGRADE_DONE) this.#lock = undefined;
+    return outcome;
   }
 
   /**
-   * The write lock if this is the only share now, else `undefined` (this guard stays held).
+   * The write lock if this is the only share now and no upgrade is pending, else `undefined` (this
+   * guard stays held).
    *
    * @throws UseAfterReleaseError after release.
    */
   tryUpgrade(): RwLockWriteGuard<T> | undefined {
     const lock = this.#live("upgrade");
-    if (!raw.tryUpgrade(A, internals.word(lock as RwLock<unknown>), 0, ownerId)) return undefined;
-    return this.#upgraded(lock);
+    const word = internals.word(lock as RwLock<unknown>);
+    if (!raw.tryUpgradeGuard(A, word, 0, ownerId, this.#state, this.#tracked)) return undefined;
+    this.#lock = undefined;
+    return writeGuardOf(lock);
   }
 
   /**
-   * Turns this share into a plain read share (another upgradable reader may then enter). This guard
-   * becomes released.
+   * Turns this share into a plain read share (another upgradable reader may then enter), cancelling a
+   * pending {@link upgrade} first. This guard becomes released.
    *
    * @example
    * ```ts
@@ -841,7 +894,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   downgrade(): RwLockReadGuard<T> {
     const lock = this.#live("downgrade");
     this.#lock = undefined;
-    raw.downgradeUpgradable(A, internals.word(lock as RwLock<unknown>), 0, ownerId);
+    raw.downgradeUpgradableGuard(A, internals.word(lock as RwLock<unknown>), 0, ownerId, this.#state);
     return new RwLockReadGuard<T>(GUARD_TOKEN, lock, this.#tracked);
   }
 
@@ -850,11 +903,9 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     if (lock === undefined) throw releasedError("RwLockUpgradableReadGuard", action);
     return lock;
   }
+}
 
-  /** The share became the write lock: it is no longer a read share in the slots. */
-  #upgraded(lock: RwLock<T>): RwLockWriteGuard<T> {
-    this.#lock = undefined;
-    if (this.#tracked) raw.unregisterReader(A, internals.word(lock as RwLock<unknown>), 0, ownerId);
-    return new RwLockWriteGuard<T>(GUARD_TOKEN, lock);
-  }
+/** The write guard of an upgrade that has just won the lock word. */
+function writeGuardOf<T>(lock: RwLock<T>): RwLockWriteGuard<T> {
+  return new RwLockWriteGuard<T>(GUARD_TOKEN, lock);
 }

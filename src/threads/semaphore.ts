@@ -1,24 +1,37 @@
 import { ClosedError } from "../errors.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkInteger, precheck } from "../internal/validate.js";
+import { checkFunction, checkInteger } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
-import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import {
+  allocateTagged,
+  checkHandle,
+  checkSharedBuffer,
+  checkTaggedBuffer,
+  type HandleBase,
+  LAYOUT_VERSION,
+} from "./handle.js";
+import { adoptTable, ownerId, processTable } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
+import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-semaphore.js";
 import { newWaiter } from "./raw/waiter.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK } from "./wait.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
 
 const TAG = "lockbox.threads.Semaphore";
 
 /** The structured-clone-safe form of a {@link Semaphore}. */
 export interface SemaphoreHandle extends HandleBase<typeof TAG> {
-  /** The permit and waiter words (see src/threads/raw/raw-semaphore.ts). */
+  /** The permit, waiter, total and holder words (see src/threads/raw/raw-semaphore.ts), then the memory tag. */
   readonly buffer: SharedArrayBuffer;
+  /** The liveness table of the creating thread (permits of a dead supervised worker are returned). */
+  readonly liveness: SharedArrayBuffer;
 }
 
 let restoring: SemaphoreHandle | undefined;
-let giveBack: (semaphore: Semaphore, permits: number) => void;
+let giveBack: (semaphore: Semaphore, permits: number, slot: number) => void;
+let forgetPermits: (semaphore: Semaphore, permits: number, slot: number) => void;
+let slotOf: (semaphore: Semaphore) => number;
 
 /**
  * A counting semaphore across threads: `acquire(n)` takes `n` permits (waiting until they are free),
@@ -38,6 +51,14 @@ let giveBack: (semaphore: Semaphore, permits: number) => void;
  * overtaken by smaller ones while it waits for enough permits.
  *
  * **Cancel safety**: an abort or timeout stops the wait at once; no permit is taken.
+ *
+ * **Owner death**: permits held by a supervised worker (see `supervise`) that exits are returned:
+ * the next acquire that would wait (or a `tryAcquire` that finds too few) collects them. Each
+ * semaphore tracks the permits of up to 32 threads at once; a thread beyond that holds untracked
+ * permits (not returned if it dies).
+ *
+ * **Limits**: at most {@link Semaphore.MAX_PERMITS} permits exist at once, free and held together:
+ * `addPermits` throws `RangeError` rather than pass it, so a release never overflows.
  */
 export class Semaphore {
   declare readonly [interiorMutable]: true;
@@ -46,6 +67,9 @@ export class Semaphore {
   /** The structured-clone-safe handle; see {@link Semaphore.from}. */
   readonly handle: SemaphoreHandle;
   readonly #word: Int32Array;
+  readonly #table: Int32Array;
+  /** This thread's holder slot (claimed on first acquire), or -1. */
+  #slot = -1;
 
   /**
    * @param permits - initial permits, an integer from 0 to {@link Semaphore.MAX_PERMITS}.
@@ -56,13 +80,21 @@ export class Semaphore {
     restoring = undefined;
     if (handle !== undefined) {
       this.#word = new Int32Array(handle.buffer, 0, raw.SEMAPHORE_WORDS);
+      this.#table = adoptTable(handle.liveness);
       this.handle = handle;
       return;
     }
     checkInteger("permits", permits, 0, raw.MAX_PERMITS);
-    this.#word = new Int32Array(new SharedArrayBuffer(raw.SEMAPHORE_WORDS * 4));
+    this.#word = allocateTagged(TAG, raw.SEMAPHORE_WORDS);
     this.#word[0] = permits;
-    this.handle = { type: TAG, version: LAYOUT_VERSION, buffer: this.#word.buffer as SharedArrayBuffer };
+    raw.initTotal(A, this.#word, 0, permits);
+    this.#table = processTable();
+    this.handle = {
+      type: TAG,
+      version: LAYOUT_VERSION,
+      buffer: this.#word.buffer as SharedArrayBuffer,
+      liveness: this.#table.buffer as SharedArrayBuffer,
+    };
   }
 
   /**
@@ -77,7 +109,8 @@ export class Semaphore {
    */
   static from(received: unknown): Semaphore {
     const handle = checkHandle<SemaphoreHandle>(received, TAG, "Semaphore.from");
-    checkSharedBuffer("handle.buffer", handle.buffer, raw.SEMAPHORE_WORDS * 4);
+    checkTaggedBuffer("Semaphore.from", handle.buffer, TAG, raw.SEMAPHORE_WORDS);
+    checkSharedBuffer("handle.liveness", handle.liveness, LIVENESS_WORDS * 4);
     restoring = handle;
     try {
       return new Semaphore(0);
@@ -117,16 +150,23 @@ export class Semaphore {
     if (early !== undefined) return early;
     const word = this.#word;
     const first = raw.tryAcquire(A, word, 0, permits);
-    if (first === raw.ACQUIRED) return Promise.resolve(new SemaphorePermit(GUARD_TOKEN, this, permits));
+    if (first === raw.ACQUIRED) return Promise.resolve(this.#permit(permits));
     if (first === raw.CLOSED) return Promise.reject(closedError());
+    const table = this.#table;
     const waiter = newWaiter(0);
     return driveAsync(
       word,
       waiter,
       () => {
-        const result = raw.acquireStep(A, word, 0, permits, waiter);
-        if (result !== raw.PARK) raw.leave(A, word, 0, waiter);
-        return result === raw.PARK ? PARK : result;
+        for (;;) {
+          const result = raw.acquireStep(A, word, 0, permits, waiter);
+          if (result !== raw.PARK) {
+            raw.leave(A, word, 0, waiter);
+            return result;
+          }
+          // Before parking: permits of dead holders come back (then step again).
+          if (raw.reap(A, word, 0, table) === 0) return PARK;
+        }
       },
       deadlineOf(options?.timeout),
       options?.signal,
@@ -135,7 +175,7 @@ export class Semaphore {
       options?.timeout,
     ).then((result) => {
       if (result === raw.CLOSED) throw closedError();
-      return new SemaphorePermit(GUARD_TOKEN, this, permits);
+      return this.#permit(permits);
     });
   }
 
@@ -162,8 +202,11 @@ export class Semaphore {
           word,
           waiter,
           () => {
-            const step = raw.acquireStep(A, word, 0, permits, waiter);
-            return step === raw.PARK ? PARK : step;
+            for (;;) {
+              const step = raw.acquireStep(A, word, 0, permits, waiter);
+              if (step !== raw.PARK) return step;
+              if (raw.reap(A, word, 0, this.#table) === 0) return PARK;
+            }
           },
           deadlineOf(options?.timeout),
           () => {},
@@ -175,7 +218,7 @@ export class Semaphore {
       }
     }
     if (result === raw.CLOSED) throw closedError();
-    return new SemaphorePermit(GUARD_TOKEN, this, permits);
+    return this.#permit(permits);
   }
 
   /**
@@ -185,9 +228,12 @@ export class Semaphore {
    */
   tryAcquire(permits = 1): SemaphorePermit | undefined {
     checkInteger("permits", permits, 1, raw.MAX_PERMITS);
-    const result = raw.tryAcquire(A, this.#word, 0, permits);
+    let result = raw.tryAcquire(A, this.#word, 0, permits);
+    if (result === raw.BUSY && raw.reap(A, this.#word, 0, this.#table) > 0) {
+      result = raw.tryAcquire(A, this.#word, 0, permits);
+    }
     if (result === raw.CLOSED) throw closedError();
-    return result === raw.ACQUIRED ? new SemaphorePermit(GUARD_TOKEN, this, permits) : undefined;
+    return result === raw.ACQUIRED ? this.#permit(permits) : undefined;
   }
 
   /**
@@ -240,16 +286,18 @@ export class Semaphore {
    * slots.addPermits(2);
    * ```
    *
-   * @throws RangeError when the total would pass {@link Semaphore.MAX_PERMITS} (nothing is added).
+   * @throws RangeError when the permits in existence (free and held) would pass
+   *   {@link Semaphore.MAX_PERMITS} (nothing is added).
    */
   addPermits(permits: number): void {
     checkInteger("permits", permits, 0, raw.MAX_PERMITS);
     if (permits === 0) return;
-    if (!raw.release(A, this.#word, 0, permits)) {
+    if (!raw.addTotal(A, this.#word, 0, permits)) {
       throw new RangeError(
-        `Expected \`permits\` to keep the total at most ${raw.MAX_PERMITS}, got ${permits} more than ${this.available}`,
+        `Expected \`permits\` to keep the permits in existence (free and held) at most ${raw.MAX_PERMITS}, got ${permits} more than ${raw.totalOf(A, this.#word, 0)}`,
       );
     }
+    raw.release(A, this.#word, 0, permits);
   }
 
   /**
@@ -266,9 +314,23 @@ export class Semaphore {
     raw.close(A, this.#word, 0);
   }
 
+  /** A permit for `permits` just taken, recorded in this thread's holder slot. */
+  #permit(permits: number): SemaphorePermit {
+    let slot = this.#slot;
+    if (slot < 0) slot = this.#slot = raw.claimSlot(A, this.#word, 0, ownerId);
+    if (slot >= 0) raw.recordHeld(A, this.#word, 0, slot, permits);
+    return new SemaphorePermit(GUARD_TOKEN, this, permits);
+  }
+
   static {
-    giveBack = (semaphore, permits) => {
+    slotOf = (semaphore) => semaphore.#slot;
+    giveBack = (semaphore, permits, slot) => {
+      if (slot >= 0) raw.recordReleased(A, semaphore.#word, 0, slot, permits);
       raw.release(A, semaphore.#word, 0, permits);
+    };
+    forgetPermits = (semaphore, permits, slot) => {
+      if (slot >= 0) raw.recordReleased(A, semaphore.#word, 0, slot, permits);
+      raw.subTotal(A, semaphore.#word, 0, permits);
     };
   }
 }
@@ -284,6 +346,8 @@ export class SemaphorePermit implements Releasable {
   }
 
   #semaphore: Semaphore | undefined;
+  /** The holder slot the permits are recorded in (-1: untracked). */
+  readonly #slot: number;
   /** How many permits this holds. */
   readonly permits: number;
 
@@ -292,6 +356,7 @@ export class SemaphorePermit implements Releasable {
     if (token !== GUARD_TOKEN) illegalConstructor("SemaphorePermit");
     markNotSend(this);
     this.#semaphore = semaphore;
+    this.#slot = slotOf(semaphore);
     this.permits = permits;
   }
 
@@ -305,12 +370,15 @@ export class SemaphorePermit implements Releasable {
     const semaphore = this.#semaphore;
     if (semaphore === undefined) return;
     this.#semaphore = undefined;
-    giveBack(semaphore, this.permits);
+    giveBack(semaphore, this.permits, this.#slot);
   }
 
-  /** Consumes the permits without giving them back. */
+  /** Consumes the permits without giving them back (they leave existence). Idempotent; nothing after release. */
   forget(): void {
+    const semaphore = this.#semaphore;
+    if (semaphore === undefined) return;
     this.#semaphore = undefined;
+    forgetPermits(semaphore, this.permits, this.#slot);
   }
 
   /** Same as {@link release}, for `using`. */

@@ -17,17 +17,17 @@ describe("json cells", () => {
     for (const scalar of [0, "s", null, false, [] as unknown[]]) expect(json(scalar).get()).toEqual(scalar);
   });
 
-  it("lives in a growable SharedArrayBuffer that starts small and grows up to 4 + maxBytes", () => {
+  it("lives in a growable SharedArrayBuffer that starts small and grows up to 16 + 2 × maxBytes", () => {
     const cell = json("", { maxBytes: 1000 });
     const buffer = cell.handle.buffer;
     expect(buffer.growable).toBe(true);
-    expect(buffer.maxByteLength).toBe(1004);
-    expect(buffer.byteLength).toBe(4 + 2);
-    cell.set("x".repeat(100));
-    expect(buffer.byteLength).toBeGreaterThanOrEqual(4 + 102);
+    expect(buffer.maxByteLength).toBe(2016);
+    expect(buffer.byteLength).toBe(16 + 2);
+    cell.set("x".repeat(100)); // into the second slot
+    expect(buffer.byteLength).toBeGreaterThanOrEqual(16 + 1000 + 102);
     expect(cell.get()).toBe("x".repeat(100));
     cell.set("y".repeat(998)); // exactly 1000 bytes with the quotes
-    expect(buffer.byteLength).toBe(1004);
+    expect(buffer.byteLength).toBeLessThanOrEqual(2016);
     expect(cell.get()).toBe("y".repeat(998));
     cell.set("short"); // shrinking the text does not shrink the buffer
     expect(cell.get()).toBe("short");
@@ -89,14 +89,19 @@ describe("json cells", () => {
     expect(() => JsonCell.from({ ...h, type: "lockbox.threads.Struct" })).toThrow(TypeError);
     expect(() => JsonCell.from({ ...h, version: LAYOUT_VERSION + 1 })).toThrow(/layout version/);
     expect(() => JsonCell.from({ ...h, buffer: new ArrayBuffer(68) })).toThrow(/SharedArrayBuffer/);
-    expect(() => JsonCell.from({ ...h, buffer: new SharedArrayBuffer(2) })).toThrow(/at least 4/);
-    expect(() => JsonCell.from({ ...h, buffer: new SharedArrayBuffer(30) })).toThrow(/at least 68/);
+    expect(() => JsonCell.from({ ...h, buffer: new SharedArrayBuffer(2) })).toThrow(/at least 16/);
+    expect(() => JsonCell.from({ ...h, buffer: new SharedArrayBuffer(30) })).toThrow(/without a lockbox.threads tag/);
+    const small = new SharedArrayBuffer(30);
+    new Int32Array(small, 0, 2).set(new Int32Array(h.buffer, 0, 2));
+    expect(() => JsonCell.from({ ...h, buffer: small })).toThrow(/at least 144/);
     expect(() => JsonCell.from({ ...h, maxBytes: -1 })).toThrow(TypeError);
     expect(() => JsonCell.from("cell")).toThrow(TypeError);
   });
 
   it("works over a fixed-size (non-growable) buffer too", () => {
-    const buffer = new SharedArrayBuffer(4 + 32);
+    const buffer = new SharedArrayBuffer(16 + 2 * 32);
+    // The memory tag and version of a JSON cell (see src/threads/json.ts).
+    new Int32Array(buffer).set(new Int32Array(json(0).handle.buffer, 0, 2));
     const cell = JsonCell.from<string[]>({
       type: "lockbox.threads.Json",
       version: LAYOUT_VERSION,
@@ -109,7 +114,7 @@ describe("json cells", () => {
     expect(cell.get()).toEqual(["a", "b"]);
   });
 
-  it("falls back to a fixed 4 + maxBytes buffer where SharedArrayBuffer cannot grow", async () => {
+  it("falls back to a fixed 16 + 2 × maxBytes buffer where SharedArrayBuffer cannot grow", async () => {
     const proto = SharedArrayBuffer.prototype as unknown as Record<string, unknown>;
     const grow = Object.getOwnPropertyDescriptor(proto, "grow")!;
     delete proto.grow;
@@ -118,7 +123,7 @@ describe("json cells", () => {
       const fresh = await import("../../src/threads/json.js");
       const cell = fresh.json<{ a: number | string }>({ a: 1 }, { maxBytes: 100 });
       expect(cell.handle.buffer.growable).toBe(false);
-      expect(cell.handle.buffer.byteLength).toBe(104);
+      expect(cell.handle.buffer.byteLength).toBe(216);
       cell.set({ a: "x".repeat(80) });
       expect(cell.get()).toEqual({ a: "x".repeat(80) });
       expect(() => cell.set({ a: "x".repeat(100) })).toThrow(RangeError);
@@ -154,8 +159,8 @@ describe("json cells", () => {
 
   it("never reads past the buffer, whatever the length word says", () => {
     const cell = json("ok", { maxBytes: 64 });
-    expect(cell.handle.buffer.byteLength).toBe(4 + 4);
-    new Uint32Array(cell.handle.buffer, 0, 1)[0] = 2 ** 31;
+    expect(cell.handle.buffer.byteLength).toBe(16 + 4);
+    new Int32Array(cell.handle.buffer)[2] = 2 ** 31 - 1; // STATE: slot 0, an absurd length
     expect(cell.byteLength).toBe(4); // clamped to what the buffer holds
     expect(cell.get()).toBe("ok");
   });

@@ -200,7 +200,7 @@ describe("threads Mutex in one thread", () => {
     expect(() => Mutex.from({ ...handle, type: "lockbox.threads.RwLock" })).toThrow(/Mutex handle/);
     expect(() => Mutex.from({ ...handle, version: LAYOUT_VERSION + 1 })).toThrow(/layout version/);
     expect(() => Mutex.from({ ...handle, buffer: new ArrayBuffer(4) })).toThrow(/SharedArrayBuffer/);
-    expect(() => Mutex.from({ ...handle, buffer: new SharedArrayBuffer(0) })).toThrow(/at least 4 bytes/);
+    expect(() => Mutex.from({ ...handle, buffer: new SharedArrayBuffer(0) })).toThrow(/at least 8 bytes/);
     expect(() => Mutex.from({ ...handle, liveness: new SharedArrayBuffer(8) })).toThrow(/at least/);
   });
 

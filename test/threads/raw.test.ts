@@ -243,11 +243,11 @@ describe("raw rwlock reader slots (owner death of readers)", () => {
       expect(rw.registerReader(A, w, 0, id)).toBe(true);
     }
     expect(w.slice(2, 6)).toEqual(Int32Array.from([4, 2, 5, 1]));
-    expect(rw.reapDeadReaders(A, w, 0, live)).toBe(false); // nobody is dead
+    expect(rw.reapDeadReaders(A, w, 0, 9, live)).toBe(false); // nobody is dead
     const writer = newWaiter(0);
     expect(rw.writeStep(A, w, 0, 9, live, writer)).toBe(false);
     markDead(A, live, 4);
-    expect(rw.reapDeadReaders(A, w, 0, live)).toBe(true);
+    expect(rw.reapDeadReaders(A, w, 0, 9, live)).toBe(true);
     expect(w[0]! & rw.COUNT_MASK).toBe(1);
     expect(w.slice(2, 4)).toEqual(Int32Array.from([0, 0]));
     rw.unregisterReader(A, w, 0, 5);
@@ -303,7 +303,7 @@ describe("raw rwlock upgradable reads", () => {
     markDead(A, live, 5);
     expect(rw.tryUpgradableRead(A, w, 0, 6, live)).toBe(true); // role reaped, share still counted
     expect(w[0]! & rw.COUNT_MASK).toBe(2);
-    expect(rw.reapDeadReaders(A, w, 0, live)).toBe(true); // and the dead share reclaimed
+    expect(rw.reapDeadReaders(A, w, 0, 9, live)).toBe(true); // and the dead share reclaimed
     expect(w[0]! & rw.COUNT_MASK).toBe(1);
     expect(rw.tryUpgrade(A, w, 0, 6)).toBe(true);
   });
@@ -355,14 +355,21 @@ describe("raw semaphore, condvar, barrier, once", () => {
     expect(w[1]).toBe(0);
   });
 
-  it("condvar: the sequence read before unlocking changes on notify (no lost wake-up)", () => {
-    const w = words(1);
-    const seq = cv.prepareWait(A, w, 0);
+  it("condvar: a notify after registering is never lost; notifyOne issues exactly one wake-up", () => {
+    const w = words(2);
+    expect(cv.register(A, w, 0)).toBe(true);
+    expect(cv.register(A, w, 0)).toBe(true);
+    const first = newWaiter(0);
+    expect(cv.waitStep(A, w, 0, first)).toBe(cv.PARK);
     cv.notifyOne(A, w, 0);
-    expect(A.wait(w, 0, seq, 0)).toBe("not-equal");
-    const again = cv.prepareWait(A, w, 0);
+    // The sequence read by the step moved on: the park returns at once.
+    expect(A.wait(w, 0, first.expected, 0)).toBe("not-equal");
+    expect(cv.waitStep(A, w, 0, first)).toBe(cv.WOKEN);
+    const second = newWaiter(0);
+    expect(cv.waitStep(A, w, 0, second)).toBe(cv.PARK);
+    expect(cv.leave(A, w, 0)).toBe(cv.LEFT);
     cv.notifyAll(A, w, 0);
-    expect(A.wait(w, 0, again, 0)).toBe("not-equal");
+    expect(w[1]).toBe(0);
   });
 
   it("barrier: exactly one leader per generation; generations advance", () => {
@@ -374,7 +381,7 @@ describe("raw semaphore, condvar, barrier, once", () => {
     const third = barrier.arrive(A, w, 0, 3);
     expect([first.leader, second.leader, third.leader]).toEqual([false, false, true]);
     expect(barrier.waitStep(A, w, 0, first.generation, waiter)).toBe(true);
-    expect(w[0]).toBe(0);
+    expect(barrier.arrivedOf(w[0]!)).toBe(0);
     expect(barrier.arrive(A, w, 0, 3).generation).toBe(first.generation + 1);
   });
 

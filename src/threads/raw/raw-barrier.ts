@@ -1,30 +1,51 @@
 /**
- * A reusable barrier for `n` parties over two words.
+ * A reusable barrier for `n` parties over one word that holds both the generation and its arrivals,
+ * so that every transition (arrive, complete, withdraw) is one compare-exchange.
  *
  * Step functions (every shared access goes through `A`):
  * - {@link arrive}`(A, w, i, n)` → `{ leader, generation }`: `leader` when this call completed the
  *   generation (nothing to wait for), else wait for `generation` to pass.
  * - {@link waitStep}`(A, w, i, generation, waiter)` → `true` once the generation has passed, else park.
- * - {@link waitBlocking}: the `waitStep` + `A.wait` loop.
+ * - {@link withdraw}`(A, w, i, generation)`: a party that gives up (timeout, abort) takes its arrival
+ *   back if its generation has not completed (`true`); if it has, the arrival counted (`false`).
+ * - {@link waitBlocking}: the `waitStep` + `A.wait` loop, withdrawing on timeout.
  *
- * Words:
+ * Word (`w[i]`, one `Int32`):
  *
- * | word  | name       | meaning                                       | who may change it              |
- * |-------|------------|-----------------------------------------------|--------------------------------|
- * | i     | ARRIVED    | parties arrived in the current generation     | arrivals (`A.add`), leader resets to 0 |
- * | i + 1 | GENERATION | completed generations (wraps around)          | the leader (`A.add`) only      |
+ * | bits  | name       | meaning                                     | who may change it                   |
+ * |-------|------------|---------------------------------------------|-------------------------------------|
+ * | 0–15  | ARRIVED    | parties arrived in the current generation   | arrivals (+1), withdrawals (−1), the leader (reset to 0) |
+ * | 16–31 | GENERATION | completed generations (wraps at 2^16)        | the leader (+1, in the same CAS as the reset) |
  *
- * Order matters: the leader resets ARRIVED *before* bumping GENERATION, so a party released from this
- * generation that arrives again at once counts in the next one. A generation cannot complete without
- * every party, so the GENERATION a party reads before arriving is the one its arrival belongs to.
- *
- * Not covered: a party that dies before arriving leaves the others waiting (until their timeout).
+ * Because the reset and the generation bump are one CAS, a caller beyond `n` (more callers than
+ * parties) is counted either in the generation before or in the next one, never in between: exactly
+ * one leader per `n` arrivals. A party waits until the word's GENERATION differs from the one it
+ * arrived in; that can only be confused by 2^16 generations completing while it does not look (one
+ * poll period), which needs more callers than parties and millions of generations per second.
  */
 import type { AtomicsLike } from "./atomics-like.js";
 import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter } from "./waiter.js";
 
 /** Words a raw barrier occupies. */
-export const BARRIER_WORDS = 2;
+export const BARRIER_WORDS = 1;
+/** Most parties a barrier can have (ARRIVED is 16 bits). */
+export const MAX_PARTIES = 0xffff;
+
+const ARRIVED_MASK = 0xffff;
+
+/** ARRIVED of a barrier word. */
+export function arrivedOf(word: number): number {
+  return word & ARRIVED_MASK;
+}
+
+/** GENERATION of a barrier word. */
+export function generationOf(word: number): number {
+  return word >>> 16;
+}
+
+function pack(generation: number, arrived: number): number {
+  return ((generation & 0xffff) << 16) | arrived | 0;
+}
 
 /** Result of {@link arrive}: `leader` is `true` for the party that completed the generation. */
 export interface Arrival {
@@ -34,26 +55,50 @@ export interface Arrival {
 
 /** Arrives at the barrier. The last party of a generation releases the others and is the leader. */
 export function arrive(A: AtomicsLike, w: Int32Array, i: number, n: number): Arrival {
-  const generation = A.load(w, i + 1);
-  const arrived = A.add(w, i, 1) + 1;
-  if (arrived < n) return { leader: false, generation };
-  A.store(w, i, 0);
-  A.add(w, i + 1, 1);
-  A.notify(w, i + 1);
-  return { leader: true, generation };
+  let c = A.load(w, i);
+  for (;;) {
+    const generation = generationOf(c);
+    const arrived = arrivedOf(c) + 1;
+    const leader = arrived >= n;
+    const prev = A.compareExchange(w, i, c, leader ? pack(generation + 1, 0) : pack(generation, arrived));
+    if (prev === c) {
+      if (leader) A.notify(w, i);
+      return { leader, generation };
+    }
+    c = prev;
+  }
 }
 
-/** `true` once `generation` has completed; otherwise prepares `waiter` to park on GENERATION. */
+/** `true` once `generation` has completed; otherwise prepares `waiter` to park on the word. */
 export function waitStep(A: AtomicsLike, w: Int32Array, i: number, generation: number, waiter: RawWaiter): boolean {
-  if (A.load(w, i + 1) !== generation) return true;
+  const c = A.load(w, i);
+  if (generationOf(c) !== generation) return true;
   waiter.parked = true;
-  waiter.index = i + 1;
-  waiter.expected = generation;
+  waiter.index = i;
+  waiter.expected = c;
   waiter.parkTimeout = POLL_MS;
   return false;
 }
 
-/** Waits for `generation` to complete, parking through `A.wait`. Returns `false` on timeout. */
+/**
+ * A party of `generation` gives up. Returns `true` when it took its arrival back (the generation has
+ * not completed; it now needs one more party), `false` when the generation completed first (the
+ * arrival counted: the caller passed the barrier after all).
+ */
+export function withdraw(A: AtomicsLike, w: Int32Array, i: number, generation: number): boolean {
+  let c = A.load(w, i);
+  for (;;) {
+    if (generationOf(c) !== generation) return false;
+    const prev = A.compareExchange(w, i, c, pack(generation, arrivedOf(c) - 1));
+    if (prev === c) return true;
+    c = prev;
+  }
+}
+
+/**
+ * Waits for `generation` to complete, parking through `A.wait`. Returns `false` on timeout (the
+ * arrival withdrawn), `true` once released (including a release that raced with the timeout).
+ */
 export function waitBlocking(
   A: AtomicsLike,
   w: Int32Array,
@@ -66,7 +111,7 @@ export function waitBlocking(
   const deadline = now() + timeout;
   while (!waitStep(A, w, i, generation, waiter)) {
     const time = parkTime(waiter, deadline, now());
-    if (time <= 0) return false;
+    if (time <= 0) return !withdraw(A, w, i, generation);
     A.wait(w, waiter.index, waiter.expected, time);
   }
   return true;

@@ -1,40 +1,138 @@
 /**
- * A condition variable as a sequence counter (the futex condvar of Rust's std).
+ * A condition variable as a sequence word plus a waiter ledger, so that `notifyOne` wakes exactly one
+ * waiter even though every park is bounded (a waiter polls) and a wake-up can land on an abandoned
+ * `waitAsync` (SPEC §4).
  *
  * Step functions (every shared access goes through `A`):
- * - {@link prepareWait}`(A, w, i)` — read the sequence *before* unlocking the mutex.
- * - then the caller unlocks, and parks on `w[i]` with the value it read (`A.wait` / `waitAsync`).
- * - {@link notifyOne}`(A, w, i)` / {@link notifyAll}`(A, w, i)` — bump the sequence, then notify.
+ * - {@link register}`(A, w, i)` — while still holding the mutex: count this caller as an unwoken waiter.
+ * - then the caller unlocks, and loops on {@link waitStep}`(A, w, i, waiter)`: {@link WOKEN} when it
+ *   claimed a wake-up, else {@link PARK} (park on `w[waiter.index]` while it equals `waiter.expected`,
+ *   at most `waiter.parkTimeout` ms, then step again).
+ * - a waiter that gives up (timeout, abort) calls {@link leave}: it withdraws as an unwoken waiter if
+ *   there is one left, else it takes a wake-up that was issued to the waiters it belongs to.
+ * - {@link notifyOne}`(A, w, i)` / {@link notifyAll}`(A, w, i)` — turn one / every unwoken waiter
+ *   into a pending wake-up, bump the sequence, then notify.
  *
- * Word layout (`w[i]`, one `Int32`):
+ * Words:
  *
- * | bits | name | meaning                                   | who may change it             |
- * |------|------|-------------------------------------------|-------------------------------|
- * | 0–31 | SEQ  | notifications so far (wraps around)       | notifiers (`A.add`), nobody else |
+ * | word  | bits  | name    | meaning                                          | who may change it |
+ * |-------|-------|---------|--------------------------------------------------|-------------------|
+ * | i     | 0–31  | SEQ     | notifications so far (wraps around)              | notifiers (`A.add`) |
+ * | i + 1 | 0–15  | UNWOKEN | registered waiters no notify has been issued for | waiters (+1 register, −1 leave), notifiers (−1) |
+ * | i + 1 | 16–31 | PENDING | wake-ups issued and not yet claimed              | notifiers (+1), waiters (−1 claim or leave) |
  *
- * No lost wake-up: a notify between the waiter's unlock and its park changes SEQ, so the park returns
- * "not-equal" at once. Wake-ups may be spurious (a wrap-around after 2^32 notifies, a `notifyOne`
- * whose wake-up was swallowed by an abandoned `waitAsync` and forwarded): callers re-check their
- * condition, as with every condition variable.
+ * UNWOKEN + PENDING is the number of waiters present. Both halves change together in one
+ * compare-exchange. Waiters are not tied to wake-ups: any present waiter may claim a pending one, so
+ * `notifyOne` wakes exactly one of the waiters present, not necessarily the oldest.
+ *
+ * No lost wake-up: a waiter reads SEQ, then looks for a pending wake-up, then parks on the SEQ it
+ * read; a notifier publishes the wake-up, then bumps SEQ, then notifies. Either the waiter sees the
+ * wake-up, or its park returns "not-equal". A wake-up swallowed by an abandoned `waitAsync` is not
+ * lost either: the wake-up stays PENDING, and the waiter it was meant for claims it at its next poll.
  */
 import type { AtomicsLike } from "./atomics-like.js";
+import { POLL_MS, type RawWaiter } from "./waiter.js";
 
 /** Words a raw condvar occupies. */
-export const CONDVAR_WORDS = 1;
+export const CONDVAR_WORDS = 2;
+/** Most waiters one condvar can have at once (UNWOKEN + PENDING fit 16 bits each). */
+export const MAX_WAITERS = 0xffff;
 
-/** The sequence to park on; read it while still holding the mutex. */
-export function prepareWait(A: AtomicsLike, w: Int32Array, i: number): number {
-  return A.load(w, i);
+/** {@link waitStep}: this waiter claimed a wake-up. */
+export const WOKEN = 0;
+/** {@link waitStep}: park, then step again. */
+export const PARK = 1;
+/** {@link leave}: withdrew before any wake-up was issued for it. */
+export const LEFT = 2;
+
+const UNWOKEN_MASK = 0xffff;
+
+function pack(unwoken: number, pending: number): number {
+  return unwoken | (pending << 16) | 0;
 }
 
-/** Wakes one waiter. */
+/** Unwoken waiters in a ledger word. */
+export function unwokenOf(ledger: number): number {
+  return ledger & UNWOKEN_MASK;
+}
+
+/** Pending wake-ups in a ledger word. */
+export function pendingOf(ledger: number): number {
+  return ledger >>> 16;
+}
+
+/**
+ * Counts the caller as a waiter; call it holding the mutex, before unlocking. Returns `false` (and
+ * registers nothing) when {@link MAX_WAITERS} waiters are present already.
+ */
+export function register(A: AtomicsLike, w: Int32Array, i: number): boolean {
+  let c = A.load(w, i + 1);
+  for (;;) {
+    const unwoken = unwokenOf(c);
+    if (unwoken + pendingOf(c) >= MAX_WAITERS) return false;
+    const prev = A.compareExchange(w, i + 1, c, pack(unwoken + 1, pendingOf(c)));
+    if (prev === c) return true;
+    c = prev;
+  }
+}
+
+/** Claims a pending wake-up ({@link WOKEN}), or prepares `waiter` to park on SEQ ({@link PARK}). */
+export function waitStep(A: AtomicsLike, w: Int32Array, i: number, waiter: RawWaiter): typeof WOKEN | typeof PARK {
+  const seq = A.load(w, i);
+  let c = A.load(w, i + 1);
+  while (pendingOf(c) > 0) {
+    const prev = A.compareExchange(w, i + 1, c, pack(unwokenOf(c), pendingOf(c) - 1));
+    if (prev === c) return WOKEN;
+    c = prev;
+  }
+  waiter.parked = true;
+  waiter.index = i;
+  waiter.expected = seq;
+  waiter.parkTimeout = POLL_MS;
+  return PARK;
+}
+
+/**
+ * A registered waiter gives up: {@link LEFT} when it withdrew as unwoken (a later notify goes to
+ * someone else), {@link WOKEN} when every waiter left has been notified, so it took one of their
+ * wake-ups (the caller may treat it as a wake-up, or drop it: it was issued to the waiters present,
+ * and each of the others has its own).
+ */
+export function leave(A: AtomicsLike, w: Int32Array, i: number): typeof LEFT | typeof WOKEN {
+  let c = A.load(w, i + 1);
+  for (;;) {
+    const unwoken = unwokenOf(c);
+    const next = unwoken > 0 ? pack(unwoken - 1, pendingOf(c)) : pack(0, pendingOf(c) - 1);
+    const prev = A.compareExchange(w, i + 1, c, next);
+    if (prev === c) return unwoken > 0 ? LEFT : WOKEN;
+    c = prev;
+  }
+}
+
+/** Wakes one unwoken waiter, if there is one (nothing is stored when nobody waits). */
 export function notifyOne(A: AtomicsLike, w: Int32Array, i: number): void {
+  let c = A.load(w, i + 1);
+  for (;;) {
+    const unwoken = unwokenOf(c);
+    if (unwoken === 0) return;
+    const prev = A.compareExchange(w, i + 1, c, pack(unwoken - 1, pendingOf(c) + 1));
+    if (prev === c) break;
+    c = prev;
+  }
   A.add(w, i, 1);
   A.notify(w, i, 1);
 }
 
-/** Wakes every waiter. */
+/** Wakes every unwoken waiter. */
 export function notifyAll(A: AtomicsLike, w: Int32Array, i: number): void {
+  let c = A.load(w, i + 1);
+  for (;;) {
+    const unwoken = unwokenOf(c);
+    if (unwoken === 0) return;
+    const prev = A.compareExchange(w, i + 1, c, pack(0, pendingOf(c) + unwoken));
+    if (prev === c) break;
+    c = prev;
+  }
   A.add(w, i, 1);
   A.notify(w, i);
 }

@@ -14,6 +14,9 @@
  * | i     | 0–30  | PERMITS | free permits, 0 … 2^31 − 1               | acquirers (CAS down), releasers (CAS up) |
  * | i     | 31    | CLOSED  | set once by `close`, never cleared       | `close` (`A.or`)                       |
  * | i + 1 | 0–31  | PARKED  | acquires registered as waiting           | each waiter: +1 before parking, −1 on leaving |
+ * | i + 2 | 0–31  | TOTAL   | permits in existence: free + held (not forgotten) | `addTotal` (CAS, ≤ MAX_PERMITS), `forget` (−) |
+ * | i + 3 + 2k | 0–31 | HOLDER k | owner id holding permits through this slot; 0 free; RESERVED while reaped | the owner (claims 0 → id), a reaper (id → RESERVED → 0) |
+ * | i + 4 + 2k | 0–31 | HELD k   | permits held through slot k               | the owner (±), a reaper (exchange to 0) |
  *
  * CLOSED lives in the PERMITS word so that closing changes the value waiters park on: a close between a
  * waiter's check and its park makes the park return at once.
@@ -24,8 +27,20 @@
  * requests differ in size, and a wake-up swallowed by an abandoned `waitAsync` must not strand anyone.
  *
  * Fairness: none across threads (a large request can be overtaken by small ones); see the wrapper docs.
+ *
+ * TOTAL makes `MAX_PERMITS` exact: `addPermits` refuses to pass it counting the permits held, so a
+ * release can never overflow PERMITS (no permit is ever dropped).
+ *
+ * Owner death (as raw-rw-lock's reader slots): a thread records the permits it holds in a HOLDER slot
+ * of its own ({@link claimSlot}, {@link recordHeld}, {@link recordReleased}); {@link reap} finds slots
+ * whose owner the liveness table reports dead, reserves each (one compare-exchange, so two reapers
+ * never both collect it, and a live thread cannot claim it meanwhile), collects HELD, frees the slot
+ * and releases what it collected. Permits move to the slot *after* they are taken and leave it
+ * *before* they are given back, so a thread killed in between leaks them rather than creating any.
+ * With every slot taken, a thread's permits are untracked (not returned if it dies).
  */
 import type { AtomicsLike } from "./atomics-like.js";
+import { isDead } from "./liveness-table.js";
 import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter } from "./waiter.js";
 
 export const ACQUIRED = 0;
@@ -34,8 +49,14 @@ export const CLOSED = 2;
 export const PARK = 3;
 export type AcquireResult = typeof ACQUIRED | typeof BUSY | typeof CLOSED;
 export const MAX_PERMITS = 2 ** 31 - 1;
+/** HOLDER / HELD slot pairs of a raw semaphore. */
+export const HOLDER_SLOTS = 32;
 /** Words a raw semaphore occupies. */
-export const SEMAPHORE_WORDS = 2;
+export const SEMAPHORE_WORDS = 3 + 2 * HOLDER_SLOTS;
+/** A HOLDER word while a reaper collects the slot (no owner id is negative). */
+export const RESERVED = -1;
+const TOTAL = 2;
+const SLOTS = 3;
 /** The CLOSED bit of the PERMITS word (the sign bit: a closed word reads negative). */
 export const CLOSED_BIT = 1 << 31;
 
@@ -139,4 +160,80 @@ export function acquireBlocking(
   } finally {
     leave(A, w, i, waiter);
   }
+}
+
+/** Permits in existence (free + held, not forgotten). */
+export function totalOf(A: AtomicsLike, w: Int32Array, i: number): number {
+  return A.load(w, i + TOTAL);
+}
+
+/** Sets TOTAL of a new semaphore (before it is shared). */
+export function initTotal(A: AtomicsLike, w: Int32Array, i: number, n: number): void {
+  A.store(w, i + TOTAL, n);
+}
+
+/** Counts `n` more permits in existence; `false` (nothing counted) if that passes {@link MAX_PERMITS}. */
+export function addTotal(A: AtomicsLike, w: Int32Array, i: number, n: number): boolean {
+  let t = A.load(w, i + TOTAL);
+  for (;;) {
+    if (t > MAX_PERMITS - n) return false;
+    const prev = A.compareExchange(w, i + TOTAL, t, t + n);
+    if (prev === t) return true;
+    t = prev;
+  }
+}
+
+/** `n` held permits leave existence (`forget`). */
+export function subTotal(A: AtomicsLike, w: Int32Array, i: number, n: number): void {
+  A.sub(w, i + TOTAL, n);
+}
+
+/**
+ * The HOLDER slot of `owner`: the one it already has, or a free one it claims. `-1` when every slot
+ * is taken (its permits are then untracked).
+ */
+export function claimSlot(A: AtomicsLike, w: Int32Array, i: number, owner: number): number {
+  let free = -1;
+  for (let k = 0; k < HOLDER_SLOTS; k++) {
+    const holder = A.load(w, i + SLOTS + 2 * k);
+    if (holder === owner) return k;
+    if (holder === 0 && free < 0) free = k;
+  }
+  for (let k = free < 0 ? HOLDER_SLOTS : free; k < HOLDER_SLOTS; k++) {
+    if (A.compareExchange(w, i + SLOTS + 2 * k, 0, owner) === 0) return k;
+  }
+  return -1;
+}
+
+/** `n` permits just taken are now held through `slot` (the caller's own). */
+export function recordHeld(A: AtomicsLike, w: Int32Array, i: number, slot: number, n: number): void {
+  A.add(w, i + SLOTS + 2 * slot + 1, n);
+}
+
+/** `n` permits held through `slot` are about to be given back (or forgotten). */
+export function recordReleased(A: AtomicsLike, w: Int32Array, i: number, slot: number, n: number): void {
+  A.sub(w, i + SLOTS + 2 * slot + 1, n);
+}
+
+/**
+ * Returns the permits held through slots whose owner `table` reports dead, and frees those slots.
+ * Returns how many permits it gave back.
+ */
+export function reap(A: AtomicsLike, w: Int32Array, i: number, table: Int32Array | undefined): number {
+  if (table === undefined) return 0;
+  let returned = 0;
+  for (let k = 0; k < HOLDER_SLOTS; k++) {
+    const at = i + SLOTS + 2 * k;
+    const holder = A.load(w, at);
+    if (holder <= 0 || !isDead(A, table, holder)) continue;
+    // Reserve first: only the reaper whose compare-exchange wins collects this slot.
+    if (A.compareExchange(w, at, holder, RESERVED) !== holder) continue;
+    const held = A.exchange(w, at + 1, 0);
+    A.store(w, at, 0);
+    if (held > 0) {
+      release(A, w, i, held);
+      returned += held;
+    }
+  }
+  return returned;
 }

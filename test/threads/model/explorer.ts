@@ -49,6 +49,12 @@ export interface ThreadContext {
    * deadline). Logged and replayed like a stand-in call, but not a scheduling point.
    */
   now(): number;
+  /**
+   * Marks an `await` of a task (a scheduling point): with {@link Program.loops}, the other tasks of
+   * this thread's event loop may run from here on, as they may while it is parked. Without `loops`
+   * it is only a scheduling point.
+   */
+  yieldTask(): void;
 }
 
 /** A simulated thread: runs synchronously; its return value is passed to `Program.final`. */
@@ -88,6 +94,13 @@ export interface Program<S> {
   final?(shared: S, view: ModelView): void;
   /** Names for memory in traces (`lock[0]` instead of `m0[0]`). */
   names?(shared: S): Readonly<Record<string, Int32Array | SharedArrayBuffer | ArrayBuffer>>;
+  /**
+   * The event loop of each thread (default: each thread its own). Simulated threads with the same
+   * loop are tasks of one real thread: they share nothing the model does not show them, but they never
+   * run at the same time: a switch from one to another happens only where the running one parks,
+   * returns or calls `ctx.yieldTask()` (an `await`). Threads of other loops still preempt anywhere.
+   */
+  readonly loops?: readonly number[];
 }
 
 /** Exploration options. Unset fields fall back to the env (see {@link defaultOptions}). */
@@ -253,7 +266,8 @@ type Op =
   | "notify"
   | "enter"
   | "leave"
-  | "now";
+  | "now"
+  | "yield";
 
 /**
  * One call of a thread, as replay compares it: the operation, the address (buffer and int32 slot, so
@@ -286,6 +300,8 @@ interface ThreadState {
   parked: Parked | undefined;
   parks: number;
   result: unknown;
+  /** Between two tasks of its event loop: not started yet, woken from a park, or at `yieldTask()`. */
+  boundary: boolean;
 }
 
 interface HolderState extends Holder {
@@ -386,6 +402,7 @@ class Execution<S> {
       parked: undefined,
       parks: 0,
       result: undefined,
+      boundary: true,
     }));
     const holders = this.#holders;
     const entries = this.#entries;
@@ -440,7 +457,7 @@ class Execution<S> {
     const options: Choice[] = [];
     const current = this.threads[this.#current];
     const currentRunnable = current !== undefined && current.status === "runnable";
-    if (currentRunnable) options.push(runChoice(current.id));
+    if (currentRunnable && this.#mayRun(current)) options.push(runChoice(current.id));
     const canSwitch = !currentRunnable || this.preemptions < this.#bound;
     let anyRunnable = currentRunnable;
     let anyParked = false;
@@ -448,7 +465,7 @@ class Execution<S> {
     for (const t of this.threads) {
       if (t.status === "runnable") {
         anyRunnable = true;
-        if (t !== current && canSwitch) options.push(runChoice(t.id));
+        if (t !== current && canSwitch && this.#mayRun(t)) options.push(runChoice(t.id));
       } else if (t.status === "parked") {
         anyParked = true;
         if (t.parked!.timed) anyTimed = true;
@@ -474,6 +491,17 @@ class Execution<S> {
       }
     }
     return options;
+  }
+
+  /** With `loops`: a task may run unless another task of its event loop is in the middle of running. */
+  #mayRun(t: ThreadState): boolean {
+    const loops = this.#program.loops;
+    if (loops === undefined) return true;
+    const loop = loops[t.id] ?? -1 - t.id;
+    for (const u of this.threads) {
+      if (u !== t && u.status === "runnable" && !u.boundary && (loops[u.id] ?? -1 - u.id) === loop) return false;
+    }
+    return true;
   }
 
   #choose(options: readonly Choice[]): Choice {
@@ -527,6 +555,7 @@ class Execution<S> {
     queue.splice(queue.indexOf(t), 1);
     t.parked = undefined;
     t.status = "runnable";
+    t.boundary = true; // a wake-up resumes the task as a new event-loop task
   }
 
   #end(): Outcome {
@@ -564,6 +593,9 @@ class Execution<S> {
         this.#call("leave", undefined, 0, mode === undefined ? -1 : MODES.indexOf(mode), 0, section);
       },
       now: () => this.#call("now", undefined, 0, undefined, undefined, "") as number,
+      yieldTask: () => {
+        this.#call("yield", undefined, 0, undefined, undefined, "");
+      },
     };
     this.#live = t;
     this.#cursor = 0;
@@ -622,7 +654,9 @@ class Execution<S> {
     const buffer = array?.buffer;
     const slot = array === undefined ? 0 : array.byteOffset / INT32_BYTES + index;
     if (this.#direct || t === undefined) {
-      if (op === "enter" || op === "leave") throw new Error(`ctx.${op}("${label}") called outside a simulated thread`);
+      if (op === "enter" || op === "leave" || op === "yield") {
+        throw new Error(`ctx.${op}("${label}") called outside a simulated thread`);
+      }
       return this.#perform({ op, buffer, slot, a, b, label, result: undefined }, array, index);
     }
     if (this.#unwinding) throw PREEMPT;
@@ -665,6 +699,7 @@ class Execution<S> {
       throw error; // a RangeError from the real Atomics, say: the thread's own error
     }
     if (op === "now") return entry.result;
+    if (t.status !== "parked") t.boundary = op === "yield";
     if (t.status === "parked") return this.#preempt();
     this.#checkInvariant();
     if (this.#stop) return this.#preempt();
@@ -738,6 +773,9 @@ class Execution<S> {
       case "leave":
         this.#record(this.#live!.id, entry, undefined);
         this.#leave(this.#live!, entry.label, MODES[a]);
+        return undefined;
+      case "yield":
+        this.#record(this.#live!.id, entry, undefined);
         return undefined;
     }
     if (!this.#direct && this.#live) this.#record(this.#live.id, entry, result);
@@ -855,6 +893,8 @@ class Execution<S> {
     switch (entry.op) {
       case "now":
         return "now()";
+      case "yield":
+        return "yieldTask()";
       case "enter":
         return `enter(${entry.label}, ${MODES[entry.a!]}, ${entry.b})`;
       case "leave":

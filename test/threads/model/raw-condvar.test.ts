@@ -1,21 +1,34 @@
 /**
  * Model checking src/threads/raw/raw-condvar.ts over the raw mutex: no lost wake-up (untimed parks:
  * a lost notify is a deadlock), a notify that lands after the waiter released the mutex but before it
- * parked still wakes it, items are handed over exactly once, and waiters tolerate spurious wake-ups.
+ * parked still wakes it, items are handed over exactly once, `notifyOne` wakes exactly one waiter
+ * even with polling parks and wake-ups swallowed by abandoned `waitAsync`s, and a waiter that gives up
+ * leaves the ledger balanced.
  */
 
 import { describe, expect, it } from "vitest";
-import { notifyAll, notifyOne, prepareWait } from "../../../src/threads/raw/raw-condvar.js";
+import {
+  LEFT,
+  leave,
+  notifyAll,
+  notifyOne,
+  PARK,
+  register,
+  WOKEN,
+  waitStep,
+} from "../../../src/threads/raw/raw-condvar.js";
 import { lockStep, tryLock, unlock } from "../../../src/threads/raw/raw-mutex.js";
-import { newWaiter } from "../../../src/threads/raw/waiter.js";
+import { newWaiter, parkTime } from "../../../src/threads/raw/waiter.js";
 import { mutants, ownerId, type ParkMode, park, withMutant } from "./drivers.js";
 import { budget, check, explore, type Program, sample, type ThreadContext } from "./explorer.js";
 
 const MUTEX = 0;
+/** SEQ at 1, LEDGER at 2. */
 const CONDVAR = 1;
-const ITEMS = 2;
+const LEDGER = 2;
+const ITEMS = 3;
 
-/** `mem`: [0] mutex word, [1] condvar sequence, [2] items available (guarded by the mutex). */
+/** `mem`: [0] mutex word, [1] condvar sequence, [2] condvar ledger, [3] items (guarded by the mutex). */
 type Shared = Int32Array;
 
 /** The mutex parks untimed (a lost wake-up is a deadlock), or timed as in production (it polls). */
@@ -30,21 +43,23 @@ function release(ctx: ThreadContext, mem: Shared): void {
   expect(unlock(ctx.atomics, mem, MUTEX, ownerId(ctx))).toBe(true);
 }
 
-/** Condvar wait: read the sequence under the mutex, unlock, park on it (untimed), re-lock. */
-function wait(ctx: ThreadContext, mem: Shared, mutexParks: ParkMode): void {
-  const seq = prepareWait(ctx.atomics, mem, CONDVAR);
+/** Condvar wait as Condvar.wait runs it: register under the mutex, unlock, step/park until woken, re-lock. */
+function wait(ctx: ThreadContext, mem: Shared, parks: ParkMode): void {
+  const A = ctx.atomics;
+  expect(register(A, mem, CONDVAR)).toBe(true);
   release(ctx, mem);
-  ctx.atomics.wait(mem, CONDVAR, seq);
-  lock(ctx, mem, mutexParks);
+  const waiter = newWaiter(0);
+  while (waitStep(A, mem, CONDVAR, waiter) === PARK) park(A, mem, waiter, parks);
+  lock(ctx, mem, parks);
 }
 
 /** Takes one item, waiting while there is none. */
-function consumerWith(mutexParks: ParkMode) {
+function consumerWith(parks: ParkMode) {
   return (ctx: ThreadContext, mem: Shared): void => {
-    lock(ctx, mem, mutexParks);
+    lock(ctx, mem, parks);
     ctx.enter("guarded");
     ctx.leave("guarded");
-    while (ctx.atomics.load(mem, ITEMS) === 0) wait(ctx, mem, mutexParks);
+    while (ctx.atomics.load(mem, ITEMS) === 0) wait(ctx, mem, parks);
     ctx.atomics.sub(mem, ITEMS, 1);
     release(ctx, mem);
   };
@@ -52,10 +67,10 @@ function consumerWith(mutexParks: ParkMode) {
 
 const consumer = consumerWith("untimed");
 
-function producer(items: number, wake: "one" | "all", mutexParks: ParkMode = "untimed") {
+function producer(items: number, wake: "one" | "all", parks: ParkMode = "untimed") {
   return (ctx: ThreadContext, mem: Shared) => {
     for (let k = 0; k < items; k++) {
-      lock(ctx, mem, mutexParks);
+      lock(ctx, mem, parks);
       ctx.atomics.add(mem, ITEMS, 1);
       if (wake === "one") notifyOne(ctx.atomics, mem, CONDVAR);
       else notifyAll(ctx.atomics, mem, CONDVAR);
@@ -66,7 +81,7 @@ function producer(items: number, wake: "one" | "all", mutexParks: ParkMode = "un
 
 function program(threads: Program<Shared>["threads"]): Program<Shared> {
   return {
-    setup: () => new Int32Array(3),
+    setup: () => new Int32Array(4),
     names: (mem) => ({ mem }),
     threads,
     invariant: (mem) => {
@@ -75,6 +90,56 @@ function program(threads: Program<Shared>["threads"]): Program<Shared> {
     final: (mem) => {
       expect(mem[ITEMS]).toBe(0);
       expect(mem[MUTEX]).toBe(0);
+      // Every waiter that registered has claimed its wake-up or left.
+      expect(mem[LEDGER]).toBe(0);
+    },
+  };
+}
+
+/**
+ * One timed wait, as the production loop runs it (Condvar.#wait / #waitSync): claim or park (bounded
+ * by the poll period) until `timeout`, then leave. Returns "woken" or "timed out".
+ */
+function timedWaiter(timeout: number, claim = waitStep) {
+  return (ctx: ThreadContext, mem: Shared): string => {
+    const A = ctx.atomics;
+    lock(ctx, mem);
+    expect(register(A, mem, CONDVAR)).toBe(true);
+    release(ctx, mem);
+    const waiter = newWaiter(0);
+    const deadline = ctx.now() + timeout;
+    let outcome = "woken";
+    while (claim(A, mem, CONDVAR, waiter) === PARK) {
+      const time = parkTime(waiter, deadline, ctx.now());
+      if (time <= 0) {
+        outcome = leave(A, mem, CONDVAR) === LEFT ? "timed out" : "woken";
+        break;
+      }
+      A.wait(mem, waiter.index, waiter.expected, time);
+    }
+    lock(ctx, mem);
+    release(ctx, mem);
+    return outcome;
+  };
+}
+
+/** notifyOne under the mutex, once. */
+function notifier(ctx: ThreadContext, mem: Shared): void {
+  lock(ctx, mem);
+  notifyOne(ctx.atomics, mem, CONDVAR);
+  release(ctx, mem);
+}
+
+/** Two timed waiters and one notifyOne: at most one wakes, and the ledger ends balanced. */
+function exactlyOne(claim = waitStep): Program<Shared> {
+  return {
+    setup: () => new Int32Array(4),
+    names: (mem) => ({ mem }),
+    threads: [timedWaiter(60, claim), timedWaiter(60, claim), notifier],
+    final: (mem, view) => {
+      const woken = view.results.filter((r) => r === "woken").length;
+      expect(woken, `waiters woken by one notifyOne: ${view.results.join(", ")}`).toBeLessThanOrEqual(1);
+      expect(mem[LEDGER]).toBe(0);
     },
   };
 }
@@ -103,13 +168,15 @@ describe("raw condvar (model)", () => {
         const lines = steps.map((s) => `T${s.thread} ${s.text}`);
         for (let w = 0; w < lines.length; w++) {
           if (!lines[w]!.startsWith("T0 wait(mem[1]")) continue;
-          const prepared = lines.findLastIndex((l, i) => i < w && l.startsWith("T0 load(mem[1])"));
-          const unlocked = lines.findIndex((l, i) => i > prepared && l.startsWith("T0 compareExchange(mem[0]"));
+          const unlocked = lines.findLastIndex((l, i) => i < w && l.startsWith("T0 compareExchange(mem[0]"));
           const notified = lines.findIndex((l, i) => i > unlocked && i < w && l.startsWith("T1 notify(mem[1]"));
-          if (prepared >= 0 && unlocked > prepared && notified > unlocked) {
-            // The sequence moved on: the park returns at once instead of sleeping through the notify.
-            expect(lines[w]).toMatch(/-> not-equal$/);
-            covered++;
+          if (unlocked >= 0 && notified > unlocked) {
+            const stepped = lines.findLastIndex((l, i) => i < notified && l.startsWith("T0 load(mem[1])"));
+            if (stepped > unlocked) {
+              // The sequence moved on after the step read it: the park returns at once.
+              expect(lines[w]).toMatch(/-> not-equal$/);
+              covered++;
+            }
           }
         }
       },
@@ -118,49 +185,30 @@ describe("raw condvar (model)", () => {
     expect(covered).toBeGreaterThan(0);
   });
 
-  it("stolen wake-ups: notifyAll is immune; notifyOne alone is not (its driver must forward or poll)", () => {
-    // SPEC §4: an abandoned waitAsync can swallow a notify(…, 1). notifyAll wakes everyone anyway.
-    // The mutex parks as in production here: its own notify(…, 1) may be stolen too, and its poll recovers.
-    const all = check(program([consumerWith("timed"), producer(1, "all", "timed")]), {
+  it("stolen wake-ups: notifyOne's single wake-up may land on a phantom; the bounded park recovers it", () => {
+    // SPEC §4: an abandoned waitAsync can swallow a notify(…, 1). The wake-up stays PENDING in the
+    // ledger, so the real waiter claims it at its next poll.
+    const report = check(program([consumerWith("timed"), producer(1, "one", "timed")]), {
       ...budget({ timeouts: 1, preemptionBound: 1 }),
       stolenWakeups: 1,
     });
-    expect(all.complete).toBe(true);
-    // At this layer, notifyOne's single wake-up can land on the phantom and the real waiter sleeps on:
-    // the async driver's forwarding (or a bounded park) is what recovers it. This pins the hazard down
-    // with an exact schedule, for the wrapper's own tests to cover.
-    const one = explore(program([consumerWith("timed"), producer(1, "one", "timed")]), {
-      stolenWakeups: 1,
-      timeouts: 1,
-    });
-    expect(one.failure?.kind).toBe("deadlock");
-    expect(one.failure?.message).toMatch(/T0 parked on mem\[1\]/);
-    expect(one.failure?.trace).toContain("wakes an abandoned waitAsync");
+    expect(report.complete).toBe(true);
+    // With untimed parks the stolen wake-up is a deadlock: the poll is what recovers it.
+    const untimed = explore(program([consumer, producer(1, "one")]), { stolenWakeups: 1 });
+    expect(untimed.failure?.kind).toBe("deadlock");
+    expect(untimed.failure?.trace).toContain("wakes an abandoned waitAsync");
   });
 
-  it("an aborted async wait that forwards the wake-up it swallows (src/threads/wait.ts) loses nothing", () => {
-    // The abandoned waitAsync of an aborted Condvar.wait stays queued on the sequence word. Modelled as
-    // a thread: it parks like a waiter (timed: it may also just linger until it expires) and, if a
-    // notifyOne lands on it, forwards it with notify(…, 1), as parkAsync's abort path does.
-    const aborted = (forward: boolean) => (ctx: ThreadContext, mem: Shared) => {
-      lock(ctx, mem);
-      const seq = prepareWait(ctx.atomics, mem, CONDVAR);
-      release(ctx, mem);
-      if (ctx.atomics.wait(mem, CONDVAR, seq, 1_000) === "ok" && forward) ctx.atomics.notify(mem, CONDVAR, 1);
-    };
-    let forwarded = 0;
-    const report = check(program([consumer, aborted(true), producer(1, "one")]), {
-      ...budget({ preemptionBound: 1, timeouts: 1 }),
+  it("notifyOne wakes exactly one of two polling waiters, and a waiter that times out leaves the ledger balanced", () => {
+    let bothWaited = 0;
+    const report = check(exactlyOne(), {
+      ...budget({ preemptionBound: 0, timeouts: 2 }),
       onSchedule: (steps) => {
-        if (steps.some((s) => s.thread === 1 && s.text.startsWith("notify(mem[1], 1) -> 1"))) forwarded++;
+        if (steps.filter((s) => s.text.startsWith("wait(mem[1]")).length >= 2) bothWaited++;
       },
     });
     expect(report.complete).toBe(true);
-    expect(forwarded).toBeGreaterThan(0);
-    // Without the forward, the notifyOne that lands on the abandoned wait is lost: the consumer sleeps on.
-    const lost = explore(program([consumer, aborted(false), producer(1, "one")]), { timeouts: 1 });
-    expect(lost.failure?.kind).toBe("deadlock");
-    expect(lost.failure?.message).toMatch(/T0 parked on mem\[1\]/);
+    expect(bothWaited).toBeGreaterThan(0);
   });
 
   it("waiters re-check their condition: spurious wake-ups cost nothing", () => {
@@ -190,18 +238,38 @@ describe("raw condvar mutants: these model tests can fail", () => {
     expect(report.failure?.message).toMatch(/T0 parked on mem\[1\]/);
   });
 
-  it("a consumer that reads the sequence after unlocking: the notify in between is lost", () => {
+  it("a consumer that registers after unlocking: the notify in between finds nobody and is lost", () => {
     const late = (ctx: ThreadContext, mem: Shared) => {
       lock(ctx, mem);
       while (ctx.atomics.load(mem, ITEMS) === 0) {
         release(ctx, mem);
-        const seq = prepareWait(ctx.atomics, mem, CONDVAR); // BUG (on purpose): after the unlock
-        ctx.atomics.wait(mem, CONDVAR, seq);
+        register(ctx.atomics, mem, CONDVAR); // BUG (on purpose): after the unlock
+        const waiter = newWaiter(0);
+        while (waitStep(ctx.atomics, mem, CONDVAR, waiter) === PARK) park(ctx.atomics, mem, waiter, "untimed");
         lock(ctx, mem);
       }
       ctx.atomics.sub(mem, ITEMS, 1);
       release(ctx, mem);
     };
     expect(explore(program([late, producer(1, "one")])).failure?.kind).toBe("deadlock");
+  });
+
+  it("the old wake-up rule (return once the sequence moved) wakes both waiters on one notifyOne", () => {
+    // The pre-ledger Condvar: a polling waiter returned as soon as SEQ differed from what it read.
+    const seqOnly: typeof waitStep = (A, w, i, waiter) => {
+      if (waiter.parked && A.load(w, i) !== waiter.expected) {
+        // Claims nothing, but keeps the ledger balanced so that only the wake-up count is wrong.
+        leave(A, w, i);
+        return WOKEN;
+      }
+      waiter.parked = true;
+      waiter.index = i;
+      waiter.expected = A.load(w, i);
+      waiter.parkTimeout = 50;
+      return PARK;
+    };
+    const report = explore(exactlyOne(seqOnly), { preemptionBound: 0, timeouts: 2 });
+    expect(report.failure?.kind).toBe("final");
+    expect(report.failure?.message).toMatch(/waiters woken by one notifyOne/);
   });
 });

@@ -1,30 +1,34 @@
 /**
  * Model checking the later additions to src/threads/raw/raw-rw-lock.ts: upgradable reads (one
  * upgradable reader at a time, shared with plain readers, upgrading once it is the only reader) and
- * reader slots (a waiting writer reclaims the shares of a dead reader, without poisoning). The drivers
- * mirror src/threads/rw-lock.ts: every step that would park first tries reapDeadReaders.
+ * reader slots (a waiting writer reclaims the shares of a dead reader, without poisoning). The threads
+ * run the steps src/threads/rw-lock.ts runs: the reaping steps of rw-reader-slots.ts and the guard
+ * lifecycle of rw-upgrade.ts.
  */
 
 import { describe, expect, it } from "vitest";
 import { markDead } from "../../../src/threads/raw/liveness-table.js";
 import {
+  beginUpgrade,
   COUNT_MASK,
   downgradeUpgradable,
+  GUARD_HELD,
   READER_SLOTS,
   RW_LOCK_WORDS,
-  readStep,
+  readStepReaping,
   readUnlock,
-  reapDeadReaders,
   registerReader,
   tryRead,
   tryUpgradableRead,
-  tryWrite,
+  tryWriteReaping,
+  UPGRADE_DONE,
+  UPGRADE_PARK,
   UPGRADER_WORD,
   unregisterReader,
-  upgradableReadStep,
-  upgradeStep,
+  upgradableReadStepReaping,
+  upgradeGuardStep,
   WRITE_LOCKED,
-  writeStep,
+  writeStepReaping,
   writeUnlock,
 } from "../../../src/threads/raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "../../../src/threads/raw/waiter.js";
@@ -33,29 +37,29 @@ import { budget, check, explore, type ModelView, type Program, sample, type Thre
 
 /** Past the lock's words: a counter only writers touch. */
 const COUNTER = RW_LOCK_WORDS;
+/** Past the counter: the guard-state words of the upgradable guards (one per thread). */
+const GUARDS = RW_LOCK_WORDS + 1;
 
 interface Shared {
   mem: Int32Array;
   table: Int32Array;
 }
 
-const setup = (): Shared => ({ mem: new Int32Array(RW_LOCK_WORDS + 1), table: smallLivenessTable() });
+const setup = (): Shared => ({ mem: new Int32Array(GUARDS + 3), table: smallLivenessTable() });
 const names = (s: Shared) => ({ mem: s.mem, table: s.table });
 
-/** Runs `step` until it succeeds; when it would park, reclaims dead readers' shares first (as rw-lock.ts). */
+/** Runs one of the shipped reaping steps until it succeeds, parking in between. */
 function drive(ctx: ThreadContext, s: Shared, mode: ParkMode, step: (waiter: RawWaiter) => boolean): void {
   const waiter = newWaiter(0);
-  for (;;) {
-    if (step(waiter)) return;
-    if (reapDeadReaders(ctx.atomics, s.mem, 0, s.table)) continue;
-    park(ctx.atomics, s.mem, waiter, mode);
-  }
+  while (!step(waiter)) park(ctx.atomics, s.mem, waiter, mode);
 }
 
 function reader(mode: ParkMode = "untimed", dies = false) {
   return (ctx: ThreadContext, s: Shared) => {
     const A = ctx.atomics;
-    if (!tryRead(A, s.mem, 0, s.table)) drive(ctx, s, mode, (w) => readStep(A, s.mem, 0, s.table, w));
+    if (!tryRead(A, s.mem, 0, s.table)) {
+      drive(ctx, s, mode, (w) => readStepReaping(A, s.mem, 0, ownerId(ctx), s.table, w));
+    }
     const tracked = registerReader(A, s.mem, 0, ownerId(ctx));
     ctx.enter("rw", "shared");
     const writes = A.load(s.mem, COUNTER);
@@ -73,9 +77,8 @@ function reader(mode: ParkMode = "untimed", dies = false) {
 function write(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
   const A = ctx.atomics;
   const me = ownerId(ctx);
-  if (tryWrite(A, s.mem, 0, me, s.table)) return;
-  if (reapDeadReaders(A, s.mem, 0, s.table) && tryWrite(A, s.mem, 0, me, s.table)) return;
-  drive(ctx, s, mode, (w) => writeStep(A, s.mem, 0, me, s.table, w));
+  if (tryWriteReaping(A, s.mem, 0, me, s.table)) return;
+  drive(ctx, s, mode, (w) => writeStepReaping(A, s.mem, 0, me, s.table, w));
 }
 
 function increment(ctx: ThreadContext, s: Shared): void {
@@ -93,22 +96,33 @@ function writer(mode: ParkMode = "untimed") {
   };
 }
 
-/** Takes an upgradable read, then upgrades to write (parking until it is the only reader). */
+/** The guard-state word of thread `ctx`'s upgradable guard (a fresh guard starts HELD = 0). */
+function guardOf(ctx: ThreadContext, s: Shared): Int32Array {
+  return s.mem.subarray(GUARDS + ctx.id, GUARDS + ctx.id + 1);
+}
+
+/** Takes an upgradable read, then upgrades to write (parking until it is the only reader), as the guard does. */
 function upgrader(mode: ParkMode = "untimed") {
   return (ctx: ThreadContext, s: Shared) => {
     const A = ctx.atomics;
     const me = ownerId(ctx);
     if (!tryUpgradableRead(A, s.mem, 0, me, s.table)) {
-      drive(ctx, s, mode, (w) => upgradableReadStep(A, s.mem, 0, me, s.table, w));
+      drive(ctx, s, mode, (w) => upgradableReadStepReaping(A, s.mem, 0, me, s.table, w));
     }
     const tracked = registerReader(A, s.mem, 0, me);
     ctx.enter("rw", "shared");
     ctx.enter("upgradable", "exclusive");
     A.load(s.mem, COUNTER);
+    const g = guardOf(ctx, s);
+    expect(beginUpgrade(A, g)).toBe(GUARD_HELD);
     const waiter = newWaiter(0);
-    while (!upgradeStep(A, s.mem, 0, me, waiter)) park(A, s.mem, waiter, mode);
-    // Now the write lock: the read share became it in one CAS.
-    if (tracked) unregisterReader(A, s.mem, 0, me);
+    for (;;) {
+      const outcome = upgradeGuardStep(A, s.mem, 0, me, g, tracked, waiter);
+      if (outcome === UPGRADE_DONE) break;
+      expect(outcome).toBe(UPGRADE_PARK);
+      park(A, s.mem, waiter, mode);
+    }
+    // Now the write lock: the read share became it in one CAS (and left its slot).
     ctx.enter("rw", "exclusive");
     ctx.leave("rw", "shared");
     ctx.leave("upgradable");
@@ -175,7 +189,7 @@ describe("raw rwlock upgradable reads (model)", () => {
       const A = ctx.atomics;
       const me = ownerId(ctx);
       if (!tryUpgradableRead(A, s.mem, 0, me, s.table)) {
-        drive(ctx, s, "untimed", (w) => upgradableReadStep(A, s.mem, 0, me, s.table, w));
+        drive(ctx, s, "untimed", (w) => upgradableReadStepReaping(A, s.mem, 0, me, s.table, w));
       }
       ctx.enter("rw", "shared");
       ctx.enter("upgradable", "exclusive");

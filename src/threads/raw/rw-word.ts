@@ -1,0 +1,338 @@
+/**
+ * The raw reader-writer lock, part 1: the layout and the state word (plain reads, writes, downgrade,
+ * poisoning, writer-owner recovery). Reader slots and reaping are in ./rw-reader-slots.ts, upgradable
+ * reads and the upgrade lifecycle in ./rw-upgrade.ts; ./raw-rw-lock.ts re-exports all three.
+ *
+ * Step functions (every shared access goes through `A`; between two calls only locals change):
+ * - {@link tryRead}`(A, w, i, table)`, {@link readStep}`(A, w, i, table, waiter)`, {@link readUnlock}`(A, w, i)`
+ * - {@link tryWrite}`(A, w, i, me, table)`, {@link writeStep}`(A, w, i, me, table, waiter)`,
+ *   {@link abandonWrite}`(A, w, i, waiter)`, {@link writeUnlock}`(A, w, i, me)`, {@link downgrade}`(A, w, i, me)`
+ * - {@link readBlocking} / {@link writeBlocking}: the step + `A.wait` loops.
+ * A step returns `true` when acquired, else prepares `waiter` (`index`, `expected`, `parkTimeout`) to park.
+ *
+ * Words: `w[i]` is the state, `w[i + 1]` the writers' wake-up sequence (writers park on it, so a
+ * reader leaving does not wake writers one by one, and a wake-up between a writer's check and its park
+ * is never lost: it reads the sequence before the state).
+ *
+ * State word layout:
+ *
+ * | bits  | name             | meaning                                                  | who may change it |
+ * |-------|------------------|----------------------------------------------------------|-------------------|
+ * | 0–22  | COUNT            | readers holding it; when WRITE_LOCKED: the writer's id    | acquirers, unlockers |
+ * | 23    | WRITE_LOCKED     | held exclusively                                         | writer sets, writer / reaper clears |
+ * | 24    | READERS_WAITING  | a reader is parked on `w[i]`                             | readers set, "last one out" clears |
+ * | 25    | WRITERS_WAITING  | a writer is parked on `w[i+1]`; new readers must wait    | writers set; "last one out" and a writer that gives up clear |
+ * | 26    | POISONED         | a writer failed or died; sticky                          | writer / reaper set, anyone clears |
+ * | 27    | UPGRADABLE       | the (single) upgradable reader holds a share             | it sets and clears; a reaper clears |
+ * | 28    | UPGRADER_WAITING | the upgradable reader waits to upgrade (on `w[i+1]`)     | it sets and clears; a reaper clears |
+ *
+ * Invariant: when the lock is free (COUNT = 0, not WRITE_LOCKED) both WAITING bits are clear — every
+ * transition to free clears them and wakes both sides ("last one out wakes everyone").
+ *
+ * Writer preference (no writer starvation): while WRITERS_WAITING is set, new readers wait even though
+ * readers hold the lock; the readers drain and the last one wakes the writers. WRITERS_WAITING is one
+ * bit for any number of writers, so a writer (or an upgrade) that gives up cannot tell whether it was
+ * the last one: it clears the bit and wakes both sides ({@link abandonWrite}); every writer still
+ * parked wakes and sets the bit again before it parks again. Until then a reader may slip in: a
+ * moment of lost preference, never a reader refused while no writer waits.
+ */
+import type { AtomicsLike } from "./atomics-like.js";
+import { isDead } from "./liveness-table.js";
+import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter } from "./waiter.js";
+
+export const COUNT_MASK = (1 << 23) - 1;
+export const WRITE_LOCKED = 1 << 23;
+export const READERS_WAITING = 1 << 24;
+export const WRITERS_WAITING = 1 << 25;
+export const POISONED = 1 << 26;
+/** An upgradable reader holds the lock (it is also counted in COUNT); at most one at a time. */
+export const UPGRADABLE = 1 << 27;
+/** The upgradable reader is waiting for the other readers to leave (it parks on `w[i + 1]`). */
+export const UPGRADER_WAITING = 1 << 28;
+export const WAITING = READERS_WAITING | WRITERS_WAITING;
+/** Most readers at once. */
+export const MAX_READERS = COUNT_MASK;
+/** Reading threads whose shares are tracked for owner-death recovery (see ./rw-reader-slots.ts). */
+export const READER_SLOTS = 8;
+/** Offset (from `i`) of the first reader slot: `[owner id, shares]` pairs. */
+export const SLOTS = 2;
+/** Offset (from `i`) of the word naming the upgradable reader (owner id, 0 when none or unknown). */
+export const UPGRADER_WORD = SLOTS + 2 * READER_SLOTS;
+/** Words a raw rwlock occupies, reader slots and the upgrader word included (2 for plain read/write). */
+export const RW_LOCK_WORDS = UPGRADER_WORD + 1;
+
+/** Clears both WAITING bits if the lock is free, then wakes both sides. */
+export function wakeAllIfFree(A: AtomicsLike, w: Int32Array, i: number): void {
+  let s = A.load(w, i);
+  for (;;) {
+    // Held again: its holder's unlock will wake them (the bits stay set).
+    if ((s & (WRITE_LOCKED | COUNT_MASK)) !== 0 || (s & WAITING) === 0) return;
+    const prev = A.compareExchange(w, i, s, s & ~WAITING);
+    if (prev === s) break;
+    s = prev;
+  }
+  wakeBoth(A, w, i);
+}
+
+export function wakeBoth(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.add(w, i + 1, 1);
+  A.notify(w, i + 1);
+  A.notify(w, i);
+}
+
+/** Wakes whoever parks on the writers' sequence (writers, and an upgradable reader waiting to upgrade). */
+export function wakeWriters(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.add(w, i + 1, 1);
+  A.notify(w, i + 1);
+}
+
+/** Releases a write lock whose owner died: free, poisoned, everyone woken. Returns `true` if the word changed. */
+export function reapIfWriterDead(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  s: number,
+  table: Int32Array | undefined,
+): boolean {
+  if ((s & WRITE_LOCKED) === 0 || !isDead(A, table, s & COUNT_MASK)) return false;
+  if (A.compareExchange(w, i, s, POISONED) === s) wakeBoth(A, w, i);
+  return true;
+}
+
+/** If the upgradable role is held by a dead thread, releases the role (its share is reclaimed through its slot). */
+export function reapIfUpgraderDead(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  s: number,
+  table: Int32Array | undefined,
+): boolean {
+  if ((s & UPGRADABLE) === 0) return false;
+  const id = A.load(w, i + UPGRADER_WORD);
+  if (id === 0 || !isDead(A, table, id)) return false;
+  if (A.compareExchange(w, i, s, s & ~(UPGRADABLE | UPGRADER_WAITING)) === s) {
+    A.compareExchange(w, i + UPGRADER_WORD, id, 0);
+    A.notify(w, i);
+  }
+  return true;
+}
+
+/** Takes a read share if no writer holds or waits. */
+export function tryRead(A: AtomicsLike, w: Int32Array, i: number, table: Int32Array | undefined): boolean {
+  let s = A.load(w, i);
+  for (;;) {
+    if ((s & WRITE_LOCKED) !== 0) {
+      if (!reapIfWriterDead(A, w, i, s, table)) return false;
+      s = A.load(w, i);
+      continue;
+    }
+    if ((s & WRITERS_WAITING) !== 0 || (s & COUNT_MASK) === MAX_READERS) return false;
+    const prev = A.compareExchange(w, i, s, s + 1);
+    if (prev === s) return true;
+    s = prev;
+  }
+}
+
+/** One read attempt (see the module docs). */
+export function readStep(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+): boolean {
+  for (;;) {
+    const s = A.load(w, i);
+    if ((s & (WRITE_LOCKED | WRITERS_WAITING)) === 0 && (s & COUNT_MASK) < MAX_READERS) {
+      if (A.compareExchange(w, i, s, s + 1) === s) return true;
+      continue;
+    }
+    if (reapIfWriterDead(A, w, i, s, table)) continue;
+    if (waiter.spins > 0 && !waiter.parked && (s & WAITING) === 0) {
+      waiter.spins--;
+      continue;
+    }
+    const want = s | READERS_WAITING;
+    if (want !== s && A.compareExchange(w, i, s, want) !== s) continue;
+    waiter.parked = true;
+    waiter.index = i;
+    waiter.expected = want;
+    waiter.parkTimeout = POLL_MS;
+    return false;
+  }
+}
+
+/** Gives back a read share. The last reader out wakes the waiters. Returns `false` if no reader held it. */
+export function readUnlock(A: AtomicsLike, w: Int32Array, i: number): boolean {
+  let s = A.load(w, i);
+  for (;;) {
+    if ((s & WRITE_LOCKED) !== 0 || (s & COUNT_MASK) === 0) return false;
+    const prev = A.compareExchange(w, i, s, s - 1);
+    if (prev === s) break;
+    s = prev;
+  }
+  if ((s & COUNT_MASK) === 1 && (s & WAITING) !== 0) wakeAllIfFree(A, w, i);
+  else if ((s & COUNT_MASK) === 2 && (s & UPGRADER_WAITING) !== 0) wakeWriters(A, w, i);
+  return true;
+}
+
+/** Takes the write lock if it is free. */
+export function tryWrite(A: AtomicsLike, w: Int32Array, i: number, me: number, table: Int32Array | undefined): boolean {
+  let s = A.compareExchange(w, i, 0, WRITE_LOCKED | me);
+  if (s === 0) return true;
+  for (;;) {
+    if ((s & (WRITE_LOCKED | COUNT_MASK)) === 0) {
+      const prev = A.compareExchange(w, i, s, s | WRITE_LOCKED | me);
+      if (prev === s) return true;
+      s = prev;
+      continue;
+    }
+    if (!reapIfWriterDead(A, w, i, s, table)) return false;
+    s = A.load(w, i);
+  }
+}
+
+/** One write attempt (see the module docs). Parks on `w[i + 1]`. */
+export function writeStep(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+): boolean {
+  for (;;) {
+    // Read the sequence first: a wake-up after this read changes it, so the park returns at once.
+    const seq = A.load(w, i + 1);
+    const s = A.load(w, i);
+    if ((s & (WRITE_LOCKED | COUNT_MASK)) === 0) {
+      // A writer that has parked keeps WRITERS_WAITING set: other writers may still be parked, and its
+      // unlock must wake them.
+      const next = s | WRITE_LOCKED | me | (waiter.parked ? WRITERS_WAITING : 0);
+      if (A.compareExchange(w, i, s, next) === s) return true;
+      continue;
+    }
+    if (reapIfWriterDead(A, w, i, s, table)) continue;
+    if (waiter.spins > 0 && !waiter.parked) {
+      waiter.spins--;
+      continue;
+    }
+    if ((s & WRITERS_WAITING) === 0 && A.compareExchange(w, i, s, s | WRITERS_WAITING) !== s) continue;
+    waiter.parked = true;
+    waiter.index = i + 1;
+    waiter.expected = seq;
+    waiter.parkTimeout = POLL_MS;
+    return false;
+  }
+}
+
+/**
+ * A writer whose {@link writeStep}s parked gives up (timeout, abort): it clears WRITERS_WAITING (it may
+ * have set it, and cannot know whether other writers still wait) and wakes both sides. Writers still
+ * waiting set the bit again on their next step; readers held back only by the bit get in. A waiter
+ * that never parked set nothing and changes nothing.
+ */
+export function abandonWrite(A: AtomicsLike, w: Int32Array, i: number, waiter: RawWaiter): void {
+  if (!waiter.parked) return;
+  clearWritersWaiting(A, w, i, 0);
+}
+
+/** Clears WRITERS_WAITING and the bits in `also`, then wakes both sides (see {@link abandonWrite}). */
+export function clearWritersWaiting(A: AtomicsLike, w: Int32Array, i: number, also: number): void {
+  const bits = WRITERS_WAITING | also;
+  let s = A.load(w, i);
+  for (;;) {
+    // Already clear: whoever cleared it (the last one out, another writer giving up) woke everyone.
+    if ((s & bits) === 0) return;
+    const prev = A.compareExchange(w, i, s, s & ~bits);
+    if (prev === s) break;
+    s = prev;
+  }
+  wakeBoth(A, w, i);
+}
+
+/** Releases the write lock held by `me`, waking every waiter if any. Returns `false` if `me` does not hold it. */
+export function writeUnlock(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
+  let s = A.compareExchange(w, i, WRITE_LOCKED | me, 0);
+  if (s === (WRITE_LOCKED | me)) return true;
+  for (;;) {
+    if ((s & WRITE_LOCKED) === 0 || (s & COUNT_MASK) !== me) return false;
+    const prev = A.compareExchange(w, i, s, s & POISONED);
+    if (prev === s) break;
+    s = prev;
+  }
+  if ((s & WAITING) !== 0) wakeBoth(A, w, i);
+  return true;
+}
+
+/**
+ * Turns the write lock held by `me` into one read share, atomically: no writer can get in between.
+ * Waiting readers are woken (and admitted: WRITERS_WAITING is cleared; waiting writers re-set it).
+ */
+export function downgrade(A: AtomicsLike, w: Int32Array, i: number, me: number): boolean {
+  let s = A.load(w, i);
+  for (;;) {
+    if ((s & WRITE_LOCKED) === 0 || (s & COUNT_MASK) !== me) return false;
+    const prev = A.compareExchange(w, i, s, (s & POISONED) | 1);
+    if (prev === s) break;
+    s = prev;
+  }
+  if ((s & WAITING) !== 0) wakeBoth(A, w, i);
+  return true;
+}
+
+/** Read lock, parking through `A.wait`. Returns `false` on timeout. */
+export function readBlocking(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  table: Int32Array | undefined,
+  now: Clock,
+  timeout: number,
+  spins?: number,
+): boolean {
+  if (tryRead(A, w, i, table)) return true;
+  const waiter = newWaiter(spins);
+  const deadline = now() + timeout;
+  while (!readStep(A, w, i, table, waiter)) {
+    const time = parkTime(waiter, deadline, now());
+    if (time <= 0) return false;
+    A.wait(w, waiter.index, waiter.expected, time);
+  }
+  return true;
+}
+
+/** Write lock, parking through `A.wait`. Returns `false` on timeout (having cleared what it set). */
+export function writeBlocking(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+  now: Clock,
+  timeout: number,
+  spins?: number,
+): boolean {
+  if (tryWrite(A, w, i, me, table)) return true;
+  const waiter = newWaiter(spins);
+  const deadline = now() + timeout;
+  while (!writeStep(A, w, i, me, table, waiter)) {
+    const time = parkTime(waiter, deadline, now());
+    if (time <= 0) {
+      abandonWrite(A, w, i, waiter);
+      return false;
+    }
+    A.wait(w, waiter.index, waiter.expected, time);
+  }
+  return true;
+}
+
+/** Sets POISONED. */
+export function poisonRwLock(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.or(w, i, POISONED);
+}
+
+/** Clears POISONED. */
+export function clearRwPoison(A: AtomicsLike, w: Int32Array, i: number): void {
+  A.and(w, i, ~POISONED);
+}
