@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detectDriver, RedisConnection } from "../../src/redis/client.js";
 import type { LuaScript } from "../../src/redis/scripts.js";
-import { ioredisClient, nodeRedisClient, uniquePrefix } from "./helpers.js";
+import { ioredisClient, nodeRedisClient, REDIS_URL, uniquePrefix } from "./helpers.js";
 import { waitFor } from "./processes.js";
 
 let admin: Redis;
@@ -57,12 +57,12 @@ for (const driver of ["ioredis", "node-redis"] as const) {
     async function open(name?: string) {
       if (driver === "ioredis") {
         const { Redis } = await import("ioredis");
-        const c = new Redis({ host: "127.0.0.1", port: 6379, connectionName: name, maxRetriesPerRequest: 1 });
+        const c = new Redis(REDIS_URL, { connectionName: name, maxRetriesPerRequest: 1 });
         c.on("error", () => {});
         return { client: c as unknown, end: async () => c.disconnect(), isOpen: () => c.status === "ready" };
       }
       const { createClient } = await import("redis");
-      const c = createClient({ name, socket: { reconnectStrategy: () => 50 } });
+      const c = createClient({ url: REDIS_URL, name, socket: { reconnectStrategy: () => 50 } });
       c.on("error", () => {});
       await c.connect();
       return {
