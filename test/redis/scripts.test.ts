@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisBackend } from "../../src/redis/backend.js";
 import { ACQUIRE, lockKeys } from "../../src/redis/scripts.js";
 import { type AcquireRequest, type LeaseRef, RWLOCK_CAPACITY } from "../../src/store/backend.js";
-import { deleteKeys, ioredisClient, uniquePrefix } from "./helpers.js";
+import { deleteKeys, ioredisClient, REDIS_URL, uniquePrefix } from "./helpers.js";
 
 let client: Redis;
 let backend: RedisBackend;
@@ -221,6 +221,31 @@ describe("commit, extend, release, leave", () => {
 });
 
 describe("Redis specifics", () => {
+  it("after its pub/sub connection comes back, wakes the names it had waiters on (messages were lost)", async () => {
+    const name = `lbconn-${prefix.replaceAll(":", "-")}`;
+    const { Redis } = await import("ioredis");
+    const own = new Redis(REDIS_URL, { connectionName: name, maxRetriesPerRequest: 1 });
+    own.on("error", () => {});
+    const b = new RedisBackend(own, prefix);
+    const seen: string[] = [];
+    const down: Error[] = [];
+    b.subscribe({ onWake: (n) => seen.push(n), onDown: (e) => down.push(e) });
+    try {
+      await b.ready();
+      await granted(req("held"));
+      expect((await b.acquire(req("held"), undefined)).status).toBe("queued");
+      const list = (await client.call("CLIENT", "LIST")) as string;
+      const sub = list.split("\n").find((line) => line.includes(` name=${name} `) && line.includes("cmd=subscribe"));
+      await client.call("CLIENT", "KILL", "ID", /\bid=(\d+)/.exec(sub!)![1]!);
+      for (let i = 0; i < 500 && !seen.includes("held"); i++) await sleep(20);
+      expect(down.length).toBe(1);
+      expect(seen).toEqual(["held"]);
+    } finally {
+      await b.close();
+      own.disconnect();
+    }
+  });
+
   it("falls back to EVAL after SCRIPT FLUSH (NOSCRIPT)", async () => {
     // Flushing the shared server's script cache is harmless: every caller falls back the same way.
     await client.call("SCRIPT", "FLUSH");
