@@ -36,18 +36,17 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-
-/** A script's source and its SHA1 (what `EVALSHA` takes). */
+/**
+ * A script's source. Its SHA1 (what `EVALSHA` takes) comes from `SCRIPT LOAD` at `ready()`, so this
+ * module needs no hashing library (the entry builds for a neutral platform, without `node:crypto`).
+ */
 export interface LuaScript {
   readonly name: string;
   readonly source: string;
-  readonly sha: string;
 }
 
 function script(name: string, body: string): LuaScript {
-  const source = `${PRELUDE}\n${body}`;
-  return { name, source, sha: createHash("sha1").update(source).digest("hex") };
+  return { name, source: `${PRELUDE}\n${body}` };
 }
 
 /** Suffixes of a lock's keys, in the order every script receives them as KEYS[1..6]. */
