@@ -94,6 +94,32 @@ describe("acquire", () => {
     expect(wakes).toContain("a");
   });
 
+  it("a wake-up names the granted entries: only the process that owns one is woken", async () => {
+    const other = new RedisBackend(client, prefix);
+    const otherWakes: string[] = [];
+    other.subscribe({ onWake: (name) => otherWakes.push(name), onDown: () => {} });
+    await other.ready();
+    try {
+      const x = await granted(req("a"));
+      const y = await queued(req("a")); // this process's waiter
+      const z = await other.acquire(req("a"), undefined); // the other process's, behind it
+      expect(z.status).toBe("queued");
+      await backend.release(x, undefined); // grants y
+      for (let i = 0; i < 100 && wakes.length === 0; i++) await sleep(10);
+      expect(wakes).toEqual(["a"]);
+      // The same message reached the other process's subscriber; give it time to (wrongly) react.
+      await sleep(200);
+      expect(otherWakes).toEqual([]);
+      const gy = await granted(req("a"), y);
+      await backend.release(gy, undefined); // grants z
+      for (let i = 0; i < 100 && otherWakes.length === 0; i++) await sleep(10);
+      expect(otherWakes).toEqual(["a"]); // once: y's grant did not wake the other process
+      expect(wakes).toEqual(["a"]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("a try never waits and never jumps a queue with live waiters", async () => {
     const x = await granted(req("a"));
     expect(await backend.tryAcquire(req("a"))).toEqual({ status: "busy" });
