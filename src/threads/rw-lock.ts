@@ -737,8 +737,12 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   #lock: RwLock<T> | undefined;
   readonly #value: GuardValue<T>;
   readonly #tracked: boolean;
-  /** The guard's lifecycle word (see src/threads/raw/rw-upgrade.ts): held, upgrading, or done. */
-  readonly #state = new Int32Array(1);
+  /**
+   * The guard's lifecycle word (see src/threads/raw/rw-upgrade.ts), made by the first `upgrade()`:
+   * until then the guard is HELD and its own methods (synchronous) are the only ones that change that,
+   * so they take the word-free paths (the same steps the lifecycle functions run from HELD).
+   */
+  #state: Int32Array | undefined = undefined;
 
   /** @internal Guards come from `RwLock.upgradableRead()`; this constructor throws for anyone else. */
   constructor(token: GuardToken, lock: RwLock<T>, tracked: boolean) {
@@ -771,7 +775,10 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     const lock = this.#lock;
     if (lock === undefined) return;
     this.#lock = undefined;
-    raw.releaseUpgradableGuard(A, internals.word(lock as RwLock<unknown>), 0, ownerId, this.#state, this.#tracked);
+    const word = internals.word(lock as RwLock<unknown>);
+    const state = this.#state;
+    if (state === undefined) raw.releaseUpgradableShare(A, word, 0, ownerId, this.#tracked);
+    else raw.releaseUpgradableGuard(A, word, 0, ownerId, state, this.#tracked);
   }
 
   /** Same as {@link release}, for `using`. */
@@ -803,7 +810,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     const early = precheck(options);
     if (early !== undefined) return early;
     const word = internals.word(lock as RwLock<unknown>);
-    const state = this.#state;
+    const state = (this.#state ??= new Int32Array(1));
     if (raw.beginUpgrade(A, state) !== raw.GUARD_HELD) {
       throw new UseAfterReleaseError("upgrade() is already pending on this guard");
     }
@@ -839,7 +846,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     checkSyncOptions(options);
     const lock = this.#live("upgrade");
     const word = internals.word(lock as RwLock<unknown>);
-    const state = this.#state;
+    const state = (this.#state ??= new Int32Array(1));
     if (raw.beginUpgrade(A, state) !== raw.GUARD_HELD) {
       throw new UseAfterReleaseError("upgrade() is already pending on this guard");
     }
@@ -860,7 +867,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
 
   /** One step of a pending upgrade, for the drivers; on success this guard is released at once. */
   #upgradeStep(word: Int32Array, tracked: boolean, waiter: RawWaiter): number {
-    const outcome = raw.upgradeGuardStep(A, word, 0, ownerId, this.#state, tracked, waiter);
+    const outcome = raw.upgradeGuardStep(A, word, 0, ownerId, this.#state as Int32Array, tracked, waiter);
     if (outcome === raw.UPGRADE_PARK) return PARK;
     if (outcome === raw.UPGRADE_DONE) this.#lock = undefined;
     return outcome;
@@ -875,7 +882,12 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   tryUpgrade(): RwLockWriteGuard<T> | undefined {
     const lock = this.#live("upgrade");
     const word = internals.word(lock as RwLock<unknown>);
-    if (!raw.tryUpgradeGuard(A, word, 0, ownerId, this.#state, this.#tracked)) return undefined;
+    const state = this.#state;
+    const upgraded =
+      state === undefined
+        ? raw.tryUpgradeShare(A, word, 0, ownerId, this.#tracked)
+        : raw.tryUpgradeGuard(A, word, 0, ownerId, state, this.#tracked);
+    if (!upgraded) return undefined;
     this.#lock = undefined;
     return writeGuardOf(lock);
   }
@@ -894,7 +906,10 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   downgrade(): RwLockReadGuard<T> {
     const lock = this.#live("downgrade");
     this.#lock = undefined;
-    raw.downgradeUpgradableGuard(A, internals.word(lock as RwLock<unknown>), 0, ownerId, this.#state);
+    const word = internals.word(lock as RwLock<unknown>);
+    const state = this.#state;
+    if (state === undefined) raw.downgradeUpgradable(A, word, 0, ownerId);
+    else raw.downgradeUpgradableGuard(A, word, 0, ownerId, state);
     return new RwLockReadGuard<T>(GUARD_TOKEN, lock, this.#tracked);
   }
 
