@@ -20,11 +20,6 @@ const expected: Record<string, RegExp[]> = {
   "worker-pool.ts": [/counter: 40000 \(expected 40000\)/],
   "worker-poison.ts": [/PoisonError/, /after clearPoison: locked fine/],
   "showcase.ts": [/Tour done in/],
-  "postgres-once.ts": [/the job ran 1 time\(s\) across 3 replicas/],
-  "postgres-balance.ts": [
-    /balance: 100 \(expected 100\)/,
-    /ledger: 100 rows, in token order each one higher by 1: true/,
-  ],
   "redis-stock.ts": [
     /sold: 10, refused: 2, left in Redis: 0/,
     /fencing tokens strictly increasing in grant order: true/,
@@ -35,6 +30,11 @@ const expected: Record<string, RegExp[]> = {
     /replayed: same failure/,
   ],
   "explore-node-test.ts": [/exhaustive: \d+ schedules, all passed/, /# pass 2/, /# fail 0/],
+  "postgres-once.ts": [/the job ran 1 time\(s\) across 3 replicas/],
+  "postgres-balance.ts": [
+    /balance: 100 \(expected 100\)/,
+    /ledger: 100 rows, in token order each one higher by 1: true/,
+  ],
 };
 
 const files = readdirSync(new URL("../examples", import.meta.url)).filter((f) => f.endsWith(".ts"));
