@@ -14,8 +14,9 @@
  * @internal
  */
 import { realAtomics } from "./raw/atomics-like.js";
-import { initTable, LIVENESS_WORDS, MAX_TRACKED_ID, markDead, tableUid } from "./raw/liveness-table.js";
+import { initTable, isDead, LIVENESS_WORDS, MAX_TRACKED_ID, markDead, tableUid } from "./raw/liveness-table.js";
 import { MAX_OWNER } from "./raw/raw-mutex.js";
+import { ensureWaitsFor } from "./waits-for.js";
 
 /** The subset of `node:worker_threads` used here; absent outside Node. */
 interface WorkerThreadsModule {
@@ -50,6 +51,8 @@ let own: Int32Array | undefined;
 /** This thread's liveness table, created (and published to future workers) on first use. */
 export function processTable(): Int32Array {
   if (own !== undefined) return own;
+  // The waits-for table (deadlock detection) is shared with workers the same way, from the same moment.
+  ensureWaitsFor(ownerId, (id) => own !== undefined && isDead(realAtomics, own, id));
   const inherited = workerThreads?.getEnvironmentData(ENV_KEY);
   if (inherited instanceof SharedArrayBuffer && inherited.byteLength >= LIVENESS_WORDS * 4) {
     own = adoptTable(inherited);
