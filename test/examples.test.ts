@@ -29,6 +29,16 @@ const expected: Record<string, RegExp[]> = {
     /\[long wait\] Long wait: waiting for alice for \d+ ms \(longWait: 50 ms\)/,
     /alice\s+Mutex\s+4\s+1\s+0\s+0\s+1/,
   ],
+  "redis-stock.ts": [
+    /sold: 10, refused: 2, left in Redis: 0/,
+    /fencing tokens strictly increasing in grant order: true/,
+  ],
+  "explore-lost-update.ts": [
+    /found: overdraft: balance -40 in run \d+, 1 preemption/,
+    /replay string: \S+/,
+    /replayed: same failure/,
+  ],
+  "explore-node-test.ts": [/exhaustive: \d+ schedules, all passed/, /# pass 2/, /# fail 0/],
 };
 
 const files = readdirSync(new URL("../examples", import.meta.url)).filter((f) => f.endsWith(".ts"));

@@ -349,11 +349,12 @@ export class RwLock<T> {
 
   /** Waits for the upgradable slot, then for a shared permit, within one shared timeout. */
   async #upgradableSlow(tag: number, options: LockOptions | undefined): Promise<RwLockUpgradableReadGuard<T>> {
-    const started = options?.timeout === undefined ? 0 : Date.now();
+    // The monotonic clock: a wall-clock jump must neither cut the wait short nor stretch it.
+    const started = options?.timeout === undefined ? 0 : performance.now();
     await this.#upgradable.acquire(1, 0, options);
     let rest = options;
     if (options?.timeout !== undefined) {
-      rest = { ...options, timeout: Math.max(0, options.timeout - (Date.now() - started)) };
+      rest = { ...options, timeout: Math.max(0, options.timeout - (performance.now() - started)) };
     }
     return this.#waitShared(tag, rest);
   }

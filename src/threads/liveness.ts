@@ -14,13 +14,24 @@
  * @internal
  */
 import { realAtomics } from "./raw/atomics-like.js";
-import { initTable, isDead, LIVENESS_WORDS, MAX_TRACKED_ID, markDead, tableUid } from "./raw/liveness-table.js";
+import {
+  childrenOf,
+  initTable,
+  isDead,
+  LIVENESS_WORDS,
+  linkChild,
+  MAX_TRACKED_ID,
+  markDead,
+  tableUid,
+  unlinkChild,
+} from "./raw/liveness-table.js";
 import { MAX_OWNER } from "./raw/raw-mutex.js";
 import { ensureWaitsFor } from "./waits-for.js";
 
 /** The subset of `node:worker_threads` used here; absent outside Node. */
 interface WorkerThreadsModule {
   threadId: number;
+  isMainThread: boolean;
   getEnvironmentData(key: string): unknown;
   setEnvironmentData(key: string, value: unknown): void;
 }
@@ -38,10 +49,25 @@ function loadWorkerThreads(): WorkerThreadsModule | undefined {
 
 const workerThreads = loadWorkerThreads();
 
+/**
+ * The owner id of the thread with `threadId` (`threadId + 1`). Owner ids never wrap: a thread created
+ * after `MAX_OWNER − 1` others in one process (about 8.4 million) would share an id with an older
+ * thread, which could make a live thread's lock look like a dead one's; such a thread gets a
+ * `RangeError` from lockbox/threads instead.
+ */
+export function ownerIdOf(threadId: number): number {
+  if (!(threadId >= 0 && threadId < MAX_OWNER)) {
+    throw new RangeError(
+      `lockbox/threads supports threads with \`threadId\` from 0 to ${MAX_OWNER - 1} (owner ids in a lock word do not wrap), got ${threadId}: create fewer threads over the process's life`,
+    );
+  }
+  return threadId + 1;
+}
+
 /** This thread's owner id (non-zero). */
 export const ownerId: number =
   workerThreads !== undefined
-    ? (workerThreads.threadId % MAX_OWNER) + 1
+    ? ownerIdOf(workerThreads.threadId)
     : MAX_TRACKED_ID + 1 + Math.floor(Math.random() * (MAX_OWNER - MAX_TRACKED_ID));
 
 /** Tables this thread knows, by uid. */
@@ -76,8 +102,30 @@ export function adoptTable(buffer: SharedArrayBuffer): Int32Array {
   return view;
 }
 
-/** Marks the thread with `threadId` dead in every known table. */
+/**
+ * Marks the thread with `threadId` dead in every known table, and with it every worker it supervised
+ * (Node terminates a worker's workers when it exits, and nobody else observes their exit).
+ */
 export function markThreadDead(threadId: number): void {
-  const id = (threadId % MAX_OWNER) + 1;
-  for (const table of known.values()) markDead(realAtomics, table, id);
+  const pending = [threadId + 1];
+  const seen = new Set<number>();
+  while (pending.length > 0) {
+    const id = pending.pop() as number;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    for (const table of known.values()) {
+      markDead(realAtomics, table, id);
+      for (const child of childrenOf(realAtomics, table, id)) pending.push(child);
+      unlinkChild(realAtomics, table, id);
+    }
+  }
+}
+
+/**
+ * Called by `supervise(child)` in this thread: when this thread is itself a worker, records the link
+ * so that this thread's own supervisor can report `child` dead if this thread dies first.
+ */
+export function linkSupervised(childThreadId: number): void {
+  if (workerThreads === undefined || workerThreads.isMainThread) return;
+  linkChild(realAtomics, processTable(), childThreadId + 1, ownerId);
 }

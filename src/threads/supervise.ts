@@ -13,7 +13,8 @@
  */
 import type { Worker, WorkerOptions } from "node:worker_threads";
 import { describe } from "../internal/validate.js";
-import { markThreadDead, processTable } from "./liveness.js";
+import { linkSupervised, markThreadDead, processTable } from "./liveness.js";
+import { MAX_TRACKED_ID } from "./raw/liveness-table.js";
 
 /** What `supervise` needs of a worker: its `threadId` and the `'exit'` event. */
 export interface SupervisableWorker {
@@ -38,7 +39,12 @@ export interface SupervisableWorker {
  * const worker = supervise(new Worker(new URL("./worker.js", import.meta.url), { workerData: mutex }));
  * ```
  *
- * @throws TypeError when `worker` is not a worker (no `threadId` / `once`).
+ * Death detection covers workers with a `threadId` up to 1,048,574 (the liveness table has a bit per
+ * thread, 128 KiB): past that, `supervise` throws rather than watch a worker whose death it could not
+ * report.
+ *
+ * @throws TypeError when `worker` is not a worker (no `threadId` / `once`); RangeError when its
+ *   `threadId` is past 1,048,574 (nothing is watched; `spawn` terminates the worker it created).
  */
 export function supervise<W extends SupervisableWorker>(worker: W): W {
   if (
@@ -52,9 +58,20 @@ export function supervise<W extends SupervisableWorker>(worker: W): W {
   processTable();
   // threadId reads -1 once the worker has exited: capture it now.
   const id = worker.threadId;
-  if (id >= 0) worker.once("exit", () => markThreadDead(id));
+  if (id > MAX_SUPERVISED_THREAD_ID) {
+    throw new RangeError(
+      `Expected \`worker.threadId\` to be at most ${MAX_SUPERVISED_THREAD_ID} (deaths of later threads cannot be detected), got ${id}`,
+    );
+  }
+  if (id >= 0) {
+    linkSupervised(id);
+    worker.once("exit", () => markThreadDead(id));
+  }
   return worker;
 }
+
+/** Largest `threadId` whose death `supervise` can detect (1,048,574). */
+const MAX_SUPERVISED_THREAD_ID = MAX_TRACKED_ID - 1;
 
 /**
  * Creates a `worker_threads` `Worker` (same arguments) and {@link supervise}s it. The liveness table
@@ -73,5 +90,12 @@ export function spawn(url: string | URL, options?: WorkerOptions): Worker {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   const threads = proc?.getBuiltinModule?.("node:worker_threads") as typeof import("node:worker_threads") | undefined;
   if (threads === undefined) throw new Error("spawn() needs Node's worker_threads (Node 20.16 or later)");
-  return supervise(new threads.Worker(url, options));
+  const worker = new threads.Worker(url, options);
+  try {
+    return supervise(worker);
+  } catch (error) {
+    // Not watched: do not leave a worker running that the caller never got.
+    void worker.terminate();
+    throw error;
+  }
 }

@@ -332,3 +332,15 @@ describe("finding 15: timeouts past 2^31 − 1 ms, Barrier(0)", () => {
     expect(Barrier.from(barrier.handle).waitSync().isLeader).toBe(true);
   });
 });
+
+describe("finding 16: owner ids never wrap", () => {
+  it("a thread id past the owner-id range is refused loudly instead of sharing an older thread's id", async () => {
+    // Internal: no test can create 8.4 million threads. Before the fix the id wrapped ((id % MAX) + 1).
+    const { ownerIdOf } = await import("../../src/threads/liveness.js");
+    const { MAX_OWNER } = await import("../../src/threads/raw/raw-mutex.js");
+    expect(ownerIdOf(0)).toBe(1);
+    expect(ownerIdOf(MAX_OWNER - 1)).toBe(MAX_OWNER);
+    expect(() => ownerIdOf(MAX_OWNER)).toThrow(RangeError);
+    expect(() => ownerIdOf(MAX_OWNER)).toThrow(/do not wrap/);
+  });
+});

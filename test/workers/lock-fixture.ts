@@ -5,7 +5,17 @@
  * `release`. `die` ends the worker in the way asked (uncaught throw or `process.exit`).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { Barrier, Condvar, Mutex, type MutexGuard, OnceLock, RwLock, Semaphore } from "../../src/threads/index.js";
+import {
+  Barrier,
+  Condvar,
+  type JsonCell,
+  Mutex,
+  type MutexGuard,
+  OnceLock,
+  RwLock,
+  Semaphore,
+  spawn,
+} from "../../src/threads/index.js";
 
 type Request = { id: number; op: string } & Record<string, unknown>;
 type Held = { release(): void };
@@ -254,6 +264,72 @@ const ops: Record<string, (r: Request) => unknown> = {
     } finally {
       guard.release();
     }
+  },
+  async semaphoreHold(r) {
+    // Takes permits and keeps them (stored by key) until `release` or the worker's death.
+    const semaphore = Semaphore.from(r.semaphore);
+    const permits = (r.permits as number | undefined) ?? 1;
+    const permit =
+      r.mode === "sync"
+        ? semaphore.acquireSync(permits, { timeout: 10_000 })
+        : await semaphore.acquire(permits, { timeout: 10_000 });
+    held.set(r.key as string, permit);
+    return permits;
+  },
+  async condvarNotifyLater(r) {
+    // After `ms`, sets value[0] = 1 under the mutex and notifies every waiter (answers at once).
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const condvar = Condvar.from(r.condvar);
+    setTimeout(() => {
+      mutex.withLockSync((guard) => {
+        guard.value[0] = 1;
+      });
+      condvar.notifyAll();
+    }, r.ms as number);
+    return "scheduled";
+  },
+  async barrierCount(r) {
+    // Passes the barrier while tickets remain in counts[2] (taken before each pass, so that callers
+    // beyond the parties always find partners); counts leaderships in counts[0], passes in counts[1].
+    const barrier = Barrier.from(r.barrier);
+    const counts = r.counts as Int32Array;
+    startLine(r.start);
+    while (Atomics.sub(counts, 2, 1) > 0) {
+      const { isLeader } =
+        r.mode === "sync" ? barrier.waitSync({ timeout: 10_000 }) : await barrier.wait({ timeout: 10_000 });
+      if (isLeader) Atomics.add(counts, 0, 1);
+      Atomics.add(counts, 1, 1);
+    }
+    return "done";
+  },
+  async jsonWriteLoop(r) {
+    // Rewrites a large JSON value under the lock forever (until the worker is killed); flag[0] = 1 once started.
+    const mutex = Mutex.from(r.mutex) as Mutex<JsonCell<{ n: number; pad: string }>>;
+    const flag = r.flag as Int32Array;
+    for (let i = 0; ; i++) {
+      const guard = mutex.lockSync({ timeout: 10_000, ignorePoison: true });
+      guard.value = { n: i, pad: String.fromCharCode(97 + (i % 26)).repeat(r.size as number) };
+      guard.release();
+      Atomics.store(flag, 0, 1);
+    }
+  },
+  async spawnChildHold(r) {
+    // Starts a nested worker (supervised by this one) that takes the mutex and keeps it.
+    const child = spawn(new URL("./lock-boot.mjs", import.meta.url), { workerData: null });
+    child.on("error", () => {});
+    const replies = new Map<number, (message: { ok: boolean; message?: string }) => void>();
+    await new Promise<void>((resolve) => {
+      child.on("message", (message: { id?: number; ready?: boolean; ok: boolean; message?: string }) => {
+        if (message.ready) return resolve();
+        replies.get(message.id!)?.(message);
+      });
+    });
+    const reply = await new Promise<{ ok: boolean; message?: string }>((resolve) => {
+      replies.set(1, resolve);
+      child.postMessage({ id: 1, op: "mutexHold", mutex: r.mutex, key: "g", mode: "sync" });
+    });
+    if (!reply.ok) throw new Error(`child failed: ${reply.message}`);
+    return child.threadId;
   },
   release(r) {
     const guard = held.get(r.key as string);

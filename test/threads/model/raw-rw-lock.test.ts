@@ -2,7 +2,8 @@
  * Model checking src/threads/raw/raw-rw-lock.ts: a writer never overlaps anyone, readers may share,
  * the state word agrees with who is inside, no lost wake-up on either park word (untimed parks), the
  * lock ends free and clean, downgrade admits no writer in between, and a writer that gives up strands
- * nobody.
+ * nobody. Reaping with two reapers, giving up, and several tasks of one thread: raw-rw-lock-reaping.test.ts;
+ * the upgradable guard's lifecycle: raw-rw-lock-lifecycle.test.ts.
  */
 
 import fc from "fast-check";
@@ -182,7 +183,7 @@ describe("raw rwlock (model)", () => {
     expect(check(program([downgrader, reader(), writer()], 2)).complete).toBe(true);
   });
 
-  it("a writer that gives up leaves WRITERS_WAITING behind, and still nobody is stranded", () => {
+  it("a writer that gives up withdraws WRITERS_WAITING (and wakes both sides); nobody is stranded", () => {
     const quitter = (ctx: ThreadContext, s: Shared) => {
       if (!writeBlocking(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, ctx.now, 1, 0)) return "gave up";
       ctx.enter("rw", "exclusive");
