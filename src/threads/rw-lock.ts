@@ -20,6 +20,7 @@ import * as raw from "./raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
+import { selfDeadlock, threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.RwLock";
 
@@ -27,6 +28,8 @@ const TAG = "lockbox.threads.RwLock";
 export interface RwLockHandle extends HandleBase<typeof TAG>, DataLockParts {
   /** Whether a failing `withWrite` callback poisons the lock. */
   readonly poison: boolean;
+  /** The lock's name, the same in every thread. */
+  readonly name: string;
 }
 
 let restoring: RwLockHandle | undefined;
@@ -84,6 +87,7 @@ export class RwLock<T = null> {
   readonly #table: Int32Array;
   readonly #data: DataBinding<GuardValue<T>>;
   readonly #poisonOnError: boolean;
+  readonly #name: string;
 
   static {
     internals = {
@@ -123,18 +127,45 @@ export class RwLock<T = null> {
       this.#word = new Int32Array(handle.buffer, 0, raw.RW_LOCK_WORDS);
       this.#table = adoptTable(handle.liveness);
       this.#poisonOnError = handle.poison;
+      this.#name = typeof handle.name === "string" ? handle.name : threadsName("RwLock", undefined, ownerId);
       this.#data = bindData(data);
       this.handle = handle;
       return;
     }
     checkOptionsObject("options", options);
     checkOptionalBoolean("poison", options?.poison);
+    this.#name = threadsName("RwLock", options, ownerId);
     this.#data = bindData(data);
     const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
     this.#poisonOnError = options?.poison !== false;
-    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError };
+    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError, name: this.#name };
+  }
+
+  /** The name given to the constructor (`{ name }`), or `RwLock#n`; carried by the handle to every thread. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /**
+   * SPEC §7: an untimed blocking acquire that waits for this very thread would hang forever (a timed
+   * one still ends with its TimeoutError). `exclusive` (a write) also waits for this thread's own read
+   * shares.
+   */
+  #refuseSelfDeadlock(method: string, exclusive: boolean, options: SyncLockOptions | undefined): void {
+    if (options?.timeout !== undefined) return;
+    const s = Atomics.load(this.#word, 0);
+    if ((s & raw.WRITE_LOCKED) !== 0 && (s & raw.COUNT_MASK) === ownerId) throw selfDeadlock(this.#name, method);
+    if (!exclusive) return;
+    for (let k = 0; k < raw.READER_SLOTS; k++) {
+      if (
+        Atomics.load(this.#word, raw.SLOTS + 2 * k) === ownerId &&
+        Atomics.load(this.#word, raw.SLOTS + 1 + 2 * k) > 0
+      ) {
+        throw selfDeadlock(this.#name, method, "as a reader (a writer waits for every reader)");
+      }
+    }
   }
 
   /**
@@ -246,6 +277,7 @@ export class RwLock<T = null> {
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "readSync");
     if (!raw.tryRead(A, word, 0, table)) {
+      this.#refuseSelfDeadlock("RwLock.readSync()", false, options);
       const waiter = newWaiter();
       driveSync(
         word,
@@ -332,6 +364,7 @@ export class RwLock<T = null> {
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "writeSync");
     if (!raw.tryWriteReaping(A, word, 0, ownerId, table)) {
+      this.#refuseSelfDeadlock("RwLock.writeSync()", true, options);
       const waiter = newWaiter();
       driveSync(
         word,
@@ -508,6 +541,7 @@ export class RwLock<T = null> {
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "upgradableReadSync");
     if (!raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
+      this.#refuseSelfDeadlock("RwLock.upgradableReadSync()", false, options);
       const waiter = newWaiter();
       driveSync(
         word,
