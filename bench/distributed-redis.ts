@@ -31,14 +31,21 @@ import { Mutex as SemaphoreMutex } from "redis-semaphore";
 import { RedisStore } from "../src/redis/index.js";
 
 const REDIS_URL = process.env.LOCKBOX_REDIS_URL ?? "redis://127.0.0.1:6379";
-const OPS = Number(process.env.BENCH_REDIS_OPS ?? 500);
+const OPS = Number(process.env.BENCH_REDIS_OPS ?? 1000);
+const WARMUP = 300;
 const SECONDS = Number(process.env.BENCH_REDIS_SECONDS ?? 3);
+/** BENCH_REDIS_SKIP_CONTENDED=1 measures latency and round trips only. */
+const CONTENDED = process.env.BENCH_REDIS_SKIP_CONTENDED !== "1";
 const PROCESSES = 4;
 const RETRY_MS = 10;
 const HOLD_MS = 2;
 const TTL = 10_000;
-const LIBS = ["floor", "lockbox", "redlock", "redis-semaphore"] as const;
-type Lib = (typeof LIBS)[number];
+const ALL_LIBS = ["floor", "lockbox", "redlock", "redis-semaphore"] as const;
+type Lib = (typeof ALL_LIBS)[number];
+/** BENCH_REDIS_LIBS=floor,lockbox runs some libraries (the floor always runs: ratios need it). */
+const LIBS: readonly Lib[] = process.env.BENCH_REDIS_LIBS
+  ? ALL_LIBS.filter((lib) => lib === "floor" || process.env.BENCH_REDIS_LIBS!.split(",").includes(lib))
+  : ALL_LIBS;
 
 /** One library's lock: acquire resolves once held, and returns the release. */
 interface Locker {
@@ -52,7 +59,9 @@ const FLOOR_RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 
 async function makeLocker(lib: Lib, client: Redis, key: string): Promise<Locker> {
   switch (lib) {
-    case "floor":
+    case "floor": {
+      // EVALSHA of a script loaded once: the cheapest compare-and-delete.
+      const floorSha = String(await client.script("LOAD", FLOOR_RELEASE));
       return {
         async acquire() {
           const id = randomBytes(8).toString("hex");
@@ -60,10 +69,11 @@ async function makeLocker(lib: Lib, client: Redis, key: string): Promise<Locker>
             if ((await client.set(key, id, "PX", TTL, "NX")) === "OK") break;
             await sleep(RETRY_MS);
           }
-          return () => client.eval(FLOOR_RELEASE, 1, key, id);
+          return () => client.evalsha(floorSha, 1, key, id);
         },
         async close() {},
       };
+    }
     case "lockbox": {
       const store = new RedisStore({ client, prefix: key, ttl: TTL });
       await store.ready();
@@ -122,21 +132,25 @@ function quantile(sorted: number[], q: number): number {
 async function latency(lib: Lib, key: string) {
   const { client, count } = countedClient();
   const locker = await makeLocker(lib, client, key);
-  // warm up (connection, script cache, JIT)
-  for (let i = 0; i < 20; i++) await (await locker.acquire())();
+  // warm up (connection, script cache, JIT: lockbox runs more JavaScript per call than the others,
+  // so it needs more rounds before V8 has optimized it)
+  for (let i = 0; i < WARMUP; i++) await (await locker.acquire())();
   const before = count();
   const samples: number[] = [];
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < OPS; i++) {
     const t = performance.now();
     const release = await locker.acquire();
     await release();
     samples.push((performance.now() - t) * 1000);
   }
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuUs = (cpu.user + cpu.system) / OPS;
   const trips = (count() - before) / OPS;
   await locker.close();
   client.disconnect();
   samples.sort((a, b) => a - b);
-  return { medianUs: quantile(samples, 0.5), p99Us: quantile(samples, 0.99), trips };
+  return { medianUs: quantile(samples, 0.5), p99Us: quantile(samples, 0.99), trips, cpuUs };
 }
 
 /** Child: waits for "go" on stdin, contends for SECONDS (holding `holdMs` each time), prints its count. */
@@ -203,6 +217,7 @@ async function main() {
       medianUs: number;
       p99Us: number;
       trips: number;
+      cpuUs: number;
       perSecond: number;
       spread: string;
       held: number;
@@ -216,9 +231,10 @@ async function main() {
     process.stderr.write(`${lib}: latency…\n`);
     const l = await latency(lib, `${key}:lat`);
     process.stderr.write(`${lib}: throughput with ${PROCESSES} processes…\n`);
-    const t = await throughput(lib, `${key}:thr`, 0);
+    const none = { perSecond: Number.NaN, min: 0, max: 0 };
+    const t = CONTENDED ? await throughput(lib, `${key}:thr`, 0) : none;
     process.stderr.write(`${lib}: throughput with ${PROCESSES} processes, ${HOLD_MS} ms held…\n`);
-    const h = await throughput(lib, `${key}:hold`, HOLD_MS);
+    const h = CONTENDED ? await throughput(lib, `${key}:hold`, HOLD_MS) : none;
     rows[lib] = {
       ...l,
       perSecond: t.perSecond,
@@ -234,11 +250,11 @@ async function main() {
   const floor = rows.floor!;
   const fmt = (n: number, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
   const table = [
-    `| library | acquire+release median (µs) | p99 (µs) | × floor | round trips | 4 processes, empty: acquisitions/s | × floor | fewest / most | 4 processes, ${HOLD_MS} ms held: acquisitions/s | × floor | fewest / most |`,
-    "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
+    `| library | acquire+release median (µs) | p99 (µs) | × floor | client CPU (µs) | round trips | 4 processes, empty: acquisitions/s | × floor | fewest / most | 4 processes, ${HOLD_MS} ms held: acquisitions/s | × floor | fewest / most |`,
+    "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
     ...LIBS.map((lib) => {
       const r = rows[lib]!;
-      return `| ${lib} | ${fmt(r.medianUs)} | ${fmt(r.p99Us)} | ${fmt(r.medianUs / floor.medianUs, 2)} | ${fmt(r.trips, 1)} | ${fmt(r.perSecond)} | ${fmt(r.perSecond / floor.perSecond, 2)} | ${r.spread} | ${fmt(r.held)} | ${fmt(r.held / floor.held, 2)} | ${r.heldSpread} |`;
+      return `| ${lib} | ${fmt(r.medianUs)} | ${fmt(r.p99Us)} | ${fmt(r.medianUs / floor.medianUs, 2)} | ${fmt(r.cpuUs)} | ${fmt(r.trips, 1)} | ${fmt(r.perSecond)} | ${fmt(r.perSecond / floor.perSecond, 2)} | ${r.spread} | ${fmt(r.held)} | ${fmt(r.held / floor.held, 2)} | ${r.heldSpread} |`;
     }),
   ].join("\n");
   const md = `# lockbox/redis benchmark
@@ -253,6 +269,8 @@ load ${loadavg()
 ${table}
 
 - **latency**: one process, one lock, no contention; one sample is one \`acquire\` + \`release\`.
+- **client CPU**: CPU time (user + system) the benchmark process spent per uncontended acquire +
+  release: what the library costs its caller, and the figure least disturbed by a loaded machine.
 - **round trips**: commands sent per uncontended acquire + release (counted on the ioredis instance).
 - **4 processes**: each process loops acquire → release on one shared lock, with an empty critical
   section, then holding the lock ${HOLD_MS} ms (an \`await\` standing for work).

@@ -20,6 +20,15 @@ const expected: Record<string, RegExp[]> = {
   "worker-pool.ts": [/counter: 40000 \(expected 40000\)/],
   "worker-poison.ts": [/PoisonError/, /after clearPoison: locked fine/],
   "showcase.ts": [/Tour done in/],
+  "deadlock.ts": [
+    /\[potential deadlock\] Potential deadlock \(lock-order inversion\): alice is taken while holding bob/,
+    /transfer: done/,
+    /transfer: Deadlock: this wait would close a cycle of 2 waits, so it is refused/,
+    /alice was taken at:\s+at transfer \(.*deadlock\.ts:\d+/,
+    /balances: alice 70, bob 130 \(total 200\)/,
+    /\[long wait\] Long wait: waiting for alice for \d+ ms \(longWait: 50 ms\)/,
+    /alice\s+Mutex\s+4\s+1\s+0\s+0\s+1/,
+  ],
   "redis-stock.ts": [
     /sold: 10, refused: 2, left in Redis: 0/,
     /fencing tokens strictly increasing in grant order: true/,
@@ -30,6 +39,11 @@ const expected: Record<string, RegExp[]> = {
     /replayed: same failure/,
   ],
   "explore-node-test.ts": [/exhaustive: \d+ schedules, all passed/, /# pass 2/, /# fail 0/],
+  "postgres-once.ts": [/the job ran 1 time\(s\) across 3 replicas/],
+  "postgres-balance.ts": [
+    /balance: 100 \(expected 100\)/,
+    /ledger: 100 rows, in token order each one higher by 1: true/,
+  ],
 };
 
 const files = readdirSync(new URL("../examples", import.meta.url)).filter((f) => f.endsWith(".ts"));

@@ -35,7 +35,12 @@ export function formatSite(site: Error | undefined, indent = "    "): string {
     .split("\n")
     .slice(1)
     .map((line) => line.trim())
-    .filter((line) => line.startsWith("at ") && (ownRoot === undefined || !line.includes(ownRoot)));
+    .filter(
+      (line) =>
+        line.startsWith("at ") &&
+        !line.includes("node:internal/") &&
+        (ownRoot === undefined || !line.includes(ownRoot)),
+    );
   if (frames.length === 0) return `${indent}(no frames outside lockbox)`;
   return frames
     .slice(0, SHOWN_FRAMES)

@@ -30,8 +30,11 @@ export class RedisBackend implements StoreBackend {
   readonly channel: string;
   #handlers: WakeHandlers | undefined;
   #detach: (() => void) | undefined;
-  /** Names this process has waiters queued on (since the last resubscription): woken after one. */
-  readonly #queuedNames = new Set<string>();
+  /**
+   * This process's queued entries (id → lock name): a wake-up names the entries it granted, and only
+   * a process that owns one of them needs to look (the others would spend a round trip for nothing).
+   */
+  readonly #queued = new Map<string, string>();
 
   /** Longest time close() waits for commands in flight (the store's commandTimeout). */
   readonly #closeWaitMs: number;
@@ -53,9 +56,7 @@ export class RedisBackend implements StoreBackend {
     const offLost = this.connection.onLost((error) => handlers.onDown(error));
     // Messages published while the subscriber was away are lost: wake every waiter to look again.
     const offBack = this.connection.onResubscribed(() => {
-      const names = [...this.#queuedNames];
-      this.#queuedNames.clear();
-      for (const name of names) handlers.onWake(name);
+      for (const name of new Set(this.#queued.values())) handlers.onWake(name);
     });
     this.#detach = () => {
       offLost();
@@ -66,7 +67,14 @@ export class RedisBackend implements StoreBackend {
   async ready(): Promise<void> {
     await this.connection.load(ALL_SCRIPTS);
     const handlers = this.#handlers;
-    await this.connection.subscribe(this.channel, (name) => handlers?.onWake(name));
+    await this.connection.subscribe(this.channel, (message) => {
+      const cut = message.indexOf("\n");
+      if (cut < 0) return void handlers?.onWake(message);
+      const name = message.slice(cut + 1);
+      for (const id of message.slice(0, cut).split(" ")) {
+        if (this.#queued.get(id) === name) return void handlers?.onWake(name);
+      }
+    });
   }
 
   #acquire(request: AcquireRequest, queuedId: bigint | undefined, tryOnly: boolean): Promise<Reply> {
@@ -89,8 +97,8 @@ export class RedisBackend implements StoreBackend {
 
   async acquire(request: AcquireRequest, queuedId: bigint | undefined): Promise<AcquireResult> {
     const result = decode(await this.#acquire(request, queuedId, false)) as AcquireResult;
-    // Remembered so that a resubscription (which loses messages) can wake this name's waiters.
-    if (result.status === "queued") this.#queuedNames.add(request.name);
+    if (queuedId !== undefined) this.#queued.delete(String(queuedId));
+    if (result.status === "queued") this.#queued.set(String(result.id), request.name);
     return result;
   }
 
@@ -129,6 +137,7 @@ export class RedisBackend implements StoreBackend {
   }
 
   async leave(name: string, id: bigint): Promise<void> {
+    this.#queued.delete(String(id));
     await this.connection.eval(LEAVE, this.keys(name), [String(id), this.channel, name]);
   }
 

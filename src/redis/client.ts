@@ -89,6 +89,8 @@ export class RedisConnection {
   readonly #detach: (() => void)[] = [];
   /** Commands sent and not yet answered (close() lets them finish: a release sent by close() itself). */
   readonly #inflight = new Set<Promise<unknown>>();
+  /** SHA1 of each script, as `SCRIPT LOAD` answered. */
+  readonly #shas = new Map<LuaScript, string>();
   #closed = false;
 
   constructor(client: unknown) {
@@ -119,22 +121,35 @@ export class RedisConnection {
   }
 
   /**
-   * Runs a script by its SHA1 (`EVALSHA`); when the server's script cache does not have it (a restart,
-   * `SCRIPT FLUSH`, a failover to a replica that never saw it), falls back to `EVAL`, which also caches it.
+   * Runs a script by its SHA1 (`EVALSHA`) once {@link RedisConnection.load} has learnt it; when the
+   * server's script cache does not have it (a restart, `SCRIPT FLUSH`, a failover to a replica that
+   * never saw it), or before `load`, falls back to `EVAL`, which also caches it on the server.
    */
   async eval(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<Reply> {
     const tail = [String(keys.length), ...keys, ...args];
-    try {
-      return await this.command(["EVALSHA", script.sha, ...tail]);
-    } catch (error) {
-      if (!isNoScript(error)) throw error;
-      return await this.command(["EVAL", script.source, ...tail]);
+    const sha = this.#shas.get(script);
+    if (sha !== undefined) {
+      try {
+        return await this.command(["EVALSHA", sha, ...tail]);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+      }
     }
+    return await this.command(["EVAL", script.source, ...tail]);
   }
 
-  /** Loads scripts into the server's cache (so the first `EVALSHA` of each does not miss). */
+  /** Loads scripts into the server's cache and learns their SHA1s (`SCRIPT LOAD`). */
   async load(scripts: readonly LuaScript[]): Promise<void> {
-    await Promise.all(scripts.map((s) => this.command(["SCRIPT", "LOAD", s.source])));
+    await Promise.all(
+      scripts.map(async (s) => {
+        this.#shas.set(s, String(await this.command(["SCRIPT", "LOAD", s.source])));
+      }),
+    );
+  }
+
+  /** The SHA1 of a loaded script (undefined before {@link RedisConnection.load}). */
+  shaOf(script: LuaScript): string | undefined {
+    return this.#shas.get(script);
   }
 
   /** The server's clock in milliseconds (`TIME`). */

@@ -28,26 +28,26 @@
  * `pump` walks the queue in id order and grants each entry while it fits (exclusive: nothing granted;
  * shared: no exclusive grant and the permits fit the capacity), and stops at the first that does not
  * fit, so a queued writer blocks later readers and a large semaphore request blocks smaller ones. A
- * grant moves the entry into the holder set with its own lease. When a script grants anyone, it
- * PUBLISHes the lock's name on the store's wake channel; the granted waiter learns of its grant from
+ * grant moves the entry into the holder set with its own lease. When a script grants anyone else, it
+ * PUBLISHes `"<granted ids>\n<name>"` on the store's wake channel (so only the process whose entry was
+ * granted needs to look); the granted waiter learns of its grant from
  * its next acquire call, which restarts its lease then (so the local deadline, measured from that call,
  * is never later than the server's).
  *
  * @module
  */
 
-import { createHash } from "node:crypto";
-
-/** A script's source and its SHA1 (what `EVALSHA` takes). */
+/**
+ * A script's source. Its SHA1 (what `EVALSHA` takes) comes from `SCRIPT LOAD` at `ready()`, so this
+ * module needs no hashing library (the entry builds for a neutral platform, without `node:crypto`).
+ */
 export interface LuaScript {
   readonly name: string;
   readonly source: string;
-  readonly sha: string;
 }
 
 function script(name: string, body: string): LuaScript {
-  const source = `${PRELUDE}\n${body}`;
-  return { name, source, sha: createHash("sha1").update(source).digest("hex") };
+  return { name, source: `${PRELUDE}\n${body}` };
 }
 
 /** Suffixes of a lock's keys, in the order every script receives them as KEYS[1..6]. */
@@ -134,7 +134,7 @@ local function pump(now)
   local cap = tonumber(redis.call('HGET', S, 'cap') or '1')
   local used, excl = granted_state()
   local count = redis.call('ZCARD', H)
-  local granted = 0
+  local granted = {}
   while true do
     local id = redis.call('ZRANGE', Q, 0, 0)[1]
     if not id then break end
@@ -152,10 +152,20 @@ local function pump(now)
       if x == '1' then excl = true end
       used = used + n
       count = count + 1
-      granted = granted + 1
+      granted[#granted + 1] = id
     end
   end
   return granted
+end
+
+-- Publishes the granted ids (space-separated), a newline and the name on the wake channel when anyone other than
+-- skip was granted: each process wakes only when one of the granted entries is its own.
+local function wake(granted, skip, channel, name)
+  local ids = {}
+  for _, g in ipairs(granted) do
+    if g ~= skip then ids[#ids + 1] = g end
+  end
+  if #ids > 0 then redis.call('PUBLISH', channel, table.concat(ids, ' ') .. '\\n' .. name) end
 end
 
 -- Milliseconds until the earliest lease that may block a waiter ends: a grant or a queued entry
@@ -249,13 +259,9 @@ if fresh then
 end
 redis.call('ZADD', QE, now + qttl, id)
 
-local granted = pump(now)
+wake(pump(now), id, ARGV[12], ARGV[13])
 local tok = held_token(id, now)
-if tok then
-  if granted > 1 then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
-  return {'granted', id, tok, value_of()}
-end
-if granted > 0 then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
+if tok then return {'granted', id, tok, value_of()} end
 return {'queued', id, wait_ms(now, qttl)}
 `,
 );
@@ -293,7 +299,7 @@ if held then
   redis.call('HDEL', HI, id)
 end
 purge(now)
-if pump(now) > 0 then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+wake(pump(now), '', ARGV[5], ARGV[6])
 if held then return 1 end
 return 0
 `,
@@ -330,7 +336,7 @@ redis.call('ZREM', Q, id)
 redis.call('HDEL', QI, id)
 redis.call('ZREM', QE, id)
 purge(now)
-if pump(now) > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+wake(pump(now), '', ARGV[2], ARGV[3])
 return had
 `,
 );

@@ -1,8 +1,21 @@
 import "../internal/symbols.js"; // Symbol.asyncDispose on runtimes that predate it
 import { BackendError, type BackendOperation, LockLostError, UseAfterReleaseError } from "../errors.js";
+import { NOT_SEND_KEY } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import type { JsonText, LeaseRef, StoreBackend } from "./backend.js";
 import { checkTtl, serialize } from "./validate.js";
+
+const NOT_SEND: unique symbol = Symbol(
+  "lockbox: distributed locks and guards cannot be copied; open the lock by name in the other process or thread",
+);
+
+/**
+ * Makes `structuredClone`/`postMessage` of a distributed lock or guard throw `DataCloneError` instead of
+ * silently copying its public fields (the copy would hold nothing). Same key as the in-process marker.
+ */
+export function markNotCopyable(target: object): void {
+  (target as Record<string, unknown>)[NOT_SEND_KEY] = NOT_SEND;
+}
 
 /** Monotonic milliseconds (never jumps with the wall clock). */
 export const now: () => number = () => performance.now();
@@ -79,6 +92,7 @@ export abstract class StoreGuard {
   /** @internal Guards come from their lock; this constructor throws for anyone else. */
   constructor(token: GuardToken, init: GrantInit) {
     if (token !== GUARD_TOKEN) illegalConstructor(new.target.name);
+    markNotCopyable(this);
     this.#host = init.host;
     this.#lease = init.lease;
     this.#text = init.text;

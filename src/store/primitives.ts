@@ -1,7 +1,7 @@
 import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
 import { checkFunction, checkInteger } from "../internal/validate.js";
 import { type AcquireRequest, type JsonText, type LockKind, RWLOCK_CAPACITY } from "./backend.js";
-import type { StoreGuard } from "./guard.js";
+import { markNotCopyable, type StoreGuard } from "./guard.js";
 import { DistributedMutexGuard, DistributedPermit, DistributedReadGuard, DistributedWriteGuard } from "./guards.js";
 import type { LockHost } from "./store.js";
 import type { StoreAcquireOptions } from "./validate.js";
@@ -25,7 +25,7 @@ function request(
     exclusive,
     ttl: options?.ttl ?? host.ttl,
     queueTtl: host.ttl,
-    clientId: "",
+    clientId: host.clientId,
   };
 }
 
@@ -43,7 +43,14 @@ async function withGuard<G extends StoreGuard, R>(
     await guard.discard().catch(() => {});
     throw error;
   }
-  await guard.release();
+  try {
+    await guard.release();
+  } catch (error) {
+    // A value JSON refuses makes release() reject and keep the lock (so that a caller holding the guard
+    // can fix it); here nobody holds the guard after we return, so give the lock back unwritten.
+    if (!guard.released) await guard.discard().catch(() => {});
+    throw error;
+  }
   return result;
 }
 
@@ -77,6 +84,7 @@ export class DistributedMutex<T, Tx = never> {
   /** @internal Opened by `store.mutex()`. */
   constructor(token: GuardToken, host: LockHost, name: string, initial: JsonText) {
     if (token !== GUARD_TOKEN) illegalConstructor("DistributedMutex");
+    markNotCopyable(this);
     this.#host = host;
     this.name = name;
     this.#initial = initial;
@@ -150,6 +158,7 @@ export class DistributedRwLock<T, Tx = never> {
   /** @internal Opened by `store.rwLock()`. */
   constructor(token: GuardToken, host: LockHost, name: string, initial: JsonText) {
     if (token !== GUARD_TOKEN) illegalConstructor("DistributedRwLock");
+    markNotCopyable(this);
     this.#host = host;
     this.name = name;
     this.#initial = initial;
@@ -249,6 +258,7 @@ export class DistributedSemaphore {
   /** @internal Opened by `store.semaphore()`. */
   constructor(token: GuardToken, host: LockHost, name: string, permits: number) {
     if (token !== GUARD_TOKEN) illegalConstructor("DistributedSemaphore");
+    markNotCopyable(this);
     this.#host = host;
     this.name = name;
     this.permits = permits;

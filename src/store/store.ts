@@ -85,6 +85,7 @@ export interface LockHost {
     make: (init: GrantInit) => G,
   ): Promise<G | undefined>;
   readonly ttl: number;
+  readonly clientId: string;
 }
 
 /**
@@ -136,6 +137,7 @@ export class Store<Tx = never> {
       backend,
       renew: this.renew,
       ttl,
+      clientId: this.clientId,
       bounded: (operation, call) => this.#bounded(operation, call),
       forget: (guard) => {
         this.#guards.delete(guard);

@@ -70,9 +70,11 @@ const TRACE_LINES = 120;
  * body, a task or `t.assert` throws, or every unfinished task is blocked with no virtual timer pending
  * (a deadlock, reported with its cycle). Loom for JavaScript.
  *
- * Every asynchronous `lockbox` operation of the body's tasks is a scheduling point (a task switch may
- * happen just before it takes effect), as are `t.yield()`, `t.sleep()` and the start and end of every
- * task. Synchronous operations (release, try-acquire, notify, borrow, `Cell` get/set) are traced but
+ * Every asynchronous `lockbox` operation of the body's tasks is a scheduling point: the operation
+ * takes effect when it is called (atomically with the code before it, as in JavaScript), and another
+ * task may run before the caller continues — right away for a free lock, after a release for a
+ * contended one. `t.yield()`, `t.sleep()`, `t.join()` and the start and end of every task are points
+ * too. Synchronous operations (release, try-acquire, notify, borrow, `Cell` get/set) are traced but
  * atomic. A plain `await` of anything else is not a point.
  *
  * The body must be deterministic apart from scheduling: it builds its own locks and state on every
@@ -287,7 +289,7 @@ function failureError(
   const switches = run.deviations.length;
   const lines = [
     `explore: a run failed (${how})${failure.task === undefined ? "" : ` in ${failure.task.name}`}: ${firstLine}`,
-    `  seed:     ${seed === undefined ? "(none)" : seed}`,
+    `  seed:     ${seed === undefined ? "(none)" : config.seedGiven ? seed : `${seed} (drawn at random; pass { seed: ${seed} } to rerun this exploration)`}`,
     `  schedule: ${schedule}  (${run.preemptions} preemption${run.preemptions === 1 ? "" : "s"}, ${switches} switch${switches === 1 ? "" : "es"} from the default order${shrunk === undefined ? "" : `; ${shrunk}`})`,
     `  replay:   explore(body, { replay: ${JSON.stringify(schedule)} })`,
     ...moreLines.map((line) => `  ${line}`),
@@ -341,7 +343,8 @@ function formatTrace(run: Run): string[] {
  * 1. remove deviations in chunks (halves, quarters, …, single ones), keeping any removal that fails;
  * 2. search every schedule with fewer preemptions than the best so far (bounded depth-first search,
  *    bound 0, 1, …): this finds a schedule the removals cannot reach, such as one switch at another
- *    step instead of two; then removal again.
+ *    step instead of two; then removal again;
+ * 3. with the rest of the budget, search the schedules with as many preemptions for fewer switches.
  */
 async function shrink(body: Body, failing: Run, config: Config): Promise<Run> {
   const budget = { runs: MAX_SHRINK_RUNS };
@@ -374,6 +377,21 @@ async function shrink(body: Body, failing: Run, config: Config): Promise<Run> {
       best = await removeDeviations(body, found, config, sameFailure, budget);
       break;
     }
+  }
+  // 3. Same preemptions, fewer switches: what is left of the budget goes to the schedules with exactly
+  //    as many preemptions, keeping the failing one with the fewest switches (small programs: all).
+  const search = new DfsSearch(best.preemptions);
+  while (budget.runs-- > 0 && best.deviations.length > best.preemptions) {
+    let run: Run;
+    try {
+      run = await runOnce(body, search.chooser(), config);
+    } catch {
+      break;
+    }
+    if (sameFailure(run) && run.preemptions <= best.preemptions && run.deviations.length < best.deviations.length) {
+      best = run;
+    }
+    if (!search.next(run.decisions)) break;
   }
   return best;
 }

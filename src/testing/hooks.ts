@@ -1,8 +1,21 @@
 /**
- * What the explorer does when a lockbox primitive reports an operation: the scheduling point before
- * every asynchronous operation, virtual-time timeouts, the trace of synchronous operations, and who
- * holds what (for deadlock reports). Outside a task of an exploration every hook passes straight
- * through.
+ * What the explorer does when a lockbox primitive reports an operation: the scheduling point at the
+ * `await` of every asynchronous operation, virtual-time timeouts, the trace of synchronous operations,
+ * and who holds what (for deadlock reports). Outside a task of an exploration every hook passes
+ * straight through.
+ *
+ * ## Where the point is
+ *
+ * In JavaScript, `await m.lock()` *calls* `lock()` synchronously — the acquire is queued (or granted)
+ * atomically with the code before it — and only then suspends the task; other tasks run while it is
+ * suspended, even when the lock was free (its continuation is a microtask like any other). So the
+ * point is *after* the operation has taken effect and before the task continues: the operation is
+ * traced in the step that called it, and the task parks once the operation's promise settles — at
+ * once for a free lock, later for a contended one (the task is then blocked until a release, notify,
+ * abort or virtual timeout settles it). A point *before* the call would invent interleavings that
+ * cannot happen (another task slipping between a condition check and the `wait()` that follows it
+ * synchronously, and reports of lost wake-ups that cannot occur) and miss real ones (another task
+ * running while this one holds a lock it has just been granted).
  *
  * @internal
  */
@@ -11,14 +24,6 @@ import { TimeoutError } from "../errors.js";
 import { type LockLabel, taskContext } from "./run.js";
 
 const MAX_TIMEOUT = 2 ** 31 - 1;
-
-/**
- * Operations that are not scheduling points themselves: the callback forms, whose inner acquire is
- * one, and `waitWhile`, which first evaluates its predicate under a lock the task already holds, then
- * waits through `wait` (a point). A point here would only double the schedules. Their `timeout` is
- * still made virtual (it spans the whole call).
- */
-const NOT_A_POINT: ReadonlySet<string> = new Set(["withLock", "withRead", "withWrite", "withPermit", "waitWhile"]);
 
 /** How a lock appears in traces: its `name` (`Mutex#3` unless named) and its kind. */
 export function describeLock(lock: object): LockLabel {
@@ -34,9 +39,10 @@ interface TimedOptions {
 }
 
 /**
- * An asynchronous operation (`lock`, `acquire`, `notified`, `wait`, …): a scheduling point first, then
- * the operation itself. A `timeout` is replaced by a signal that a virtual timer aborts with a
- * `TimeoutError`, so timeouts fire in virtual time, deterministically, only when no task can run.
+ * An asynchronous operation (`lock`, `acquire`, `notified`, `wait`, `withLock`, …): it takes effect
+ * now, and the task parks at a scheduling point once its promise settles. A `timeout` is replaced by a
+ * signal that a virtual timer aborts with a `TimeoutError`, so timeouts fire in virtual time,
+ * deterministically, only when no task can run.
  */
 export async function aroundOp<R>(
   lock: object,
@@ -47,8 +53,6 @@ export async function aroundOp<R>(
   const task = taskContext.getStore();
   if (task === undefined) return run(options);
   const exploration = task.run;
-  const isPoint = !NOT_A_POINT.has(op);
-  if (isPoint) await exploration.point(task, op, lock);
 
   let effective = options;
   let timer: { cancel(): void } | undefined;
@@ -74,15 +78,7 @@ export async function aroundOp<R>(
     effective = { ...(options as object), timeout: undefined, signal: controller.signal };
   }
 
-  if (!isPoint) {
-    try {
-      return await run(effective);
-    } finally {
-      timer?.cancel();
-      unfollow?.();
-    }
-  }
-
+  exploration.syncOp(task, op, lock);
   const inside = { op, lock };
   task.inside.push(inside);
   let value: R | undefined;
@@ -98,14 +94,11 @@ export async function aroundOp<R>(
   if (at >= 0) task.inside.splice(at, 1);
   timer?.cancel();
   unfollow?.();
-  // Blocked at the end of an earlier step: the grant (or the failure) came from another task or a
-  // timer. Park, so that the scheduler also decides when this task resumes.
-  if (task.state === "blocked") {
-    const why = failed ? `${op} failed: ${error instanceof Error ? error.name : String(error)}` : `after ${op}`;
-    await exploration.point(task, "resume", lock, why);
-  }
+  if (!failed) exploration.acquired(task, lock, value);
+  // The `await` of the operation: another task may run before this one continues.
+  const failure = failed ? `failed: ${error instanceof Error ? error.name : String(error)}` : undefined;
+  await exploration.point(task, `after ${op}`, lock, failure);
   if (failed) throw error;
-  exploration.acquired(task, lock, value);
   return value as R;
 }
 

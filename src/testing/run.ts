@@ -9,10 +9,10 @@
  * right task even when several promise chains are in flight. A task is, at the end of every step:
  *
  * - `parked`: stopped at a scheduling point, waiting for the scheduler to pick it (it is *enabled*);
- * - `blocked`: it passed its point, called a lockbox operation, and that operation's promise has not
- *   settled (a contended acquire, a `notified()`, a condvar wait). It cannot run until some other task
- *   releases or notifies, or a virtual timeout fires. When the promise settles, the task parks again
- *   (operation `…granted` / `…failed`), so the scheduler also decides *when* a woken task resumes;
+ * - `blocked`: it called a lockbox operation whose promise has not settled within the step (a
+ *   contended acquire, a `notified()`, a condvar wait). It cannot run until some other task releases
+ *   or notifies, or a virtual timeout fires. When the promise settles, the task parks at the point
+ *   after the operation (`after lock`), so the scheduler also decides *when* a woken task resumes;
  * - `sleeping` (`t.sleep`) or `joining` (`t.join`): waiting for a virtual timer or for other tasks;
  * - `waiting`: awaiting something that is not a lockbox operation (another task's promise, a plain
  *   promise). It resumes by itself when that promise settles and then runs to its next point;
@@ -269,20 +269,21 @@ export class Run {
     });
   }
 
-  /** `t.join()`: waits until every task spawned by `task` (directly or not) is done. */
+  /** `t.join()`: waits until every task spawned by `task` (directly or not) is done, then a point. */
   async join(task: Task): Promise<void> {
-    await this.point(task, "join");
-    if (this.#joined(task)) return;
-    task.state = "joining";
-    await new Promise<void>((resolve) => {
-      task.joinWake = resolve;
-    });
-    await this.point(task, "joined");
+    this.syncOp(task, "join", undefined);
+    if (!this.#joined(task)) {
+      task.state = "joining";
+      await new Promise<void>((resolve) => {
+        task.joinWake = resolve;
+      });
+    }
+    await this.point(task, "after join");
   }
 
-  /** `t.sleep(ms)`: a point, then a virtual timer, then a point again. */
+  /** `t.sleep(ms)`: a virtual timer, then a point. */
   async sleep(task: Task, ms: number): Promise<void> {
-    await this.point(task, "sleep", undefined, `${ms} ms`);
+    this.syncOp(task, "sleep", undefined, `${ms} ms`);
     task.state = "sleeping";
     await new Promise<void>((resolve) => this.addTimer(ms, resolve, `${task.name} wakes`));
     await this.point(task, "wake");

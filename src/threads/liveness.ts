@@ -17,6 +17,7 @@ import { realAtomics } from "./raw/atomics-like.js";
 import {
   childrenOf,
   initTable,
+  isDead,
   LIVENESS_WORDS,
   linkChild,
   MAX_TRACKED_ID,
@@ -25,6 +26,7 @@ import {
   unlinkChild,
 } from "./raw/liveness-table.js";
 import { MAX_OWNER } from "./raw/raw-mutex.js";
+import { ensureWaitsFor } from "./waits-for.js";
 
 /** The subset of `node:worker_threads` used here; absent outside Node. */
 interface WorkerThreadsModule {
@@ -75,6 +77,8 @@ let own: Int32Array | undefined;
 /** This thread's liveness table, created (and published to future workers) on first use. */
 export function processTable(): Int32Array {
   if (own !== undefined) return own;
+  // The waits-for table (deadlock detection) is shared with workers the same way, from the same moment.
+  ensureWaitsFor(ownerId, (id) => own !== undefined && isDead(realAtomics, own, id));
   const inherited = workerThreads?.getEnvironmentData(ENV_KEY);
   if (inherited instanceof SharedArrayBuffer && inherited.byteLength >= LIVENESS_WORDS * 4) {
     own = adoptTable(inherited);

@@ -23,6 +23,7 @@ import {
   timeoutError,
   waitAsync,
 } from "./wait.js";
+import { type BlockingWait, beginWait, endWait, selfDeadlock, threadsName, wakeWait } from "./waits-for.js";
 
 const TAG = "lockbox.threads.Mutex";
 
@@ -30,6 +31,8 @@ const TAG = "lockbox.threads.Mutex";
 export interface MutexHandle extends HandleBase<typeof TAG>, DataLockParts {
   /** Whether a failing `withLock` callback poisons the lock. */
   readonly poison: boolean;
+  /** The mutex's name, the same in every thread. */
+  readonly name: string;
 }
 
 /** Options of the blocking acquires: `timeout` (ms) and `ignorePoison`. */
@@ -124,6 +127,7 @@ export class Mutex<T = null> {
   readonly #poisonOnError: boolean;
   /** The last pending hand-off `tryLock` saw (see raw-mutex `revertOrphanedHandoff`). */
   readonly #sighting: raw.HandoffSighting = { word: 0, since: 0 };
+  readonly #name: string;
 
   static {
     bindingOf = (mutex) => mutex.#data;
@@ -155,6 +159,7 @@ export class Mutex<T = null> {
       this.#word = new Int32Array(handle.buffer, 0, raw.MUTEX_WORDS);
       this.#table = adoptTable(handle.liveness);
       this.#poisonOnError = handle.poison;
+      this.#name = typeof handle.name === "string" ? handle.name : threadsName("Mutex", undefined, ownerId);
       this.#data = bindData(data);
       this.#closing = data instanceof JsonCell ? this.#data : undefined;
       this.#shown = data as GuardValue<T>;
@@ -163,6 +168,7 @@ export class Mutex<T = null> {
     }
     checkOptionsObject("options", options);
     checkOptionalBoolean("poison", options?.poison);
+    this.#name = threadsName("Mutex", options, ownerId);
     this.#data = bindData(data);
     this.#closing = data instanceof JsonCell ? this.#data : undefined;
     this.#shown = data as GuardValue<T>;
@@ -170,7 +176,12 @@ export class Mutex<T = null> {
     this.#word = word;
     this.#table = table;
     this.#poisonOnError = options?.poison !== false;
-    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError };
+    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError, name: this.#name };
+  }
+
+  /** The name given to the constructor (`{ name }`), or `Mutex#n`; carried by the handle to every thread. */
+  get name(): string {
+    return this.#name;
   }
 
   /**
@@ -324,7 +335,9 @@ export class Mutex<T = null> {
    * **Throws**: `WouldBlockError` where this thread may not block (checked first, even when the lock
    *   is free, so that the failure does not depend on timing),
    * `TimeoutError`, `PoisonError` (unless `ignorePoison`), `TypeError` / `RangeError` for bad options.
-   * Calling it from the thread that holds the lock deadlocks until the timeout.
+   * `DeadlockError` when this thread already holds the lock and no `timeout` is given (it could never
+   * be granted), or when this wait closes a cycle of blocking waits across threads (see
+   * `docs/debugging.md`); with a `timeout`, a re-acquire by the holder ends with `TimeoutError`.
    */
   lockSync(options?: SyncLockOptions): MutexGuard<T> {
     // Fast path, small enough to inline: no options, blocking known to be allowed, the word is 0.
@@ -348,12 +361,20 @@ export class Mutex<T = null> {
     const ignorePoison = options?.ignorePoison === true;
     const table = this.#table;
     if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lockSync");
+    // An untimed blocking wait by the holder's own thread would hang forever (SPEC §7): refuse it. A
+    // timed one still ends with its TimeoutError.
+    const seen = Atomics.load(word, 0);
+    if (options?.timeout === undefined && (seen & raw.STATE_MASK) !== raw.UNLOCKED && raw.ownerOf(seen) === ownerId) {
+      throw selfDeadlock(this.#name, "Mutex.lockSync()");
+    }
     // The driveSync loop, inlined (no closures per acquire), and without a clock reading per park when
     // there is no timeout (performance.now() costs ~100 ns in Node 20). No raw.tryLock first: the first
     // lockStep is the same attempt (take a free word, reap a dead owner's), made by a load before any swap.
     const waiter = newWaiter();
     const timeout = options?.timeout;
     const deadline = deadlineOf(timeout);
+    // An untimed wait is published in the waits-for table from its first wake-up on (waits-for.ts).
+    let blocking: BlockingWait | undefined;
     while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
       const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
       if (time <= 0) {
@@ -361,7 +382,18 @@ export class Mutex<T = null> {
         throw timeoutError("Mutex.lockSync()", timeout);
       }
       recordWait(waiter, Atomics.wait(word, 0, waiter.expected, time));
+      if (timeout === undefined) {
+        const holder = raw.ownerOf(Atomics.load(word, 0));
+        blocking ??= beginWait(this.#name, holder, ownerId);
+        const deadlock = blocking === undefined ? undefined : wakeWait(blocking, holder, now());
+        if (deadlock !== undefined) {
+          raw.abandonLock(A, word, 0);
+          endWait(blocking as BlockingWait);
+          throw deadlock;
+        }
+      }
     }
+    if (blocking !== undefined) endWait(blocking);
     return this.#acquired(ignorePoison, "lockSync");
   }
 

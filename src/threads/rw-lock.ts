@@ -20,6 +20,7 @@ import * as raw from "./raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
+import { selfDeadlock, threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.RwLock";
 
@@ -27,6 +28,8 @@ const TAG = "lockbox.threads.RwLock";
 export interface RwLockHandle extends HandleBase<typeof TAG>, DataLockParts {
   /** Whether a failing `withWrite` callback poisons the lock. */
   readonly poison: boolean;
+  /** The lock's name, the same in every thread. */
+  readonly name: string;
 }
 
 let restoring: RwLockHandle | undefined;
@@ -84,6 +87,7 @@ export class RwLock<T = null> {
   readonly #table: Int32Array;
   readonly #data: DataBinding<GuardValue<T>>;
   readonly #poisonOnError: boolean;
+  readonly #name: string;
 
   static {
     internals = {
@@ -123,18 +127,45 @@ export class RwLock<T = null> {
       this.#word = new Int32Array(handle.buffer, 0, raw.RW_LOCK_WORDS);
       this.#table = adoptTable(handle.liveness);
       this.#poisonOnError = handle.poison;
+      this.#name = typeof handle.name === "string" ? handle.name : threadsName("RwLock", undefined, ownerId);
       this.#data = bindData(data);
       this.handle = handle;
       return;
     }
     checkOptionsObject("options", options);
     checkOptionalBoolean("poison", options?.poison);
+    this.#name = threadsName("RwLock", options, ownerId);
     this.#data = bindData(data);
     const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
     this.#poisonOnError = options?.poison !== false;
-    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError };
+    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError, name: this.#name };
+  }
+
+  /** The name given to the constructor (`{ name }`), or `RwLock#n`; carried by the handle to every thread. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /**
+   * SPEC §7: an untimed blocking acquire that waits for this very thread would hang forever (a timed
+   * one still ends with its TimeoutError). `exclusive` (a write) also waits for this thread's own read
+   * shares.
+   */
+  #refuseSelfDeadlock(method: string, exclusive: boolean, options: SyncLockOptions | undefined): void {
+    if (options?.timeout !== undefined) return;
+    const s = Atomics.load(this.#word, 0);
+    if ((s & raw.WRITE_LOCKED) !== 0 && (s & raw.COUNT_MASK) === ownerId) throw selfDeadlock(this.#name, method);
+    if (!exclusive) return;
+    for (let k = 0; k < raw.READER_SLOTS; k++) {
+      if (
+        Atomics.load(this.#word, raw.SLOTS + 2 * k) === ownerId &&
+        Atomics.load(this.#word, raw.SLOTS + 1 + 2 * k) > 0
+      ) {
+        throw selfDeadlock(this.#name, method, "as a reader (a writer waits for every reader)");
+      }
+    }
   }
 
   /**
@@ -246,6 +277,7 @@ export class RwLock<T = null> {
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "readSync");
     if (!raw.tryRead(A, word, 0, table)) {
+      this.#refuseSelfDeadlock("RwLock.readSync()", false, options);
       const waiter = newWaiter();
       driveSync(
         word,
@@ -332,6 +364,7 @@ export class RwLock<T = null> {
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "writeSync");
     if (!raw.tryWriteReaping(A, word, 0, ownerId, table)) {
+      this.#refuseSelfDeadlock("RwLock.writeSync()", true, options);
       const waiter = newWaiter();
       driveSync(
         word,
@@ -508,6 +541,7 @@ export class RwLock<T = null> {
     const table = this.#table;
     if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "upgradableReadSync");
     if (!raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
+      this.#refuseSelfDeadlock("RwLock.upgradableReadSync()", false, options);
       const waiter = newWaiter();
       driveSync(
         word,
@@ -737,8 +771,12 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   #lock: RwLock<T> | undefined;
   readonly #value: GuardValue<T>;
   readonly #tracked: boolean;
-  /** The guard's lifecycle word (see src/threads/raw/rw-upgrade.ts): held, upgrading, or done. */
-  readonly #state = new Int32Array(1);
+  /**
+   * The guard's lifecycle word (see src/threads/raw/rw-upgrade.ts), made by the first `upgrade()`:
+   * until then the guard is HELD and its own methods (synchronous) are the only ones that change that,
+   * so they take the word-free paths (the same steps the lifecycle functions run from HELD).
+   */
+  #state: Int32Array | undefined = undefined;
 
   /** @internal Guards come from `RwLock.upgradableRead()`; this constructor throws for anyone else. */
   constructor(token: GuardToken, lock: RwLock<T>, tracked: boolean) {
@@ -771,7 +809,10 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     const lock = this.#lock;
     if (lock === undefined) return;
     this.#lock = undefined;
-    raw.releaseUpgradableGuard(A, internals.word(lock as RwLock<unknown>), 0, ownerId, this.#state, this.#tracked);
+    const word = internals.word(lock as RwLock<unknown>);
+    const state = this.#state;
+    if (state === undefined) raw.releaseUpgradableShare(A, word, 0, ownerId, this.#tracked);
+    else raw.releaseUpgradableGuard(A, word, 0, ownerId, state, this.#tracked);
   }
 
   /** Same as {@link release}, for `using`. */
@@ -803,7 +844,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     const early = precheck(options);
     if (early !== undefined) return early;
     const word = internals.word(lock as RwLock<unknown>);
-    const state = this.#state;
+    const state = (this.#state ??= new Int32Array(1));
     if (raw.beginUpgrade(A, state) !== raw.GUARD_HELD) {
       throw new UseAfterReleaseError("upgrade() is already pending on this guard");
     }
@@ -839,7 +880,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     checkSyncOptions(options);
     const lock = this.#live("upgrade");
     const word = internals.word(lock as RwLock<unknown>);
-    const state = this.#state;
+    const state = (this.#state ??= new Int32Array(1));
     if (raw.beginUpgrade(A, state) !== raw.GUARD_HELD) {
       throw new UseAfterReleaseError("upgrade() is already pending on this guard");
     }
@@ -860,7 +901,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
 
   /** One step of a pending upgrade, for the drivers; on success this guard is released at once. */
   #upgradeStep(word: Int32Array, tracked: boolean, waiter: RawWaiter): number {
-    const outcome = raw.upgradeGuardStep(A, word, 0, ownerId, this.#state, tracked, waiter);
+    const outcome = raw.upgradeGuardStep(A, word, 0, ownerId, this.#state as Int32Array, tracked, waiter);
     if (outcome === raw.UPGRADE_PARK) return PARK;
     if (outcome === raw.UPGRADE_DONE) this.#lock = undefined;
     return outcome;
@@ -875,7 +916,12 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   tryUpgrade(): RwLockWriteGuard<T> | undefined {
     const lock = this.#live("upgrade");
     const word = internals.word(lock as RwLock<unknown>);
-    if (!raw.tryUpgradeGuard(A, word, 0, ownerId, this.#state, this.#tracked)) return undefined;
+    const state = this.#state;
+    const upgraded =
+      state === undefined
+        ? raw.tryUpgradeShare(A, word, 0, ownerId, this.#tracked)
+        : raw.tryUpgradeGuard(A, word, 0, ownerId, state, this.#tracked);
+    if (!upgraded) return undefined;
     this.#lock = undefined;
     return writeGuardOf(lock);
   }
@@ -894,7 +940,10 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   downgrade(): RwLockReadGuard<T> {
     const lock = this.#live("downgrade");
     this.#lock = undefined;
-    raw.downgradeUpgradableGuard(A, internals.word(lock as RwLock<unknown>), 0, ownerId, this.#state);
+    const word = internals.word(lock as RwLock<unknown>);
+    const state = this.#state;
+    if (state === undefined) raw.downgradeUpgradable(A, word, 0, ownerId);
+    else raw.downgradeUpgradableGuard(A, word, 0, ownerId, state);
     return new RwLockReadGuard<T>(GUARD_TOKEN, lock, this.#tracked);
   }
 

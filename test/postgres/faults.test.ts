@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresStore } from "../../src/postgres/index.js";
 import { PG_URL, PgFixture, requirePostgres, testTable } from "./helpers.js";
 
-const TTL = 1_500;
+const TTL = 2_000;
 /** Slack over the ttl for "replaced within ttl + margin": generous, the machine is shared and noisy. */
 const MARGIN = 4_000;
 const PROCESSES = Number(process.env.LOCKBOX_FAULT_PROCESSES ?? 4);

@@ -83,7 +83,7 @@ describe("PostgresStore round trips", () => {
 
   it("renews a held lease with one statement per ttl/3", async () => {
     const pool = fixture.pool();
-    const store = new PostgresStore({ pool, table: fixture.table, ttl: 600 });
+    const store = new PostgresStore({ pool, table: fixture.table, ttl: 600, commandTimeout: 10_000 });
     stores.push(store);
     await store.ready();
     const count = counted(pool);
@@ -91,6 +91,19 @@ describe("PostgresStore round trips", () => {
     await until(() => count.queries.length >= 3, "two renewals ran");
     expect(count.queries.slice(1, 3).every((q) => /^UPDATE .*_entries" SET expires_at/.test(q.trim()))).toBe(true);
     expect(guard.held).toBe(true);
+    await guard.release();
+  });
+});
+
+describe("PostgresStore entries", () => {
+  it("stores the clientId with each entry, for operators", async () => {
+    const store = await open({ clientId: "worker-7" });
+    const name = `client-${Math.random()}`;
+    const guard = await store.mutex(name, { initial: 0 }).lock();
+    const { rows } = await fixture.pools
+      .at(-1)!
+      .query(`SELECT client_id FROM "${fixture.table}_entries" WHERE name = $1`, [name]);
+    expect(rows).toEqual([{ client_id: "worker-7" }]);
     await guard.release();
   });
 });
@@ -177,7 +190,7 @@ describe("guard.transaction()", () => {
   });
 
   it("rejects with LockLostError without calling fn once the lock is lost", async () => {
-    const store = await open({ ttl: 200, renew: false });
+    const store = await open({ ttl: 200, renew: false, commandTimeout: 10_000 });
     const guard = await store.mutex(`tx-lost-${Math.random()}`, { initial: 0 }).lock();
     await until(() => guard.signal.aborted, "the lease is lost");
     let called = false;
@@ -190,7 +203,7 @@ describe("guard.transaction()", () => {
   });
 
   it("is a fence: once its check passed, no new holder is granted before it commits", async () => {
-    const [a, b] = [await open({ ttl: 300, renew: false }), await open()];
+    const [a, b] = [await open({ ttl: 300, renew: false, commandTimeout: 10_000 }), await open()];
     const name = `fence-${Math.random()}`;
     const guard = await a.mutex(name, { initial: 0 }).lock();
     const events: string[] = [];
@@ -245,6 +258,37 @@ describe("listenClient and close()", () => {
       await listenClient.end();
     }
   }, 10_000);
+
+  it("re-opens its own LISTEN connection after it was killed; held guards abort, later waiters get wake-ups", async () => {
+    const app = `lockbox-relisten-${process.pid}`;
+    const pool = fixture.pool({ application_name: app });
+    const a = new PostgresStore({ pool, table: fixture.table, ttl: 60_000 });
+    stores.push(a);
+    await a.ready();
+    const held = await a.mutex(`relisten-held-${Math.random()}`, { initial: 0 }).lock();
+    const listening = `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`;
+    const admin = fixture.pool();
+    const before = (await admin.query(listening, [app])).rows.map((r) => r.pid);
+    expect(before).toHaveLength(1);
+    await admin.query("SELECT pg_terminate_backend($1)", [before[0]]);
+    await until(() => held.signal.aborted, "the held guard aborts");
+    await until(async () => {
+      const now = (await admin.query(listening, [app])).rows.map((r) => r.pid);
+      return now.length === 1 && now[0] !== before[0];
+    }, "the store listens again");
+    const b = await open();
+    const name = `relisten-${Math.random()}`;
+    const holder = await b.mutex(name, { initial: 0 }).lock();
+    const waiting = a.mutex(name, { initial: 0 }).lock();
+    await until(async () => {
+      const { rows } = await admin.query(`SELECT 1 FROM "${fixture.table}_entries" WHERE name = $1 AND NOT granted`, [
+        name,
+      ]);
+      return rows.length === 1;
+    }, "a waits");
+    await holder.release();
+    await (await waiting).release(); // by NOTIFY: the expiry fallback would take 20 s
+  }, 15_000);
 
   it("gives back the LISTEN connection it took from the pool", async () => {
     const pool = fixture.pool();

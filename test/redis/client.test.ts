@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detectDriver, RedisConnection } from "../../src/redis/client.js";
 import type { LuaScript } from "../../src/redis/scripts.js";
-import { ioredisClient, nodeRedisClient, uniquePrefix } from "./helpers.js";
+import { ioredisClient, nodeRedisClient, REDIS_URL, uniquePrefix } from "./helpers.js";
 import { waitFor } from "./processes.js";
 
 let admin: Redis;
@@ -19,9 +19,10 @@ afterAll(() => {
   admin.disconnect();
 });
 
+const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
 const ECHO: LuaScript = (() => {
   const source = `return {ARGV[1], #KEYS, ${Date.now()}}`;
-  return { name: "echo", source, sha: createHash("sha1").update(source).digest("hex") };
+  return { name: "echo", source };
 })();
 
 /** Kills (on the shared Redis) exactly the connections whose name is `name`. Returns how many. */
@@ -57,12 +58,12 @@ for (const driver of ["ioredis", "node-redis"] as const) {
     async function open(name?: string) {
       if (driver === "ioredis") {
         const { Redis } = await import("ioredis");
-        const c = new Redis({ host: "127.0.0.1", port: 6379, connectionName: name, maxRetriesPerRequest: 1 });
+        const c = new Redis(REDIS_URL, { connectionName: name, maxRetriesPerRequest: 1 });
         c.on("error", () => {});
         return { client: c as unknown, end: async () => c.disconnect(), isOpen: () => c.status === "ready" };
       }
       const { createClient } = await import("redis");
-      const c = createClient({ name, socket: { reconnectStrategy: () => 50 } });
+      const c = createClient({ url: REDIS_URL, name, socket: { reconnectStrategy: () => 50 } });
       c.on("error", () => {});
       await c.connect();
       return {
@@ -74,14 +75,24 @@ for (const driver of ["ioredis", "node-redis"] as const) {
       };
     }
 
-    it("runs a script by SHA, loading it with EVAL when the cache misses; reads TIME", async () => {
+    it("runs a script by SHA once loaded, with EVAL before that and after the cache was flushed; reads TIME", async () => {
       const { client, end } = await open();
       const conn = new RedisConnection(client);
+      const sent: string[] = [];
+      const command = conn.command.bind(conn);
+      conn.command = (args) => {
+        sent.push(args[0]!);
+        return command(args);
+      };
       try {
-        await admin.call("SCRIPT", "FLUSH");
         expect(await conn.eval(ECHO, ["k1", "k2"], ["hi"])).toEqual(["hi", 2, expect.any(Number)]);
-        expect(await admin.call("SCRIPT", "EXISTS", ECHO.sha)).toEqual([1]);
+        await conn.load([ECHO]);
+        expect(conn.shaOf(ECHO)).toBe(sha1(ECHO.source));
         expect(await conn.eval(ECHO, [], ["again"])).toEqual(["again", 0, expect.any(Number)]);
+        await admin.call("SCRIPT", "FLUSH");
+        expect(await conn.eval(ECHO, [], ["after flush"])).toEqual(["after flush", 0, expect.any(Number)]);
+        expect(await admin.call("SCRIPT", "EXISTS", sha1(ECHO.source))).toEqual([1]);
+        expect(sent).toEqual(["EVAL", "SCRIPT", "EVALSHA", "EVALSHA", "EVAL"]);
         const serverNow = await conn.time();
         expect(Math.abs(serverNow - Date.now())).toBeLessThan(60_000);
       } finally {

@@ -2,12 +2,13 @@
  * The Redis backend (one Lua script per operation), called directly against the real Redis: grants,
  * FIFO hand-off, head blocking, tokens, write-back, expiry by server time, the EVALSHA → EVAL fallback.
  */
+import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisBackend } from "../../src/redis/backend.js";
 import { ACQUIRE, lockKeys } from "../../src/redis/scripts.js";
 import { type AcquireRequest, type LeaseRef, RWLOCK_CAPACITY } from "../../src/store/backend.js";
-import { deleteKeys, ioredisClient, uniquePrefix } from "./helpers.js";
+import { deleteKeys, ioredisClient, REDIS_URL, uniquePrefix } from "./helpers.js";
 
 let client: Redis;
 let backend: RedisBackend;
@@ -91,6 +92,32 @@ describe("acquire", () => {
     expect((await backend.acquire(req("a"), y)) as { value: string }).toMatchObject({ value: '"v"' });
     for (let i = 0; i < 100 && wakes.length === 0; i++) await sleep(10);
     expect(wakes).toContain("a");
+  });
+
+  it("a wake-up names the granted entries: only the process that owns one is woken", async () => {
+    const other = new RedisBackend(client, prefix);
+    const otherWakes: string[] = [];
+    other.subscribe({ onWake: (name) => otherWakes.push(name), onDown: () => {} });
+    await other.ready();
+    try {
+      const x = await granted(req("a"));
+      const y = await queued(req("a")); // this process's waiter
+      const z = await other.acquire(req("a"), undefined); // the other process's, behind it
+      expect(z.status).toBe("queued");
+      await backend.release(x, undefined); // grants y
+      for (let i = 0; i < 100 && wakes.length === 0; i++) await sleep(10);
+      expect(wakes).toEqual(["a"]);
+      // The same message reached the other process's subscriber; give it time to (wrongly) react.
+      await sleep(200);
+      expect(otherWakes).toEqual([]);
+      const gy = await granted(req("a"), y);
+      await backend.release(gy, undefined); // grants z
+      for (let i = 0; i < 100 && otherWakes.length === 0; i++) await sleep(10);
+      expect(otherWakes).toEqual(["a"]); // once: y's grant did not wake the other process
+      expect(wakes).toEqual(["a"]);
+    } finally {
+      await other.close();
+    }
   });
 
   it("a try never waits and never jumps a queue with live waiters", async () => {
@@ -221,11 +248,36 @@ describe("commit, extend, release, leave", () => {
 });
 
 describe("Redis specifics", () => {
+  it("after its pub/sub connection comes back, wakes the names it had waiters on (messages were lost)", async () => {
+    const name = `lbconn-${prefix.replaceAll(":", "-")}`;
+    const { Redis } = await import("ioredis");
+    const own = new Redis(REDIS_URL, { connectionName: name, maxRetriesPerRequest: 1 });
+    own.on("error", () => {});
+    const b = new RedisBackend(own, prefix);
+    const seen: string[] = [];
+    const down: Error[] = [];
+    b.subscribe({ onWake: (n) => seen.push(n), onDown: (e) => down.push(e) });
+    try {
+      await b.ready();
+      await granted(req("held"));
+      expect((await b.acquire(req("held"), undefined)).status).toBe("queued");
+      const list = (await client.call("CLIENT", "LIST")) as string;
+      const sub = list.split("\n").find((line) => line.includes(` name=${name} `) && line.includes("cmd=subscribe"));
+      await client.call("CLIENT", "KILL", "ID", /\bid=(\d+)/.exec(sub!)![1]!);
+      for (let i = 0; i < 500 && !seen.includes("held"); i++) await sleep(20);
+      expect(down.length).toBe(1);
+      expect(seen).toEqual(["held"]);
+    } finally {
+      await b.close();
+      own.disconnect();
+    }
+  });
+
   it("falls back to EVAL after SCRIPT FLUSH (NOSCRIPT)", async () => {
     // Flushing the shared server's script cache is harmless: every caller falls back the same way.
     await client.call("SCRIPT", "FLUSH");
     await granted(req("a"));
-    expect(await client.call("SCRIPT", "EXISTS", ACQUIRE.sha)).toEqual([1]);
+    expect(await client.call("SCRIPT", "EXISTS", createHash("sha1").update(ACQUIRE.source).digest("hex"))).toEqual([1]);
   });
 
   it("keeps every key of a lock under one hash tag (one cluster slot)", async () => {

@@ -171,6 +171,28 @@ export function storeContract(label: string, target: ContractTarget): void {
       expect(await lock.tryLock().then((g) => g?.release())).toBeUndefined();
     });
 
+    it("withLock whose callback leaves a value JSON refuses rejects with TypeError and frees the lock", async () => {
+      const [a, b] = [await open(), await open()];
+      const name = uniqueName("with-bad-value");
+      await expect(
+        a.mutex<unknown>(name, { initial: 1 }).withLock((g) => {
+          g.value = () => 2;
+        }),
+      ).rejects.toBeInstanceOf(TypeError);
+      const guard = await b.mutex(name, { initial: 0 }).tryLock();
+      expect(guard?.value).toBe(1);
+      await guard!.release();
+    });
+
+    it("locks and guards refuse to be copied (structuredClone throws DataCloneError)", async () => {
+      const store = await open();
+      const lock = store.mutex(uniqueName("clone"), { initial: 0 });
+      expect(() => structuredClone(lock)).toThrow(/cannot be copied/);
+      const guard = await lock.lock();
+      expect(() => structuredClone(guard)).toThrow(/cannot be copied/);
+      await guard.release();
+    });
+
     it("await using releases with the write-back", async () => {
       const store = await open();
       const lock = store.mutex(uniqueName("using"), { initial: 1 });
@@ -182,11 +204,12 @@ export function storeContract(label: string, target: ContractTarget): void {
     });
 
     it("extend renews now and keeps the lease past its first ttl; renewals keep it without extend", async () => {
-      const [a, b] = [await open({ ttl: 400 }), await open({ ttl: 400 })];
+      // commandTimeout well above the ttl: on a loaded machine a statement may take longer than a short ttl.
+      const [a, b] = [await open({ ttl: 1_200, commandTimeout: 10_000 }), await open()];
       const name = uniqueName("renew");
       const guard = await a.mutex(name, { initial: 0 }).lock();
-      await guard.extend(600);
-      await sleep(1_000); // several renewals at ttl/3
+      await guard.extend(1_500);
+      await sleep(3_000); // several renewals at ttl/3
       expect(guard.held).toBe(true);
       expect(guard.signal.aborted).toBe(false);
       expect(await b.mutex(name, { initial: 0 }).tryLock()).toBeUndefined();
@@ -194,7 +217,7 @@ export function storeContract(label: string, target: ContractTarget): void {
     });
 
     it("without renewals the lease is lost at the deadline: signal aborts once, commit and write-back refused", async () => {
-      const [a, b] = [await open({ ttl: 300, renew: false }), await open()];
+      const [a, b] = [await open({ ttl: 300, renew: false, commandTimeout: 10_000 }), await open()];
       const name = uniqueName("lost");
       const guard = await a.mutex(name, { initial: "kept" }).lock();
       const reasons: unknown[] = [];
@@ -217,7 +240,7 @@ export function storeContract(label: string, target: ContractTarget): void {
     });
 
     it("a lost guard with nothing to write releases quietly", async () => {
-      const store = await open({ ttl: 200, renew: false });
+      const store = await open({ ttl: 200, renew: false, commandTimeout: 10_000 });
       const guard = await store.mutex(uniqueName("quiet"), { initial: 0 }).lock();
       await until(() => guard.signal.aborted, "the guard's signal aborts");
       await expect(guard.release()).resolves.toBeUndefined();

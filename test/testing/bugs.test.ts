@@ -52,14 +52,14 @@ describe("explore: what the reports say", () => {
     expect(error.message).toMatch(
       /cycle: task 1 waits in lock\(\) audit held by task 2\n\s+-> task 2 waits in lock\(\) accounts held by task 1/,
     );
-    expect(error.message).toMatch(/\d+ {2}task 1\s+lock accounts/);
+    expect(error.message).toMatch(/\n {9}task 1\s+lock accounts\n/);
+    expect(error.message).toMatch(/\d+ {2}task 1\s+after lock accounts/);
     expect(error.message).toMatch(/task 2\s+blocks accounts \(in lock\)/);
     expect(error.preemptions).toBe(1);
   });
 
   it("an acquire timeout fires in virtual time, only when no task can run", async () => {
     const { Mutex, TimeoutError } = await import("../../src/index.js");
-    const started = Date.now();
     const result = await explore(
       async (t) => {
         const m = new Mutex(0, { name: "m" });
@@ -82,7 +82,7 @@ describe("explore: what the reports say", () => {
       { seed: 2, runs: 50 },
     );
     expect(result.runs).toBe(50);
-    expect(Date.now() - started).toBeLessThan(20_000);
+    // No wall-clock assertion: a real wait this long would exceed the test timeout by far.
   });
 
   it("a Condvar.waitTimeout times out in virtual time", async () => {

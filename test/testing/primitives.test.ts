@@ -15,6 +15,7 @@ import {
   TimeoutError,
 } from "../../src/index.js";
 import { type ExploreContext, explore } from "../../src/testing/index.js";
+import { programs } from "./programs.js";
 
 const RUNS = Number(process.env.EXPLORE_RUNS ?? 200);
 
@@ -127,16 +128,15 @@ describe("explore drives every primitive", () => {
   });
 
   it("exhaustive count, by hand, with a blocked acquire", async () => {
-    // main takes m, spawns task T, yields (Y), releases m, ends (E). T: start (S), lock (L), end (Et);
-    // if L comes before Y, T blocks there, and Y's release hands m to T, which resumes (R) before Et.
-    // Steps 1 and 2 (main start, main lock) are forced. After them, with main the current task:
-    //   Y before L (T never blocks): Y and E inserted into S L Et with Y before L -> 4 + 3 = 7 orders:
-    //     Y E S L Et (0 preemptions), Y S E L Et (2), Y S L E Et (2), Y S L Et E (1),
-    //     S Y E L Et (2), S Y L E Et (4), S Y L Et E (3);
-    //   L before Y (T blocks, Y wakes it): S L Y, then E anywhere after Y among R Et -> 3 orders:
-    //     S L Y E R Et (1), S L Y R E Et (3), S L Y R Et E (2).
-    // (A preemption: switching away from a task that could continue; none after T blocks at L.)
-    // Schedules with at most b preemptions: b=0: 1, b=1: 3, b=2: 7, b=3: 9, b>=4: all 10.
+    // main: lock() (free: granted at once), spawn task T, yield (Y), release, end (E). T: start (S,
+    // which calls lock()), "after lock" (AL, then release), end (Et). Steps 1-2 (main start, main after
+    // lock) are forced. If S comes before Y, T blocks in lock() until Y's release hands m over; either
+    // way AL comes after Y. Orders of Y E among S AL Et with Y before AL: Y first -> E in any of 4
+    // places, Y after S -> E in any of 3 places: 7 orders. Preemptions (switching away from a task
+    // that could continue; none while T is blocked), with main the current task:
+    //   Y E S AL Et 0, Y S E AL Et 2, Y S AL E Et 2, Y S AL Et E 1,
+    //   S Y E AL Et 1, S Y AL E Et 3, S Y AL Et E 2.
+    // Schedules with at most b preemptions: b=0: 1, b=1: 3, b=2: 6, b>=3: all 7.
     const body = async (t: ExploreContext) => {
       const m = new Mutex(0);
       const g = await m.lock();
@@ -147,12 +147,22 @@ describe("explore drives every primitive", () => {
       g.release();
     };
     const counts: number[] = [];
-    for (const preemptionBound of [0, 1, 2, 3, 4, 8]) {
+    for (const preemptionBound of [0, 1, 2, 3, 8]) {
       const result = await explore(body, { strategy: "exhaustive", preemptionBound });
       expect(result.exhaustive).toBe(true);
       counts.push(result.schedulesExplored);
     }
-    expect(counts).toEqual([1, 3, 7, 9, 10, 10]);
+    expect(counts).toEqual([1, 3, 6, 7, 7]);
+  });
+
+  it("two explorations at once (test.concurrent) keep their tasks apart", async () => {
+    const [abba, ok] = await Promise.allSettled([
+      explore(programs[1]?.buggy as never, { seed: 3 }),
+      explore(programs[1]?.correct as never, { seed: 3, runs: RUNS }),
+    ]);
+    expect(abba.status).toBe("rejected");
+    expect(((abba as PromiseRejectedResult).reason as Error).message).toMatch(/cycle: task \d waits in lock\(\)/);
+    expect(ok).toEqual({ status: "fulfilled", value: expect.objectContaining({ runs: RUNS }) });
   });
 
   it("a woken task resumes when the scheduler picks it, not inside the releaser's step", async () => {
@@ -202,7 +212,7 @@ describe("explore drives every primitive", () => {
       // then blocks in lock() until main releases.
       { replay: "3>1" },
     ).catch((e: Error) => e);
-    resumeTraced = /task 1\s+resume m \(after lock\)/.test((error as Error).message);
+    resumeTraced = /task 1\s+blocks m \(in lock\)[\s\S]*\d+ {2}task 1\s+after lock m\n/.test((error as Error).message);
     expect(resumeTraced).toBe(true);
   });
 

@@ -89,16 +89,24 @@ const abba: Program = {
 };
 
 /**
- * Lost wake-up: the consumer checks the flag, then waits; `notifyWaiters()` stores nothing, so a
- * producer that runs in between wakes nobody and the consumer waits forever.
+ * Lost wake-up: the consumer checks the flag, then awaits something else (here: writing to a log)
+ * before it waits; `notifyWaiters()` stores nothing, so a producer that runs during that await wakes
+ * nobody and the consumer waits forever. (A check followed *directly* by `await notified()` is safe in
+ * JavaScript: the check and the registration happen in one synchronous step.)
  */
 const lostWakeup: Program = {
   name: "lost wake-up with Notify",
   async buggy(t) {
     let ready = false;
     const changed = new Notify({ name: "changed" });
+    const log = new Mutex<string[]>([], { name: "log" });
     t.spawn(async () => {
-      if (!ready) await changed.notified();
+      if (!ready) {
+        await log.withLock((entries) => {
+          entries.value.push("consumer: waiting for ready");
+        });
+        await changed.notified(); // the flag may have changed during the await above
+      }
       t.assert(ready, "woken before ready");
     });
     t.spawn(() => {
@@ -110,12 +118,18 @@ const lostWakeup: Program = {
   async correct(t) {
     let ready = false;
     const changed = new Notify({ name: "changed" });
+    const log = new Mutex<string[]>([], { name: "log" });
     t.spawn(async () => {
-      while (!ready) await changed.notified();
+      if (!ready) {
+        await log.withLock((entries) => {
+          entries.value.push("consumer: waiting for ready");
+        });
+      }
+      while (!ready) await changed.notified(); // re-checked right before each wait
     });
     t.spawn(() => {
       ready = true;
-      changed.notifyOne(); // stored when nobody waits yet
+      changed.notifyWaiters();
     });
     await t.join();
   },

@@ -7,7 +7,7 @@
  * The upgrade lifecycle (finding 1) is in rw-lock-upgrade.test.ts: its old failure spins a thread.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { json, RwLock, TimeoutError } from "../../src/threads/index.js";
+import { json, RwLock, TimeoutError, UseAfterReleaseError } from "../../src/threads/index.js";
 import { parkedWaiters } from "../../src/threads/keep-alive.js";
 
 function shared(length: number): Int32Array {
@@ -114,6 +114,23 @@ describe("threads RwLock: a writer that gives up withdraws its writers-waiting f
     const writer = await staying;
     writer.release();
     expect(lock.readers).toBe(0);
+  });
+});
+
+describe("threads RwLockUpgradableReadGuard: upgradeSync() while an async upgrade() is pending (issue 9, finding 1)", () => {
+  it("throws UseAfterReleaseError at once and leaves the pending upgrade alone", async () => {
+    const lock = new RwLock(shared(1));
+    const other = await lock.read();
+    const upgradable = await lock.upgradableRead();
+    const pending = upgradable.upgrade({ timeout: 5_000 });
+    expect(() => upgradable.upgradeSync({ timeout: 50 })).toThrow(UseAfterReleaseError);
+    expect(upgradable.released).toBe(false);
+    other.release();
+    const writer = await pending;
+    expect(upgradable.released).toBe(true);
+    writer.release();
+    expect(lock.readers).toBe(0);
+    expect(lock.isWriteLocked).toBe(false);
   });
 });
 

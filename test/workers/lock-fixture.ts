@@ -231,6 +231,40 @@ const ops: Record<string, (r: Request) => unknown> = {
     void once.getOrInit(() => new Promise<undefined>(() => {}));
     return "running";
   },
+  deadlockCycle(r) {
+    // Holds `first` (blocking), waits until all `parties` hold theirs, then blocks on `second`: with
+    // the locks passed around a ring, that closes a cycle of blocking waits (diagnostics tests).
+    const first = Mutex.from(r.first);
+    const second = Mutex.from(r.second);
+    const step = r.step as Int32Array;
+    const guard = first.lockSync();
+    Atomics.add(step, 0, 1);
+    Atomics.notify(step, 0);
+    for (let seen = Atomics.load(step, 0); seen < (r.parties as number); seen = Atomics.load(step, 0)) {
+      Atomics.wait(step, 0, seen, 100);
+    }
+    try {
+      second.lockSync().release();
+      return "acquired";
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    } finally {
+      guard.release();
+    }
+  },
+  selfDeadlock(r) {
+    // A blocking re-acquire of a lock this thread holds, in a worker (diagnostics tests).
+    const mutex = Mutex.from(r.mutex);
+    const guard = mutex.lockSync();
+    try {
+      mutex.lockSync();
+      return "acquired twice";
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    } finally {
+      guard.release();
+    }
+  },
   async semaphoreHold(r) {
     // Takes permits and keeps them (stored by key) until `release` or the worker's death.
     const semaphore = Semaphore.from(r.semaphore);

@@ -319,8 +319,23 @@ export function releaseUpgradableGuard(
   const was = takeGuard(A, g, GUARD_RELEASED);
   if (was !== GUARD_HELD && was !== GUARD_UPGRADING) return false;
   if (was === GUARD_UPGRADING) abandonUpgrade(A, w, i);
+  releaseUpgradableShare(A, w, i, me, tracked);
+  return true;
+}
+
+/** Gives back `me`'s upgradable share (and its slot record): what releasing a HELD guard does after taking it. */
+export function releaseUpgradableShare(A: AtomicsLike, w: Int32Array, i: number, me: number, tracked: boolean): void {
   if (tracked) unregisterReader(A, w, i, me);
   upgradableUnlock(A, w, i, me);
+}
+
+/**
+ * Upgrades `me`'s upgradable share now if it is the only share (and takes it out of its slot): what
+ * {@link tryUpgradeGuard} does for a HELD guard that no other task can reach meanwhile.
+ */
+export function tryUpgradeShare(A: AtomicsLike, w: Int32Array, i: number, me: number, tracked: boolean): boolean {
+  if (!tryUpgrade(A, w, i, me)) return false;
+  if (tracked) unregisterReader(A, w, i, me);
   return true;
 }
 

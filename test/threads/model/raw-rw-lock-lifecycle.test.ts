@@ -13,11 +13,13 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  abandonUpgrade,
   beginUpgrade,
   COUNT_MASK,
   downgradeUpgradableGuard,
   GUARD_HELD,
   GUARD_UPGRADING,
+  giveUpUpgrade,
   READER_SLOTS,
   RW_LOCK_WORDS,
   readUnlock,
@@ -254,6 +256,67 @@ describe("upgradable guard lifecycle (model, two tasks of one thread)", () => {
     expect(report.complete).toBe(true);
     // tryUpgrade wins only before upgrade() began (then upgrade() finds the guard done).
     expect(outcomes).toEqual(new Set(["upgraded/not now", "refused/upgraded"]));
+  });
+});
+
+type GiveUp = (ctx: ThreadContext, s: Shared) => void;
+const shippedGiveUp: GiveUp = (ctx, s) => giveUpUpgrade(ctx.atomics, s.mem, 0, s.g);
+
+/**
+ * Task A: `upgrade({ timeout })` that times out (timed parks, one timeout in the budget), then, as user
+ * code catching the TimeoutError would, releases its guard.
+ */
+function quittingUpgrader(giveUp: GiveUp = shippedGiveUp) {
+  return (ctx: ThreadContext, s: Shared) => {
+    const A = ctx.atomics;
+    if (beginUpgrade(A, s.g) !== GUARD_HELD) return "refused";
+    const waiter = newWaiter(0);
+    for (;;) {
+      const outcome = shippedStep(ctx, s, waiter);
+      if (outcome === UPGRADE_CANCELLED) return "cancelled";
+      if (outcome === UPGRADE_DONE) break;
+      if (A.wait(s.mem, waiter.index, waiter.expected, waiter.parkTimeout) === "timed-out") {
+        giveUp(ctx, s);
+        ctx.yieldTask(); // the rejection reaches the caller's catch
+        releaseUpgradableGuard(A, s.mem, 0, X, s.g, true);
+        return "gave up";
+      }
+    }
+    ctx.enter("rw", "exclusive");
+    A.store(s.mem, COUNTER, A.load(s.mem, COUNTER) + 1);
+    ctx.leave("rw");
+    expect(writeUnlock(A, s.mem, 0, X)).toBe(true);
+    return "upgraded";
+  };
+}
+
+describe("upgradable guard lifecycle: an upgrade that times out (model)", () => {
+  it("giving up races with release() by another task: the guard is never taken twice", () => {
+    const outcomes = new Set<string>();
+    const report = check(
+      {
+        ...program([quittingUpgrader(), releaser(), reader]),
+        final: (s, view) => {
+          final(s, view);
+          outcomes.add(String(view.results[0]));
+        },
+      },
+      budget({ preemptionBound: 1, timeouts: 1 }),
+    );
+    expect(report.complete).toBe(true);
+    expect(outcomes.has("gave up")).toBe(true);
+  });
+
+  it("mutant: a give-up that stores HELD over a release resurrects the guard, which then frees the other task's share", () => {
+    const careless: GiveUp = (ctx, s) => {
+      ctx.atomics.store(s.g, 0, GUARD_HELD);
+      abandonUpgrade(ctx.atomics, s.mem, 0);
+    };
+    const report = explore(program([quittingUpgrader(careless), releaser(), reader]), {
+      preemptionBound: 1,
+      timeouts: 1,
+    });
+    expect(["invariant", "thread-error", "exclusion", "final"]).toContain(report.failure?.kind);
   });
 });
 
