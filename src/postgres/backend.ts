@@ -211,7 +211,15 @@ export class PostgresBackend implements StoreBackend {
     if (row === undefined) throw new Error("the acquire function returned no row");
     switch (row.o_status) {
       case "granted":
-        return { status: "granted", id: BigInt(row.o_id!), token: BigInt(row.o_token!), value: row.o_value };
+        return row.o_wait_ms === null
+          ? { status: "granted", id: BigInt(row.o_id!), token: BigInt(row.o_token!), value: row.o_value }
+          : {
+              status: "granted",
+              id: BigInt(row.o_id!),
+              token: BigInt(row.o_token!),
+              value: row.o_value,
+              leaseMs: row.o_wait_ms,
+            };
       case "queued":
         return { status: "queued", id: BigInt(row.o_id!), waitMs: row.o_wait_ms ?? request.queueTtl };
       case "busy":

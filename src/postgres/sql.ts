@@ -159,6 +159,15 @@ DECLARE
   v_entry record;
   v_wait double precision;
 BEGIN
+  -- A waiter picking up a grant made on its behalf, with at least half its ttl left: a read, no row
+  -- lock, no write, so no WAL flush. o_wait_ms carries the ms left on the lease (started at the grant).
+  IF p_wait AND p_id IS NOT NULL THEN
+    RETURN QUERY SELECT 'granted'::text, p_id, l.token, l.value,
+        floor(extract(epoch FROM e.expires_at - now()) * 1000)::integer, NULL::text, NULL::integer
+      FROM ${n.entries} e JOIN ${n.locks} l ON l.name = e.name
+      WHERE e.name = p_name AND e.id = p_id AND e.granted AND e.expires_at > now() + p_ttl / 2 * ${MS};
+    IF FOUND THEN RETURN; END IF; -- else (less than half the ttl left, or not granted) the full path
+  END IF;
   INSERT INTO ${n.locks} (name, kind, capacity, value) VALUES (p_name, p_kind, p_capacity, p_initial)
     ON CONFLICT (name) DO NOTHING;
   SELECT * INTO v_lock FROM ${n.locks} l WHERE l.name = p_name FOR UPDATE;

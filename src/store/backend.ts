@@ -92,6 +92,12 @@ export interface AcquireGranted {
   readonly token: bigint;
   /** The stored value as JSON text (`null` for semaphores). */
   readonly value: JsonText | null;
+  /**
+   * Optional: ms left on the lease (server time) when it is shorter than the request's `ttl`, which
+   * happens when a waiter picks up a grant made earlier on its behalf without renewing it (a read, so
+   * no write is needed). The core then counts its local deadline from this instead of the ttl.
+   */
+  readonly leaseMs?: number | undefined;
 }
 
 /** The request waits in the store's queue (acquire only, never tryAcquire). */

@@ -56,6 +56,8 @@ export interface GrantInit {
   readonly sentAt: number;
   /** Lease length in ms. */
   readonly ttl: number;
+  /** Ms left on the lease when the store says it is shorter than `ttl` (a grant picked up late). */
+  readonly leaseMs?: number | undefined;
   /** Permits held (semaphores). */
   readonly permits: number;
 }
@@ -99,8 +101,9 @@ export abstract class StoreGuard {
     this.#value = init.text === null ? undefined : JSON.parse(init.text);
     this.#permits = init.permits;
     this.#ttl = init.ttl;
-    this.#deadline = init.sentAt + init.ttl - safetyMargin(init.ttl);
-    this.#schedule(init.sentAt);
+    const length = init.leaseMs === undefined ? init.ttl : Math.min(init.ttl, init.leaseMs);
+    this.#deadline = init.sentAt + length - safetyMargin(init.ttl);
+    this.#schedule(init.sentAt, length);
   }
 
   /** The lock's name. */
@@ -345,14 +348,17 @@ export abstract class StoreGuard {
     this.#renewTimer = this.#deadlineTimer = undefined;
   }
 
-  /** (Re)arms the deadline and the next renewal, counted from `from` (when the last renewal was sent). */
-  #schedule(from: number): void {
+  /**
+   * (Re)arms the deadline and the next renewal, a third of the lease `length` after `from` (when the
+   * lease was last confirmed: the acquire or renewal was sent).
+   */
+  #schedule(from: number, length = this.#ttl): void {
     this.#clearTimers();
     const t = now();
     this.#deadlineTimer = setTimeout(() => this.#lose("its local deadline passed"), Math.max(0, this.#deadline - t));
     unref(this.#deadlineTimer);
     if (this.#host.renew) {
-      this.#renewTimer = setTimeout(() => this.#renew(), Math.max(0, from + this.#ttl / 3 - t));
+      this.#renewTimer = setTimeout(() => this.#renew(), Math.max(0, from + length / 3 - t));
       unref(this.#renewTimer);
     }
   }

@@ -353,6 +353,7 @@ export class Store<Tx = never> {
             text: result.value,
             sentAt,
             ttl,
+            leaseMs: result.leaseMs,
             permits: request.permits,
           });
           this.#guards.add(guard);

@@ -108,6 +108,31 @@ describe("PostgresStore entries", () => {
   });
 });
 
+describe("PostgresStore SQL", () => {
+  it("a waiter picking up a grant made on its behalf writes nothing (no transaction id, so no WAL flush)", async () => {
+    await open(); // creates the table and the functions
+    const pool = fixture.pools.at(-1)!;
+    const name = `pickup-${Math.random()}`;
+    const acquire = `SELECT * FROM "${fixture.table}_acquire"($1, 'mutex', 1, '0', 1, true, 30000, 30000, 'test', $2, true)`;
+    const holder = (await pool.query(acquire, [name, null])).rows[0];
+    const waiter = (await pool.query(acquire, [name, null])).rows[0];
+    expect([holder.o_status, waiter.o_status]).toEqual(["granted", "queued"]);
+    await pool.query(`SELECT "${fixture.table}_release"($1, $2, $3, NULL)`, [name, holder.o_id, holder.o_token]);
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      const pickup = (await client.query(acquire, [name, waiter.o_id])).rows[0];
+      const xid = (await client.query("SELECT txid_current_if_assigned() AS xid")).rows[0].xid;
+      await client.query("COMMIT");
+      expect(pickup.o_status).toBe("granted");
+      expect(pickup.o_wait_ms).toBeGreaterThan(15_000); // ms left on the lease, reported to the core
+      expect(xid).toBeNull();
+    } finally {
+      client.release();
+    }
+  });
+});
+
 describe("PostgresStore.ready()", () => {
   it("is idempotent and safe when many processes call it at once on a fresh table", async () => {
     const fresh = new PgFixture(testTable("ready"));

@@ -138,6 +138,22 @@ describe("store core", () => {
     expect(guard.held).toBe(false);
   });
 
+  it("a grant picked up with less than its ttl left counts its deadline and first renewal from what is left", async () => {
+    const backend = new ScriptedBackend();
+    const store = new TestStore(backend, { ttl: 3_000 });
+    backend.acquireAnswer = async () => ({ status: "granted", id: 1n, token: 2n, value: "0", leaseMs: 1_800 });
+    backend.extendAnswer = () => new Promise(() => {}); // the renewal never answers
+    const guard = await store.mutex("m", { initial: 0 }).lock();
+    await vi.advanceTimersByTimeAsync(599);
+    expect(backend.count("extend")).toBe(0);
+    await vi.advanceTimersByTimeAsync(1); // a third of the 1 800 ms left, not of the 3 000 ms ttl
+    expect(backend.count("extend")).toBe(1);
+    await vi.advanceTimersByTimeAsync(899);
+    expect(guard.held).toBe(true);
+    await vi.advanceTimersByTimeAsync(1); // 1 800 - 300 (margin: ttl/10) after the acquire was sent
+    expect(guard.signal.aborted).toBe(true);
+  });
+
   it("`held` and commit() notice a passed deadline before the timer has run", async () => {
     const store = new TestStore(new ScriptedBackend(), { ttl: 1_000, renew: false });
     const guard = await store.mutex("m", { initial: 0 }).lock();
