@@ -379,6 +379,7 @@ export function renderSvg(s: ScenarioReport, measure = "time"): string {
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<title>${xml(s.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="12" y="22" font-size="15" font-weight="600" fill="#212529">${xml(s.title)}</text>`,
     `<text x="12" y="40" fill="#495057">${measure} as a multiple of the floor (lower is better; ${log ? "log scale" : "linear scale"})${measure === "time" ? "; whiskers: min–max over repetitions" : ""}</text>`,

@@ -65,6 +65,7 @@ export function renderSvg(events: readonly TraceEvent[]): string {
   };
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<title>lockbox trace: tasks waiting for and holding two locks</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="20" font-size="13" font-weight="bold">lockbox trace: 6 tasks on "ledger" (Mutex) and "config" (RwLock), one writer</text>`,
   ];
