@@ -85,8 +85,12 @@ export class RwLock<T> {
   #poisoned = false;
   #readers = 0;
   #writeLocked = false;
-  /** The upgradable reader's pending `upgrade()`, if any: it waits at the head of `#sem`. */
-  #upgrading: Promise<RwLockWriteGuard<T>> | undefined = undefined;
+  /**
+   * The waiter of the upgradable reader's `upgrade()` in `#sem` (queued at the head), if one was
+   * queued. It may have left the queue already (aborted or timed out in this very tick): ask
+   * `#upgradePending()`, and cancel it by this identity, never by queue position.
+   */
+  #upgrading: object | undefined = undefined;
   /** The live upgradable guard, if any (at most one: the upgradable slot has one permit). */
   #upgradableHolder: RwLockUpgradableReadGuard<T> | undefined = undefined;
 
@@ -123,7 +127,7 @@ export class RwLock<T> {
     upgradeUpgradable = (lock, options) => lock.#upgrade(options);
     tryUpgradeUpgradable = (lock) => {
       if (observer !== undefined) observer.sync(lock, "tryUpgrade");
-      if (lock.#upgrading !== undefined || !lock.#sem.tryAcquireFront(lock.#maxReaders - 1)) return undefined;
+      if (lock.#upgradePending() || !lock.#sem.tryAcquireFront(lock.#maxReaders - 1)) return undefined;
       return lock.#finishUpgrade();
     };
     downgradeUpgradable = (lock) => {
@@ -386,7 +390,7 @@ export class RwLock<T> {
   }
 
   #upgradeQueued(options: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
-    if (this.#upgrading !== undefined) {
+    if (this.#upgradePending()) {
       return Promise.reject(new UseAfterReleaseError("upgrade() is already pending on this guard"));
     }
     if (options !== undefined) {
@@ -396,13 +400,26 @@ export class RwLock<T> {
     if (this.#sem.tryAcquireFront(this.#maxReaders - 1)) return Promise.resolve(this.#finishUpgrade());
     // Waits at the head of the queue: a writer queued there waits for our read permit, so queueing
     // behind it would deadlock (the head's partial grant is reclaimed by acquireFront).
-    const pending = this.#sem.acquireFront(this.#maxReaders - 1, UPGRADE, options) as Promise<RwLockWriteGuard<T>>;
-    this.#upgrading = pending;
-    const clear = (): void => {
-      if (this.#upgrading === pending) this.#upgrading = undefined;
-    };
-    pending.then(clear, clear);
+    const ticket: { waiter?: object } = {};
+    const pending = this.#sem.acquireFront(this.#maxReaders - 1, UPGRADE, options, ticket) as Promise<
+      RwLockWriteGuard<T>
+    >;
+    const waiter = ticket.waiter as object;
+    // Granted at once, or refused at once (an observer): then nothing is pending.
+    if (this.#sem.isQueued(waiter)) {
+      this.#upgrading = waiter;
+      const clear = (): void => {
+        if (this.#upgrading === waiter) this.#upgrading = undefined;
+      };
+      pending.then(clear, clear);
+    }
     return pending;
+  }
+
+  /** `true` while an `upgrade()` of the upgradable guard waits in the queue. */
+  #upgradePending(): boolean {
+    const waiter = this.#upgrading;
+    return waiter !== undefined && this.#sem.isQueued(waiter);
   }
 
   /** The upgrader now holds every permit: its read becomes a write, and the upgradable slot frees up. */
@@ -424,11 +441,16 @@ export class RwLock<T> {
     return guard;
   }
 
-  /** A pending upgrade whose guard is released or downgraded is cancelled first. */
+  /**
+   * A pending upgrade whose guard is released or downgraded is cancelled first: by identity, so an
+   * upgrade that already left (aborted or timed out in this tick) cancels nothing, and the writer that
+   * is now at the head keeps its place.
+   */
   #abandonUpgrade(): void {
-    if (this.#upgrading === undefined) return;
+    const waiter = this.#upgrading;
+    if (waiter === undefined) return;
     this.#upgrading = undefined;
-    this.#sem.cancelHead(new UseAfterReleaseError("The upgradable guard was released while upgrade() was pending"));
+    this.#sem.cancel(waiter, new UseAfterReleaseError("The upgradable guard was released while upgrade() was pending"));
   }
 
   #onGrant(tag: number): unknown {
