@@ -195,7 +195,9 @@ export class KeyedMutex<K> {
    * ```
    *
    * **Cancel safety**: `timeout` bounds the whole call. On abort or timeout part-way, the keys already
-   * taken are released (to their next waiters) before the promise rejects.
+   * taken are released (to their next waiters) before the promise rejects. As with `lock()`, the abort
+   * wins over a grant the caller has not seen yet: a signal that aborts after the last key was granted,
+   * but before the caller resumes, releases every key and rejects with `signal.reason`.
    *
    * **Fairness**: FIFO per key; a caller holding some keys keeps them while it waits for the next.
    *
@@ -207,13 +209,28 @@ export class KeyedMutex<K> {
     return this.#lockMany(keys, options);
   }
 
-  async #lockMany(keys: Iterable<K>, options: AcquireOptions | undefined): Promise<KeyedMutexGuard<readonly K[]>> {
-    if (keys === null || typeof (keys as Partial<Iterable<K>>)?.[Symbol.iterator] !== "function") {
-      throw new TypeError(`Expected \`keys\` to be an iterable of keys, got ${describe(keys)}`);
+  #lockMany(keys: Iterable<K>, options: AcquireOptions | undefined): Promise<KeyedMutexGuard<readonly K[]>> {
+    try {
+      if (keys === null || typeof (keys as Partial<Iterable<K>>)?.[Symbol.iterator] !== "function") {
+        throw new TypeError(`Expected \`keys\` to be an iterable of keys, got ${describe(keys)}`);
+      }
+      checkAcquireOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    checkAcquireOptions(options);
     const signal = options?.signal;
-    if (signal?.aborted) throw signal.reason;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    // Abort wins over an unseen grant, as in lock(): a signal that aborts after the last key was granted
+    // (or after every key was free) but before the caller resumes releases every key and rejects.
+    return abortWins(this.#takeAll(keys, options, signal), signal);
+  }
+
+  /** Takes every key in canonical order; on failure part-way gives back what it took. */
+  async #takeAll(
+    keys: Iterable<K>,
+    options: AcquireOptions | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<KeyedMutexGuard<readonly K[]>> {
     const ordered = [...new Set(keys)].sort(compareKeys);
     const taken: Entry<K>[] = [];
     let deadline: Deadline | undefined;
