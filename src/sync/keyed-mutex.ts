@@ -5,7 +5,14 @@ import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
 import { nameFor, observer } from "../internal/observer.js";
 import { GUARD_TOKEN, type GuardToken } from "../internal/symbols.js";
-import { checkAcquireOptions, checkFunction, checkOptionsObject, describe, precheck } from "../internal/validate.js";
+import {
+  checkAcquireOptions,
+  checkFunction,
+  checkOptionsObject,
+  describe,
+  precheck,
+  readAcquireOptions,
+} from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 
 /**
@@ -117,7 +124,13 @@ export class KeyedMutex<K> {
    *
    * **Throws** (rejects): `TypeError` / `RangeError` for bad options.
    */
-  lock(key: K, options?: AcquireOptions): Promise<KeyedMutexGuard<K>> {
+  lock(key: K, given?: AcquireOptions): Promise<KeyedMutexGuard<K>> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "lock", options, (o) => this.#lock(key, o), key);
     return this.#lock(key, options);
   }
@@ -157,8 +170,14 @@ export class KeyedMutex<K> {
   withLock<R>(
     key: K,
     fn: (guard: KeyedMutexGuard<K>) => R | PromiseLike<R>,
-    options?: AcquireOptions,
+    given?: AcquireOptions,
   ): Promise<Awaited<R>> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) {
       return observer.around(this, "withLock", options, (o) => this.#withLock(key, fn, o), key);
     }
@@ -204,7 +223,13 @@ export class KeyedMutex<K> {
    * **Throws** (rejects): `TypeError` when `keys` is not iterable, `TypeError` / `RangeError` for bad
    * options.
    */
-  lockMany(keys: Iterable<K>, options?: AcquireOptions): Promise<KeyedMutexGuard<readonly K[]>> {
+  lockMany(keys: Iterable<K>, given?: AcquireOptions): Promise<KeyedMutexGuard<readonly K[]>> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "lockMany", options, (o) => this.#lockMany(keys, o), keys);
     return this.#lockMany(keys, options);
   }

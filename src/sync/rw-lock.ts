@@ -10,6 +10,7 @@ import {
   checkOptionalBoolean,
   checkOptionsObject,
   precheck,
+  readLockOptions,
 } from "../internal/validate.js";
 import { type DeepReadonly, interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 
@@ -152,13 +153,14 @@ export class RwLock<T> {
   constructor(value: T, options?: RwLockOptions) {
     markNotSend(this);
     checkOptionsObject("options", options);
-    checkOptionalBoolean("poison", options?.poison);
+    const poison = options?.poison;
+    checkOptionalBoolean("poison", poison);
     this.#name = nameFor("RwLock", options);
     const maxReaders = options?.maxReaders ?? MAX_READERS;
     checkInteger("maxReaders", maxReaders, 1, MAX_READERS);
     this.#value = value;
     this.#maxReaders = maxReaders;
-    this.#poisonOnError = options?.poison === true;
+    this.#poisonOnError = poison === true;
     this.#sem = new BatchSemaphore(maxReaders, (tag) => this.#onGrant(tag));
     this.#upgradable = new BatchSemaphore(1, () => true);
     this.#sem.owner = this;
@@ -221,7 +223,13 @@ export class RwLock<T> {
    * const size = await lock.withRead((guard) => guard.value.size);
    * ```
    */
-  withRead<R>(fn: (guard: RwLockReadGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+  withRead<R>(fn: (guard: RwLockReadGuard<T>) => R | PromiseLike<R>, given?: LockOptions): Promise<Awaited<R>> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "withRead", options, (o) => this.#withRead(fn, o));
     return this.#withRead(fn, options);
   }
@@ -270,7 +278,13 @@ export class RwLock<T> {
    * });
    * ```
    */
-  withWrite<R>(fn: (guard: RwLockWriteGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+  withWrite<R>(fn: (guard: RwLockWriteGuard<T>) => R | PromiseLike<R>, given?: LockOptions): Promise<Awaited<R>> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "withWrite", options, (o) => this.#withWrite(fn, o));
     return this.#withWrite(fn, options);
   }
@@ -327,7 +341,13 @@ export class RwLock<T> {
    * The one acquire path of `read`, `write` and `upgradableRead`: check options and poison, take the
    * fast path when nobody is queued, else queue (an upgradable read first waits for its slot).
    */
-  #acquire(kind: number, permits: number, options: LockOptions | undefined): Promise<Releasable> {
+  #acquire(kind: number, permits: number, given: LockOptions | undefined): Promise<Releasable> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) {
       return observer.around(this, OPS[kind] as AsyncOp, options, (o) => this.#acquireQueued(kind, permits, o));
     }
@@ -384,7 +404,13 @@ export class RwLock<T> {
     );
   }
 
-  #upgrade(options: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
+  #upgrade(given: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "upgrade", options, (o) => this.#upgradeQueued(o));
     return this.#upgradeQueued(options);
   }

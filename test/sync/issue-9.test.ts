@@ -10,10 +10,12 @@
  * | 4  | finding 4 › a new upgrade() right after an aborted one is not refused as "already pending" |
  * | 11 | finding 11 › an abort in the same tick as the last grant rejects and hands every key on |
  * | 11 | finding 11 › an abort right after the call, with every key free, rejects like lock() |
+ * | 12 | finding 12 › <primitive.method> reads each option once and leaves no ghost waiter (one test each) |
+ * | 12 | finding 12 › constructors read each option once |
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { KeyedMutex, RwLock } from "../../src/index.js";
-import { assertPending, assertReady, assertRejected } from "../helpers/poll.js";
+import { Barrier, Condvar, KeyedMutex, Mutex, Notify, OnceCell, RefCell, RwLock, Semaphore } from "../../src/index.js";
+import { assertPending, assertReady, assertRejected, poll } from "../helpers/poll.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -132,5 +134,275 @@ describe("finding 11: KeyedMutex.lockMany lets an abort win over an unseen grant
     await assertRejected(many);
     expect(locks.size).toBe(0);
     expect(locks.tryLock(1)?.release()).toBeUndefined();
+  });
+});
+
+/**
+ * Options whose getters answer validly on the first read and with a broken signal (no
+ * addEventListener) on every later read: code that validates one read and uses another queues a waiter
+ * and then throws, leaving that waiter queued with nobody to release what it is granted.
+ */
+function twoFacedOptions(extra: Record<string, unknown> = {}) {
+  const reads = { signal: 0, timeout: 0, ignorePoison: 0 };
+  const broken = { aborted: false } as unknown as AbortSignal;
+  const options = {
+    get signal() {
+      return ++reads.signal === 1 ? undefined : broken;
+    },
+    get timeout() {
+      return ++reads.timeout === 1 ? undefined : 10;
+    },
+    get ignorePoison() {
+      return ++reads.ignorePoison === 1 ? undefined : true;
+    },
+    ...extra,
+  };
+  return { options, reads };
+}
+
+/** Calls `start`, turning a synchronous throw into a rejection (the old code threw). */
+function attempt<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Lets the attempt finish: releases what it got (a guard or a permit), if anything. */
+async function finish(pending: Promise<unknown>): Promise<void> {
+  const result = await poll(pending);
+  expect(result.state).toBe("fulfilled");
+  const value = (result as { value?: unknown }).value;
+  if (value !== null && typeof value === "object" && "release" in value) (value as { release(): void }).release();
+}
+
+interface GhostCase {
+  name: string;
+  /** Sets up a busy primitive; returns the call under test, the unblocking step and the final check. */
+  scene(): Promise<{
+    call(options: object): Promise<unknown>;
+    unblock(): void;
+    /** Resolves once the primitive is usable again (fails the test if a ghost holds it). */
+    usable(): Promise<unknown>;
+  }>;
+}
+
+const ghostCases: GhostCase[] = [
+  {
+    name: "Mutex.lock",
+    async scene() {
+      const m = new Mutex(0);
+      const held = await m.lock();
+      return { call: (o) => m.lock(o), unblock: () => held.release(), usable: () => m.lock() };
+    },
+  },
+  {
+    name: "Mutex.withLock",
+    async scene() {
+      const m = new Mutex(0);
+      const held = await m.lock();
+      return { call: (o) => m.withLock(() => 1, o), unblock: () => held.release(), usable: () => m.lock() };
+    },
+  },
+  {
+    name: "RwLock.write",
+    async scene() {
+      const l = new RwLock(0);
+      const held = await l.read();
+      return { call: (o) => l.write(o), unblock: () => held.release(), usable: () => l.write() };
+    },
+  },
+  {
+    name: "RwLock.read",
+    async scene() {
+      const l = new RwLock(0);
+      const held = await l.write();
+      return { call: (o) => l.read(o), unblock: () => held.release(), usable: () => l.write() };
+    },
+  },
+  {
+    name: "RwLock.upgradableRead",
+    async scene() {
+      const l = new RwLock(0);
+      const held = await l.write();
+      return { call: (o) => l.upgradableRead(o), unblock: () => held.release(), usable: () => l.write() };
+    },
+  },
+  {
+    name: "RwLockUpgradableReadGuard.upgrade",
+    async scene() {
+      const l = new RwLock(0);
+      const up = await l.upgradableRead();
+      const held = await l.read();
+      return { call: (o) => up.upgrade(o), unblock: () => held.release(), usable: () => l.write() };
+    },
+  },
+  {
+    name: "RwLock.withWrite",
+    async scene() {
+      const l = new RwLock(0);
+      const held = await l.read();
+      return { call: (o) => l.withWrite(() => 1, o), unblock: () => held.release(), usable: () => l.write() };
+    },
+  },
+  {
+    name: "Semaphore.acquire",
+    async scene() {
+      const s = new Semaphore(1);
+      const held = await s.acquire();
+      return { call: (o) => s.acquire(1, o), unblock: () => held.release(), usable: () => s.acquire() };
+    },
+  },
+  {
+    name: "Semaphore.withPermit",
+    async scene() {
+      const s = new Semaphore(1);
+      const held = await s.acquire();
+      return { call: (o) => s.withPermit(() => 1, o), unblock: () => held.release(), usable: () => s.acquire() };
+    },
+  },
+  {
+    name: "KeyedMutex.lock",
+    async scene() {
+      const k = new KeyedMutex<string>();
+      const held = await k.lock("a");
+      return { call: (o) => k.lock("a", o), unblock: () => held.release(), usable: () => k.lock("a") };
+    },
+  },
+  {
+    name: "KeyedMutex.lockMany",
+    async scene() {
+      const k = new KeyedMutex<string>();
+      const held = await k.lock("a");
+      return {
+        call: (o) => k.lockMany(["a", "b"], o),
+        unblock: () => held.release(),
+        usable: () => k.lockMany(["a", "b"]),
+      };
+    },
+  },
+  {
+    name: "Notify.notified",
+    async scene() {
+      const n = new Notify();
+      return {
+        call: (o) => n.notified(o),
+        unblock: () => n.notifyOne(),
+        usable: () => {
+          n.notifyOne(); // stored for the next caller: no ghost waiter takes it
+          return n.notified();
+        },
+      };
+    },
+  },
+  {
+    name: "Barrier.wait",
+    async scene() {
+      const b = new Barrier(2);
+      let other: Promise<unknown> = Promise.resolve();
+      return {
+        call: (o) => b.wait(o),
+        unblock: () => {
+          other = b.wait();
+        },
+        usable: async () => {
+          await other;
+          return Promise.all([b.wait(), b.wait()]);
+        },
+      };
+    },
+  },
+  {
+    name: "OnceCell.getOrInit",
+    async scene() {
+      const c = new OnceCell<number>();
+      let fail!: (error: Error) => void;
+      const first = c.getOrInit(() => new Promise<number>((_, reject) => (fail = reject)));
+      first.catch(() => {});
+      return {
+        call: (o) => c.getOrInit(() => 2, o),
+        unblock: () => fail(new Error("first init fails")),
+        usable: async () => expect(c.get()).toBe(2),
+      };
+    },
+  },
+  {
+    name: "Condvar.waitWhile",
+    async scene() {
+      const m = new Mutex(false);
+      const cv = new Condvar();
+      const guard = await m.lock();
+      return {
+        call: (o) => cv.waitWhile(guard, (ready) => !ready, o),
+        unblock: () => {
+          const g = m.tryLock();
+          if (g === undefined) throw new Error("the mutex should be free while waitWhile waits");
+          g.value = true;
+          g.release();
+          cv.notifyOne();
+        },
+        usable: () => m.lock(),
+      };
+    },
+  },
+  {
+    name: "Condvar.wait",
+    async scene() {
+      const m = new Mutex(0);
+      const cv = new Condvar();
+      const guard = await m.lock();
+      return {
+        call: (o) => cv.wait(guard, o),
+        unblock: () => cv.notifyOne(),
+        usable: () => m.lock(),
+      };
+    },
+  },
+];
+
+describe("finding 12: options are read once, so getters cannot leave a ghost waiter", () => {
+  for (const c of ghostCases) {
+    it(`${c.name} reads each option once and leaves no ghost waiter`, async () => {
+      const { call, unblock, usable } = await c.scene();
+      const { options, reads } = twoFacedOptions();
+      const pending = attempt(() => call(options));
+      unblock();
+      await finish(pending);
+      expect(reads.signal).toBe(1);
+      expect(reads.timeout).toBeLessThanOrEqual(1);
+      expect(reads.ignorePoison).toBeLessThanOrEqual(1);
+      await finish(Promise.resolve().then(usable));
+    });
+  }
+
+  it("constructors read each option once", () => {
+    const counted = (fields: Record<string, unknown>) => {
+      const reads: Record<string, number> = {};
+      const options = {};
+      for (const [key, value] of Object.entries(fields)) {
+        reads[key] = 0;
+        Object.defineProperty(options, key, {
+          get: () => {
+            reads[key] = (reads[key] ?? 0) + 1;
+            // Valid the first time, invalid after: a second read would store garbage.
+            return reads[key] === 1 ? value : "garbage";
+          },
+        });
+      }
+      return { options, reads };
+    };
+    const m = counted({ poison: true, name: "m" });
+    new Mutex(0, m.options);
+    expect(m.reads).toEqual({ poison: 1, name: 1 });
+    const r = counted({ poison: true, name: "r", maxReaders: 3 });
+    new RwLock(0, r.options);
+    expect(r.reads).toEqual({ poison: 1, name: 1, maxReaders: 1 });
+    const c = counted({ track: true, name: "c" });
+    new RefCell(0, c.options);
+    expect(c.reads).toEqual({ track: 1, name: 1 });
+    const o = counted({ name: "o" });
+    expect(OnceCell.empty(o.options).name).toBe("o");
+    expect(o.reads).toEqual({ name: 1 });
   });
 });
