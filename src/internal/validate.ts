@@ -99,6 +99,24 @@ export function readLockOptions<O extends LockOptions>(options: O | undefined): 
   return { signal, timeout, ignorePoison };
 }
 
+/** `{ timeout }` of a blocking method, read once (see above). */
+export function readTimeoutOptions<O extends { timeout?: number | undefined }>(
+  options: O | undefined,
+): { timeout?: number | undefined } | undefined {
+  if (typeof options !== "object" || options === null) return options;
+  const { timeout } = options;
+  return { timeout };
+}
+
+/** `{ timeout, ignorePoison }` of a blocking lock method, read once (see above). */
+export function readSyncLockOptions<O extends { timeout?: number | undefined; ignorePoison?: boolean | undefined }>(
+  options: O | undefined,
+): { timeout?: number | undefined; ignorePoison?: boolean | undefined } | undefined {
+  if (typeof options !== "object" || options === null) return options;
+  const { timeout, ignorePoison } = options;
+  return { timeout, ignorePoison };
+}
+
 /**
  * The options of a try-variant (`tryLock`, `tryRead`, …): `undefined` or `{ ignorePoison?: boolean }`,
  * read once. Returns whether to ignore poison.

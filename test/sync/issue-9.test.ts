@@ -12,9 +12,12 @@
  * | 11 | finding 11 › an abort right after the call, with every key free, rejects like lock() |
  * | 12 | finding 12 › <primitive.method> reads each option once and leaves no ghost waiter (one test each) |
  * | 12 | finding 12 › constructors read each option once |
+ * | 12 | finding 12 (threads) › threads <primitive.method> reads each option once (one test each) |
+ * | 12 | finding 12 (threads) › threads constructors and blocking methods read each option once |
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Barrier, Condvar, KeyedMutex, Mutex, Notify, OnceCell, RefCell, RwLock, Semaphore } from "../../src/index.js";
+import * as threads from "../../src/threads/index.js";
 import { assertPending, assertReady, assertRejected, poll } from "../helpers/poll.js";
 
 afterEach(() => {
@@ -404,5 +407,133 @@ describe("finding 12: options are read once, so getters cannot leave a ghost wai
     const o = counted({ name: "o" });
     expect(OnceCell.empty(o.options).name).toBe("o");
     expect(o.reads).toEqual({ name: 1 });
+  });
+});
+
+interface ThreadsCase {
+  name: string;
+  /** A busy primitive: the call under test, the step that unblocks it, and a check that it is usable. */
+  scene(): {
+    call(options: object): Promise<unknown>;
+    unblock(): void;
+    usable(): Promise<unknown>;
+  };
+}
+
+const threadsCases: ThreadsCase[] = [
+  {
+    name: "Mutex.lock",
+    scene() {
+      const m = new threads.Mutex(null);
+      const held = m.tryLock() as threads.MutexGuard<null>;
+      return { call: (o) => m.lock(o), unblock: () => held.release(), usable: () => m.lock() };
+    },
+  },
+  {
+    name: "RwLock.write",
+    scene() {
+      const l = new threads.RwLock(null);
+      const held = l.tryRead() as { release(): void };
+      return { call: (o) => l.write(o), unblock: () => held.release(), usable: () => l.write() };
+    },
+  },
+  {
+    name: "RwLock.read",
+    scene() {
+      const l = new threads.RwLock(null);
+      const held = l.tryWrite() as { release(): void };
+      return { call: (o) => l.read(o), unblock: () => held.release(), usable: () => l.write() };
+    },
+  },
+  {
+    name: "RwLock.upgradableRead",
+    scene() {
+      const l = new threads.RwLock(null);
+      const held = l.tryWrite() as { release(): void };
+      return { call: (o) => l.upgradableRead(o), unblock: () => held.release(), usable: () => l.write() };
+    },
+  },
+  {
+    name: "Semaphore.acquire",
+    scene() {
+      const s = new threads.Semaphore(1);
+      const held = s.tryAcquire() as { release(): void };
+      return { call: (o) => s.acquire(1, o), unblock: () => held.release(), usable: () => s.acquire() };
+    },
+  },
+  {
+    name: "Barrier.wait",
+    scene() {
+      const b = new threads.Barrier(2);
+      let other: Promise<unknown> = Promise.resolve();
+      return {
+        call: (o) => b.wait(o),
+        unblock: () => {
+          other = b.wait();
+        },
+        usable: async () => {
+          await other;
+          return Promise.all([b.wait(), b.wait()]);
+        },
+      };
+    },
+  },
+  {
+    name: "OnceLock.wait",
+    scene() {
+      const cell = new threads.OnceLock(); // a bare done-once flag
+      return {
+        call: (o) => cell.wait(o),
+        unblock: () => cell.getOrInitSync(() => {}),
+        usable: () => cell.wait(),
+      };
+    },
+  },
+];
+
+/** Awaits `pending` (a real wait: threads waiters poll), then releases what it got, if anything. */
+async function settleThreads(pending: Promise<unknown>): Promise<void> {
+  const value = await pending;
+  for (const item of Array.isArray(value) ? value : [value]) {
+    if (item !== null && typeof item === "object" && "release" in item) (item as { release(): void }).release();
+  }
+}
+
+describe("finding 12 (threads): threads methods read each option once", () => {
+  for (const c of threadsCases) {
+    it(`threads ${c.name} reads each option once`, async () => {
+      const { call, unblock, usable } = c.scene();
+      const { options, reads } = twoFacedOptions();
+      const pending = attempt(() => call(options));
+      unblock();
+      await settleThreads(pending);
+      expect(reads.signal).toBe(1);
+      expect(reads.timeout).toBeLessThanOrEqual(1);
+      expect(reads.ignorePoison).toBeLessThanOrEqual(1);
+      await settleThreads(usable());
+    });
+  }
+
+  it("threads constructors and blocking methods read each option once", () => {
+    let poisonReads = 0;
+    let nameReads = 0;
+    const ctor = {
+      get poison() {
+        return ++poisonReads === 1 ? false : "garbage";
+      },
+      get name() {
+        return ++nameReads === 1 ? "shared" : 42;
+      },
+    };
+    const m = new threads.Mutex(null, ctor as unknown as { poison: boolean; name: string });
+    expect([poisonReads, nameReads, m.name]).toEqual([1, 1, "shared"]);
+    let timeoutReads = 0;
+    const sync = {
+      get timeout() {
+        return ++timeoutReads === 1 ? 1_000 : Number.NaN;
+      },
+    };
+    m.lockSync(sync).release();
+    expect(timeoutReads).toBe(1);
   });
 });
