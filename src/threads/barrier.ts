@@ -1,4 +1,4 @@
-import { checkInteger, describe } from "../internal/validate.js";
+import { checkInteger, describe, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
 import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
@@ -123,6 +123,7 @@ export class Barrier {
    * without arriving), `TypeError` / `RangeError` for bad options.
    */
   async wait(options?: AcquireOptions): Promise<BarrierWaitResult> {
+    options = readAcquireOptions(options);
     const early = precheck(options);
     if (early !== undefined) return early;
     const word = this.#word;
@@ -166,6 +167,7 @@ export class Barrier {
    * arrival taken back, see the class docs).
    */
   waitSync(options?: { timeout?: number | undefined }): BarrierWaitResult {
+    options = readTimeoutOptions(options);
     checkSyncOptions(options);
     assertCanBlock("Barrier.waitSync");
     const word = this.#word;

@@ -1,5 +1,5 @@
 import { UseAfterReleaseError } from "../errors.js";
-import { checkFunction, describe } from "../internal/validate.js";
+import { checkFunction, describe, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
 import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { isMutexGuard, type Mutex, type MutexGuard, mutexOfGuard } from "./mutex.js";
@@ -135,6 +135,7 @@ export class Condvar {
    * the caller holds nothing. `TypeError` / `RangeError` for bad arguments (then `guard` is untouched).
    */
   async wait<T>(guard: MutexGuard<T>, options?: AcquireOptions): Promise<MutexGuard<T>> {
+    options = readAcquireOptions(options);
     const { guard: next, timedOut } = await this.#wait(guard, options, "wait");
     if (timedOut) {
       next.release();
@@ -175,6 +176,7 @@ export class Condvar {
     condition: (value: GuardValue<T>) => boolean,
     options?: AcquireOptions,
   ): Promise<MutexGuard<T>> {
+    options = readAcquireOptions(options);
     checkLockOptions(options);
     guardedMutex(guard, "waitWhile");
     checkFunction("condition", condition);
@@ -211,6 +213,7 @@ export class Condvar {
    * `TimeoutError` (after re-acquiring and releasing), `PoisonError`, `UseAfterReleaseError`.
    */
   waitSync<T>(guard: MutexGuard<T>, options?: { timeout?: number | undefined }): MutexGuard<T> {
+    options = readTimeoutOptions(options);
     checkSyncOptions(options);
     const { guard: next, timedOut } = this.#waitSync(guard, options?.timeout, "waitSync");
     if (timedOut) {
@@ -249,6 +252,7 @@ export class Condvar {
     condition: (value: GuardValue<T>) => boolean,
     options?: { timeout?: number | undefined },
   ): MutexGuard<T> {
+    options = readTimeoutOptions(options);
     checkSyncOptions(options);
     guardedMutex(guard, "waitWhileSync");
     checkFunction("condition", condition);

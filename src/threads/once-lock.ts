@@ -1,4 +1,4 @@
-import { checkFunction } from "../internal/validate.js";
+import { checkFunction, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
@@ -129,6 +129,7 @@ export class OnceLock<T = null> {
     init: (value: GuardValue<T>) => GuardValue<T> | undefined | void | PromiseLike<GuardValue<T> | undefined | void>,
     options?: AcquireOptions,
   ): Promise<GuardValue<T>> {
+    options = readAcquireOptions(options);
     checkFunction("init", init);
     const early = precheck(options);
     if (early !== undefined) return early;
@@ -160,6 +161,7 @@ export class OnceLock<T = null> {
    * `TimeoutError`, what `init` threw.
    */
   getOrInitSync(init: OnceInit<T>, options?: { timeout?: number | undefined }): GuardValue<T> {
+    options = readTimeoutOptions(options);
     assertCanBlock("OnceLock.getOrInitSync");
     checkFunction("init", init);
     checkSyncOptions(options);
@@ -186,6 +188,7 @@ export class OnceLock<T = null> {
    * ```
    */
   async wait(options?: AcquireOptions): Promise<GuardValue<T>> {
+    options = readAcquireOptions(options);
     const early = precheck(options);
     if (early !== undefined) return early;
     const word = this.#word;
@@ -214,6 +217,7 @@ export class OnceLock<T = null> {
    * ```
    */
   waitSync(options?: { timeout?: number | undefined }): GuardValue<T> {
+    options = readTimeoutOptions(options);
     assertCanBlock("OnceLock.waitSync");
     checkSyncOptions(options);
     const word = this.#word;
