@@ -167,7 +167,15 @@ interface Settings {
   trace: boolean;
 }
 
-const LOCK_KINDS = new Set(["Mutex", "RwLock", "Semaphore", "KeyedMutex"]);
+const LOCK_KINDS = new Set([
+  "Mutex",
+  "RwLock",
+  "Semaphore",
+  "KeyedMutex",
+  "DistributedMutex",
+  "DistributedRwLock",
+  "DistributedSemaphore",
+]);
 const WITH_OPS = new Set<AsyncOp>(["withLock", "withRead", "withWrite", "withPermit"]);
 const ACQUIRE_OPS = new Set<AsyncOp>(["lock", "read", "write", "upgradableRead", "upgrade", "acquire", "lockMany"]);
 const VIEW_GUARDS = new Set([
