@@ -541,7 +541,9 @@ function reportLongWait(wait: Wait): void {
   }));
   const holderText =
     holders.length === 0
-      ? "no holder right now (it waits behind other waiters)"
+      ? kindOf(wait.res.target).startsWith("Distributed")
+        ? "no holder in this process (another process holds the lock, or this wait is behind other waiters)"
+        : "no holder right now (it waits behind other waiters)"
       : holders.map((h, i) => `holder ${i + 1}, holding for ${h.heldMs} ms, acquired at:\n${h.stack}`).join("\n");
   const report: LongWaitReport = {
     message: `Long wait: waiting for ${wait.res.name} for ${waitedMs} ms (longWait: ${s.longWait} ms). Waiting at:\n${formatSite(wait.site)}\n${holderText}`,

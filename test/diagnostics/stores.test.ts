@@ -53,7 +53,8 @@ interface Lock {
  * that does not; releases and leaves wake the name's waiters.
  */
 class MemoryBackend implements StoreBackend {
-  #handlers: WakeHandlers | undefined;
+  /** One per store over this backend (two stores over one backend: two processes). */
+  readonly #handlers: WakeHandlers[] = [];
   #seq = 0n;
   readonly locks = new Map<string, Lock>();
   leaves = 0;
@@ -61,7 +62,7 @@ class MemoryBackend implements StoreBackend {
 
   async ready(): Promise<void> {}
   subscribe(handlers: WakeHandlers): void {
-    this.#handlers = handlers;
+    this.#handlers.push(handlers);
   }
   async close(): Promise<void> {}
 
@@ -132,7 +133,7 @@ class MemoryBackend implements StoreBackend {
     if (value !== undefined) lock.value = value;
     lock.entries.splice(at, 1);
     this.#grantPass(lock);
-    this.#handlers?.onWake(lease.name);
+    for (const h of this.#handlers) h.onWake(lease.name);
     return true;
   }
 
@@ -146,7 +147,7 @@ class MemoryBackend implements StoreBackend {
     if (lock === undefined) return;
     lock.entries = lock.entries.filter((e) => e.id !== id);
     this.#grantPass(lock);
-    this.#handlers?.onWake(name);
+    for (const h of this.#handlers) h.onWake(name);
   }
 }
 
@@ -157,8 +158,8 @@ class MemoryStore extends Store {
 }
 
 const stores: Store[] = [];
-function openStore(): MemoryStore {
-  const store = new MemoryStore();
+function openStore(backend?: MemoryBackend): MemoryStore {
+  const store = new MemoryStore(backend);
   stores.push(store);
   return store;
 }
@@ -329,6 +330,20 @@ describe("distributed locks: long waits", () => {
     await holder.release();
     await (await waiter).release();
     expect(reports).toHaveLength(1);
+  });
+
+  it("a holder in another process is not known here, and the report says so", async () => {
+    const reports: LongWaitReport[] = [];
+    enableDiagnostics({ longWait: 30, onLongWait: (r) => reports.push(r) });
+    const other = openStore(); // another process, on the same store
+    const here = openStore(other.backend);
+    const holder = await other.mutex("orders", { initial: 0 }).lock();
+    const waiter = here.mutex("orders", { initial: 0 }).lock();
+    await until(() => reports.length > 0, "a long-wait report");
+    expect(reports[0]?.holders).toEqual([]);
+    expect(reports[0]?.message).toContain("no holder in this process (another process holds the lock");
+    await holder.release();
+    await (await waiter).release();
   });
 });
 
