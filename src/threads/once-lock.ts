@@ -49,7 +49,7 @@ export class OnceLock<T = null> {
   readonly #data: DataBinding<GuardValue<T>>;
 
   /**
-   * @param data - the storage (as for `Mutex`); `null` or nothing (`new OnceLock()`) for a bare "done
+   * @param args - the storage (as for `Mutex`); `null` or nothing (`new OnceLock()`) for a bare "done
    *   once" flag.
    * @throws TypeError when `data` cannot be shared.
    */

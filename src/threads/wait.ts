@@ -105,7 +105,7 @@ export function assertCanBlock(method: string): void {
 
 /**
  * Throws unless `value` (named `name`) is `undefined` or a finite number of milliseconds ≥ 0. Any
- * finite timeout works here (SPEC §1: 30 days must work): waits never hand a timeout to a timer, they
+ * finite timeout works here (30 days must work): waits never hand a timeout to a timer, they
  * park at most one poll period at a time against a deadline, so there is no 2^31 − 1 ms timer limit.
  */
 export function checkTimeout(value: unknown, name = "timeout"): void {
