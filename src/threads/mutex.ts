@@ -104,7 +104,7 @@ let unlockMutex: <T>(mutex: Mutex<T>, word: Int32Array, value: GuardValue<T>) =>
  * guard.value[0]++;
  * ```
  *
- * **Fairness** (across threads, SPEC §4): not FIFO. A running thread may re-take a free lock (no lock
+ * **Fairness** (across threads): not FIFO. A running thread may re-take a free lock (no lock
  * convoy), but a waiter that has waited about a millisecond gets the lock handed to it on the next
  * release, so no waiter starves.
  *
@@ -374,7 +374,7 @@ export class Mutex<T = null> {
     const ignorePoison = options?.ignorePoison === true;
     const table = this.#table;
     if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError(this.#name, "lockSync");
-    // An untimed blocking wait by the holder's own thread would hang forever (SPEC §7): refuse it. A
+    // An untimed blocking wait by the holder's own thread would hang forever: refuse it. A
     // timed one still ends with its TimeoutError.
     const seen = Atomics.load(word, 0);
     if (options?.timeout === undefined && (seen & raw.STATE_MASK) !== raw.UNLOCKED && raw.ownerOf(seen) === ownerId) {

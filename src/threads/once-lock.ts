@@ -54,7 +54,7 @@ export class OnceLock<T = null> {
   readonly #name: string;
 
   /**
-   * @param data - the storage (as for `Mutex`); `null` or nothing (`new OnceLock()`) for a bare "done
+   * @param args - the storage (as for `Mutex`); `null` or nothing (`new OnceLock()`) for a bare "done
    *   once" flag.
    * @param options - `name`: the once-lock's name in errors (default `OnceLock#n`).
    * @throws TypeError when `data` cannot be shared, or `options` has the wrong type.

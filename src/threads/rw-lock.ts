@@ -158,7 +158,7 @@ export class RwLock<T = null> {
   }
 
   /**
-   * SPEC §7: an untimed blocking acquire that waits for this very thread would hang forever (a timed
+   * Self-deadlock: an untimed blocking acquire that waits for this very thread would hang forever (a timed
    * one still ends with its TimeoutError). `exclusive` (a write) also waits for this thread's own read
    * shares.
    */
