@@ -13,6 +13,8 @@ export interface GateData {
 export type Recipe =
   /** Returns `value[0]`. */
   | { readonly fn: "get" }
+  /** Returns the `permits` of the `SemaphorePermit` it is given (a `withPermit` callback). */
+  | { readonly fn: "permits" }
   /** Sets `value[0] = to` and returns `to`. */
   | { readonly fn: "set"; readonly to: number }
   /** Adds `by` to `value[0]` (a read-modify-write) and returns the new value. */
@@ -76,6 +78,7 @@ type Cell = { [index: number]: number } | number | undefined;
  * worker's `*Sync` method), so it cannot await and waits for gates by blocking.
  */
 export function build(recipe: Recipe, blocking: boolean): (value?: Cell) => unknown {
+  if (recipe.fn === "permits") return (permit) => (permit as unknown as { permits: number }).permits;
   const fn = buildOnValue(recipe, blocking);
   // A `with*` callback gets a guard: the recipe acts on its value.
   return (arg) => fn(isGuard(arg) ? arg.value : arg);
@@ -87,6 +90,8 @@ function isGuard(x: unknown): x is { value: Cell } {
 
 function buildOnValue(recipe: Recipe, blocking: boolean): (value?: Cell) => unknown {
   switch (recipe.fn) {
+    case "permits":
+      throw new Error("unreachable");
     case "get":
       return (value) => (value as Int32Array)[0];
     case "set":
