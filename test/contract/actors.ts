@@ -47,9 +47,9 @@ export interface Scope {
   /** `count` distinct actors (for threads-blocking: distinct worker threads, reused between tests). */
   actors(count: number): Promise<Actor[]>;
   /**
-   * Reports whether `promise` settles: in this thread, after flushing microtasks (deterministic); for a
-   * worker, after waiting a little (a pending report can only be wrong the other way: a call that would
-   * settle later, never one that settled).
+   * Reports whether `promise` settles: in-process, after flushing microtasks (deterministic); for
+   * threads, after waiting a little longer than one park poll (a pending report can only be wrong the
+   * other way: a call that would settle later, never one that settled).
    */
   settle<T>(promise: Promise<T>): Promise<PollResult<T>>;
 }
@@ -255,13 +255,33 @@ class WorkerRef implements Ref {
 // ---------------------------------------------------------------------------------------------
 // Scopes
 
+/** How long a threads call must stay unsettled to count as pending: more than one 50 ms park poll. */
+const PENDING_MS = 60;
+
+/** Settles by flushing microtasks, then (threads) waiting {@link PENDING_MS} unless it settles first. */
+async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<PollResult<T>> {
+  const first = await poll(promise);
+  if (first.state !== "pending" || ms === 0) return first;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return poll(promise);
+}
+
 const localScope = (name: "lockbox" | "threads-async"): Scope => ({
   name,
   blocking: false,
   async actors(count) {
     return Array.from({ length: count }, (_, i) => localActor(`${name} task ${i}`));
   },
-  settle: poll,
+  // In-process waiters are woken by promises: a microtask flush is exact. Threads waiters, even in
+  // this thread, are woken by Atomics.waitAsync or their 50 ms poll, which a flush does not cover.
+  settle: (promise) => settleWithin(promise, name === "lockbox" ? 0 : PENDING_MS),
 });
 
 /** The in-process `lockbox` primitives, actors are tasks in this thread. */
@@ -277,9 +297,6 @@ async function startActor(index: number): Promise<WorkerActor> {
   await actor.ready;
   return actor;
 }
-
-/** How long a worker's call must stay unanswered to count as pending. */
-const PENDING_MS = 60;
 
 /**
  * `lockbox/threads` primitives through their blocking twins, each actor a worker thread. Workers are
@@ -310,12 +327,7 @@ export const threadsBlocking: Scope = {
     await Promise.all(actors.map((actor) => actor.request("drop", {})));
     return actors;
   },
-  async settle(promise) {
-    const first = await poll(promise);
-    if (first.state !== "pending") return first;
-    await Promise.race([promise.catch(() => {}), new Promise((resolve) => setTimeout(resolve, PENDING_MS))]);
-    return poll(promise);
-  },
+  settle: (promise) => settleWithin(promise, PENDING_MS),
 };
 
 /** Terminates the workers of {@link threadsBlocking} (`afterAll`). */

@@ -1,13 +1,9 @@
-import { afterAll } from "vitest";
+// The threads-blocking scope (workers) of this suite runs in threads-blocking.test.ts, which shares its workers.
 import { Barrier as LocalBarrier } from "../../src/sync/barrier.js";
 import { Barrier as ThreadsBarrier } from "../../src/threads/index.js";
-import { inProcess, stopWorkers, threadsAsync, threadsBlocking } from "./actors.js";
+import { inProcess, threadsAsync } from "./actors.js";
 import { runBarrierContract } from "./barrier.contract.js";
+import * as params from "./params.js";
 
-afterAll(stopWorkers);
-
-runBarrierContract(inProcess, (parties) => new LocalBarrier(parties), { maxParties: 2 ** 31 - 1 });
-runBarrierContract(threadsAsync, (parties) => new ThreadsBarrier(parties), { maxParties: ThreadsBarrier.MAX_PARTIES });
-runBarrierContract(threadsBlocking, (parties) => new ThreadsBarrier(parties), {
-  maxParties: ThreadsBarrier.MAX_PARTIES,
-});
+runBarrierContract(inProcess, (parties) => new LocalBarrier(parties), params.barrier.lockbox);
+runBarrierContract(threadsAsync, (parties) => new ThreadsBarrier(parties), params.barrier.threads);

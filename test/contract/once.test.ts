@@ -1,13 +1,11 @@
-import { afterAll } from "vitest";
+// The threads-blocking scope (workers) of this suite runs in threads-blocking.test.ts, which shares its workers.
 import { OnceCell } from "../../src/sync/once-cell.js";
 import { OnceLock } from "../../src/threads/index.js";
-import { inProcess, stopWorkers, threadsAsync, threadsBlocking } from "./actors.js";
+import { inProcess, threadsAsync } from "./actors.js";
 import { runOnceContract } from "./once.contract.js";
-
-afterAll(stopWorkers);
+import * as params from "./params.js";
 
 const lock = () => new OnceLock(new Int32Array(new SharedArrayBuffer(4)));
 
-runOnceContract(inProcess, () => new OnceCell<number>(), { hasSet: true, hasWait: false });
-runOnceContract(threadsAsync, lock, { hasSet: false, hasWait: true });
-runOnceContract(threadsBlocking, lock, { hasSet: false, hasWait: true });
+runOnceContract(inProcess, () => new OnceCell<number>(), params.once.lockbox);
+runOnceContract(threadsAsync, lock, params.once.threads);

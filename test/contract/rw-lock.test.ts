@@ -1,7 +1,8 @@
-import { afterAll } from "vitest";
+// The threads-blocking scope (workers) of this suite runs in threads-blocking.test.ts, which shares its workers.
 import { RwLock as LocalRwLock } from "../../src/sync/rw-lock.js";
 import { RwLock as ThreadsRwLock } from "../../src/threads/index.js";
-import { inProcess, stopWorkers, threadsAsync, threadsBlocking } from "./actors.js";
+import { inProcess, threadsAsync } from "./actors.js";
+import * as params from "./params.js";
 import { runRwLockContract } from "./rw-lock.contract.js";
 
 const data = (initial: number) => Int32Array.of(initial);
@@ -11,14 +12,9 @@ const shared = (initial: number) => {
   return array;
 };
 
-afterAll(stopWorkers);
-
-runRwLockContract(inProcess, (initial, options) => new LocalRwLock(data(initial), options), {
-  poisonByDefault: false,
-});
-runRwLockContract(threadsAsync, (initial, options) => new ThreadsRwLock(shared(initial), options), {
-  poisonByDefault: true,
-});
-runRwLockContract(threadsBlocking, (initial, options) => new ThreadsRwLock(shared(initial), options), {
-  poisonByDefault: true,
-});
+runRwLockContract(inProcess, (initial, options) => new LocalRwLock(data(initial), options), params.rwLock.lockbox);
+runRwLockContract(
+  threadsAsync,
+  (initial, options) => new ThreadsRwLock(shared(initial), options),
+  params.rwLock.threads,
+);

@@ -1,20 +1,9 @@
-import { afterAll } from "vitest";
+// The threads-blocking scope (workers) of this suite runs in threads-blocking.test.ts, which shares its workers.
 import { Semaphore as LocalSemaphore } from "../../src/sync/semaphore.js";
 import { Semaphore as ThreadsSemaphore } from "../../src/threads/index.js";
-import { inProcess, stopWorkers, threadsAsync, threadsBlocking } from "./actors.js";
+import { inProcess, threadsAsync } from "./actors.js";
+import * as params from "./params.js";
 import { runSemaphoreContract } from "./semaphore.contract.js";
 
-afterAll(stopWorkers);
-
-runSemaphoreContract(inProcess, (permits) => new LocalSemaphore(permits), {
-  largeRequestBlocksLater: true,
-  forgetAfterRelease: "throws",
-});
-runSemaphoreContract(threadsAsync, (permits) => new ThreadsSemaphore(permits), {
-  largeRequestBlocksLater: false,
-  forgetAfterRelease: "ignored",
-});
-runSemaphoreContract(threadsBlocking, (permits) => new ThreadsSemaphore(permits), {
-  largeRequestBlocksLater: false,
-  forgetAfterRelease: "ignored",
-});
+runSemaphoreContract(inProcess, (permits) => new LocalSemaphore(permits), params.semaphore.lockbox);
+runSemaphoreContract(threadsAsync, (permits) => new ThreadsSemaphore(permits), params.semaphore.threads);
