@@ -60,10 +60,15 @@ const redis: Service = {
       enableOfflineQueue: false,
       retryStrategy: () => null,
     });
-    client.on("error", () => {}); // the rejection below carries it
+    let cause: unknown; // ioredis reports why in an "error" event, and rejects with "Connection is closed."
+    client.on("error", (error) => {
+      cause ??= error;
+    });
     try {
       await client.connect();
       await client.ping();
+    } catch (error) {
+      throw cause ?? error;
     } finally {
       client.disconnect();
     }
@@ -362,7 +367,7 @@ function whereNext(): void {
       print(i === 0 ? `  ${style.bold(label.padEnd(10))}${line.slice(first.length)}` : line);
     }
   };
-  item("README", "README.md: install, every primitive, guarantees and limits, performance.");
+  item("README", "README.md: install, each primitive, what is guaranteed and what is not, performance.");
   for (const [i, doc] of docs.entries()) item(i === 0 ? "docs" : "", doc);
   item("examples", `Run any stop alone: npx tsx examples/<file>.ts. Not in the tour: ${more.join(", ")}.`);
   item("API docs", "npm run docs, then open docs/api/index.html; the same TSDoc shows in your editor on hover.");
@@ -384,7 +389,8 @@ for (const [index, stop] of stops.entries()) {
   if (keys !== undefined && index > 0) {
     const next = stops[index]!;
     const prompt = `Enter: stop ${index + 1}/${stops.length}, ${next.scope} · q: quit `;
-    write(style.dim(`${prompt}${"─".repeat(Math.max(0, width - prompt.length - 1))} `));
+    // Room is left at the end of the line for the q a reader may type.
+    write(style.dim(`${prompt}${"─".repeat(Math.max(0, width - prompt.length - 4))} `));
     const answer = await keys.next();
     if (answer?.trim().toLowerCase() === "q") break;
   }
