@@ -4,8 +4,8 @@
  * example from this folder (the same files the README links and the tests run), and says what
  * happened and why.
  *
- * On a terminal it waits for Enter between stops (q then Enter quits); `--all`, or a stdin that is not
- * a terminal, runs every stop without waiting. Colour only on a terminal that supports it (NO_COLOR
+ * On a terminal it waits for Enter between stops (q then Enter quits); `--all`, or a stdin or stdout
+ * that is not a terminal (a pipe, a file, CI), runs every stop without waiting. Colour only on a terminal that supports it (NO_COLOR
  * turns it off); every line fits in 80 columns (or the terminal's width, if narrower).
  *
  * Run: npm start            (or: npm start -- --all, npx tsx examples/showcase.ts --all)
@@ -178,7 +178,8 @@ const rootPath = root.endsWith("/") ? root.slice(0, -1) : root;
 function usage(): string {
   return [
     "Usage: npm start [-- --all]   (or: npx tsx examples/showcase.ts [--all])",
-    "  --all    run every stop without waiting for Enter (also when stdin is not a terminal)",
+    "  --all    run every stop without waiting for Enter (the default when",
+    "           stdin or stdout is not a terminal)",
     "  --help   show this",
     "NO_COLOR=1 turns colour off; REDIS_URL and LOCKBOX_PG_URL pick the servers.",
   ].join("\n");
@@ -197,10 +198,16 @@ for (const arg of args) {
 }
 
 const out = process.stdout;
+// `npm start -- --all | head` closes the pipe early: stop quietly, as other command-line tools do.
+out.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(0);
+});
 const write = out.write.bind(out);
 const style = makeStyle(useColour(out, process.env));
 const width = layoutWidth(out);
-const interactive = !args.includes("--all") && process.stdin.isTTY === true;
+/** Paced only when a person is there to press Enter and read: stdin and stdout both a terminal. */
+const interactive = !args.includes("--all") && process.stdin.isTTY === true && out.isTTY === true;
 
 function print(line = ""): void {
   write(`${line}\n`);

@@ -233,11 +233,15 @@ describe("npm start piped (stdin not a terminal)", () => {
     TEST_TIMEOUT_MS,
   );
 
-  it("rejects an unknown argument, naming the accepted ones", async () => {
+  it("rejects an unknown argument, naming the accepted ones, with a usage that fits", async () => {
     const failed = await run(process.execPath, ["--import", "tsx", "examples/showcase.ts", "--fast"], {
       cwd: root,
     }).catch((error: { code: number; stderr: string }) => error);
     expect(failed).toMatchObject({ code: 2 });
     expect((failed as { stderr: string }).stderr).toContain('unknown argument "--fast"; accepted: --all, --help');
+    // The usage that follows fits the 80 columns as well.
+    const stderr = (failed as { stderr: string }).stderr;
+    expect(stderr).toContain("--all    run every stop without waiting");
+    for (const line of lines(stderr)) expect(visibleWidth(line), line).toBeLessThanOrEqual(80);
   });
 });
