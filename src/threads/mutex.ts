@@ -1,7 +1,13 @@
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
+import {
+  checkFunction,
+  checkOptionalBoolean,
+  checkOptionsObject,
+  readLockOptions,
+  readSyncLockOptions,
+} from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { poisonError, releasedError } from "./guard.js";
@@ -111,7 +117,7 @@ let unlockMutex: <T>(mutex: Mutex<T>, value: GuardValue<T>) => void;
  * guard.value[0]++;
  * ```
  *
- * **Fairness** (across threads, SPEC §4): not FIFO. A running thread may re-take a free lock (no lock
+ * **Fairness** (across threads): not FIFO. A running thread may re-take a free lock (no lock
  * convoy), but a waiter that has waited about a millisecond gets the lock handed to it on the next
  * release, so no waiter starves.
  *
@@ -195,7 +201,8 @@ export class Mutex<T = null> {
       return;
     }
     checkOptionsObject("options", options);
-    checkOptionalBoolean("poison", options?.poison);
+    const poison = options?.poison;
+    checkOptionalBoolean("poison", poison);
     this.#name = threadsName("Mutex", options, ownerId);
     this.#data = bindData(data);
     this.#closing = data instanceof JsonCell ? this.#data : undefined;
@@ -203,7 +210,7 @@ export class Mutex<T = null> {
     const { word, table, parts } = createDataLock(raw.MUTEX_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
-    this.#poisonOnError = options?.poison !== false;
+    this.#poisonOnError = poison !== false;
     this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError, name: this.#name };
   }
 
@@ -280,6 +287,11 @@ export class Mutex<T = null> {
    * the lock), `TypeError` / `RangeError` for bad options.
    */
   lock(options?: LockOptions): Promise<MutexGuard<T>> {
+    try {
+      options = readLockOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (options !== undefined) {
       const early = precheck(options);
       if (early !== undefined) return early;
@@ -300,7 +312,7 @@ export class Mutex<T = null> {
 
   #lockSlow(options: LockOptions | undefined): Promise<MutexGuard<T>> {
     const ignorePoison = options?.ignorePoison === true;
-    if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) return Promise.reject(poisonError("Mutex", "lock"));
+    if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) return Promise.reject(poisonError(this.#name, "lock"));
     // Queue behind this thread's other waiters (timeout and abort are the core's: the waiter leaves
     // the queue at once). The head gets the word from a local release, or from the competitor.
     const queued = this.#local.acquire(1, ignorePoison ? IGNORE_POISON : 0, options) as Promise<MutexGuard<T>>;
@@ -312,7 +324,7 @@ export class Mutex<T = null> {
   /** The local queue, with the threads timeout message and a competitor that stops when it empties. */
   #newQueue(): BatchSemaphore {
     const local = new BatchSemaphore(0, (tag) => this.#onGrant(tag));
-    local.timeoutError = (timeout) => timeoutError("Mutex.lock()", timeout);
+    local.timeoutError = (timeout) => timeoutError("Mutex.lock()", timeout, this.#name);
     local.onCancel = () => {
       if (local.waiters === 0) this.#kick?.(KICKED);
     };
@@ -383,7 +395,7 @@ export class Mutex<T = null> {
 
   /** Builds a queued waiter's guard once it is granted the word (throws to fail just that waiter). */
   #onGrant(tag: number): MutexGuard<T> {
-    if ((tag & IGNORE_POISON) === 0 && raw.isPoisoned(A, this.#word, 0)) throw poisonError("Mutex", "lock");
+    if ((tag & IGNORE_POISON) === 0 && raw.isPoisoned(A, this.#word, 0)) throw poisonError(this.#name, "lock");
     const closing = this.#closing;
     return new MutexGuard<T>(
       GUARD_TOKEN,
@@ -428,6 +440,7 @@ export class Mutex<T = null> {
    * `docs/debugging.md`); with a `timeout`, a re-acquire by the holder ends with `TimeoutError`.
    */
   lockSync(options?: SyncLockOptions): MutexGuard<T> {
+    options = readSyncLockOptions(options);
     // Fast path, small enough to inline: no options, blocking known to be allowed, the word is 0.
     if (options === undefined && blockingAllowed === true && Atomics.compareExchange(this.#word, 0, 0, MINE) === 0) {
       this.#took();
@@ -452,8 +465,8 @@ export class Mutex<T = null> {
     }
     const ignorePoison = options?.ignorePoison === true;
     const table = this.#table;
-    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lockSync");
-    // An untimed blocking wait by the holder's own thread would hang forever (SPEC §7): refuse it. A
+    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError(this.#name, "lockSync");
+    // An untimed blocking wait by the holder's own thread would hang forever: refuse it. A
     // timed one still ends with its TimeoutError.
     const seen = Atomics.load(word, 0);
     if (options?.timeout === undefined && (seen & raw.STATE_MASK) !== raw.UNLOCKED && raw.ownerOf(seen) === ownerId) {
@@ -471,7 +484,7 @@ export class Mutex<T = null> {
       const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
       if (time <= 0) {
         raw.abandonLock(A, word, 0);
-        throw timeoutError("Mutex.lockSync()", timeout);
+        throw timeoutError("Mutex.lockSync()", timeout, this.#name);
       }
       recordWait(waiter, Atomics.wait(word, 0, waiter.expected, time));
       if (timeout === undefined) {
@@ -578,7 +591,7 @@ export class Mutex<T = null> {
   #acquired(ignorePoison: boolean, method: string): MutexGuard<T> {
     if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) {
       this.#unlockHeld();
-      throw poisonError("Mutex", method);
+      throw poisonError(this.#name, method);
     }
     return this.#guard();
   }
