@@ -277,6 +277,7 @@ export function selfDeadlock(lockName: string, method: string, how = "exclusivel
  * every thread calls the primitive by the same name.
  */
 export function threadsName(kind: string, options: { name?: string | undefined } | undefined, ownerId: number): string {
-  const name = nameFor(kind, options);
-  return options?.name !== undefined || ownerId === 1 ? name : `${name}@thread${ownerId - 1}`;
+  const given = options?.name; // read once (a getter must not answer twice)
+  const name = nameFor(kind, given === undefined ? undefined : { name: given });
+  return given !== undefined || ownerId === 1 ? name : `${name}@thread${ownerId - 1}`;
 }
