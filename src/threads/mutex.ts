@@ -16,8 +16,9 @@ import { JsonCell } from "./json.js";
 import { hold, parkedWaiters, release } from "./keep-alive.js";
 import { adoptTable, ownerId } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
+import type { Step } from "./raw/drive.js";
 import * as raw from "./raw/raw-mutex.js";
-import { ASYNC_SPIN_LIMIT, newWaiter, parkTime, type RawWaiter, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
+import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
 import {
   assertCanBlock,
@@ -146,6 +147,12 @@ export class Mutex<T = null> {
   readonly #poisonOnError: boolean;
   /** The last pending hand-off `tryLock` saw (see raw-mutex `revertOrphanedHandoff`). */
   readonly #sighting: raw.HandoffSighting = { word: 0, since: 0 };
+  /** `lockSync`'s wait step (raw.lockStepper), made by the first `lockSync` that has to wait. */
+  #syncStep: Step | undefined = undefined;
+  /** `lockSync`'s after-park hook ({@link #wokeSync}), made once. */
+  #syncWoke: (() => void) | undefined = undefined;
+  /** The waits-for entry of the running untimed `lockSync`, from its first wake-up on. */
+  #blocking: BlockingWait | undefined = undefined;
   readonly #name: string;
 
   /**
@@ -472,35 +479,43 @@ export class Mutex<T = null> {
     if (options?.timeout === undefined && (seen & raw.STATE_MASK) !== raw.UNLOCKED && raw.ownerOf(seen) === ownerId) {
       throw selfDeadlock(this.#name, "Mutex.lockSync()");
     }
-    // The driveSync loop, inlined (no closures per acquire), and without a clock reading per park when
-    // there is no timeout (performance.now() costs ~100 ns in Node 20). No raw.tryLock first: the first
-    // lockStep is the same attempt (take a free word, reap a dead owner's), made by a load before any swap.
-    const waiter = newWaiter();
+    // The shared blocking driver (raw/drive.ts, the loop the model checker runs) with this mutex's
+    // step and after-park hook, each made once per instance (no closure per acquire). No raw.tryLock
+    // first: the first lockStep is the same attempt (take a free word, reap a dead owner's), made by a
+    // load before any swap. No clock reading per park when there is no timeout.
     const timeout = options?.timeout;
-    const deadline = deadlineOf(timeout);
+    this.#blocking = undefined;
+    const step = (this.#syncStep ??= raw.lockStepper(A, word, 0, ownerId, table, now));
     // An untimed wait is published in the waits-for table from its first wake-up on (waits-for.ts).
-    let blocking: BlockingWait | undefined;
-    while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
-      const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
-      if (time <= 0) {
-        raw.abandonLock(A, word, 0);
-        throw timeoutError("Mutex.lockSync()", timeout, this.#name);
-      }
-      recordWait(waiter, Atomics.wait(word, 0, waiter.expected, time));
-      if (timeout === undefined) {
-        const holder = raw.ownerOf(Atomics.load(word, 0));
-        blocking ??= beginWait(this.#name, holder, ownerId);
-        const deadlock = blocking === undefined ? undefined : wakeWait(blocking, holder, now());
-        if (deadlock !== undefined) {
-          raw.abandonLock(A, word, 0);
-          endWait(blocking as BlockingWait);
-          throw deadlock;
-        }
-      }
+    const woke = timeout === undefined ? (this.#syncWoke ??= () => this.#wokeSync()) : undefined;
+    if (!raw.lockWait(A, word, 0, step, newWaiter(), deadlineOf(timeout), now, woke)) {
+      throw timeoutError("Mutex.lockSync()", timeout, this.#name);
     }
-    if (blocking !== undefined) endWait(blocking);
+    const blocking = this.#blocking;
+    if (blocking !== undefined) {
+      this.#blocking = undefined;
+      endWait(blocking);
+    }
     this.#took();
     return this.#acquired(ignorePoison, "lockSync");
+  }
+
+  /**
+   * After each park of an untimed `lockSync`: publishes the wait in the waits-for table and throws
+   * `DeadlockError` (lock wait abandoned) when it closes a cycle. Its state is `#blocking`: a
+   * `lockSync` blocks its thread, so at most one runs per instance.
+   */
+  #wokeSync(): void {
+    const word = this.#word;
+    const holder = raw.ownerOf(Atomics.load(word, 0));
+    const blocking = (this.#blocking ??= beginWait(this.#name, holder, ownerId));
+    const deadlock = blocking === undefined ? undefined : wakeWait(blocking, holder, now());
+    if (deadlock !== undefined) {
+      raw.abandonLock(A, word, 0);
+      this.#blocking = undefined;
+      endWait(blocking as BlockingWait);
+      throw deadlock;
+    }
   }
 
   /**

@@ -22,7 +22,7 @@ import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-semaphore.js";
 import { newWaiter } from "./raw/waiter.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, now, PARK, precheck, timeoutError } from "./wait.js";
 import { threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.Semaphore";
@@ -183,15 +183,9 @@ export class Semaphore {
       word,
       waiter,
       () => {
-        for (;;) {
-          const result = raw.acquireStep(A, word, 0, permits, waiter);
-          if (result !== raw.PARK) {
-            raw.leave(A, word, 0, waiter);
-            return result;
-          }
-          // Before parking: permits of dead holders come back (then step again).
-          if (raw.reap(A, word, 0, table) === 0) return PARK;
-        }
+        const result = raw.acquireOrReapStep(A, word, 0, permits, table, waiter);
+        if (result !== PARK) raw.leave(A, word, 0, waiter);
+        return result;
       },
       deadlineOf(options?.timeout),
       options?.signal,
@@ -221,30 +215,9 @@ export class Semaphore {
     checkInteger("permits", permits, 1, raw.MAX_PERMITS);
     checkSyncOptions(options);
     const word = this.#word;
-    let result: number = raw.tryAcquire(A, word, 0, permits);
-    if (result === raw.BUSY) {
-      const waiter = newWaiter(0);
-      try {
-        result = driveSync(
-          word,
-          waiter,
-          () => {
-            for (;;) {
-              const step = raw.acquireStep(A, word, 0, permits, waiter);
-              if (step !== raw.PARK) return step;
-              if (raw.reap(A, word, 0, this.#table) === 0) return PARK;
-            }
-          },
-          deadlineOf(options?.timeout),
-          () => {},
-          "Semaphore.acquireSync()",
-          options?.timeout,
-          this.#name,
-        );
-      } finally {
-        raw.leave(A, word, 0, waiter);
-      }
-    }
+    const timeout = options?.timeout;
+    const result = raw.acquireBlocking(A, word, 0, permits, this.#table, now, deadlineOf(timeout));
+    if (result === raw.BUSY) throw timeoutError("Semaphore.acquireSync()", timeout, this.#name);
     if (result === raw.CLOSED) throw closedError(this.#name);
     return this.#permit(permits);
   }

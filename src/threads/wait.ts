@@ -8,6 +8,8 @@ import { TimeoutError, WouldBlockError } from "../errors.js";
 import { checkOptionalBoolean, checkOptionsObject, checkSignal, describe } from "../internal/validate.js";
 import type { LockOptions } from "../types.js";
 import { hold, release } from "./keep-alive.js";
+import { realAtomics } from "./raw/atomics-like.js";
+import { driveBlocking, PARK } from "./raw/drive.js";
 import { parkTime, type RawWaiter, recordWait } from "./raw/waiter.js";
 
 /** What `Atomics.waitAsync` returns. */
@@ -52,7 +54,7 @@ export function waitAsync(word: Int32Array, index: number, expected: number, tim
 export const now = (): number => performance.now();
 
 /** Returned by a step to ask the driver to park (on `waiter.index` / `waiter.expected`). */
-export const PARK = -1;
+export { PARK };
 
 let blockingProbe: () => boolean = probeBlocking;
 let canBlockCache: boolean | undefined;
@@ -275,7 +277,11 @@ export async function driveAsync(
   }
 }
 
-/** Runs `step` until it returns something other than {@link PARK}, blocking in `Atomics.wait` in between. */
+/**
+ * Runs `step` until it returns something other than {@link PARK}, blocking in `Atomics.wait` in between:
+ * the raw driver `driveBlocking` (the loop the model checker runs) with the real `Atomics`. On timeout
+ * it calls `giveUp`, then throws `TimeoutError`.
+ */
 export function driveSync(
   word: Int32Array,
   waiter: RawWaiter,
@@ -286,15 +292,8 @@ export function driveSync(
   timeout: number | undefined,
   name?: string,
 ): number {
-  for (;;) {
-    const result = step();
-    if (result !== PARK) return result;
-    // No deadline: skip the clock reading (performance.now() costs ~100 ns in Node 20).
-    const time = deadline === Number.POSITIVE_INFINITY ? waiter.parkTimeout : parkTime(waiter, deadline, now());
-    if (time <= 0) {
-      giveUp();
-      throw timeoutError(what, timeout, name);
-    }
-    recordWait(waiter, Atomics.wait(word, waiter.index, waiter.expected, time));
-  }
+  const result = driveBlocking(realAtomics, word, waiter, step, deadline, now);
+  if (result !== PARK) return result;
+  giveUp();
+  throw timeoutError(what, timeout, name);
 }

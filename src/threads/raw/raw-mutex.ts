@@ -5,7 +5,8 @@
  * - {@link tryLock}`(A, w, i, me, table)` — one `compareExchange` when free; never waits.
  * - {@link lockStep}`(A, w, i, me, table, waiter, now)` — one attempt; `true` = acquired, `false` = park on
  *   `w[waiter.index]` while it still equals `waiter.expected`, for at most `waiter.parkTimeout` ms.
- * - {@link lockBlocking}`(A, w, i, me, table, now, timeout)` — the loop `lockStep` + `A.wait`.
+ * - {@link lockWait} — `lockStep` through the shared blocking driver (drive.ts), as `Mutex.lockSync`
+ *   runs it; {@link lockBlocking}`(A, w, i, me, table, now, timeout)` — `tryLock`, then `lockWait`.
  * - {@link abandonLock}`(A, w, i)` — a waiter that gives up (timeout, abort) passes on a pending hand-off.
  * - {@link unlock}`(A, w, i, me)` — one `compareExchange` when nobody waits; {@link unlockSlow} is the
  *   rest, for a caller that made that first swap itself.
@@ -48,8 +49,9 @@
  * latency, never liveness.
  */
 import type { AtomicsLike } from "./atomics-like.js";
+import { driveBlocking, PARK, type Step } from "./drive.js";
 import { isDead } from "./liveness-table.js";
-import { type Clock, hasSlept, newWaiter, POLL_MS, parkTime, type RawWaiter, recordWait } from "./waiter.js";
+import { type Clock, hasSlept, newWaiter, POLL_MS, type RawWaiter } from "./waiter.js";
 
 export const STATE_MASK = 0b11;
 export const UNLOCKED = 0;
@@ -186,8 +188,43 @@ export function abandonLock(A: AtomicsLike, w: Int32Array, i: number): void {
   }
 }
 
+/** {@link lockStep} as a driver step (drive.ts): 0 acquired, else `PARK`. Make it once and reuse it. */
+export function lockStepper(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+  now: Clock,
+): Step {
+  return (waiter) => (lockStep(A, w, i, me, table, waiter, now) ? 0 : PARK);
+}
+
 /**
- * Acquires, parking through `A.wait`. `timeout` in ms (`Infinity`: no limit). Returns `false` on timeout.
+ * The wait of an acquire (after its first attempt failed, or instead of it): runs `step` (from
+ * {@link lockStepper}) through the shared driver until `deadline` (a `now()` reading, or `Infinity`).
+ * Returns `true` when acquired; `false` when the time ran out (a pending hand-off is passed on,
+ * {@link abandonLock}). `woke` runs after each park and may throw (after undoing with `abandonLock`).
+ * This is `Mutex.lockSync`'s wait.
+ */
+export function lockWait(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  step: Step,
+  waiter: RawWaiter,
+  deadline: number,
+  now: Clock,
+  woke?: (waiter: RawWaiter) => void,
+): boolean {
+  if (driveBlocking(A, w, waiter, step, deadline, now, woke) !== PARK) return true;
+  abandonLock(A, w, i);
+  return false;
+}
+
+/**
+ * Acquires: {@link tryLock}, then {@link lockWait} (`timeout` in ms, `Infinity`: no limit). Returns
+ * `false` on timeout.
  */
 export function lockBlocking(
   A: AtomicsLike,
@@ -200,17 +237,8 @@ export function lockBlocking(
   spins?: number,
 ): boolean {
   if (tryLock(A, w, i, me, table)) return true;
-  const waiter = newWaiter(spins);
-  const deadline = now() + timeout;
-  while (!lockStep(A, w, i, me, table, waiter, now)) {
-    const time = parkTime(waiter, deadline, now());
-    if (time <= 0) {
-      abandonLock(A, w, i);
-      return false;
-    }
-    recordWait(waiter, A.wait(w, waiter.index, waiter.expected, time));
-  }
-  return true;
+  const deadline = timeout === Number.POSITIVE_INFINITY ? timeout : now() + timeout;
+  return lockWait(A, w, i, lockStepper(A, w, i, me, table, now), newWaiter(spins), deadline, now);
 }
 
 /**

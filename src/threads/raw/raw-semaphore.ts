@@ -40,8 +40,9 @@
  * With every slot taken, a thread's permits are untracked (not returned if it dies).
  */
 import type { AtomicsLike } from "./atomics-like.js";
+import { PARK as DRIVER_PARK, driveBlocking } from "./drive.js";
 import { isDead } from "./liveness-table.js";
-import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter } from "./waiter.js";
+import { type Clock, newWaiter, POLL_MS, type RawWaiter } from "./waiter.js";
 
 export const ACQUIRED = 0;
 export const BUSY = 1;
@@ -136,27 +137,46 @@ export function close(A: AtomicsLike, w: Int32Array, i: number): void {
   A.notify(w, i);
 }
 
-/** Acquire, parking through `A.wait`. Returns ACQUIRED, CLOSED or BUSY (timed out). */
+/**
+ * The wait step of an acquire that has missed its {@link tryAcquire}: {@link acquireStep}, and before
+ * parking, the permits of dead holders come back ({@link reap}, then step again). Returns ACQUIRED or
+ * CLOSED, or the driver's `PARK` (drive.ts). The caller calls {@link leave} when the wait ends.
+ * `Semaphore.acquire` (async) and {@link acquireBlocking} both run this step.
+ */
+export function acquireOrReapStep(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  n: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+): number {
+  for (;;) {
+    const result = acquireStep(A, w, i, n, waiter);
+    if (result !== PARK) return result;
+    if (reap(A, w, i, table) === 0) return DRIVER_PARK;
+  }
+}
+
+/**
+ * Acquire, parking through the shared driver (drive.ts) until `deadline` (a `now()` reading, or
+ * `Infinity`). Returns ACQUIRED, CLOSED or BUSY (timed out). This is `Semaphore.acquireSync`'s wait.
+ */
 export function acquireBlocking(
   A: AtomicsLike,
   w: Int32Array,
   i: number,
   n: number,
+  table: Int32Array | undefined,
   now: Clock,
-  timeout: number,
+  deadline: number,
 ): AcquireResult {
   const first = tryAcquire(A, w, i, n);
   if (first !== BUSY) return first;
   const waiter = newWaiter(0);
-  const deadline = now() + timeout;
   try {
-    for (;;) {
-      const result = acquireStep(A, w, i, n, waiter);
-      if (result !== PARK) return result;
-      const time = parkTime(waiter, deadline, now());
-      if (time <= 0) return BUSY;
-      A.wait(w, waiter.index, waiter.expected, time);
-    }
+    const result = driveBlocking(A, w, waiter, (wt) => acquireOrReapStep(A, w, i, n, table, wt), deadline, now);
+    return result === DRIVER_PARK ? BUSY : (result as AcquireResult);
   } finally {
     leave(A, w, i, waiter);
   }

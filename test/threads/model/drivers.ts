@@ -1,19 +1,46 @@
 /**
- * Model-checker drivers for the raw step functions of src/threads/raw: the `step` + `A.wait` loop of
- * each blocking driver, with the park either untimed (so a lost wake-up is a deadlock the checker sees)
- * or timed with the waiter's own `parkTimeout` (the production behaviour, polling included).
+ * Model-checker helpers around the production wait loop. The model tests do not write their own
+ * `step` + `A.wait` loops: they run `driveBlocking` (src/threads/raw/drive.ts), the loop every
+ * production `*Sync` method runs, or the raw `*Blocking` function production calls. A park is either
+ * untimed ({@link untimed}: a lost wake-up is a deadlock the checker sees) or timed with the waiter's
+ * own `parkTimeout` (the production behaviour, polling included).
  */
 
 import type { AtomicsLike } from "../../../src/threads/raw/atomics-like.js";
+import { driveBlocking, PARK, type Step } from "../../../src/threads/raw/drive.js";
 import { type RawWaiter, recordWait } from "../../../src/threads/raw/waiter.js";
 import type { ThreadContext } from "./explorer.js";
+
+export { PARK };
 
 /** How a driver parks: `untimed` hides nothing; `timed` uses `waiter.parkTimeout` as production does. */
 export type ParkMode = "untimed" | "timed";
 
-/** Parks where the last step said to, and reports the outcome as the production drivers do. */
-export function park(A: AtomicsLike, w: Int32Array, waiter: RawWaiter, mode: ParkMode): void {
-  recordWait(waiter, A.wait(w, waiter.index, waiter.expected, mode === "timed" ? waiter.parkTimeout : undefined));
+/**
+ * `A` with every `wait` untimed (the timeout argument dropped). With no deadline, production's parks
+ * are bounded only by the poll period, so a lost wake-up is hidden by polling; without the timeout it
+ * is a deadlock the checker reports.
+ */
+export function untimed(A: AtomicsLike): AtomicsLike {
+  return { ...bind(A), wait: (a, i, v) => A.wait(a, i, v) };
+}
+
+/** `A` for a park mode. */
+export function parking(A: AtomicsLike, mode: ParkMode): AtomicsLike {
+  return mode === "untimed" ? untimed(A) : A;
+}
+
+/**
+ * Runs the production loop `driveBlocking` with no deadline: `step(waiter)` until it returns something
+ * other than `PARK`, parking on `mem` in between (untimed or timed per `mode`). Returns the step's result.
+ */
+export function drive(A: AtomicsLike, mem: Int32Array, waiter: RawWaiter, step: Step, mode: ParkMode): number {
+  return driveBlocking(parking(A, mode), mem, waiter, step, Number.POSITIVE_INFINITY, () => 0);
+}
+
+/** A step function from a raw `*Step` that returns `true` when done: 1 done, else `PARK`. */
+export function until(done: (waiter: RawWaiter) => boolean): Step {
+  return (waiter) => (done(waiter) ? 1 : PARK);
 }
 
 /** The owner id of a simulated thread (`threadId + 1`, as in production: 0 means "no owner"). */
@@ -95,4 +122,9 @@ export function withMutant<S, R>(
   mutate: (A: AtomicsLike) => AtomicsLike,
 ): (ctx: ThreadContext, shared: S) => R {
   return (ctx, shared) => body({ ...ctx, atomics: mutate(ctx.atomics) }, shared);
+}
+
+/** One park as a hand-written loop would (being replaced by {@link drive}; kept while tests move over). */
+export function park(A: AtomicsLike, w: Int32Array, waiter: RawWaiter, mode: ParkMode): void {
+  recordWait(waiter, A.wait(w, waiter.index, waiter.expected, mode === "timed" ? waiter.parkTimeout : undefined));
 }

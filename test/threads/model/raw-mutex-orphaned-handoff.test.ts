@@ -8,14 +8,15 @@ import {
   CONTENDED,
   HANDOFF,
   type HandoffSighting,
-  lockStep,
+  lockStepper,
+  lockWait,
   ORPHANED_AFTER_MS,
   revertOrphanedHandoff,
   tryLock,
   unlock,
 } from "../../../src/threads/raw/raw-mutex.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { ownerId, park } from "./drivers.js";
+import { ownerId } from "./drivers.js";
 import { budget, check, explore, type Program, type ThreadContext } from "./explorer.js";
 
 type Revert = typeof revertOrphanedHandoff;
@@ -31,9 +32,8 @@ function program(revert: Revert): Program<Int32Array> {
         waiter.parked = true;
         waiter.reported = true;
         waiter.slept = true;
-        while (!lockStep(ctx.atomics, mem, 0, ownerId(ctx), undefined, waiter, ctx.now)) {
-          park(ctx.atomics, mem, waiter, "timed");
-        }
+        const step = lockStepper(ctx.atomics, mem, 0, ownerId(ctx), undefined, ctx.now);
+        expect(lockWait(ctx.atomics, mem, 0, step, waiter, Number.POSITIVE_INFINITY, ctx.now)).toBe(true);
         ctx.enter("cs");
         ctx.leave("cs");
         expect(unlock(ctx.atomics, mem, 0, ownerId(ctx))).toBe(true);

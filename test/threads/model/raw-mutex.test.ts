@@ -15,7 +15,8 @@ import {
   isPoisoned,
   LOCKED,
   lockBlocking,
-  lockStep,
+  lockStepper,
+  lockWait,
   OWNER_SHIFT,
   ownerOf,
   POISONED,
@@ -27,7 +28,7 @@ import {
   unlockSlow,
 } from "../../../src/threads/raw/raw-mutex.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
+import { mutants, ownerId, type ParkMode, parking, smallLivenessTable, withMutant } from "./drivers.js";
 import {
   budget,
   check,
@@ -53,12 +54,12 @@ function setup(): Shared {
 
 const names = (s: Shared) => ({ mem: s.mem, table: s.table });
 
-/** Acquires through the step function, parking as `mode` says. */
+/** Acquires: `tryLock`, then production's wait (`lockWait`, as `Mutex.lockSync`), parking as `mode` says. */
 function lock(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
-  const A = ctx.atomics;
+  const A = parking(ctx.atomics, mode);
   if (tryLock(A, s.mem, 0, ownerId(ctx), s.table)) return;
-  const waiter = newWaiter(0);
-  while (!lockStep(A, s.mem, 0, ownerId(ctx), s.table, waiter, ctx.now)) park(A, s.mem, waiter, mode);
+  const step = lockStepper(A, s.mem, 0, ownerId(ctx), s.table, ctx.now);
+  expect(lockWait(A, s.mem, 0, step, newWaiter(0), Number.POSITIVE_INFINITY, ctx.now)).toBe(true);
 }
 
 /** The critical section: a non-atomic increment (load, then store) that a second holder would break. */

@@ -10,38 +10,21 @@ import { describe, expect, it } from "vitest";
 import {
   ACQUIRED,
   acquireBlocking,
-  acquireStep,
   BUSY,
   CLOSED,
   close,
-  leave,
-  PARK,
   permitsOf,
   release,
-  tryAcquire,
 } from "../../../src/threads/raw/raw-semaphore.js";
-import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { mutants, park, withMutant } from "./drivers.js";
+import { mutants, untimed, withMutant } from "./drivers.js";
 import { budget, check, explore, type ModelView, type Program, sample, type ThreadContext } from "./explorer.js";
 
 /** `mem`: [0] PERMITS (+ CLOSED bit), [1] PARKED. */
 type Shared = Int32Array;
 
-/** Acquire with the step function and untimed parks; always unregisters. */
+/** Acquire through the production wait (`acquireBlocking`, as `Semaphore.acquireSync`), with untimed parks. */
 function acquire(ctx: ThreadContext, mem: Shared, n: number): number {
-  const A = ctx.atomics;
-  const first = tryAcquire(A, mem, 0, n);
-  if (first !== BUSY) return first;
-  const waiter = newWaiter(0);
-  try {
-    for (;;) {
-      const result = acquireStep(A, mem, 0, n, waiter);
-      if (result !== PARK) return result;
-      park(A, mem, waiter, "untimed");
-    }
-  } finally {
-    leave(A, mem, 0, waiter);
-  }
+  return acquireBlocking(untimed(ctx.atomics), mem, 0, n, undefined, ctx.now, Number.POSITIVE_INFINITY);
 }
 
 function user(n: number) {
@@ -126,7 +109,7 @@ describe("raw semaphore (model)", () => {
 
   it("acquireBlocking: a waiter that times out unregisters, and the others still get permits", () => {
     const impatient = (ctx: ThreadContext, mem: Shared) => {
-      const result = acquireBlocking(ctx.atomics, mem, 0, 1, ctx.now, 1);
+      const result = acquireBlocking(ctx.atomics, mem, 0, 1, undefined, ctx.now, ctx.now() + 1);
       if (result !== ACQUIRED) return result;
       ctx.enter("permits", "shared", 1);
       ctx.leave("permits");
