@@ -195,15 +195,9 @@ export class Barrier {
     const { leader, generation } = raw.arrive(A, word, 0, this.#parties);
     if (leader) return { isLeader: true };
     const timeout = options?.timeout;
-    const deadline = deadlineOf(timeout);
-    const waiter = newWaiter(0);
-    while (!raw.waitStep(A, word, 0, generation, waiter)) {
-      const time = parkTime(waiter, deadline, now());
-      if (time <= 0) {
-        if (raw.withdraw(A, word, 0, generation)) throw timeoutError("Barrier.waitSync()", timeout, this.#name);
-        break;
-      }
-      recordWait(waiter, Atomics.wait(word, waiter.index, waiter.expected, time));
+    // Withdrawn on timeout: throw. A release that raced with the timeout counts as released.
+    if (!raw.waitBlocking(A, word, 0, generation, now, deadlineOf(timeout))) {
+      throw timeoutError("Barrier.waitSync()", timeout, this.#name);
     }
     return { isLeader: false };
   }

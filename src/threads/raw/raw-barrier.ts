@@ -24,7 +24,8 @@
  * poll period), which needs more callers than parties and millions of generations per second.
  */
 import type { AtomicsLike } from "./atomics-like.js";
-import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter } from "./waiter.js";
+import { driveBlocking, PARK } from "./drive.js";
+import { type Clock, newWaiter, POLL_MS, type RawWaiter } from "./waiter.js";
 
 /** Words a raw barrier occupies. */
 export const BARRIER_WORDS = 1;
@@ -96,8 +97,9 @@ export function withdraw(A: AtomicsLike, w: Int32Array, i: number, generation: n
 }
 
 /**
- * Waits for `generation` to complete, parking through `A.wait`. Returns `false` on timeout (the
- * arrival withdrawn), `true` once released (including a release that raced with the timeout).
+ * Waits for `generation` to complete, through the shared blocking driver (drive.ts), until `deadline`
+ * (a `now()` reading, or `Infinity`). Returns `false` on timeout (the arrival withdrawn), `true` once
+ * released (including a release that raced with the timeout). This is `Barrier.waitSync`'s wait.
  */
 export function waitBlocking(
   A: AtomicsLike,
@@ -105,14 +107,9 @@ export function waitBlocking(
   i: number,
   generation: number,
   now: Clock,
-  timeout: number,
+  deadline: number,
 ): boolean {
-  const waiter = newWaiter(0);
-  const deadline = now() + timeout;
-  while (!waitStep(A, w, i, generation, waiter)) {
-    const time = parkTime(waiter, deadline, now());
-    if (time <= 0) return !withdraw(A, w, i, generation);
-    A.wait(w, waiter.index, waiter.expected, time);
-  }
-  return true;
+  const step = (waiter: RawWaiter) => (waitStep(A, w, i, generation, waiter) ? 0 : PARK);
+  if (driveBlocking(A, w, newWaiter(0), step, deadline, now) !== PARK) return true;
+  return !withdraw(A, w, i, generation);
 }

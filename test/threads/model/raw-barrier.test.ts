@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { arrive, arrivedOf, generationOf, waitBlocking, waitStep } from "../../../src/threads/raw/raw-barrier.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { mutants, park, withMutant } from "./drivers.js";
+import { mutants, untimed, withMutant } from "./drivers.js";
 import { budget, check, explore, type Program, sample, type ThreadContext } from "./explorer.js";
 
 interface Shared {
@@ -25,10 +25,9 @@ function party(parties: number, rounds: number) {
     for (let r = 0; r < rounds; r++) {
       A.add(s.arrivals, r, 1);
       const { leader, generation } = arrive(A, s.barrier, 0, parties);
-      if (!leader) {
-        const waiter = newWaiter(0);
-        while (!waitStep(A, s.barrier, 0, generation, waiter)) park(A, s.barrier, waiter, "untimed");
-      }
+      // Production's wait (Barrier.waitSync), with untimed parks.
+      if (!leader)
+        expect(waitBlocking(untimed(A), s.barrier, 0, generation, ctx.now, Number.POSITIVE_INFINITY)).toBe(true);
       // Past the barrier: every party must have arrived in this round.
       const arrived = A.load(s.arrivals, r);
       if (arrived !== parties) throw new Error(`left round ${r} with ${arrived} of ${parties} parties arrived`);
@@ -71,7 +70,7 @@ describe("raw barrier (model): the production loop waitBlocking", () => {
     const A = ctx.atomics;
     A.add(s.arrivals, 0, 1);
     const { leader, generation } = arrive(A, s.barrier, 0, parties);
-    if (!leader && !waitBlocking(A, s.barrier, 0, generation, ctx.now, timeout)) {
+    if (!leader && !waitBlocking(A, s.barrier, 0, generation, ctx.now, ctx.now() + timeout)) {
       A.sub(s.arrivals, 0, 1);
       return "gave up";
     }
