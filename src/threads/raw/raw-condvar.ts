@@ -33,7 +33,8 @@
  * lost either: the wake-up stays PENDING, and the waiter it was meant for claims it at its next poll.
  */
 import type { AtomicsLike } from "./atomics-like.js";
-import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter, recordWait } from "./waiter.js";
+import { PARK as DRIVER_PARK, driveBlocking } from "./drive.js";
+import { type Clock, newWaiter, POLL_MS, type RawWaiter } from "./waiter.js";
 
 /** Words a raw condvar occupies. */
 export const CONDVAR_WORDS = 2;
@@ -145,13 +146,9 @@ export function notifyAll(A: AtomicsLike, w: Int32Array, i: number): void {
  * `false` when the time ran out (it has left the ledger). This is `Condvar.#waitSync`'s loop.
  */
 export function waitBlocking(A: AtomicsLike, w: Int32Array, i: number, now: Clock, deadline: number): boolean {
-  const waiter = newWaiter(0);
-  while (waitStep(A, w, i, waiter) === PARK) {
-    const time = parkTime(waiter, deadline, now());
-    if (time <= 0) return leave(A, w, i) !== LEFT;
-    recordWait(waiter, A.wait(w, waiter.index, waiter.expected, time));
-  }
-  return true;
+  const step = (waiter: RawWaiter) => (waitStep(A, w, i, waiter) === PARK ? DRIVER_PARK : 0);
+  if (driveBlocking(A, w, newWaiter(0), step, deadline, now) !== DRIVER_PARK) return true;
+  return leave(A, w, i) !== LEFT;
 }
 
 /**

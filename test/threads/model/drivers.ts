@@ -8,7 +8,7 @@
 
 import type { AtomicsLike } from "../../../src/threads/raw/atomics-like.js";
 import { driveBlocking, PARK, type Step } from "../../../src/threads/raw/drive.js";
-import { type RawWaiter, recordWait } from "../../../src/threads/raw/waiter.js";
+import type { RawWaiter } from "../../../src/threads/raw/waiter.js";
 import type { ThreadContext } from "./explorer.js";
 
 export { PARK };
@@ -124,7 +124,3 @@ export function withMutant<S, R>(
   return (ctx, shared) => body({ ...ctx, atomics: mutate(ctx.atomics) }, shared);
 }
 
-/** One park as a hand-written loop would (being replaced by {@link drive}; kept while tests move over). */
-export function park(A: AtomicsLike, w: Int32Array, waiter: RawWaiter, mode: ParkMode): void {
-  recordWait(waiter, A.wait(w, waiter.index, waiter.expected, mode === "timed" ? waiter.parkTimeout : undefined));
-}

@@ -21,7 +21,7 @@ import {
 } from "../../../src/threads/raw/raw-condvar.js";
 import { lockStep, tryLock, unlock } from "../../../src/threads/raw/raw-mutex.js";
 import { newWaiter, parkTime } from "../../../src/threads/raw/waiter.js";
-import { mutants, ownerId, type ParkMode, park, withMutant } from "./drivers.js";
+import { drive, mutants, ownerId, type ParkMode, parking, until, untimed, withMutant } from "./drivers.js";
 import { budget, check, explore, type Program, sample, type ThreadContext } from "./explorer.js";
 
 const MUTEX = 0;
@@ -38,7 +38,13 @@ function lock(ctx: ThreadContext, mem: Shared, mode: ParkMode = "untimed"): void
   const A = ctx.atomics;
   if (tryLock(A, mem, MUTEX, ownerId(ctx), undefined)) return;
   const waiter = newWaiter(0);
-  while (!lockStep(A, mem, MUTEX, ownerId(ctx), undefined, waiter, ctx.now)) park(A, mem, waiter, mode);
+  drive(
+    A,
+    mem,
+    waiter,
+    until((waiter) => lockStep(A, mem, MUTEX, ownerId(ctx), undefined, waiter, ctx.now)),
+    mode,
+  );
 }
 
 function release(ctx: ThreadContext, mem: Shared): void {
@@ -50,8 +56,8 @@ function wait(ctx: ThreadContext, mem: Shared, parks: ParkMode): void {
   const A = ctx.atomics;
   expect(register(A, mem, CONDVAR)).toBe(true);
   release(ctx, mem);
-  const waiter = newWaiter(0);
-  while (waitStep(A, mem, CONDVAR, waiter) === PARK) park(A, mem, waiter, parks);
+  const _waiter = newWaiter(0);
+  expect(waitBlocking(parking(A, parks), mem, CONDVAR, ctx.now, Number.POSITIVE_INFINITY)).toBe(true);
   lock(ctx, mem, parks);
 }
 
@@ -246,8 +252,8 @@ describe("raw condvar mutants: these model tests can fail", () => {
       while (ctx.atomics.load(mem, ITEMS) === 0) {
         release(ctx, mem);
         register(ctx.atomics, mem, CONDVAR); // BUG (on purpose): after the unlock
-        const waiter = newWaiter(0);
-        while (waitStep(ctx.atomics, mem, CONDVAR, waiter) === PARK) park(ctx.atomics, mem, waiter, "untimed");
+        const _waiter = newWaiter(0);
+        waitBlocking(untimed(ctx.atomics), mem, CONDVAR, ctx.now, Number.POSITIVE_INFINITY);
         lock(ctx, mem);
       }
       ctx.atomics.sub(mem, ITEMS, 1);

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { markDead } from "../../../src/threads/raw/liveness-table.js";
 import { COMPLETE, complete, fail, RUNNING, START, tryStart, waitStep } from "../../../src/threads/raw/raw-once.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
+import { drive, mutants, ownerId, PARK, type ParkMode, smallLivenessTable, withMutant } from "./drivers.js";
 import { budget, check, explore, type Program, sample, type ThreadContext } from "./explorer.js";
 
 interface Shared {
@@ -25,11 +25,16 @@ function begin(ctx: ThreadContext, s: Shared, mode: ParkMode): number {
   const first = tryStart(A, s.mem, 0, ownerId(ctx), s.table);
   if (first !== RUNNING) return first;
   const waiter = newWaiter(0);
-  for (;;) {
-    const result = waitStep(A, s.mem, 0, ownerId(ctx), s.table, waiter);
-    if (result !== RUNNING) return result;
-    park(A, s.mem, waiter, mode);
-  }
+  return drive(
+    A,
+    s.mem,
+    waiter,
+    (w) => {
+      const result = waitStep(A, s.mem, 0, ownerId(ctx), s.table, w);
+      return result === RUNNING ? PARK : result;
+    },
+    mode,
+  );
 }
 
 /** getOrInit; `failing`: this caller's initializer throws (it calls `fail` instead of `complete`). */

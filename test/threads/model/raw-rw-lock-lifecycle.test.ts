@@ -43,7 +43,7 @@ import {
   writeUnlock,
 } from "../../../src/threads/raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "../../../src/threads/raw/waiter.js";
-import { park, smallLivenessTable } from "./drivers.js";
+import { drive, PARK, smallLivenessTable, until } from "./drivers.js";
 import { budget, check, explore, type ModelView, type Program, type ThreadContext } from "./explorer.js";
 
 /** Owner ids: thread X runs tasks T0 and T1; thread Y is T2. */
@@ -117,12 +117,17 @@ function upgrader(step: Upgrade = shippedStep) {
     const A = ctx.atomics;
     if (beginUpgrade(A, s.g) !== GUARD_HELD) return "refused";
     const waiter = newWaiter(0);
-    for (;;) {
-      const outcome = step(ctx, s, waiter);
-      if (outcome === UPGRADE_CANCELLED) return "cancelled";
-      if (outcome === UPGRADE_DONE) break;
-      park(A, s.mem, waiter, "untimed");
-    }
+    const outcome = drive(
+      A,
+      s.mem,
+      waiter,
+      (w) => {
+        const result = step(ctx, s, w);
+        return result === UPGRADE_CANCELLED || result === UPGRADE_DONE ? result : PARK;
+      },
+      "untimed",
+    );
+    if (outcome === UPGRADE_CANCELLED) return "cancelled";
     ctx.enter("rw", "exclusive");
     A.store(s.mem, COUNTER, A.load(s.mem, COUNTER) + 1);
     ctx.leave("rw");
@@ -144,7 +149,13 @@ function takeOwnUpgradable(ctx: ThreadContext, s: Shared): void {
   const A = ctx.atomics;
   if (!tryUpgradableRead(A, s.mem, 0, X, s.table)) {
     const waiter = newWaiter(0);
-    while (!upgradableReadStepReaping(A, s.mem, 0, X, s.table, waiter)) park(A, s.mem, waiter, "untimed");
+    drive(
+      A,
+      s.mem,
+      waiter,
+      until((waiter) => upgradableReadStepReaping(A, s.mem, 0, X, s.table, waiter)),
+      "untimed",
+    );
   }
   const tracked = registerReader(A, s.mem, 0, X);
   ctx.enter("rw", "shared");

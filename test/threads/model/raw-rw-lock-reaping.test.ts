@@ -33,7 +33,7 @@ import {
   writeUnlock,
 } from "../../../src/threads/raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "../../../src/threads/raw/waiter.js";
-import { mutants, ownerId, park, smallLivenessTable, withMutant } from "./drivers.js";
+import { drive, mutants, ownerId, smallLivenessTable, until, withMutant } from "./drivers.js";
 import { budget, check, explore, type ModelView, type Program, type ThreadContext } from "./explorer.js";
 
 /** The owner id of a reader thread that died holding one read share (recorded in slot 0). */
@@ -137,7 +137,13 @@ function writer(step: WriteStep = shippedWrite) {
     const me = ownerId(ctx);
     if (step !== shippedWrite || !tryWriteReaping(A, s.mem, 0, me, s.table)) {
       const waiter = newWaiter(0);
-      while (!step(ctx, s, waiter)) park(A, s.mem, waiter, "untimed");
+      drive(
+        A,
+        s.mem,
+        waiter,
+        until((waiter) => step(ctx, s, waiter)),
+        "untimed",
+      );
     }
     ctx.enter("rw", "exclusive");
     A.store(s.mem, COUNTER, A.load(s.mem, COUNTER) + 1);
@@ -153,7 +159,13 @@ function reader(me?: number) {
     const id = me ?? ownerId(ctx);
     if (!tryRead(A, s.mem, 0, s.table)) {
       const waiter = newWaiter(0);
-      while (!readStepReaping(A, s.mem, 0, id, s.table, waiter)) park(A, s.mem, waiter, "untimed");
+      drive(
+        A,
+        s.mem,
+        waiter,
+        until((waiter) => readStepReaping(A, s.mem, 0, id, s.table, waiter)),
+        "untimed",
+      );
     }
     expect(registerReader(A, s.mem, 0, id)).toBe(true);
     ctx.enter("rw", "shared"); // inside from registering to unregistering its share
@@ -328,7 +340,13 @@ describe("a writer that gives up (model, issue 9 finding 7)", () => {
       // Starts once the reader holds; parks untimed, so a lost wake-up is a deadlock.
       while (A.load(s.mem, HOLDING) === 0) A.wait(s.mem, HOLDING, 0);
       const waiter = newWaiter(0);
-      while (!writeStep(A, s.mem, 0, ownerId(ctx), s.table, waiter)) park(A, s.mem, waiter, "untimed");
+      drive(
+        A,
+        s.mem,
+        waiter,
+        until((waiter) => writeStep(A, s.mem, 0, ownerId(ctx), s.table, waiter)),
+        "untimed",
+      );
       ctx.enter("rw", "exclusive");
       ctx.leave("rw");
       writeUnlock(A, s.mem, 0, ownerId(ctx));

@@ -32,7 +32,16 @@ import {
   writeUnlock,
 } from "../../../src/threads/raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "../../../src/threads/raw/waiter.js";
-import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
+import {
+  mutants,
+  ownerId,
+  PARK,
+  type ParkMode,
+  drive as runDriver,
+  smallLivenessTable,
+  until,
+  withMutant,
+} from "./drivers.js";
 import { budget, check, explore, type ModelView, type Program, sample, type ThreadContext } from "./explorer.js";
 
 /** Past the lock's words: a counter only writers touch. */
@@ -51,7 +60,13 @@ const names = (s: Shared) => ({ mem: s.mem, table: s.table });
 /** Runs one of the shipped reaping steps until it succeeds, parking in between. */
 function drive(ctx: ThreadContext, s: Shared, mode: ParkMode, step: (waiter: RawWaiter) => boolean): void {
   const waiter = newWaiter(0);
-  while (!step(waiter)) park(ctx.atomics, s.mem, waiter, mode);
+  runDriver(
+    ctx.atomics,
+    s.mem,
+    waiter,
+    until((waiter) => step(waiter)),
+    mode,
+  );
 }
 
 function reader(mode: ParkMode = "untimed", dies = false) {
@@ -116,12 +131,18 @@ function upgrader(mode: ParkMode = "untimed") {
     const g = guardOf(ctx, s);
     expect(beginUpgrade(A, g)).toBe(GUARD_HELD);
     const waiter = newWaiter(0);
-    for (;;) {
-      const outcome = upgradeGuardStep(A, s.mem, 0, me, g, tracked, waiter);
-      if (outcome === UPGRADE_DONE) break;
-      expect(outcome).toBe(UPGRADE_PARK);
-      park(A, s.mem, waiter, mode);
-    }
+    runDriver(
+      A,
+      s.mem,
+      waiter,
+      (w) => {
+        const outcome = upgradeGuardStep(A, s.mem, 0, me, g, tracked, w);
+        if (outcome === UPGRADE_DONE) return outcome;
+        expect(outcome).toBe(UPGRADE_PARK);
+        return PARK;
+      },
+      mode,
+    );
     // Now the write lock: the read share became it in one CAS (and left its slot).
     ctx.enter("rw", "exclusive");
     ctx.leave("rw", "shared");

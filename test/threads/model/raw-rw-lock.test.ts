@@ -24,7 +24,7 @@ import {
   writeUnlock,
 } from "../../../src/threads/raw/raw-rw-lock.js";
 import { newWaiter } from "../../../src/threads/raw/waiter.js";
-import { mutants, ownerId, type ParkMode, park, smallLivenessTable, withMutant } from "./drivers.js";
+import { drive, mutants, ownerId, type ParkMode, smallLivenessTable, until, withMutant } from "./drivers.js";
 import { budget, check, explore, type ModelView, type Program, type ThreadContext } from "./explorer.js";
 
 interface Shared {
@@ -40,14 +40,26 @@ function read(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
   const A = ctx.atomics;
   if (tryRead(A, s.mem, 0, s.table)) return;
   const waiter = newWaiter(0);
-  while (!readStep(A, s.mem, 0, s.table, waiter)) park(A, s.mem, waiter, mode);
+  drive(
+    A,
+    s.mem,
+    waiter,
+    until((waiter) => readStep(A, s.mem, 0, s.table, waiter)),
+    mode,
+  );
 }
 
 function write(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
   const A = ctx.atomics;
   if (tryWrite(A, s.mem, 0, ownerId(ctx), s.table)) return;
   const waiter = newWaiter(0);
-  while (!writeStep(A, s.mem, 0, ownerId(ctx), s.table, waiter)) park(A, s.mem, waiter, mode);
+  drive(
+    A,
+    s.mem,
+    waiter,
+    until((waiter) => writeStep(A, s.mem, 0, ownerId(ctx), s.table, waiter)),
+    mode,
+  );
 }
 
 function reader(mode: ParkMode = "untimed") {
