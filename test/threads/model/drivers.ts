@@ -123,4 +123,3 @@ export function withMutant<S, R>(
 ): (ctx: ThreadContext, shared: S) => R {
   return (ctx, shared) => body({ ...ctx, atomics: mutate(ctx.atomics) }, shared);
 }
-
