@@ -484,7 +484,7 @@ export class Mutex<T = null> {
     // first: the first lockStep is the same attempt (take a free word, reap a dead owner's), made by a
     // load before any swap. No clock reading per park when there is no timeout.
     const timeout = options?.timeout;
-    this.#blocking = undefined;
+    // #blocking is undefined here: only #wokeSync sets it, and every exit path clears it.
     const step = (this.#syncStep ??= raw.lockStepper(A, word, 0, ownerId, table, now));
     // An untimed wait is published in the waits-for table from its first wake-up on (waits-for.ts).
     const woke = timeout === undefined ? (this.#syncWoke ??= () => this.#wokeSync()) : undefined;
