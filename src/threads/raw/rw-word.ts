@@ -37,8 +37,9 @@
  * moment of lost preference, never a reader refused while no writer waits.
  */
 import type { AtomicsLike } from "./atomics-like.js";
+import { driveBlocking, PARK } from "./drive.js";
 import { isDead } from "./liveness-table.js";
-import { type Clock, newWaiter, POLL_MS, parkTime, type RawWaiter } from "./waiter.js";
+import { type Clock, newWaiter, POLL_MS, type RawWaiter } from "./waiter.js";
 
 export const COUNT_MASK = (1 << 23) - 1;
 export const WRITE_LOCKED = 1 << 23;
@@ -281,7 +282,7 @@ export function downgrade(A: AtomicsLike, w: Int32Array, i: number, me: number):
   return true;
 }
 
-/** Read lock, parking through `A.wait`. Returns `false` on timeout. */
+/** Read lock (no reaping: the model tests' plain reader), through the shared driver (drive.ts). Returns `false` on timeout. */
 export function readBlocking(
   A: AtomicsLike,
   w: Int32Array,
@@ -292,17 +293,11 @@ export function readBlocking(
   spins?: number,
 ): boolean {
   if (tryRead(A, w, i, table)) return true;
-  const waiter = newWaiter(spins);
-  const deadline = now() + timeout;
-  while (!readStep(A, w, i, table, waiter)) {
-    const time = parkTime(waiter, deadline, now());
-    if (time <= 0) return false;
-    A.wait(w, waiter.index, waiter.expected, time);
-  }
-  return true;
+  const step = (waiter: RawWaiter) => (readStep(A, w, i, table, waiter) ? 0 : PARK);
+  return driveBlocking(A, w, newWaiter(spins), step, now() + timeout, now) !== PARK;
 }
 
-/** Write lock, parking through `A.wait`. Returns `false` on timeout (having cleared what it set). */
+/** Write lock (no reaping), through the shared driver (drive.ts). Returns `false` on timeout (having cleared what it set). */
 export function writeBlocking(
   A: AtomicsLike,
   w: Int32Array,
@@ -315,16 +310,10 @@ export function writeBlocking(
 ): boolean {
   if (tryWrite(A, w, i, me, table)) return true;
   const waiter = newWaiter(spins);
-  const deadline = now() + timeout;
-  while (!writeStep(A, w, i, me, table, waiter)) {
-    const time = parkTime(waiter, deadline, now());
-    if (time <= 0) {
-      abandonWrite(A, w, i, waiter);
-      return false;
-    }
-    A.wait(w, waiter.index, waiter.expected, time);
-  }
-  return true;
+  const step = (wt: RawWaiter) => (writeStep(A, w, i, me, table, wt) ? 0 : PARK);
+  if (driveBlocking(A, w, waiter, step, now() + timeout, now) !== PARK) return true;
+  abandonWrite(A, w, i, waiter);
+  return false;
 }
 
 /** Sets POISONED. */
