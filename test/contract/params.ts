@@ -11,13 +11,13 @@ import type { RwLockContractParams } from "./rw-lock.contract.js";
 import type { SemaphoreContractParams } from "./semaphore.contract.js";
 
 export const rwLock: Record<"lockbox" | "threads", RwLockContractParams> = {
-  lockbox: { poisonByDefault: false },
-  threads: { poisonByDefault: true },
+  lockbox: { poisonByDefault: false, grantRaceOutcome: "abort", upgradeGrantRaceOutcome: "grant" },
+  threads: { poisonByDefault: true, grantRaceOutcome: "abort", upgradeGrantRaceOutcome: "abort" },
 };
 
 export const semaphore: Record<"lockbox" | "threads", SemaphoreContractParams> = {
-  lockbox: { largeRequestBlocksLater: true, forgetAfterRelease: "throws" },
-  threads: { largeRequestBlocksLater: false, forgetAfterRelease: "ignored" },
+  lockbox: { largeRequestBlocksLater: true, forgetAfterRelease: "throws", grantRaceOutcome: "abort" },
+  threads: { largeRequestBlocksLater: false, forgetAfterRelease: "ignored", grantRaceOutcome: "abort" },
 };
 
 export const condvar: Record<"lockbox" | "threads", CondvarContractParams> = {

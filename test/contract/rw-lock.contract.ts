@@ -17,6 +17,10 @@ export interface RwLockLike {
 export interface RwLockContractParams {
   /** A failing `withWrite` on a lock made without options poisons it (threads: yes, as std; lockbox: opt-in, as tokio). */
   readonly poisonByDefault: boolean;
+  /** A release that grants a queued `write()` in the same tick as its signal aborts: `"abort"` wins (the lock goes on) or `"grant"` is kept. */
+  readonly grantRaceOutcome: "abort" | "grant";
+  /** The same race for `upgrade()` (lockbox keeps the grant: undoing it could not give the upgradable guard back). */
+  readonly upgradeGrantRaceOutcome: "abort" | "grant";
 }
 
 /** Creates a lock over an `Int32Array` of 1 holding `value[0] = initial`. */
@@ -251,6 +255,53 @@ export function runRwLockContract(scope: Scope, factory: RwLockFactory, params: 
       await expect(c.call("read", { signal: already })).rejects.toThrow("before");
       expect(lock.readers).toBe(0);
     });
+
+    it.skipIf(scope.blocking)(
+      `a grant and an abort in the same tick: a write ${params.grantRaceOutcome === "abort" ? "rejects and the lock goes on" : "keeps the lock"}; an upgrade ${params.upgradeGrantRaceOutcome === "abort" ? "rejects" : "keeps the write lock"}`,
+      // The race needs the release and the abort in one synchronous step: local actors run a call's
+      // method synchronously (and the blocking twins take no signal).
+      async () => {
+        const { lock, refs } = await setup(3);
+        const [a, b, c] = refs as [Ref, Ref, Ref];
+        const r: Ref = await a.call("read");
+        const controller = new AbortController();
+        const racing = b.call("write", { signal: controller.signal }) as Promise<Ref>;
+        await expectPending(scope, racing, "write() while a reader holds");
+        const next = c.call("write", T) as Promise<Ref>;
+        await expectPending(scope, next, "a second writer");
+        const released = r.call("release");
+        controller.abort(new Error("stop"));
+        await released;
+        if (params.grantRaceOutcome === "abort") {
+          await expect(racing).rejects.toThrow("stop");
+        } else {
+          await (await racing).call("release");
+        }
+        await (await next).call("release");
+        expect(lock.isWriteLocked).toBe(false);
+        expect(lock.readers).toBe(0);
+
+        const u: Ref = await a.call("upgradableRead");
+        const other: Ref = await c.call("read");
+        const upgradeAbort = new AbortController();
+        const upgrading = u.call("upgrade", { signal: upgradeAbort.signal }) as Promise<Ref>;
+        await expectPending(scope, upgrading, "upgrade() while another reader holds");
+        const left = other.call("release");
+        upgradeAbort.abort(new Error("stop"));
+        await left;
+        if (params.upgradeGrantRaceOutcome === "abort") {
+          await expect(upgrading).rejects.toThrow("stop");
+          expect(await u.prop("released")).toBe(false);
+          await u.call("release");
+        } else {
+          const w = await upgrading;
+          expect(await u.prop("released")).toBe(true);
+          await w.call("release");
+        }
+        expect(lock.isWriteLocked).toBe(false);
+        expect(lock.readers).toBe(0);
+      },
+    );
 
     it(`withWrite returns the result, releases on throw and ${params.poisonByDefault ? "poisons" : "does not poison"} by default`, async () => {
       const { lock, refs } = await setup(1);

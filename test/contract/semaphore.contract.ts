@@ -21,6 +21,11 @@ export interface SemaphoreContractParams {
   readonly largeRequestBlocksLater: boolean;
   /** `forget()` after `release()`: `"throws"` UseAfterReleaseError (lockbox) or is `"ignored"` (threads). */
   readonly forgetAfterRelease: "throws" | "ignored";
+  /**
+   * A release that grants a waiter's permits in the same tick as that waiter's signal aborts: the
+   * abort wins and the permits go on to the next waiter (`"abort"`), or the waiter keeps them (`"grant"`).
+   */
+  readonly grantRaceOutcome: "abort" | "grant";
 }
 
 export type SemaphoreFactory = (permits: number) => SemaphoreLike;
@@ -124,6 +129,34 @@ export function runSemaphoreContract(scope: Scope, factory: SemaphoreFactory, pa
         await expect(b.call("acquire", 1, { signal: AbortSignal.abort(new Error("before")) })).rejects.toThrow(
           "before",
         );
+        expect(semaphore.available).toBe(1);
+      },
+    );
+
+    it.skipIf(scope.blocking)(
+      `a grant and an abort in the same tick: the acquire ${params.grantRaceOutcome === "abort" ? "rejects and the permit goes on" : "keeps the permit"}, nothing leaks`,
+      // The race needs the release and the abort in one synchronous step, which only a caller in this
+      // thread can make (and the blocking twins take no signal).
+      async () => {
+        const { semaphore, refs } = await setup(3, 1);
+        const [a, b, c] = refs as [Ref, Ref, Ref];
+        const p: Ref = await a.call("acquire");
+        const controller = new AbortController();
+        const racing = b.call("acquire", 1, { signal: controller.signal }) as Promise<Ref>;
+        await expectPending(scope, racing, "acquire() with none free");
+        const next = c.call("acquire", 1, T) as Promise<Ref>;
+        await expectPending(scope, next, "a second waiter");
+        // A local actor's call runs the method synchronously: release, then abort, in one step.
+        const released = p.call("release");
+        controller.abort(new Error("stop"));
+        await released;
+        if (params.grantRaceOutcome === "abort") {
+          await expect(racing).rejects.toThrow("stop");
+          await (await next).call("release");
+        } else {
+          await (await racing).call("release");
+          await (await next).call("release");
+        }
         expect(semaphore.available).toBe(1);
       },
     );
