@@ -6,9 +6,15 @@
  */
 import type { BarrierContractParams } from "./barrier.contract.js";
 import type { CondvarContractParams } from "./condvar.contract.js";
+import type { MutexContractParams } from "./mutex.contract.js";
 import type { OnceContractParams } from "./once.contract.js";
 import type { RwLockContractParams } from "./rw-lock.contract.js";
 import type { SemaphoreContractParams } from "./semaphore.contract.js";
+
+export const mutex: Record<"lockbox" | "threads", MutexContractParams> = {
+  lockbox: { poisonByDefault: false, fifo: true, grantRaceOutcome: "abort" },
+  threads: { poisonByDefault: true, fifo: false, grantRaceOutcome: "abort" },
+};
 
 export const rwLock: Record<"lockbox" | "threads", RwLockContractParams> = {
   lockbox: { poisonByDefault: false, grantRaceOutcome: "abort", upgradeGrantRaceOutcome: "grant" },
