@@ -17,8 +17,18 @@ export const mutex: Record<"lockbox" | "threads", MutexContractParams> = {
 };
 
 export const rwLock: Record<"lockbox" | "threads", RwLockContractParams> = {
-  lockbox: { poisonByDefault: false, grantRaceOutcome: "abort", upgradeGrantRaceOutcome: "grant" },
-  threads: { poisonByDefault: true, grantRaceOutcome: "abort", upgradeGrantRaceOutcome: "abort" },
+  lockbox: {
+    poisonByDefault: false,
+    writerFirstWhenReadersLeave: true,
+    grantRaceOutcome: "abort",
+    upgradeGrantRaceOutcome: "grant",
+  },
+  threads: {
+    poisonByDefault: true,
+    writerFirstWhenReadersLeave: false,
+    grantRaceOutcome: "abort",
+    upgradeGrantRaceOutcome: "abort",
+  },
 };
 
 export const semaphore: Record<"lockbox" | "threads", SemaphoreContractParams> = {
