@@ -275,6 +275,33 @@ export function runRwLockContract(scope: Scope, factory: RwLockFactory, params: 
       },
     );
 
+    it.skipIf(scope.blocking)(
+      "an upgrade aborted and its guard released in the same tick leaves a queued writer alone",
+      // Needs a signal and one synchronous step in this thread (the blocking twins have neither).
+      async () => {
+        const { lock, refs } = await setup(3);
+        const [a, b, c] = refs as [Ref, Ref, Ref];
+        const u: Ref = await a.call("upgradableRead");
+        const r: Ref = await b.call("read");
+        const controller = new AbortController();
+        const upgrading = u.call("upgrade", { signal: controller.signal });
+        await expectPending(scope, upgrading, "upgrade() while another reader holds");
+        const writing = c.call("write", T) as Promise<Ref>;
+        await expectPending(scope, writing, "write() while readers hold");
+        controller.abort(new Error("stop"));
+        const released = u.call("release");
+        await released;
+        await expect(upgrading).rejects.toThrow("stop");
+        await expectPending(scope, writing, "write() while a reader still holds");
+        await r.call("release");
+        const w = await writing;
+        await w.set(1);
+        await w.call("release");
+        expect(lock.isWriteLocked).toBe(false);
+        expect(lock.readers).toBe(0);
+      },
+    );
+
     it.skipIf(scope.blocking)("an aborted write leaves the queue and nothing leaks", async () => {
       // The blocking twins take `{ timeout }` only.
       const { lock, refs } = await setup(3);
