@@ -18,7 +18,9 @@
  * - Figures per process: the fastest of the scenario's measured passes, wall clock and (in-process
  *   scenarios) CPU time per operation (`process.cpuUsage()`, all threads); and the whole process's CPU
  *   time (startup, check and warm-up included), the only CPU figure the threads scenarios have.
- *   Tables show median [min–max] over repetitions, and after ÷ before of the medians.
+ *   Tables show median [min–max] over repetitions, after ÷ before of the medians, and the p-value of a
+ *   Mann–Whitney U test (is the difference more than this machine's noise?). Run `--after` equal to
+ *   `--before` (an A/A run) to see the noise itself.
  */
 
 import { execFileSync, spawn } from "node:child_process";
@@ -161,13 +163,51 @@ function ratio(a: number[], b: number[]): string {
   return a.length === 0 || b.length === 0 ? "–" : `${(median(b) / median(a)).toFixed(3)}`;
 }
 
+/**
+ * Two-sided p-value of the Mann–Whitney U test (normal approximation with tie correction): the chance
+ * of a difference in ranks at least this large if both sides came from the same distribution. A small
+ * p (say < 0.05) says the sides differ; a large one says the difference is within the noise.
+ */
+function mannWhitneyP(a: number[], b: number[]): number {
+  const all = [...a.map((v) => ({ v, side: 0 })), ...b.map((v) => ({ v, side: 1 }))].sort((x, y) => x.v - y.v);
+  const ranks = new Array<number>(all.length);
+  let ties = 0;
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j + 1 < all.length && all[j + 1]?.v === all[i]?.v) j++;
+    const t = j - i + 1;
+    ties += t ** 3 - t;
+    for (let k = i; k <= j; k++) ranks[k] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  const n1 = a.length;
+  const n2 = b.length;
+  const n = n1 + n2;
+  let r1 = 0;
+  for (const [i, x] of all.entries()) if (x.side === 0) r1 += ranks[i] as number;
+  const u = r1 - (n1 * (n1 + 1)) / 2;
+  const mean = (n1 * n2) / 2;
+  const sd = Math.sqrt(((n1 * n2) / 12) * (n + 1 - ties / (n * (n - 1))));
+  if (sd === 0) return 1;
+  const z = (Math.abs(u - mean) - 0.5) / sd;
+  return Math.min(1, 2 * (1 - normalCdf(Math.max(0, z))));
+}
+
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26 for erf; error below 1.5e-7). */
+function normalCdf(z: number): number {
+  const x = z / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return 0.5 * (1 + (1 - poly * Math.exp(-x * x)));
+}
+
 const lines = [
   `Diagnostics off, A/B: before = ${labels.before}, after = ${labels.after}; ${reps} interleaved repetitions, ` +
     `${new Date().toISOString().replace(/\.\d+Z$/, "Z")}, node ${process.version}, load ${loadStart.toFixed(1)} → ${loadEnd.toFixed(1)}, ` +
     `${((Date.now() - started) / 1000).toFixed(0)} s`,
   "",
-  "| scenario | metric | before: median [min–max] | after: median [min–max] | after ÷ before |",
-  "| --- | --- | --- | --- | --- |",
+  "| scenario | metric | before: median [min–max] | after: median [min–max] | after ÷ before | p (Mann–Whitney) |",
+  "| --- | --- | --- | --- | --- | --- |",
 ];
 for (const scenario of scenarios) {
   const r = results.get(scenario.name) as Record<Side, Run[]>;
@@ -180,7 +220,8 @@ for (const scenario of scenarios) {
     const a = r.before.map(pick).filter((v): v is number => v !== undefined);
     const b = r.after.map(pick).filter((v): v is number => v !== undefined);
     if (a.length === 0 && b.length === 0) continue;
-    lines.push(`| ${scenario.name} | ${label} | ${cell(a, digits)} | ${cell(b, digits)} | ${ratio(a, b)} |`);
+    const p = a.length > 1 && b.length > 1 ? mannWhitneyP(a, b).toFixed(2) : "–";
+    lines.push(`| ${scenario.name} | ${label} | ${cell(a, digits)} | ${cell(b, digits)} | ${ratio(a, b)} | ${p} |`);
   }
 }
 process.stdout.write(`${lines.join("\n")}\n`);
