@@ -1,5 +1,5 @@
 /**
- * The diagnostics observer (SPEC §7): installed in the core's observer slot by `enableDiagnostics`,
+ * The diagnostics observer: installed in the core's observer slot by `enableDiagnostics`,
  * removed by `disableDiagnostics`.
  *
  * Identity rules (JavaScript has no task identity, so every check is defined where identity is exact):

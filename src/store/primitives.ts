@@ -56,7 +56,7 @@ async function withGuard<G extends StoreGuard, R>(
 
 /**
  * A mutex shared by every process that opens the same name in the same store, whose value lives in the
- * store next to the lock (SPEC §6). Get one from `store.mutex(name, { initial })`.
+ * store next to the lock. Get one from `store.mutex(name, { initial })`.
  *
  * @example
  * ```ts

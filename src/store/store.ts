@@ -208,7 +208,7 @@ export class Store<Tx = never> {
     return new DistributedMutex<T, Tx>(GUARD_TOKEN, this.#host, name, initial);
   }
 
-  /** Opens the distributed RwLock `name` (see {@link Store.mutex}). */
+  /** Opens the distributed RwLock `name` (arguments and errors as for `mutex`). */
   rwLock<T>(name: string, options: { initial: T }): DistributedRwLock<T, Tx> {
     checkName(name);
     checkOptionsObject("options", options);

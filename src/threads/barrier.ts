@@ -1,4 +1,10 @@
-import { checkInteger, checkOptionsObject, describe } from "../internal/validate.js";
+import {
+  checkInteger,
+  checkOptionsObject,
+  describe,
+  readAcquireOptions,
+  readTimeoutOptions,
+} from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { ownerId } from "./liveness.js";
@@ -138,6 +144,7 @@ export class Barrier {
    * without arriving), `TypeError` / `RangeError` for bad options.
    */
   async wait(options?: AcquireOptions): Promise<BarrierWaitResult> {
+    options = readAcquireOptions(options);
     const early = precheck(options);
     if (early !== undefined) return early;
     const word = this.#word;
@@ -181,6 +188,7 @@ export class Barrier {
    * arrival taken back, see the class docs).
    */
   waitSync(options?: { timeout?: number | undefined }): BarrierWaitResult {
+    options = readTimeoutOptions(options);
     checkSyncOptions(options);
     assertCanBlock("Barrier.waitSync");
     const word = this.#word;

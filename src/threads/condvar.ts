@@ -1,5 +1,11 @@
 import { UseAfterReleaseError } from "../errors.js";
-import { checkFunction, checkOptionsObject, describe } from "../internal/validate.js";
+import {
+  checkFunction,
+  checkOptionsObject,
+  describe,
+  readAcquireOptions,
+  readTimeoutOptions,
+} from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { ownerId } from "./liveness.js";
@@ -157,6 +163,7 @@ export class Condvar {
    * the caller holds nothing. `TypeError` / `RangeError` for bad arguments (then `guard` is untouched).
    */
   async wait<T>(guard: MutexGuard<T>, options?: AcquireOptions): Promise<MutexGuard<T>> {
+    options = readAcquireOptions(options);
     const { guard: next, timedOut } = await this.#wait(guard, options, "wait");
     if (timedOut) {
       next.release();
@@ -197,6 +204,7 @@ export class Condvar {
     condition: (value: GuardValue<T>) => boolean,
     options?: AcquireOptions,
   ): Promise<MutexGuard<T>> {
+    options = readAcquireOptions(options);
     checkLockOptions(options);
     guardedMutex(guard, "waitWhile");
     checkFunction("condition", condition);
@@ -233,6 +241,7 @@ export class Condvar {
    * `TimeoutError` (after re-acquiring and releasing), `PoisonError`, `UseAfterReleaseError`.
    */
   waitSync<T>(guard: MutexGuard<T>, options?: { timeout?: number | undefined }): MutexGuard<T> {
+    options = readTimeoutOptions(options);
     checkSyncOptions(options);
     const { guard: next, timedOut } = this.#waitSync(guard, options?.timeout, "waitSync");
     if (timedOut) {
@@ -271,6 +280,7 @@ export class Condvar {
     condition: (value: GuardValue<T>) => boolean,
     options?: { timeout?: number | undefined },
   ): MutexGuard<T> {
+    options = readTimeoutOptions(options);
     checkSyncOptions(options);
     guardedMutex(guard, "waitWhileSync");
     checkFunction("condition", condition);

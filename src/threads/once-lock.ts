@@ -1,4 +1,4 @@
-import { checkFunction, checkOptionsObject } from "../internal/validate.js";
+import { checkFunction, checkOptionsObject, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
@@ -54,7 +54,7 @@ export class OnceLock<T = null> {
   readonly #name: string;
 
   /**
-   * @param data - the storage (as for `Mutex`); `null` or nothing (`new OnceLock()`) for a bare "done
+   * @param args - the storage (as for `Mutex`); `null` or nothing (`new OnceLock()`) for a bare "done
    *   once" flag.
    * @param options - `name`: the once-lock's name in errors (default `OnceLock#n`).
    * @throws TypeError when `data` cannot be shared, or `options` has the wrong type.
@@ -145,6 +145,7 @@ export class OnceLock<T = null> {
     init: (value: GuardValue<T>) => GuardValue<T> | undefined | void | PromiseLike<GuardValue<T> | undefined | void>,
     options?: AcquireOptions,
   ): Promise<GuardValue<T>> {
+    options = readAcquireOptions(options);
     checkFunction("init", init);
     const early = precheck(options);
     if (early !== undefined) return early;
@@ -176,6 +177,7 @@ export class OnceLock<T = null> {
    * `TimeoutError`, what `init` threw.
    */
   getOrInitSync(init: OnceInit<T>, options?: { timeout?: number | undefined }): GuardValue<T> {
+    options = readTimeoutOptions(options);
     assertCanBlock("OnceLock.getOrInitSync");
     checkFunction("init", init);
     checkSyncOptions(options);
@@ -202,6 +204,7 @@ export class OnceLock<T = null> {
    * ```
    */
   async wait(options?: AcquireOptions): Promise<GuardValue<T>> {
+    options = readAcquireOptions(options);
     const early = precheck(options);
     if (early !== undefined) return early;
     const word = this.#word;
@@ -231,6 +234,7 @@ export class OnceLock<T = null> {
    * ```
    */
   waitSync(options?: { timeout?: number | undefined }): GuardValue<T> {
+    options = readTimeoutOptions(options);
     assertCanBlock("OnceLock.waitSync");
     checkSyncOptions(options);
     const word = this.#word;

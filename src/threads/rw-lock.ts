@@ -1,7 +1,15 @@
 import { UseAfterReleaseError } from "../errors.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
+import {
+  checkFunction,
+  checkOptionalBoolean,
+  checkOptionsObject,
+  readAcquireOptions,
+  readLockOptions,
+  readSyncLockOptions,
+  readTimeoutOptions,
+} from "../internal/validate.js";
 import {
   type AcquireOptions,
   type DeepReadonly,
@@ -133,13 +141,14 @@ export class RwLock<T = null> {
       return;
     }
     checkOptionsObject("options", options);
-    checkOptionalBoolean("poison", options?.poison);
+    const poison = options?.poison;
+    checkOptionalBoolean("poison", poison);
     this.#name = threadsName("RwLock", options, ownerId);
     this.#data = bindData(data);
     const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
-    this.#poisonOnError = options?.poison !== false;
+    this.#poisonOnError = poison !== false;
     this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError, name: this.#name };
   }
 
@@ -149,7 +158,7 @@ export class RwLock<T = null> {
   }
 
   /**
-   * SPEC §7: an untimed blocking acquire that waits for this very thread would hang forever (a timed
+   * Self-deadlock: an untimed blocking acquire that waits for this very thread would hang forever (a timed
    * one still ends with its TimeoutError). `exclusive` (a write) also waits for this thread's own read
    * shares.
    */
@@ -232,6 +241,11 @@ export class RwLock<T = null> {
    * signal's reason, `TypeError` / `RangeError` for bad options.
    */
   read(options?: LockOptions): Promise<RwLockReadGuard<T>> {
+    try {
+      options = readLockOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const early = precheck(options);
     if (early !== undefined) return early;
     const ignorePoison = options?.ignorePoison === true;
@@ -271,6 +285,7 @@ export class RwLock<T = null> {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
    */
   readSync(options?: SyncLockOptions): RwLockReadGuard<T> {
+    options = readSyncLockOptions(options);
     assertCanBlock("RwLock.readSync");
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
@@ -320,6 +335,11 @@ export class RwLock<T = null> {
    * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
    */
   write(options?: LockOptions): Promise<RwLockWriteGuard<T>> {
+    try {
+      options = readLockOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const early = precheck(options);
     if (early !== undefined) return early;
     const ignorePoison = options?.ignorePoison === true;
@@ -360,6 +380,7 @@ export class RwLock<T = null> {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
    */
   writeSync(options?: SyncLockOptions): RwLockWriteGuard<T> {
+    options = readSyncLockOptions(options);
     assertCanBlock("RwLock.writeSync");
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
@@ -500,6 +521,11 @@ export class RwLock<T = null> {
    * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
    */
   upgradableRead(options?: LockOptions): Promise<RwLockUpgradableReadGuard<T>> {
+    try {
+      options = readLockOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const early = precheck(options);
     if (early !== undefined) return early;
     const ignorePoison = options?.ignorePoison === true;
@@ -539,6 +565,7 @@ export class RwLock<T = null> {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
    */
   upgradableReadSync(options?: SyncLockOptions): RwLockUpgradableReadGuard<T> {
+    options = readSyncLockOptions(options);
     assertCanBlock("RwLock.upgradableReadSync");
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
@@ -846,6 +873,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * `TimeoutError`; the signal's reason.
    */
   async upgrade(options?: AcquireOptions): Promise<RwLockWriteGuard<T>> {
+    options = readAcquireOptions(options);
     const lock = this.#live("upgrade");
     const early = precheck(options);
     if (early !== undefined) return early;
@@ -883,6 +911,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * `UseAfterReleaseError` after release or while an async `upgrade()` of this guard is pending.
    */
   upgradeSync(options?: { timeout?: number | undefined }): RwLockWriteGuard<T> {
+    options = readTimeoutOptions(options);
     assertCanBlock("RwLockUpgradableReadGuard.upgradeSync");
     checkSyncOptions(options);
     const lock = this.#live("upgrade");

@@ -1,7 +1,13 @@
 import { ClosedError } from "../errors.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkInteger, checkOptionsObject } from "../internal/validate.js";
+import {
+  checkFunction,
+  checkInteger,
+  checkOptionsObject,
+  readAcquireOptions,
+  readTimeoutOptions,
+} from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions, type Releasable } from "../types.js";
 import {
   allocateTagged,
@@ -156,6 +162,11 @@ export class Semaphore {
    */
   acquire(permits = 1, options?: AcquireOptions): Promise<SemaphorePermit> {
     try {
+      options = readAcquireOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    try {
       checkInteger("permits", permits, 1, raw.MAX_PERMITS);
     } catch (error) {
       return Promise.reject(error);
@@ -205,6 +216,7 @@ export class Semaphore {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `ClosedError`, `TimeoutError`.
    */
   acquireSync(permits = 1, options?: { timeout?: number | undefined }): SemaphorePermit {
+    options = readTimeoutOptions(options);
     assertCanBlock("Semaphore.acquireSync");
     checkInteger("permits", permits, 1, raw.MAX_PERMITS);
     checkSyncOptions(options);

@@ -105,7 +105,7 @@ export function assertCanBlock(method: string): void {
 
 /**
  * Throws unless `value` (named `name`) is `undefined` or a finite number of milliseconds ≥ 0. Any
- * finite timeout works here (SPEC §1: 30 days must work): waits never hand a timeout to a timer, they
+ * finite timeout works here (30 days must work): waits never hand a timeout to a timer, they
  * park at most one poll period at a time against a deadline, so there is no 2^31 − 1 ms timer limit.
  */
 export function checkTimeout(value: unknown, name = "timeout"): void {
@@ -163,7 +163,7 @@ export function deadlineOf(timeout: number | undefined): number {
 
 /**
  * The error a timed-out wait rejects or throws with: `Semaphore.acquire() on db-pool timed out after
- * 50 ms` (`name`: the primitive's name, SPEC §7).
+ * 50 ms` (`name`: the primitive's name).
  */
 export function timeoutError(what: string, timeout: number | undefined, name?: string): TimeoutError {
   const on = name === undefined ? "" : ` on ${name}`;
