@@ -70,6 +70,8 @@ const scenarios = names.map((name) => {
 
 const work = join(root, "node_modules", ".cache", "lockbox-overhead", String(process.pid));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+// Interrupted: still remove the transpiled copies ("exit" handlers run on process.exit).
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => process.exit(130));
 
 /** Transpiles `src/` of `ref` (or of this tree) with this tree's `bench/` into `work/<side>`. */
 async function build(side: string, ref: string | undefined): Promise<string> {
