@@ -21,10 +21,14 @@
  *   Tables show median [min–max] over repetitions, after ÷ before of the medians, and the p-value of a
  *   Mann–Whitney U test (is the difference more than this machine's noise?). Run `--after` equal to
  *   `--before` (an A/A run) to see the noise itself.
+ * - `--same-process` adds a second view: both builds loaded in one process, alternating passes of the
+ *   same two loops (uncontended: one task, lock/increment/release; contended: 100 tasks × 1,000, holding
+ *   across an `await`), 30 passes each per process, three processes. Both sides then share the machine's
+ *   state at every moment, which cancels most of the load noise that separate processes see.
  */
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,6 +46,7 @@ const { values: flags } = parseArgs({
     after: { type: "string" },
     scenarios: { type: "string", default: "uncontended,contended,threads-sync,threads-async" },
     reps: { type: "string", default: "5" },
+    "same-process": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -49,7 +54,9 @@ if (flags.help) {
   process.stdout.write(
     "usage: npx tsx bench/diagnostics-overhead.ts [--before REF] [--after REF] [--scenarios a,b] [--reps N]\n" +
       "  --before  git ref of the baseline (default 11cd930^, the commit before the observer slot)\n" +
-      "  --after   git ref to compare (default: this working tree)\n",
+      "  --after   git ref to compare (default: this working tree)\n" +
+      "  --same-process  also load both builds in one process and alternate uncontended and contended\n" +
+      "                  passes of the lockbox Mutex (CPU ns per acquisition; 3 such processes)\n",
   );
   process.exit(0);
 }
@@ -97,6 +104,41 @@ const sides = {
   after: await build("after", flags.after),
 };
 const labels = { before: flags.before as string, after: flags.after ?? "working tree" };
+
+/** The `--same-process` runner: imports both builds' `src/index.js` and alternates passes. */
+const SAME_PROCESS_RUNNER = `
+const [before, after] = await Promise.all(process.argv.slice(2, 4).map((p) => import(p)));
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) * 1000; };
+async function uncontended(Mutex) {
+  const m = new Mutex(0);
+  const n = 300000;
+  const c0 = cpu();
+  for (let j = 0; j < n; j++) { const g = await m.lock(); g.value = g.value + 1; g.release(); }
+  return (cpu() - c0) / n;
+}
+async function contended(Mutex) {
+  const m = new Mutex(0);
+  const task = async () => {
+    for (let j = 0; j < 1000; j++) { const g = await m.lock(); const v = g.value; await null; g.value = v + 1; g.release(); }
+  };
+  const c0 = cpu();
+  await Promise.all(Array.from({ length: 100 }, task));
+  if (m.tryLock().value !== 100000) throw new Error("lost updates");
+  return (cpu() - c0) / 100000;
+}
+const out = {};
+for (const [name, loop] of [["uncontended", uncontended], ["contended", contended]]) {
+  for (let i = 0; i < 3; i++) { await loop(before.Mutex); await loop(after.Mutex); }
+  const r = { before: [], after: [] };
+  for (let i = 0; i < 30; i++) {
+    for (const side of i % 2 ? ["before", "after"] : ["after", "before"]) {
+      r[side].push(await loop(side === "before" ? before.Mutex : after.Mutex));
+    }
+  }
+  out[name] = r;
+}
+process.stdout.write(JSON.stringify(out));
+`;
 
 // Prints the whole process's CPU time (µs) as it exits: the worker ends with process.exit(0).
 const CPU_HOOK =
@@ -224,6 +266,30 @@ for (const scenario of scenarios) {
     if (a.length === 0 && b.length === 0) continue;
     const p = a.length > 1 && b.length > 1 ? mannWhitneyP(a, b).toFixed(2) : "–";
     lines.push(`| ${scenario.name} | ${label} | ${cell(a, digits)} | ${cell(b, digits)} | ${ratio(a, b)} | ${p} |`);
+  }
+}
+if (flags["same-process"]) {
+  const runner = join(work, "same-process.mjs");
+  writeFileSync(runner, SAME_PROCESS_RUNNER);
+  const index = (worker: string) => join(dirname(dirname(worker)), "src", "index.js");
+  lines.push(
+    "",
+    "Same process, alternating passes (CPU ns per acquisition; per process: median of 30 passes per side):",
+    "",
+    "| loop | process | before | after | after ÷ before |",
+    "| --- | --- | --- | --- | --- |",
+  );
+  for (let i = 1; i <= 3; i++) {
+    process.stderr.write(`same process ${i}/3\n`);
+    const text = execFileSync(process.execPath, [runner, index(sides.before), index(sides.after)], {
+      encoding: "utf8",
+    });
+    const out = JSON.parse(text) as Record<string, { before: number[]; after: number[] }>;
+    for (const [loop, r] of Object.entries(out)) {
+      lines.push(
+        `| ${loop} | ${i} | ${median(r.before).toFixed(1)} | ${median(r.after).toFixed(1)} | ${ratio(r.before, r.after)} |`,
+      );
+    }
   }
 }
 process.stdout.write(`${lines.join("\n")}\n`);
