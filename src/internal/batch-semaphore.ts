@@ -170,8 +170,12 @@ export class BatchSemaphore {
     return true;
   }
 
-  /** Queues an acquire of `n` permits at the head (see {@link tryAcquireFront}). */
-  acquireFront(n: number, tag: number, options?: AcquireOptions): Promise<unknown> {
+  /**
+   * Queues an acquire of `n` permits at the head (see {@link tryAcquireFront}). `ticket` receives the
+   * waiter itself, the handle {@link cancel} and {@link isQueued} take: a waiter is cancelled by
+   * identity, never by its place in the queue (another waiter may be at the head by then).
+   */
+  acquireFront(n: number, tag: number, options?: AcquireOptions, ticket?: { waiter?: object }): Promise<unknown> {
     const head = this.#head;
     if (head !== undefined && head.acquired > 0) this.#reclaim(head);
     const promise = new Promise(capture);
@@ -185,6 +189,7 @@ export class BatchSemaphore {
     }
     this.#head = waiter;
     this.#length++;
+    if (ticket !== undefined) ticket.waiter = waiter;
     if (options !== undefined) this.#hook(waiter, options);
     if (observer !== undefined && this.#observeWait(waiter, tag)) return promise;
     if (this.#permits > 0) this.#drain();
@@ -192,11 +197,20 @@ export class BatchSemaphore {
   }
 
   /**
-   * Cancels the head waiter with `reason` (an upgrade whose guard is released while it waits: the
-   * caller knows its waiter is the head, since nothing else is ever queued in front of it).
+   * `true` while the waiter `ticket` (from {@link acquireFront}) is still queued here: not yet granted,
+   * cancelled, timed out, aborted or closed.
    */
-  cancelHead(reason: unknown): void {
-    if (this.#head !== undefined) this.#cancel(this.#head, reason);
+  isQueued(ticket: object): boolean {
+    return ticket instanceof Waiter && ticket.settle !== undefined;
+  }
+
+  /**
+   * Cancels the waiter `ticket` (from {@link acquireFront} on this semaphore) with `reason`, if it is
+   * still queued; otherwise does nothing (it was granted or has already left, and whoever is queued
+   * now is somebody else's waiter). An upgrade whose guard is released while it waits uses this.
+   */
+  cancel(ticket: object, reason: unknown): void {
+    if (ticket instanceof Waiter) this.#cancel(ticket, reason);
   }
 
   /** Returns `n` permits to the pool and grants queued waiters in order. */
@@ -360,7 +374,7 @@ function unhook(hooks: CancelHooks): void {
 }
 
 /**
- * SPEC §1: "a grant that races with the abort is handed on to the next waiter, never lost". An
+ * A grant that races with the abort is handed on to the next waiter, never lost (docs/decisions.md). An
  * acquire can be granted (at once, or later by a release) and then see its signal abort before its
  * caller resumes; the caller asked to stop, so the abort wins: the guard is released at once — which
  * hands the lock on to the next waiter — and the acquire rejects with `signal.reason`. The rule holds
