@@ -56,6 +56,7 @@ const redis: Service = {
     const client = new Redis(url, {
       lazyConnect: true,
       connectTimeout: 2_000,
+      commandTimeout: 2_000, // a server that accepts but never answers is unreachable too
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
       retryStrategy: () => null,
@@ -81,7 +82,7 @@ const postgres: Service = {
   name: "PostgreSQL",
   async probe(url) {
     const { default: pg } = await import("pg");
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000, query_timeout: 2_000 });
     client.on("error", () => {}); // the rejection below carries it
     try {
       await client.connect();
