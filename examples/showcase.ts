@@ -154,6 +154,8 @@ const stops: Stop[] = [
     file: "explore-lost-update.ts",
     scope: "lockbox/testing",
     title: "A lost update found, shrunk and replayed",
+    before:
+      "The code under test has a bug on purpose; the failure reported below is explore() finding it, as intended.",
     why: "Run once, the two withdrawals look fine. explore() runs the test under many schedules, finds one that overdraws the account, shrinks it to a single task switch and gives a replay string that reproduces it every time, for a regression test.",
   },
   {
