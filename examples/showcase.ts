@@ -424,7 +424,7 @@ for (const [index, stop] of stops.entries()) {
 }
 keys?.close();
 whereNext();
-const summary = [`${outcomes.ran} stops ran`];
+const summary = [`${outcomes.ran} ${outcomes.ran === 1 ? "stop" : "stops"} ran`];
 if (outcomes.skipped > 0) summary.push(`${outcomes.skipped} skipped`);
 if (outcomes.failed > 0) summary.push(`${outcomes.failed} failed`);
 print(style.dim(`Tour done: ${summary.join(", ")}, ${(running / 1000).toFixed(1)} s of running.`));
