@@ -178,6 +178,21 @@ describe("npm start in a terminal", () => {
   );
 
   it(
+    "q at a prompt ends the tour there, still showing where to go next",
+    async () => {
+      startTour("quit", 100, "TERM=xterm-256color");
+      await waitFor("quit", "the first prompt", (s) => s.includes("Enter: stop 2/11"));
+      tmux("send-keys", "-t", "quit", "q", "Enter");
+      const screen = await waitFor("quit", "its exit", (s) => s.includes(EXIT_MARK));
+      expect(screen).toContain(`${EXIT_MARK} 0]`);
+      expect(headerShown(screen, 1)).toBe(false);
+      expect(screen).toContain("Where to go next");
+      expect(screen).toContain("Tour done: 1 stop ran");
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     "with NO_COLOR and --all: no escape codes, no waiting, the narrow pane's width, unreachable servers skipped in one line",
     async () => {
       startTour(
