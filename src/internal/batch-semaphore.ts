@@ -68,6 +68,9 @@ class Waiter {
   }
 }
 
+/** Longest delay one `setTimeout` can hold (longer ones fire at once, with a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 // One shared executor: capturing `resolve` through a module variable avoids allocating an executor
 // closure for every waiter.
 let captured: ((value: unknown) => void) | undefined;
@@ -91,6 +94,14 @@ export class BatchSemaphore {
   owner: Observable | undefined = undefined;
   key: unknown = undefined;
   modeOf: ((tag: number) => HoldMode) | undefined = undefined;
+  /** Builds the error a timed-out waiter rejects with (default: `TimeoutError` naming {@link what}). */
+  timeoutError: ((timeout: number) => Error) | undefined = undefined;
+  /**
+   * Called after a waiter has left the queue by cancellation (abort, timeout, observer refusal), not
+   * by a grant or `close` (lockbox/threads: the head of a thread's queue stops competing for the shared
+   * word when the queue empties).
+   */
+  onCancel: (() => void) | undefined = undefined;
 
   constructor(permits: number, onGrant: OnGrant) {
     this.#permits = permits;
@@ -314,6 +325,7 @@ export class BatchSemaphore {
     this.#fail(waiter, reason);
     // The next waiter may fit in what the head was holding or blocking.
     if (wasHead && this.#permits > 0) this.#drain();
+    this.onCancel?.();
   }
 
   /** Tells the observer a waiter queued; `true` if it refused the wait (the waiter has left). */
@@ -342,10 +354,28 @@ export class BatchSemaphore {
     const hooks: CancelHooks = { timer: undefined, signal: undefined, onAbort: undefined, observed: false };
     waiter.hooks = hooks;
     if (timeout !== undefined) {
-      hooks.timer = setTimeout(() => {
+      const fire = (): void => {
         hooks.timer = undefined;
-        this.#cancel(waiter, new TimeoutError(`Timed out after ${timeout} ms waiting for ${this.what}`));
-      }, timeout);
+        const makeError = this.timeoutError;
+        this.#cancel(
+          waiter,
+          makeError === undefined
+            ? new TimeoutError(`Timed out after ${timeout} ms waiting for ${this.what}`)
+            : makeError(timeout),
+        );
+      };
+      if (timeout <= MAX_TIMER_MS) hooks.timer = setTimeout(fire, timeout);
+      else {
+        // lockbox/threads accepts any finite timeout (SPEC §1: 30 days must work), past what one timer
+        // can hold: re-arm against a deadline.
+        const deadline = performance.now() + timeout;
+        const arm = (): void => {
+          const left = deadline - performance.now();
+          if (left <= 0) fire();
+          else hooks.timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+        };
+        arm();
+      }
     }
     if (signal !== undefined) {
       // A signal that aborted before this wait began (between two waits of one call) never fires.
