@@ -1,4 +1,4 @@
-import { LockboxError } from "../errors.js";
+import { KIND, LockboxError } from "../errors.js";
 
 /**
  * What `explore` rejects with when a run fails (or when a replayed body turns out not to be
@@ -20,6 +20,8 @@ import { LockboxError } from "../errors.js";
  * ```
  */
 export class ExplorationError extends LockboxError {
+  /** @internal The kind that marks instances of this class in every copy of lockbox (see errors.ts). */
+  static override readonly [KIND]: string = "ExplorationError";
   /** The `seed` of the exploration; `undefined` for exhaustive and replay runs. */
   readonly seed: number | undefined;
   /** The failing schedule, shrunk: pass it as `explore(body, { replay })` to run it again. */
