@@ -26,6 +26,7 @@ import {
   unlinkChild,
 } from "./raw/liveness-table.js";
 import { MAX_OWNER } from "./raw/raw-mutex.js";
+import { newSharedBuffer, requireSharedMemory } from "./shared-memory.js";
 import { ensureWaitsFor } from "./waits-for.js";
 
 /** The subset of `node:worker_threads` used here; absent outside Node. */
@@ -77,6 +78,7 @@ let own: Int32Array | undefined;
 /** This thread's liveness table, created (and published to future workers) on first use. */
 export function processTable(): Int32Array {
   if (own !== undefined) return own;
+  requireSharedMemory();
   // The waits-for table (deadlock detection) is shared with workers the same way, from the same moment.
   ensureWaitsFor(ownerId, (id) => own !== undefined && isDead(realAtomics, own, id));
   const inherited = workerThreads?.getEnvironmentData(ENV_KEY);
@@ -84,7 +86,7 @@ export function processTable(): Int32Array {
     own = adoptTable(inherited);
     return own;
   }
-  const table = new Int32Array(new SharedArrayBuffer(LIVENESS_WORDS * 4));
+  const table = new Int32Array(newSharedBuffer(LIVENESS_WORDS * 4));
   initTable(realAtomics, table, (Math.random() * 2 ** 31) | 0);
   known.set(tableUid(realAtomics, table), table);
   workerThreads?.setEnvironmentData(ENV_KEY, table.buffer);
