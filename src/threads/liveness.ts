@@ -51,6 +51,20 @@ function loadWorkerThreads(): WorkerThreadsModule | undefined {
 const workerThreads = loadWorkerThreads();
 
 /**
+ * Whether owner death can be detected here: it needs `node:worker_threads` through
+ * `process.getBuiltinModule` (Node 20.16+ / 22.3+) to learn thread ids and share the liveness table
+ * with workers. `undefined` when it can; otherwise the reason, for {@link supervise}'s error.
+ */
+export function ownerDeathUnsupported(): string | undefined {
+  if (workerThreads !== undefined) return undefined;
+  const proc = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
+  const node = proc?.versions?.node;
+  return typeof node === "string"
+    ? `this is Node ${node}, which lacks process.getBuiltinModule (added in Node 20.16 and 22.3)`
+    : "this runtime has no node:worker_threads (reachable through process.getBuiltinModule)";
+}
+
+/**
  * The owner id of the thread with `threadId` (`threadId + 1`). Owner ids never wrap: a thread created
  * after `MAX_OWNER − 1` others in one process (about 8.4 million) would share an id with an older
  * thread, which could make a live thread's lock look like a dead one's; such a thread gets a

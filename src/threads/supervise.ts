@@ -12,7 +12,7 @@
  * @module
  */
 import { describe } from "../internal/validate.js";
-import { linkSupervised, markThreadDead, processTable } from "./liveness.js";
+import { linkSupervised, markThreadDead, ownerDeathUnsupported, processTable } from "./liveness.js";
 import { MAX_TRACKED_ID } from "./raw/liveness-table.js";
 
 /** What `supervise` needs of a worker: its `threadId` and the `'exit'` event. */
@@ -100,8 +100,13 @@ export interface SpawnedWorker extends SupervisableWorker {
  * thread, 128 KiB): past that, `supervise` throws rather than watch a worker whose death it could not
  * report.
  *
- * @throws TypeError when `worker` is not a worker (no `threadId` / `once`); RangeError when its
- *   `threadId` is past 1,048,574 (nothing is watched; `spawn` terminates the worker it created).
+ * Needs Node 20.16 or later (22.3 on Node 22): older versions lack `process.getBuiltinModule`, through
+ * which lockbox/threads learns thread ids and shares the liveness table, so `supervise` throws there
+ * rather than watch nothing.
+ *
+ * @throws TypeError when `worker` is not a worker (no `threadId` / `once`); Error on Node before 20.16
+ *   (owner death cannot be detected there); RangeError when its `threadId` is past 1,048,574 (nothing
+ *   is watched; `spawn` terminates the worker it created).
  */
 export function supervise<W extends SupervisableWorker>(worker: W): W {
   if (
@@ -111,6 +116,13 @@ export function supervise<W extends SupervisableWorker>(worker: W): W {
     typeof worker.once !== "function"
   ) {
     throw new TypeError(`Expected \`worker\` to be a worker_threads Worker, got ${describe(worker)}`);
+  }
+  const unsupported = ownerDeathUnsupported();
+  if (unsupported !== undefined) {
+    // Watching nothing while the caller believes the worker's deaths are handled would be worse.
+    throw new Error(
+      `supervise() cannot detect owner death here: it needs Node 20.16 or later (22.3 on Node 22); ${unsupported}`,
+    );
   }
   processTable();
   // threadId reads -1 once the worker has exited: capture it now.
