@@ -101,10 +101,11 @@ export class RefCell<T> {
   constructor(value: T, options?: RefCellOptions) {
     markNotSend(this);
     checkOptionsObject("options", options);
-    checkOptionalBoolean("track", options?.track);
+    const track = options?.track;
+    checkOptionalBoolean("track", track);
     this.#name = nameFor("RefCell", options);
     this.#value = value;
-    this.#sites = options?.track === true ? new Set() : undefined;
+    this.#sites = track === true ? new Set() : undefined;
   }
 
   /** `"unused"`, `"reading"` (one or more live `Ref`s) or `"writing"` (a live `RefMut`). */

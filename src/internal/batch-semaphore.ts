@@ -68,6 +68,9 @@ class Waiter {
   }
 }
 
+/** Longest delay one `setTimeout` can hold (longer ones fire at once, with a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 // One shared executor: capturing `resolve` through a module variable avoids allocating an executor
 // closure for every waiter.
 let captured: ((value: unknown) => void) | undefined;
@@ -91,6 +94,14 @@ export class BatchSemaphore {
   owner: Observable | undefined = undefined;
   key: unknown = undefined;
   modeOf: ((tag: number) => HoldMode) | undefined = undefined;
+  /** Builds the error a timed-out waiter rejects with (default: `TimeoutError` naming {@link what}). */
+  timeoutError: ((timeout: number) => Error) | undefined = undefined;
+  /**
+   * Called after a waiter has left the queue by cancellation (abort, timeout, observer refusal), not
+   * by a grant or `close` (lockbox/threads: the head of a thread's queue stops competing for the shared
+   * word when the queue empties).
+   */
+  onCancel: (() => void) | undefined = undefined;
 
   constructor(permits: number, onGrant: OnGrant) {
     this.#permits = permits;
@@ -170,8 +181,12 @@ export class BatchSemaphore {
     return true;
   }
 
-  /** Queues an acquire of `n` permits at the head (see {@link tryAcquireFront}). */
-  acquireFront(n: number, tag: number, options?: AcquireOptions): Promise<unknown> {
+  /**
+   * Queues an acquire of `n` permits at the head (see {@link tryAcquireFront}). `ticket` receives the
+   * waiter itself, the handle {@link cancel} and {@link isQueued} take: a waiter is cancelled by
+   * identity, never by its place in the queue (another waiter may be at the head by then).
+   */
+  acquireFront(n: number, tag: number, options?: AcquireOptions, ticket?: { waiter?: object }): Promise<unknown> {
     const head = this.#head;
     if (head !== undefined && head.acquired > 0) this.#reclaim(head);
     const promise = new Promise(capture);
@@ -185,6 +200,7 @@ export class BatchSemaphore {
     }
     this.#head = waiter;
     this.#length++;
+    if (ticket !== undefined) ticket.waiter = waiter;
     if (options !== undefined) this.#hook(waiter, options);
     if (observer !== undefined && this.#observeWait(waiter, tag)) return promise;
     if (this.#permits > 0) this.#drain();
@@ -192,11 +208,20 @@ export class BatchSemaphore {
   }
 
   /**
-   * Cancels the head waiter with `reason` (an upgrade whose guard is released while it waits: the
-   * caller knows its waiter is the head, since nothing else is ever queued in front of it).
+   * `true` while the waiter `ticket` (from {@link acquireFront}) is still queued here: not yet granted,
+   * cancelled, timed out, aborted or closed.
    */
-  cancelHead(reason: unknown): void {
-    if (this.#head !== undefined) this.#cancel(this.#head, reason);
+  isQueued(ticket: object): boolean {
+    return ticket instanceof Waiter && ticket.settle !== undefined;
+  }
+
+  /**
+   * Cancels the waiter `ticket` (from {@link acquireFront} on this semaphore) with `reason`, if it is
+   * still queued; otherwise does nothing (it was granted or has already left, and whoever is queued
+   * now is somebody else's waiter). An upgrade whose guard is released while it waits uses this.
+   */
+  cancel(ticket: object, reason: unknown): void {
+    if (ticket instanceof Waiter) this.#cancel(ticket, reason);
   }
 
   /** Returns `n` permits to the pool and grants queued waiters in order. */
@@ -300,6 +325,7 @@ export class BatchSemaphore {
     this.#fail(waiter, reason);
     // The next waiter may fit in what the head was holding or blocking.
     if (wasHead && this.#permits > 0) this.#drain();
+    this.onCancel?.();
   }
 
   /** Tells the observer a waiter queued; `true` if it refused the wait (the waiter has left). */
@@ -328,10 +354,28 @@ export class BatchSemaphore {
     const hooks: CancelHooks = { timer: undefined, signal: undefined, onAbort: undefined, observed: false };
     waiter.hooks = hooks;
     if (timeout !== undefined) {
-      hooks.timer = setTimeout(() => {
+      const fire = (): void => {
         hooks.timer = undefined;
-        this.#cancel(waiter, new TimeoutError(`Timed out after ${timeout} ms waiting for ${this.what}`));
-      }, timeout);
+        const makeError = this.timeoutError;
+        this.#cancel(
+          waiter,
+          makeError === undefined
+            ? new TimeoutError(`Timed out after ${timeout} ms waiting for ${this.what}`)
+            : makeError(timeout),
+        );
+      };
+      if (timeout <= MAX_TIMER_MS) hooks.timer = setTimeout(fire, timeout);
+      else {
+        // lockbox/threads accepts any finite timeout (SPEC §1: 30 days must work), past what one timer
+        // can hold: re-arm against a deadline.
+        const deadline = performance.now() + timeout;
+        const arm = (): void => {
+          const left = deadline - performance.now();
+          if (left <= 0) fire();
+          else hooks.timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+        };
+        arm();
+      }
     }
     if (signal !== undefined) {
       // A signal that aborted before this wait began (between two waits of one call) never fires.
@@ -360,7 +404,7 @@ function unhook(hooks: CancelHooks): void {
 }
 
 /**
- * SPEC §1: "a grant that races with the abort is handed on to the next waiter, never lost". An
+ * A grant that races with the abort is handed on to the next waiter, never lost (docs/decisions.md). An
  * acquire can be granted (at once, or later by a release) and then see its signal abort before its
  * caller resumes; the caller asked to stop, so the abort wins: the guard is released at once — which
  * hands the lock on to the next waiter — and the acquire rejects with `signal.reason`. The rule holds

@@ -77,6 +77,60 @@ export function checkSignal(value: unknown): void {
   }
 }
 
+// ---- reading options once ---------------------------------------------------------------------------
+//
+// An options object is read exactly once, at the public entry: each field is copied into a fresh plain
+// object, and from then on only that copy is validated and used. An object whose getters answer
+// differently on each read (valid when checked, something else when used) therefore cannot slip past
+// validation, and a getter runs once per call. A value that is not an object is passed on as it is, for
+// validation to reject. A getter that throws makes the call fail with what it threw.
+
+/** `{ signal, timeout }`, each read once (see above). */
+export function readAcquireOptions<O extends AcquireOptions>(options: O | undefined): AcquireOptions | undefined {
+  if (typeof options !== "object" || options === null) return options;
+  const { signal, timeout } = options;
+  return { signal, timeout };
+}
+
+/** `{ signal, timeout, ignorePoison }`, each read once (see above). */
+export function readLockOptions<O extends LockOptions>(options: O | undefined): LockOptions | undefined {
+  if (typeof options !== "object" || options === null) return options;
+  const { signal, timeout, ignorePoison } = options;
+  return { signal, timeout, ignorePoison };
+}
+
+/** `{ timeout }` of a blocking method, read once (see above). */
+export function readTimeoutOptions<O extends { timeout?: number | undefined }>(
+  options: O | undefined,
+): { timeout?: number | undefined } | undefined {
+  if (typeof options !== "object" || options === null) return options;
+  const { timeout } = options;
+  return { timeout };
+}
+
+/** `{ timeout, ignorePoison }` of a blocking lock method, read once (see above). */
+export function readSyncLockOptions<O extends { timeout?: number | undefined; ignorePoison?: boolean | undefined }>(
+  options: O | undefined,
+): { timeout?: number | undefined; ignorePoison?: boolean | undefined } | undefined {
+  if (typeof options !== "object" || options === null) return options;
+  const { timeout, ignorePoison } = options;
+  return { timeout, ignorePoison };
+}
+
+/**
+ * The options of a try-variant (`tryLock`, `tryRead`, …): `undefined` or `{ ignorePoison?: boolean }`,
+ * read once. Returns whether to ignore poison.
+ *
+ * @throws TypeError for anything else (`null` included).
+ */
+export function readTryOptions(options: unknown): boolean {
+  if (options === undefined) return false;
+  checkOptionsObject("options", options);
+  const ignorePoison = (options as { ignorePoison?: unknown }).ignorePoison;
+  checkOptionalBoolean("ignorePoison", ignorePoison);
+  return ignorePoison === true;
+}
+
 /** Validates `{ signal?, timeout? }` (and the object itself). */
 export function checkAcquireOptions(options: AcquireOptions | undefined): void {
   if (options === undefined) return;

@@ -1,7 +1,7 @@
 import { BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { nameFor, observer } from "../internal/observer.js";
-import { checkInteger, checkOptionsObject, precheck } from "../internal/validate.js";
+import { checkInteger, checkOptionsObject, precheck, readAcquireOptions } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 
 /** What {@link Barrier.wait} resolves with. */
@@ -84,7 +84,13 @@ export class Barrier {
    * **Throws** (rejects): `signal.reason` on abort, `TimeoutError` on timeout, `TypeError` /
    * `RangeError` for bad options.
    */
-  wait(options?: AcquireOptions): Promise<BarrierWaitResult> {
+  wait(given?: AcquireOptions): Promise<BarrierWaitResult> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "wait", options, (o) => this.#wait(o));
     return this.#wait(options);
   }

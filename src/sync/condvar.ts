@@ -2,7 +2,14 @@ import { PoisonError, TimeoutError, UseAfterReleaseError } from "../errors.js";
 import { Deadline } from "../internal/deadline.js";
 import { markNotSend } from "../internal/not-send.js";
 import { nameFor, observer } from "../internal/observer.js";
-import { checkFunction, checkLockOptions, checkOptionsObject, describe, MAX_TIMEOUT } from "../internal/validate.js";
+import {
+  checkFunction,
+  checkLockOptions,
+  checkOptionsObject,
+  describe,
+  MAX_TIMEOUT,
+  readLockOptions,
+} from "../internal/validate.js";
 import { WaitQueue } from "../internal/wait-queue.js";
 import { interiorMutable, type LockOptions, type NameOptions } from "../types.js";
 import { MutexGuard, mutexOfGuard } from "./mutex.js";
@@ -105,7 +112,8 @@ export class Condvar {
    * the class docs); `TypeError` when `guard` is not a `MutexGuard`, `TypeError` / `RangeError` for
    * bad options.
    */
-  async wait<T>(guard: MutexGuard<T>, options?: LockOptions): Promise<MutexGuard<T>> {
+  async wait<T>(guard: MutexGuard<T>, given?: LockOptions): Promise<MutexGuard<T>> {
+    const options = readLockOptions(given);
     if (observer !== undefined) {
       return (await observer.around(this, "wait", options, (o) => this.#wait(guard, o, false))).guard;
     }
@@ -128,7 +136,13 @@ export class Condvar {
    *
    * **Throws** (rejects): as {@link Condvar.wait}; `TypeError` when `predicate` is not a function.
    */
-  waitWhile<T>(guard: MutexGuard<T>, predicate: (value: T) => boolean, options?: LockOptions): Promise<MutexGuard<T>> {
+  waitWhile<T>(guard: MutexGuard<T>, predicate: (value: T) => boolean, given?: LockOptions): Promise<MutexGuard<T>> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) {
       return observer.around(this, "waitWhile", options, (o) => this.#waitWhile(guard, predicate, o));
     }
@@ -190,9 +204,10 @@ export class Condvar {
   async waitTimeout<T>(
     guard: MutexGuard<T>,
     ms: number,
-    options?: Omit<LockOptions, "timeout">,
+    given?: Omit<LockOptions, "timeout">,
   ): Promise<CondvarWaitTimeoutResult<T>> {
     checkGuard(guard);
+    const options = readLockOptions(given as LockOptions | undefined);
     if (typeof ms !== "number") {
       throw new TypeError(
         `Expected \`ms\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(ms)}`,

@@ -5,7 +5,14 @@ import { Guard } from "../internal/guard.js";
 import { markNotSend } from "../internal/not-send.js";
 import { nameFor, observer } from "../internal/observer.js";
 import { GUARD_TOKEN, type GuardToken } from "../internal/symbols.js";
-import { checkAcquireOptions, checkFunction, checkOptionsObject, describe, precheck } from "../internal/validate.js";
+import {
+  checkAcquireOptions,
+  checkFunction,
+  checkOptionsObject,
+  describe,
+  precheck,
+  readAcquireOptions,
+} from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 
 /**
@@ -117,7 +124,13 @@ export class KeyedMutex<K> {
    *
    * **Throws** (rejects): `TypeError` / `RangeError` for bad options.
    */
-  lock(key: K, options?: AcquireOptions): Promise<KeyedMutexGuard<K>> {
+  lock(key: K, given?: AcquireOptions): Promise<KeyedMutexGuard<K>> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "lock", options, (o) => this.#lock(key, o), key);
     return this.#lock(key, options);
   }
@@ -157,8 +170,14 @@ export class KeyedMutex<K> {
   withLock<R>(
     key: K,
     fn: (guard: KeyedMutexGuard<K>) => R | PromiseLike<R>,
-    options?: AcquireOptions,
+    given?: AcquireOptions,
   ): Promise<Awaited<R>> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) {
       return observer.around(this, "withLock", options, (o) => this.#withLock(key, fn, o), key);
     }
@@ -195,25 +214,48 @@ export class KeyedMutex<K> {
    * ```
    *
    * **Cancel safety**: `timeout` bounds the whole call. On abort or timeout part-way, the keys already
-   * taken are released (to their next waiters) before the promise rejects.
+   * taken are released (to their next waiters) before the promise rejects. As with `lock()`, the abort
+   * wins over a grant the caller has not seen yet: a signal that aborts after the last key was granted,
+   * but before the caller resumes, releases every key and rejects with `signal.reason`.
    *
    * **Fairness**: FIFO per key; a caller holding some keys keeps them while it waits for the next.
    *
    * **Throws** (rejects): `TypeError` when `keys` is not iterable, `TypeError` / `RangeError` for bad
    * options.
    */
-  lockMany(keys: Iterable<K>, options?: AcquireOptions): Promise<KeyedMutexGuard<readonly K[]>> {
+  lockMany(keys: Iterable<K>, given?: AcquireOptions): Promise<KeyedMutexGuard<readonly K[]>> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "lockMany", options, (o) => this.#lockMany(keys, o), keys);
     return this.#lockMany(keys, options);
   }
 
-  async #lockMany(keys: Iterable<K>, options: AcquireOptions | undefined): Promise<KeyedMutexGuard<readonly K[]>> {
-    if (keys === null || typeof (keys as Partial<Iterable<K>>)?.[Symbol.iterator] !== "function") {
-      throw new TypeError(`Expected \`keys\` to be an iterable of keys, got ${describe(keys)}`);
+  #lockMany(keys: Iterable<K>, options: AcquireOptions | undefined): Promise<KeyedMutexGuard<readonly K[]>> {
+    try {
+      if (keys === null || typeof (keys as Partial<Iterable<K>>)?.[Symbol.iterator] !== "function") {
+        throw new TypeError(`Expected \`keys\` to be an iterable of keys, got ${describe(keys)}`);
+      }
+      checkAcquireOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    checkAcquireOptions(options);
     const signal = options?.signal;
-    if (signal?.aborted) throw signal.reason;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    // Abort wins over an unseen grant, as in lock(): a signal that aborts after the last key was granted
+    // (or after every key was free) but before the caller resumes releases every key and rejects.
+    return abortWins(this.#takeAll(keys, options, signal), signal);
+  }
+
+  /** Takes every key in canonical order; on failure part-way gives back what it took. */
+  async #takeAll(
+    keys: Iterable<K>,
+    options: AcquireOptions | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<KeyedMutexGuard<readonly K[]>> {
     const ordered = [...new Set(keys)].sort(compareKeys);
     const taken: Entry<K>[] = [];
     let deadline: Deadline | undefined;

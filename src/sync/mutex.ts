@@ -3,7 +3,13 @@ import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { nameFor, observer } from "../internal/observer.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkOptionalBoolean, checkOptionsObject, precheck } from "../internal/validate.js";
+import {
+  checkFunction,
+  checkOptionalBoolean,
+  checkOptionsObject,
+  precheck,
+  readLockOptions,
+} from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 
 /** Tag bit of a waiter that acquires even when the lock is poisoned. */
@@ -23,8 +29,10 @@ let poisonMutex: (mutex: Mutex<unknown>) => void;
 export let mutexOfGuard: <T>(guard: MutexGuard<T>) => Mutex<T> | undefined;
 
 /**
- * An async mutual-exclusion lock that owns its value (tokio's `Mutex<T>`): the value is reachable only
- * through the {@link MutexGuard} that `lock()` gives, so nobody can touch it without holding the lock.
+ * An async mutual-exclusion lock that owns its value (tokio's `Mutex<T>`): the Mutex hands the value
+ * out only through the {@link MutexGuard} that `lock()` gives. A reference taken from `guard.value`
+ * still works after `release()` (`revokeOnRelease` in `lockbox/diagnostics` makes it throw), and so
+ * does any other reference to the value passed to the constructor.
  *
  * @example
  * ```ts
@@ -75,10 +83,11 @@ export class Mutex<T> {
   constructor(value: T, options?: PoisonOptions) {
     markNotSend(this);
     checkOptionsObject("options", options);
-    checkOptionalBoolean("poison", options?.poison);
+    const poison = options?.poison;
+    checkOptionalBoolean("poison", poison);
     this.#name = nameFor("Mutex", options);
     this.#value = value;
-    this.#poisonOnError = options?.poison === true;
+    this.#poisonOnError = poison === true;
     this.#sem = new BatchSemaphore(1, (tag) => this.#onGrant(tag));
     this.#sem.owner = this;
   }
@@ -130,7 +139,13 @@ export class Mutex<T> {
     return this.#lockSlow(options);
   }
 
-  #lockSlow(options: LockOptions | undefined): Promise<MutexGuard<T>> {
+  #lockSlow(given: LockOptions | undefined): Promise<MutexGuard<T>> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "lock", options, (o) => this.#lockQueued(o));
     return this.#lockQueued(options);
   }
@@ -171,7 +186,13 @@ export class Mutex<T> {
    * const next = await counter.withLock((guard) => ++guard.value);
    * ```
    */
-  withLock<R>(fn: (guard: MutexGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+  withLock<R>(fn: (guard: MutexGuard<T>) => R | PromiseLike<R>, given?: LockOptions): Promise<Awaited<R>> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "withLock", options, (o) => this.#withLock(fn, o));
     return this.#withLock(fn, options);
   }

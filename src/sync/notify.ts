@@ -1,6 +1,6 @@
 import { markNotSend } from "../internal/not-send.js";
 import { nameFor, observer } from "../internal/observer.js";
-import { checkOptionsObject, precheck } from "../internal/validate.js";
+import { checkOptionsObject, precheck, readAcquireOptions } from "../internal/validate.js";
 import { WaitQueue } from "../internal/wait-queue.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 
@@ -72,7 +72,13 @@ export class Notify {
    *
    * **Throws** (rejects): `TypeError` / `RangeError` for bad options.
    */
-  notified(options?: AcquireOptions): Promise<void> {
+  notified(given?: AcquireOptions): Promise<void> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "notified", options, (o) => this.#notified(o));
     return this.#notified(options);
   }

@@ -1,7 +1,7 @@
 import { BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { checkName, nameFor, observer } from "../internal/observer.js";
-import { checkFunction, checkOptionsObject, precheck } from "../internal/validate.js";
+import { checkFunction, checkOptionsObject, precheck, readAcquireOptions } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 
 /**
@@ -67,7 +67,8 @@ export class OnceCell<T> {
   static empty<T>(options?: NameOptions): OnceCell<T> {
     checkOptionsObject("options", options);
     const cell = new OnceCell<T>();
-    if (options?.name !== undefined) cell.#name = checkName(options.name);
+    const name = options?.name;
+    if (name !== undefined) cell.#name = checkName(name);
     return cell;
   }
 
@@ -117,7 +118,13 @@ export class OnceCell<T> {
    * only while waiting); `TypeError` when `fn` is not a function, `TypeError` / `RangeError` for bad
    * options. Calling `getOrInit` on the same cell from inside `fn` waits forever (as in Rust).
    */
-  getOrInit(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<T> {
+  getOrInit(fn: () => T | PromiseLike<T>, given?: AcquireOptions): Promise<T> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "getOrInit", options, (o) => this.#getOrInit(fn, o));
     return this.#getOrInit(fn, options);
   }

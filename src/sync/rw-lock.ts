@@ -10,6 +10,7 @@ import {
   checkOptionalBoolean,
   checkOptionsObject,
   precheck,
+  readLockOptions,
 } from "../internal/validate.js";
 import { type DeepReadonly, interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 
@@ -85,8 +86,12 @@ export class RwLock<T> {
   #poisoned = false;
   #readers = 0;
   #writeLocked = false;
-  /** The upgradable reader's pending `upgrade()`, if any: it waits at the head of `#sem`. */
-  #upgrading: Promise<RwLockWriteGuard<T>> | undefined = undefined;
+  /**
+   * The waiter of the upgradable reader's `upgrade()` in `#sem` (queued at the head), if one was
+   * queued. It may have left the queue already (aborted or timed out in this very tick): ask
+   * `#upgradePending()`, and cancel it by this identity, never by queue position.
+   */
+  #upgrading: object | undefined = undefined;
   /** The live upgradable guard, if any (at most one: the upgradable slot has one permit). */
   #upgradableHolder: RwLockUpgradableReadGuard<T> | undefined = undefined;
 
@@ -123,7 +128,7 @@ export class RwLock<T> {
     upgradeUpgradable = (lock, options) => lock.#upgrade(options);
     tryUpgradeUpgradable = (lock) => {
       if (observer !== undefined) observer.sync(lock, "tryUpgrade");
-      if (lock.#upgrading !== undefined || !lock.#sem.tryAcquireFront(lock.#maxReaders - 1)) return undefined;
+      if (lock.#upgradePending() || !lock.#sem.tryAcquireFront(lock.#maxReaders - 1)) return undefined;
       return lock.#finishUpgrade();
     };
     downgradeUpgradable = (lock) => {
@@ -148,13 +153,14 @@ export class RwLock<T> {
   constructor(value: T, options?: RwLockOptions) {
     markNotSend(this);
     checkOptionsObject("options", options);
-    checkOptionalBoolean("poison", options?.poison);
+    const poison = options?.poison;
+    checkOptionalBoolean("poison", poison);
     this.#name = nameFor("RwLock", options);
     const maxReaders = options?.maxReaders ?? MAX_READERS;
     checkInteger("maxReaders", maxReaders, 1, MAX_READERS);
     this.#value = value;
     this.#maxReaders = maxReaders;
-    this.#poisonOnError = options?.poison === true;
+    this.#poisonOnError = poison === true;
     this.#sem = new BatchSemaphore(maxReaders, (tag) => this.#onGrant(tag));
     this.#upgradable = new BatchSemaphore(1, () => true);
     this.#sem.owner = this;
@@ -217,7 +223,13 @@ export class RwLock<T> {
    * const size = await lock.withRead((guard) => guard.value.size);
    * ```
    */
-  withRead<R>(fn: (guard: RwLockReadGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+  withRead<R>(fn: (guard: RwLockReadGuard<T>) => R | PromiseLike<R>, given?: LockOptions): Promise<Awaited<R>> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "withRead", options, (o) => this.#withRead(fn, o));
     return this.#withRead(fn, options);
   }
@@ -266,7 +278,13 @@ export class RwLock<T> {
    * });
    * ```
    */
-  withWrite<R>(fn: (guard: RwLockWriteGuard<T>) => R | PromiseLike<R>, options?: LockOptions): Promise<Awaited<R>> {
+  withWrite<R>(fn: (guard: RwLockWriteGuard<T>) => R | PromiseLike<R>, given?: LockOptions): Promise<Awaited<R>> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "withWrite", options, (o) => this.#withWrite(fn, o));
     return this.#withWrite(fn, options);
   }
@@ -323,7 +341,13 @@ export class RwLock<T> {
    * The one acquire path of `read`, `write` and `upgradableRead`: check options and poison, take the
    * fast path when nobody is queued, else queue (an upgradable read first waits for its slot).
    */
-  #acquire(kind: number, permits: number, options: LockOptions | undefined): Promise<Releasable> {
+  #acquire(kind: number, permits: number, given: LockOptions | undefined): Promise<Releasable> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) {
       return observer.around(this, OPS[kind] as AsyncOp, options, (o) => this.#acquireQueued(kind, permits, o));
     }
@@ -380,13 +404,19 @@ export class RwLock<T> {
     );
   }
 
-  #upgrade(options: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
+  #upgrade(given: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
+    let options: LockOptions | undefined;
+    try {
+      options = readLockOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) return observer.around(this, "upgrade", options, (o) => this.#upgradeQueued(o));
     return this.#upgradeQueued(options);
   }
 
   #upgradeQueued(options: LockOptions | undefined): Promise<RwLockWriteGuard<T>> {
-    if (this.#upgrading !== undefined) {
+    if (this.#upgradePending()) {
       return Promise.reject(new UseAfterReleaseError("upgrade() is already pending on this guard"));
     }
     if (options !== undefined) {
@@ -396,13 +426,26 @@ export class RwLock<T> {
     if (this.#sem.tryAcquireFront(this.#maxReaders - 1)) return Promise.resolve(this.#finishUpgrade());
     // Waits at the head of the queue: a writer queued there waits for our read permit, so queueing
     // behind it would deadlock (the head's partial grant is reclaimed by acquireFront).
-    const pending = this.#sem.acquireFront(this.#maxReaders - 1, UPGRADE, options) as Promise<RwLockWriteGuard<T>>;
-    this.#upgrading = pending;
-    const clear = (): void => {
-      if (this.#upgrading === pending) this.#upgrading = undefined;
-    };
-    pending.then(clear, clear);
+    const ticket: { waiter?: object } = {};
+    const pending = this.#sem.acquireFront(this.#maxReaders - 1, UPGRADE, options, ticket) as Promise<
+      RwLockWriteGuard<T>
+    >;
+    const waiter = ticket.waiter as object;
+    // Granted at once, or refused at once (an observer): then nothing is pending.
+    if (this.#sem.isQueued(waiter)) {
+      this.#upgrading = waiter;
+      const clear = (): void => {
+        if (this.#upgrading === waiter) this.#upgrading = undefined;
+      };
+      pending.then(clear, clear);
+    }
     return pending;
+  }
+
+  /** `true` while an `upgrade()` of the upgradable guard waits in the queue. */
+  #upgradePending(): boolean {
+    const waiter = this.#upgrading;
+    return waiter !== undefined && this.#sem.isQueued(waiter);
   }
 
   /** The upgrader now holds every permit: its read becomes a write, and the upgradable slot frees up. */
@@ -424,11 +467,16 @@ export class RwLock<T> {
     return guard;
   }
 
-  /** A pending upgrade whose guard is released or downgraded is cancelled first. */
+  /**
+   * A pending upgrade whose guard is released or downgraded is cancelled first: by identity, so an
+   * upgrade that already left (aborted or timed out in this tick) cancels nothing, and the writer that
+   * is now at the head keeps its place.
+   */
   #abandonUpgrade(): void {
-    if (this.#upgrading === undefined) return;
+    const waiter = this.#upgrading;
+    if (waiter === undefined) return;
     this.#upgrading = undefined;
-    this.#sem.cancelHead(new UseAfterReleaseError("The upgradable guard was released while upgrade() was pending"));
+    this.#sem.cancel(waiter, new UseAfterReleaseError("The upgradable guard was released while upgrade() was pending"));
   }
 
   #onGrant(tag: number): unknown {
@@ -473,7 +521,7 @@ export class RwLock<T> {
 // base: they sit on every acquire's path, and V8 (Node 20) does not inline a base-class constructor
 // there (MutexGuard measured 103 -> 86 ns per uncontended lock+release when flattened).
 
-/** Shared access to an {@link RwLock}'s value: `value` is read-only (`DeepReadonly<T>`). */
+/** Shared access to an {@link RwLock}'s value: `value` is read-only to the type checker (`DeepReadonly<T>`). */
 export class RwLockReadGuard<T> implements Releasable {
   static {
     notThenable(RwLockReadGuard.prototype);

@@ -3,7 +3,7 @@ import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { nameFor, observer } from "../internal/observer.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkInteger, checkOptionsObject, precheck } from "../internal/validate.js";
+import { checkFunction, checkInteger, checkOptionsObject, precheck, readAcquireOptions } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions, type Releasable } from "../types.js";
 
 const MAX_PERMITS = 2 ** 31 - 1;
@@ -95,7 +95,13 @@ export class Semaphore {
     return this.#acquireSlow(permits, options);
   }
 
-  #acquireSlow(permits: number, options: AcquireOptions | undefined): Promise<SemaphorePermit> {
+  #acquireSlow(permits: number, given: AcquireOptions | undefined): Promise<SemaphorePermit> {
+    let options: AcquireOptions | undefined;
+    try {
+      options = readAcquireOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) {
       return observer.around(this, "acquire", options, (o) => this.#acquireQueued(permits, o));
     }
@@ -141,8 +147,14 @@ export class Semaphore {
    */
   withPermit<R>(
     fn: (permit: SemaphorePermit) => R | PromiseLike<R>,
-    options?: AcquireOptions & { permits?: number },
+    given?: AcquireOptions & { permits?: number },
   ): Promise<Awaited<R>> {
+    let options: (AcquireOptions & { permits?: number }) | undefined;
+    try {
+      options = readPermitOptions(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (observer !== undefined) {
       return observer.around(this, "withPermit", options, (o) => this.#withPermit(fn, o as typeof options));
     }
@@ -187,6 +199,15 @@ export class Semaphore {
     if (observer !== undefined) observer.sync(this, "close");
     this.#sem.close(() => closedError(this.#name));
   }
+}
+
+/** `withPermit`'s `{ signal, timeout, permits }`, each read once (a non-object is passed on for validation). */
+function readPermitOptions(
+  options: (AcquireOptions & { permits?: number }) | undefined,
+): (AcquireOptions & { permits?: number }) | undefined {
+  if (typeof options !== "object" || options === null) return options;
+  const { signal, timeout, permits } = options;
+  return { signal, timeout, permits };
 }
 
 function closedError(name: string): ClosedError {

@@ -13,7 +13,7 @@
  */
 
 import { WouldBlockError } from "../errors.js";
-import { checkFunction, checkInteger, checkOptionsObject, describe } from "../internal/validate.js";
+import { checkFunction, checkInteger, checkOptionsObject, describe, readTimeoutOptions } from "../internal/validate.js";
 import { interiorMutable } from "../types.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { hold, release } from "./keep-alive.js";
@@ -535,6 +535,7 @@ export class AtomicI32 extends AtomicInteger<number> {
    */
   waitAsync(expected: number, options?: { timeout?: number | undefined }): Promise<WaitResult> {
     try {
+      options = readTimeoutOptions(options);
       I32.check("expected", expected);
       checkOptionsObject("options", options);
       checkTimeout(options?.timeout);

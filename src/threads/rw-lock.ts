@@ -1,7 +1,15 @@
 import { UseAfterReleaseError } from "../errors.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
+import {
+  checkFunction,
+  checkOptionalBoolean,
+  checkOptionsObject,
+  readAcquireOptions,
+  readLockOptions,
+  readSyncLockOptions,
+  readTimeoutOptions,
+} from "../internal/validate.js";
 import {
   type AcquireOptions,
   type DeepReadonly,
@@ -133,13 +141,14 @@ export class RwLock<T = null> {
       return;
     }
     checkOptionsObject("options", options);
-    checkOptionalBoolean("poison", options?.poison);
+    const poison = options?.poison;
+    checkOptionalBoolean("poison", poison);
     this.#name = threadsName("RwLock", options, ownerId);
     this.#data = bindData(data);
     const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
-    this.#poisonOnError = options?.poison !== false;
+    this.#poisonOnError = poison !== false;
     this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError, name: this.#name };
   }
 
@@ -149,7 +158,7 @@ export class RwLock<T = null> {
   }
 
   /**
-   * SPEC §7: an untimed blocking acquire that waits for this very thread would hang forever (a timed
+   * Self-deadlock: an untimed blocking acquire that waits for this very thread would hang forever (a timed
    * one still ends with its TimeoutError). `exclusive` (a write) also waits for this thread's own read
    * shares.
    */
@@ -232,12 +241,17 @@ export class RwLock<T = null> {
    * signal's reason, `TypeError` / `RangeError` for bad options.
    */
   read(options?: LockOptions): Promise<RwLockReadGuard<T>> {
+    try {
+      options = readLockOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const early = precheck(options);
     if (early !== undefined) return early;
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "read"));
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "read"));
     if (raw.tryRead(A, word, 0, table)) {
       // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
       try {
@@ -256,6 +270,7 @@ export class RwLock<T = null> {
       () => {},
       "RwLock.read()",
       options?.timeout,
+      this.#name,
     ).then(() => this.#readAcquired(ignorePoison, "read"));
   }
 
@@ -270,12 +285,13 @@ export class RwLock<T = null> {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
    */
   readSync(options?: SyncLockOptions): RwLockReadGuard<T> {
+    options = readSyncLockOptions(options);
     assertCanBlock("RwLock.readSync");
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "readSync");
+    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#name, "readSync");
     if (!raw.tryRead(A, word, 0, table)) {
       this.#refuseSelfDeadlock("RwLock.readSync()", false, options);
       const waiter = newWaiter();
@@ -287,6 +303,7 @@ export class RwLock<T = null> {
         () => {},
         "RwLock.readSync()",
         options?.timeout,
+        this.#name,
       );
     }
     return this.#readAcquired(ignorePoison, "readSync");
@@ -318,12 +335,17 @@ export class RwLock<T = null> {
    * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
    */
   write(options?: LockOptions): Promise<RwLockWriteGuard<T>> {
+    try {
+      options = readLockOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const early = precheck(options);
     if (early !== undefined) return early;
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "write"));
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "write"));
     if (raw.tryWriteReaping(A, word, 0, ownerId, table)) {
       // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
       try {
@@ -342,6 +364,7 @@ export class RwLock<T = null> {
       () => raw.abandonWrite(A, word, 0, waiter),
       "RwLock.write()",
       options?.timeout,
+      this.#name,
     ).then(() => this.#writeAcquired(ignorePoison, "write"));
   }
 
@@ -357,12 +380,13 @@ export class RwLock<T = null> {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
    */
   writeSync(options?: SyncLockOptions): RwLockWriteGuard<T> {
+    options = readSyncLockOptions(options);
     assertCanBlock("RwLock.writeSync");
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "writeSync");
+    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#name, "writeSync");
     if (!raw.tryWriteReaping(A, word, 0, ownerId, table)) {
       this.#refuseSelfDeadlock("RwLock.writeSync()", true, options);
       const waiter = newWaiter();
@@ -374,6 +398,7 @@ export class RwLock<T = null> {
         () => raw.abandonWrite(A, word, 0, waiter),
         "RwLock.writeSync()",
         options?.timeout,
+        this.#name,
       );
     }
     return this.#writeAcquired(ignorePoison, "writeSync");
@@ -496,12 +521,17 @@ export class RwLock<T = null> {
    * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
    */
   upgradableRead(options?: LockOptions): Promise<RwLockUpgradableReadGuard<T>> {
+    try {
+      options = readLockOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const early = precheck(options);
     if (early !== undefined) return early;
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "upgradableRead"));
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "upgradableRead"));
     if (raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
       // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
       try {
@@ -520,6 +550,7 @@ export class RwLock<T = null> {
       () => {},
       "RwLock.upgradableRead()",
       options?.timeout,
+      this.#name,
     ).then(() => this.#upgradableAcquired(ignorePoison, "upgradableRead"));
   }
 
@@ -534,12 +565,13 @@ export class RwLock<T = null> {
    * **Throws**: `WouldBlockError` where blocking is forbidden, `TimeoutError`, `PoisonError`.
    */
   upgradableReadSync(options?: SyncLockOptions): RwLockUpgradableReadGuard<T> {
+    options = readSyncLockOptions(options);
     assertCanBlock("RwLock.upgradableReadSync");
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "upgradableReadSync");
+    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#name, "upgradableReadSync");
     if (!raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
       this.#refuseSelfDeadlock("RwLock.upgradableReadSync()", false, options);
       const waiter = newWaiter();
@@ -551,6 +583,7 @@ export class RwLock<T = null> {
         () => {},
         "RwLock.upgradableReadSync()",
         options?.timeout,
+        this.#name,
       );
     }
     return this.#upgradableAcquired(ignorePoison, "upgradableReadSync");
@@ -569,7 +602,7 @@ export class RwLock<T = null> {
   #upgradableAcquired(ignorePoison: boolean, method: string): RwLockUpgradableReadGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.upgradableUnlock(A, this.#word, 0, ownerId);
-      throw poisonError("RwLock", method);
+      throw poisonError(this.#name, method);
     }
     return new RwLockUpgradableReadGuard<T>(GUARD_TOKEN, this, raw.registerReader(A, this.#word, 0, ownerId));
   }
@@ -577,7 +610,7 @@ export class RwLock<T = null> {
   #readAcquired(ignorePoison: boolean, method: string): RwLockReadGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.readUnlock(A, this.#word, 0);
-      throw poisonError("RwLock", method);
+      throw poisonError(this.#name, method);
     }
     return new RwLockReadGuard<T>(GUARD_TOKEN, this, raw.registerReader(A, this.#word, 0, ownerId));
   }
@@ -585,7 +618,7 @@ export class RwLock<T = null> {
   #writeAcquired(ignorePoison: boolean, method: string): RwLockWriteGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.writeUnlock(A, this.#word, 0, ownerId);
-      throw poisonError("RwLock", method);
+      throw poisonError(this.#name, method);
     }
     return new RwLockWriteGuard<T>(GUARD_TOKEN, this);
   }
@@ -840,6 +873,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * `TimeoutError`; the signal's reason.
    */
   async upgrade(options?: AcquireOptions): Promise<RwLockWriteGuard<T>> {
+    options = readAcquireOptions(options);
     const lock = this.#live("upgrade");
     const early = precheck(options);
     if (early !== undefined) return early;
@@ -859,6 +893,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
       () => raw.giveUpUpgrade(A, word, 0, state),
       "RwLockUpgradableReadGuard.upgrade()",
       options?.timeout,
+      lock.name,
     );
     if (outcome !== raw.UPGRADE_DONE) throw cancelledUpgrade(A.load(state, 0));
     return writeGuardOf(lock);
@@ -876,6 +911,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    * `UseAfterReleaseError` after release or while an async `upgrade()` of this guard is pending.
    */
   upgradeSync(options?: { timeout?: number | undefined }): RwLockWriteGuard<T> {
+    options = readTimeoutOptions(options);
     assertCanBlock("RwLockUpgradableReadGuard.upgradeSync");
     checkSyncOptions(options);
     const lock = this.#live("upgrade");
@@ -894,6 +930,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
       () => raw.giveUpUpgrade(A, word, 0, state),
       "RwLockUpgradableReadGuard.upgradeSync()",
       options?.timeout,
+      lock.name,
     );
     if (outcome !== raw.UPGRADE_DONE) throw cancelledUpgrade(A.load(state, 0));
     return writeGuardOf(lock);

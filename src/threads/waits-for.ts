@@ -1,5 +1,5 @@
 /**
- * Deadlock detection between threads (SPEC §7, always on): what each thread blocked in a `*Sync`
+ * Deadlock detection between threads (always on; docs/debugging.md): what each thread blocked in a `*Sync`
  * acquire waits for, published in shared memory where the other threads can read it.
  *
  * A thread's identity is exact and a mutex word names its owner, so a blocking wait is an edge
@@ -279,6 +279,7 @@ export function selfDeadlock(lockName: string, method: string, how = "exclusivel
  * every thread calls the primitive by the same name.
  */
 export function threadsName(kind: string, options: { name?: string | undefined } | undefined, ownerId: number): string {
-  const name = nameFor(kind, options);
-  return options?.name !== undefined || ownerId === 1 ? name : `${name}@thread${ownerId - 1}`;
+  const given = options?.name; // read once (a getter must not answer twice)
+  const name = nameFor(kind, given === undefined ? undefined : { name: given });
+  return given !== undefined || ownerId === 1 ? name : `${name}@thread${ownerId - 1}`;
 }

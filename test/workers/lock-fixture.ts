@@ -66,6 +66,33 @@ const ops: Record<string, (r: Request) => unknown> = {
     }
     return n;
   },
+  async mutexTasks(r) {
+    // `tasks` async tasks of this one thread, each taking the lock `n` times (issue 10: they queue in
+    // this thread's local FIFO, and only its head competes for the shared word).
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const n = r.n as number;
+    const tasks = r.tasks as number;
+    startLine(r.start);
+    const one = async (): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const guard = await mutex.lock({ timeout: 30_000 });
+        bump(counterOf(guard.value));
+        guard.release();
+      }
+    };
+    await Promise.all(Array.from({ length: tasks }, one));
+    return n * tasks;
+  },
+  async mutexLockFlag(r) {
+    // Takes the lock once, and says so in flag[0] while holding it (for fairness tests).
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const flag = r.flag as Int32Array;
+    const timeout = (r.timeout as number | undefined) ?? 10_000;
+    const guard = r.mode === "sync" ? mutex.lockSync({ timeout }) : await mutex.lock({ timeout });
+    Atomics.store(flag, 0, 1);
+    guard.release();
+    return "ok";
+  },
   mutexChurn(r) {
     // Re-takes the lock in a tight loop (a running thread barging) until flag[0] is set or `limit`
     // passes; a fair lock still lets a parked waiter in.
@@ -264,6 +291,32 @@ const ops: Record<string, (r: Request) => unknown> = {
     } finally {
       guard.release();
     }
+  },
+  async namesAndTimeouts(r) {
+    // Names of received primitives and of ones made here, and the TimeoutErrors of each (names tests).
+    const semaphore = Semaphore.from(r.semaphore);
+    const barrier = Barrier.from(r.barrier);
+    const once = OnceLock.from(r.once);
+    const condvar = Condvar.from(r.condvar);
+    const mutex = Mutex.from(r.mutex);
+    const messages: string[] = [];
+    const attempt = (fn: () => unknown): void => {
+      try {
+        fn();
+        messages.push("no error");
+      } catch (error) {
+        messages.push(`${(error as Error).name}: ${(error as Error).message}`);
+      }
+    };
+    attempt(() => semaphore.acquireSync(1, { timeout: 0 }));
+    attempt(() => barrier.waitSync({ timeout: 0 }));
+    attempt(() => once.waitSync({ timeout: 0 }));
+    attempt(() => condvar.waitSync(mutex.lockSync(), { timeout: 0 }));
+    return {
+      names: [semaphore.name, barrier.name, once.name, condvar.name],
+      local: [new Semaphore(1).name, new Barrier(1).name, new OnceLock().name, new Condvar().name],
+      messages,
+    };
   },
   async semaphoreHold(r) {
     // Takes permits and keeps them (stored by key) until `release` or the worker's death.
