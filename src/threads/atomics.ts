@@ -757,7 +757,7 @@ export class AtomicBool {
       this.#view = new Uint8Array(place.buffer, place.byteOffset, 1);
     } else {
       const value = initial === undefined ? 0 : checkBool("initial", initial);
-      const buffer = new SharedArrayBuffer(1);
+      const buffer = newSharedBuffer(1);
       this.handle = makeHandle(BOOL_TAG, buffer, 0);
       this.#view = new Uint8Array(buffer, 0, 1);
       Atomics.store(this.#view, 0, value);

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  AtomicBool,
   AtomicI32,
   Barrier,
   Condvar,
@@ -34,6 +35,7 @@ describe("lockbox/threads without SharedArrayBuffer", () => {
     ["new Barrier(2)", () => new Barrier(2)],
     ["new OnceLock()", () => new OnceLock()],
     ["new AtomicI32()", () => new AtomicI32()],
+    ["new AtomicBool()", () => new AtomicBool()],
     ["struct(...).create()", () => struct({ x: "i32" }).create()],
     ["json(...)", () => json({ a: 1 })],
   ];
