@@ -25,6 +25,11 @@ export interface SupervisableWorker {
  * The options {@link spawn} passes to `new Worker(url, options)`: Node's `WorkerOptions`, declared here
  * by name only so that lockbox/threads type-checks without `@types/node` (a browser project with
  * `skipLibCheck: false`). Any `WorkerOptions` value is accepted; Node checks the values.
+ *
+ * @example
+ * ```ts
+ * const worker = spawn(new URL("./worker.js", import.meta.url), { workerData: { mutex }, name: "writer" });
+ * ```
  */
 export interface SpawnOptions {
   argv?: readonly unknown[] | undefined;
@@ -49,6 +54,14 @@ type Listener = (...args: any[]) => void;
  * that lockbox/threads type-checks without `@types/node` (a browser project with `skipLibCheck: false`),
  * yet it is a Node `EventEmitter` as far as `events.once(worker, "exit")` and the like are concerned.
  * Cast it (`as Worker`) for the rest of that class.
+ *
+ * @example
+ * ```ts
+ * import { once } from "node:events";
+ * const worker = spawn(new URL("./worker.js", import.meta.url), { workerData: { mutex } });
+ * worker.on("error", (error) => console.error(error));
+ * const [exitCode] = await once(worker, "exit");
+ * ```
  */
 export interface SpawnedWorker extends SupervisableWorker {
   /** Sends `value` to the worker (structured clone; `transferList` as in `postMessage`). */
