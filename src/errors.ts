@@ -17,8 +17,12 @@
  * {@link KINDS}, and each lockbox error class answers `instanceof` for any error that carries its kind.
  */
 const KINDS: unique symbol = Symbol.for("lockbox.error.kinds");
-/** @internal A lockbox error class's own kind (a static, read by the constructor). */
-export const KIND: unique symbol = Symbol.for("lockbox.error.kind");
+/**
+ * @internal The static that names a lockbox error class's kind, read by the constructor. A string key:
+ * a class with a computed (symbol) static key counts as a side effect for bundlers, which would then
+ * keep every error class in every bundle.
+ */
+const KIND = "lockbox.kind";
 
 /**
  * Base class of every lockbox error.
@@ -38,7 +42,7 @@ export const KIND: unique symbol = Symbol.for("lockbox.error.kind");
  */
 export class LockboxError extends Error {
   /** @internal The kind that marks instances of this class in every copy of lockbox. */
-  static readonly [KIND]: string = "LockboxError";
+  static readonly "lockbox.kind": string = "LockboxError";
 
   /**
    * `value instanceof ThisClass`: the prototype chain as usual, or else (an error from another copy of
@@ -73,13 +77,13 @@ export class LockboxError extends Error {
  */
 export class UseAfterReleaseError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "UseAfterReleaseError";
+  static override readonly "lockbox.kind": string = "UseAfterReleaseError";
 }
 
 /** An acquire did not succeed within its `timeout` (milliseconds). */
 export class TimeoutError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "TimeoutError";
+  static override readonly "lockbox.kind": string = "TimeoutError";
 }
 
 /**
@@ -90,31 +94,31 @@ export class TimeoutError extends LockboxError {
  */
 export class PoisonError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "PoisonError";
+  static override readonly "lockbox.kind": string = "PoisonError";
 }
 
 /** The primitive was closed (`Semaphore.close()`), so the acquire can never succeed. */
 export class ClosedError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "ClosedError";
+  static override readonly "lockbox.kind": string = "ClosedError";
 }
 
 /** `RefCell.borrow()` while a mutable borrow (`RefMut`) is live. */
 export class BorrowError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "BorrowError";
+  static override readonly "lockbox.kind": string = "BorrowError";
 }
 
 /** `RefCell.borrowMut()` while any borrow (`Ref` or `RefMut`) is live. */
 export class BorrowMutError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "BorrowMutError";
+  static override readonly "lockbox.kind": string = "BorrowMutError";
 }
 
 /** A blocking (`*Sync`) wait was called where the runtime forbids blocking, such as a browser main thread. */
 export class WouldBlockError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "WouldBlockError";
+  static override readonly "lockbox.kind": string = "WouldBlockError";
 }
 
 /**
@@ -124,7 +128,7 @@ export class WouldBlockError extends LockboxError {
  */
 export class DeadlockError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "DeadlockError";
+  static override readonly "lockbox.kind": string = "DeadlockError";
 }
 
 /**
@@ -134,7 +138,7 @@ export class DeadlockError extends LockboxError {
  */
 export class LockLostError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "LockLostError";
+  static override readonly "lockbox.kind": string = "LockLostError";
   /** The name of the lock that was lost. */
   readonly lockName: string;
   /** The fencing token of the grant that was lost. */
@@ -155,7 +159,7 @@ export type BackendOperation = "ready" | "acquire" | "renew" | "commit" | "relea
  */
 export class BackendError extends LockboxError {
   /** @internal */
-  static override readonly [KIND]: string = "BackendError";
+  static override readonly "lockbox.kind": string = "BackendError";
   /** What the store was doing when the backend failed. */
   readonly operation: BackendOperation;
   constructor(message: string, operation: BackendOperation, options?: ErrorOptions) {

@@ -1,4 +1,4 @@
-import { KIND, LockboxError } from "../errors.js";
+import { LockboxError } from "../errors.js";
 
 /**
  * What `explore` rejects with when a run fails (or when a replayed body turns out not to be
@@ -21,7 +21,7 @@ import { KIND, LockboxError } from "../errors.js";
  */
 export class ExplorationError extends LockboxError {
   /** @internal The kind that marks instances of this class in every copy of lockbox (see errors.ts). */
-  static override readonly [KIND]: string = "ExplorationError";
+  static override readonly "lockbox.kind": string = "ExplorationError";
   /** The `seed` of the exploration; `undefined` for exhaustive and replay runs. */
   readonly seed: number | undefined;
   /** The failing schedule, shrunk: pass it as `explore(body, { replay })` to run it again. */
