@@ -14,6 +14,10 @@
  * | 12 | finding 12 › constructors read each option once |
  * | 12 | finding 12 (threads) › threads <primitive.method> reads each option once (one test each) |
  * | 12 | finding 12 (threads) › threads constructors and blocking methods read each option once |
+ * | 13 | finding 13 › try-variants validate their options and take nothing when they are bad |
+ * | 13 | finding 13 › null is not "no option": maxReaders and withPermit's permits reject it |
+ * | 13 | finding 13 › addPermits cannot push the permits in existence past MAX_PERMITS |
+ * | 13 | finding 13 › forget() takes permits out of existence, making room for addPermits |
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Barrier, Condvar, KeyedMutex, Mutex, Notify, OnceCell, RefCell, RwLock, Semaphore } from "../../src/index.js";
@@ -535,5 +539,83 @@ describe("finding 12 (threads): threads methods read each option once", () => {
     };
     m.lockSync(sync).release();
     expect(timeoutReads).toBe(1);
+  });
+});
+
+describe("finding 13: try-variant options, null, and MAX_PERMITS accounting", () => {
+  it("try-variants validate their options and take nothing when they are bad", () => {
+    const m = new Mutex(0);
+    const rw = new RwLock(0);
+    const bad: unknown[] = [null, 5, "x", { ignorePoison: "yes" }, { ignorePoison: null }, { ignorePoison: 1 }];
+    for (const options of bad) {
+      const o = options as { ignorePoison?: boolean };
+      expect(() => m.tryLock(o)).toThrow(TypeError);
+      expect(() => rw.tryRead(o)).toThrow(TypeError);
+      expect(() => rw.tryWrite(o)).toThrow(TypeError);
+      expect(() => rw.tryUpgradableRead(o)).toThrow(TypeError);
+    }
+    expect(() => m.tryLock(null as never)).toThrow(/`options`/);
+    expect(() => m.tryLock({ ignorePoison: "yes" } as never)).toThrow(/`ignorePoison` to be a boolean/);
+    expect(m.isLocked).toBe(false);
+    expect(rw.readers).toBe(0);
+    expect(rw.isWriteLocked).toBe(false);
+    // Good options still work.
+    m.tryLock({ ignorePoison: true })?.release();
+    rw.tryUpgradableRead({})?.release();
+    expect(rw.tryWrite(undefined)).toBeDefined();
+  });
+
+  it('null is not "no option": maxReaders and withPermit\'s permits reject it', async () => {
+    expect(() => new RwLock(0, { maxReaders: null as never })).toThrow(TypeError);
+    expect(() => new RwLock(0, { maxReaders: null as never })).toThrow(/`maxReaders`/);
+    expect(new RwLock(0, { maxReaders: undefined }).tryRead()).toBeDefined();
+    const s = new Semaphore(2);
+    let ran = false;
+    const rejected = s.withPermit(
+      () => {
+        ran = true;
+      },
+      { permits: null as never },
+    );
+    const reason = await assertRejected(rejected);
+    expect(reason).toBeInstanceOf(TypeError);
+    expect(String(reason)).toMatch(/`permits`/);
+    expect(ran).toBe(false);
+    expect(s.available).toBe(2);
+  });
+
+  it("addPermits cannot push the permits in existence past MAX_PERMITS", async () => {
+    const max = Semaphore.MAX_PERMITS;
+    const s = new Semaphore(max);
+    const held = await s.acquire(10);
+    expect(s.available).toBe(max - 10);
+    // The pool has room for 10 more, but 10 permits are held: adding any would overflow on release.
+    expect(() => s.addPermits(1)).toThrow(RangeError);
+    expect(() => s.addPermits(10)).toThrow(/`permits` to be an integer from 0 to 0/);
+    expect(s.available).toBe(max - 10); // nothing changed
+    s.addPermits(0);
+    held.release();
+    expect(s.available).toBe(max);
+
+    // Held by a waiter's partial grant counts too.
+    const t = new Semaphore(max - 5);
+    const first = await t.acquire(max - 5);
+    const big = t.acquire(max - 5); // queued
+    first.release(); // ... and collects everything at once
+    (await big).release();
+    expect(() => t.addPermits(6)).toThrow(RangeError);
+    t.addPermits(5);
+    expect(t.available).toBe(max);
+  });
+
+  it("forget() takes permits out of existence, making room for addPermits", async () => {
+    const max = Semaphore.MAX_PERMITS;
+    const s = new Semaphore(max);
+    const p = await s.acquire(3);
+    expect(() => s.addPermits(3)).toThrow(RangeError);
+    p.forget();
+    s.addPermits(3);
+    expect(s.available).toBe(max);
+    expect(() => s.addPermits(1)).toThrow(RangeError);
   });
 });
