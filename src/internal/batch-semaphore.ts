@@ -26,6 +26,7 @@
 import { TimeoutError } from "../errors.js";
 import type { AcquireOptions } from "../types.js";
 import { type HoldMode, type Observable, observer } from "./observer.js";
+import { clearLongTimeout, type LongTimer, setLongTimeout } from "./timer.js";
 import { describe } from "./validate.js";
 
 /** Builds the value an acquire resolves with, once its permits are granted. */
@@ -36,7 +37,7 @@ export type OnGrant = (tag: number, permits: number) => unknown;
  * absent for plain acquires.
  */
 interface CancelHooks {
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: LongTimer | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   observed: boolean;
@@ -342,7 +343,7 @@ export class BatchSemaphore {
     const hooks: CancelHooks = { timer: undefined, signal: undefined, onAbort: undefined, observed: false };
     waiter.hooks = hooks;
     if (timeout !== undefined) {
-      hooks.timer = setTimeout(() => {
+      hooks.timer = setLongTimeout(() => {
         hooks.timer = undefined;
         this.#cancel(waiter, new TimeoutError(`Timed out after ${timeout} ms waiting for ${this.what}`));
       }, timeout);
@@ -363,7 +364,7 @@ export class BatchSemaphore {
 
 function unhook(hooks: CancelHooks): void {
   if (hooks.timer !== undefined) {
-    clearTimeout(hooks.timer);
+    clearLongTimeout(hooks.timer);
     hooks.timer = undefined;
   }
   if (hooks.signal !== undefined) {

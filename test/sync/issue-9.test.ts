@@ -18,9 +18,25 @@
  * | 13 | finding 13 › null is not "no option": maxReaders and withPermit's permits reject it |
  * | 13 | finding 13 › addPermits cannot push the permits in existence past MAX_PERMITS |
  * | 13 | finding 13 › forget() takes permits out of existence, making room for addPermits |
+ * | 15 | finding 15 › a 30-day { timeout } fires at 30 days and not before (<primitive.method>, one test each) |
+ * | 15 | finding 15 › Condvar.waitTimeout(guard, 30 days) times out at 30 days and not before |
+ * | 15 | finding 15 › a cleared 30-day timeout leaves no timer behind |
+ * | 15 | finding 15 › Infinity, NaN and negative timeouts are still RangeError |
+ * | 15 | finding 15 › new Barrier(0) is a barrier of 1 |
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Barrier, Condvar, KeyedMutex, Mutex, Notify, OnceCell, RefCell, RwLock, Semaphore } from "../../src/index.js";
+import {
+  Barrier,
+  Condvar,
+  KeyedMutex,
+  Mutex,
+  Notify,
+  OnceCell,
+  RefCell,
+  RwLock,
+  Semaphore,
+  TimeoutError,
+} from "../../src/index.js";
 import * as threads from "../../src/threads/index.js";
 import { assertPending, assertReady, assertRejected, poll } from "../helpers/poll.js";
 
@@ -617,5 +633,144 @@ describe("finding 13: try-variant options, null, and MAX_PERMITS accounting", ()
     s.addPermits(3);
     expect(s.available).toBe(max);
     expect(() => s.addPermits(1)).toThrow(RangeError);
+  });
+});
+
+const DAY = 24 * 60 * 60 * 1000;
+const THIRTY_DAYS = 30 * DAY; // 2_592_000_000 ms, above the 2 ** 31 - 1 ms a single timer holds
+
+interface LongTimeoutCase {
+  name: string;
+  /** A busy primitive and a call that waits on it with `options`. */
+  scene(): Promise<(options: { timeout: number }) => Promise<unknown>>;
+}
+
+const longTimeoutCases: LongTimeoutCase[] = [
+  {
+    name: "Mutex.lock",
+    async scene() {
+      const m = new Mutex(0);
+      await m.lock();
+      return (o) => m.lock(o);
+    },
+  },
+  {
+    name: "RwLock.write",
+    async scene() {
+      const l = new RwLock(0);
+      await l.read();
+      return (o) => l.write(o);
+    },
+  },
+  {
+    name: "Semaphore.acquire",
+    async scene() {
+      const s = new Semaphore(0);
+      return (o) => s.acquire(1, o);
+    },
+  },
+  {
+    name: "KeyedMutex.lockMany",
+    async scene() {
+      const k = new KeyedMutex<string>();
+      await k.lock("b");
+      return (o) => k.lockMany(["a", "b"], o);
+    },
+  },
+  {
+    name: "Notify.notified",
+    async scene() {
+      const n = new Notify();
+      return (o) => n.notified(o);
+    },
+  },
+  {
+    name: "Barrier.wait",
+    async scene() {
+      const b = new Barrier(2);
+      return (o) => b.wait(o);
+    },
+  },
+  {
+    name: "OnceCell.getOrInit",
+    async scene() {
+      const c = new OnceCell<number>();
+      void c.getOrInit(() => new Promise<number>(() => {}));
+      return (o) => c.getOrInit(() => 1, o);
+    },
+  },
+  {
+    name: "Condvar.waitWhile",
+    async scene() {
+      const m = new Mutex(0);
+      const cv = new Condvar();
+      return async (o) => cv.waitWhile(await m.lock(), () => true, o);
+    },
+  },
+];
+
+describe("finding 15: any finite timeout works (chained timers), and Barrier(0) is a barrier of 1", () => {
+  for (const c of longTimeoutCases) {
+    it(`a 30-day { timeout } fires at 30 days and not before (${c.name})`, async () => {
+      vi.useFakeTimers();
+      const call = await c.scene();
+      const pending = call({ timeout: THIRTY_DAYS });
+      await assertPending(pending);
+      vi.advanceTimersByTime(THIRTY_DAYS - 1);
+      await assertPending(pending);
+      vi.advanceTimersByTime(1);
+      expect(await assertRejected(pending)).toBeInstanceOf(TimeoutError);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+  }
+
+  it("Condvar.waitTimeout(guard, 30 days) times out at 30 days and not before", async () => {
+    vi.useFakeTimers();
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const pending = cv.waitTimeout(await m.lock(), THIRTY_DAYS);
+    await assertPending(pending);
+    expect(m.isLocked).toBe(false); // released while waiting
+    vi.advanceTimersByTime(THIRTY_DAYS - 1);
+    await assertPending(pending);
+    vi.advanceTimersByTime(1);
+    const { guard, timedOut } = await assertReady(pending);
+    expect(timedOut).toBe(true);
+    expect(guard.released).toBe(false);
+    guard.release();
+  });
+
+  it("a cleared 30-day timeout leaves no timer behind", async () => {
+    vi.useFakeTimers();
+    const m = new Mutex(0);
+    const held = await m.lock();
+    const pending = m.lock({ timeout: 3 * THIRTY_DAYS });
+    vi.advanceTimersByTime(THIRTY_DAYS); // into the second link of the chain
+    await assertPending(pending);
+    held.release();
+    (await assertReady(pending)).release();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("Infinity, NaN and negative timeouts are still RangeError", async () => {
+    const m = new Mutex(0);
+    for (const timeout of [Number.POSITIVE_INFINITY, Number.NaN, -1]) {
+      const reason = await assertRejected(m.lock({ timeout }));
+      expect(reason).toBeInstanceOf(RangeError);
+      expect(String(reason)).toMatch(/`timeout` to be a finite number of milliseconds/);
+    }
+    const cv = new Condvar();
+    const guard = await m.lock();
+    await expect(cv.waitTimeout(guard, Number.POSITIVE_INFINITY)).rejects.toThrow(/`ms`/);
+    expect(guard.released).toBe(false);
+    guard.release();
+  });
+
+  it("new Barrier(0) is a barrier of 1", async () => {
+    const b = new Barrier(0);
+    expect(b.parties).toBe(1);
+    expect(await assertReady(b.wait())).toEqual({ isLeader: true });
+    expect(await assertReady(b.wait())).toEqual({ isLeader: true });
+    expect(() => new Barrier(-1)).toThrow(RangeError);
   });
 });
