@@ -20,7 +20,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { compileForBench } from "./compile.js";
-import { checkTargets, memoryView, type Report, renderMarkdown, renderSvg, type Sample, summarize } from "./report.js";
+import { checkTargets, gitCommit, type Report, type Sample, summarize, writeResults } from "./report.js";
 import { SCENARIOS, type Scenario } from "./scenarios.js";
 import { type ChildResult, RESULT_PREFIX } from "./util.js";
 
@@ -154,6 +154,8 @@ function runChild(job: Job): Promise<ChildResult> {
   });
 }
 
+// Before anything is written: the results are tracked files, and would make the tree look dirty.
+const commit = gitCommit(here);
 const started = Date.now();
 const loadAtStart = loadavg()[0] ?? 0;
 const samples = new Map<string, Map<string, Sample[]>>();
@@ -197,6 +199,7 @@ const report: Report = {
     seconds,
     load: [loadAtStart, loadavg()[0] ?? 0],
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`,
+    commit,
   },
   scenarios: summaries,
   targets: checkTargets(summaries),
@@ -205,13 +208,7 @@ const report: Report = {
 mkdirSync(outDir, { recursive: true });
 if (partial && flags.out === undefined) writeFileSync(join(outDir, ".gitignore"), "*\n");
 writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(join(outDir, "latest.md"), renderMarkdown(report));
-for (const s of summaries) {
-  writeFileSync(join(outDir, `${s.name}.svg`), renderSvg(s));
-  const memory = memoryView(s);
-  if (memory !== undefined)
-    writeFileSync(join(outDir, `${memory.name}.svg`), renderSvg(memory, "heap bytes per waiter"));
-}
+writeResults(outDir, report);
 
 const rel = relative(process.cwd(), outDir) || ".";
 process.stderr.write(`done in ${seconds.toFixed(0)} s → ${rel}/latest.md, latest.json, <scenario>.svg\n`);

@@ -76,7 +76,7 @@ export interface LockOptions extends AcquireOptions {
   ignorePoison?: boolean | undefined;
 }
 
-/** The option every constructor of every scope accepts (SPEC §7). */
+/** The option every constructor of every scope accepts. */
 export interface NameOptions {
   /**
    * The primitive's name in errors, diagnostics reports, statistics and traces. Default: its kind and

@@ -1,5 +1,5 @@
 /**
- * The diagnostics observer (SPEC §7): installed in the core's observer slot by `enableDiagnostics`,
+ * The diagnostics observer: installed in the core's observer slot by `enableDiagnostics`,
  * removed by `disableDiagnostics`.
  *
  * Identity rules (JavaScript has no task identity, so every check is defined where identity is exact):
@@ -167,7 +167,15 @@ interface Settings {
   trace: boolean;
 }
 
-const LOCK_KINDS = new Set(["Mutex", "RwLock", "Semaphore", "KeyedMutex"]);
+const LOCK_KINDS = new Set([
+  "Mutex",
+  "RwLock",
+  "Semaphore",
+  "KeyedMutex",
+  "DistributedMutex",
+  "DistributedRwLock",
+  "DistributedSemaphore",
+]);
 const WITH_OPS = new Set<AsyncOp>(["withLock", "withRead", "withWrite", "withPermit"]);
 const ACQUIRE_OPS = new Set<AsyncOp>(["lock", "read", "write", "upgradableRead", "upgrade", "acquire", "lockMany"]);
 const VIEW_GUARDS = new Set([
@@ -533,7 +541,9 @@ function reportLongWait(wait: Wait): void {
   }));
   const holderText =
     holders.length === 0
-      ? "no holder right now (it waits behind other waiters)"
+      ? kindOf(wait.res.target).startsWith("Distributed")
+        ? "no holder in this process (another process holds the lock, or this wait is behind other waiters)"
+        : "no holder right now (it waits behind other waiters)"
       : holders.map((h, i) => `holder ${i + 1}, holding for ${h.heldMs} ms, acquired at:\n${h.stack}`).join("\n");
   const report: LongWaitReport = {
     message: `Long wait: waiting for ${wait.res.name} for ${waitedMs} ms (longWait: ${s.longWait} ms). Waiting at:\n${formatSite(wait.site)}\n${holderText}`,

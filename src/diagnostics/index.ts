@@ -1,6 +1,6 @@
 /**
  * `lockbox/diagnostics`: deadlocks reported instead of hangs, lock-order inversions, long waits,
- * per-lock statistics and traces (SPEC §7). Node only (it uses `AsyncLocalStorage` and
+ * per-lock statistics and traces (guide: docs/debugging.md). Node only (it uses `AsyncLocalStorage` and
  * `diagnostics_channel`). Off by default: until `enableDiagnostics()` lockbox pays one check per acquire.
  *
  * @module lockbox/diagnostics

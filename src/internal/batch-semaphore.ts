@@ -375,7 +375,7 @@ function unhook(hooks: CancelHooks): void {
 }
 
 /**
- * SPEC §1: "a grant that races with the abort is handed on to the next waiter, never lost". An
+ * A grant that races with the abort is handed on to the next waiter, never lost (docs/decisions.md). An
  * acquire can be granted (at once, or later by a release) and then see its signal abort before its
  * caller resumes; the caller asked to stop, so the abort wins: the guard is released at once — which
  * hands the lock on to the next waiter — and the acquire rejects with `signal.reason`. The rule holds

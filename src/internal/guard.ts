@@ -9,7 +9,7 @@ export let detachGuard: (guard: Guard<unknown>) => void;
 export let guardOwner: <O>(guard: Guard<O>) => O | undefined;
 
 /**
- * The SPEC §1 guard surface that every lockbox guard shares: `released`, an idempotent `release()`,
+ * The guard surface that every lockbox guard shares: `released`, an idempotent `release()`,
  * `[Symbol.dispose]` for `using`, not-Send, unforgeable construction, and the use-after-release check.
  *
  * A guard holds its owner (the lock, cell or semaphore it came from) until released. Invariant: the

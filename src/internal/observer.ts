@@ -213,7 +213,7 @@ function compose(list: readonly Observer[]): Observer | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Names (SPEC §7, always on): `{ name?: string }` on every constructor, `Kind#n` for unnamed ones.
+// Names (always on; docs/debugging.md): `{ name?: string }` on every constructor, `Kind#n` for unnamed ones.
 
 /**
  * The name of a new primitive of `kind`: `options.name` if given, else `Kind#n` where `n` counts the

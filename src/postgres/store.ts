@@ -21,7 +21,7 @@ export interface PostgresStoreOptions extends StoreOptions {
 }
 
 /**
- * Distributed `Mutex<T>`, `RwLock<T>` and `Semaphore` on PostgreSQL (SPEC §6): the value lives in a
+ * Distributed `Mutex<T>`, `RwLock<T>` and `Semaphore` on PostgreSQL (guide: docs/distributed.md): the value lives in a
  * table next to its lock; waiters queue in the table (FIFO across processes) and are woken by
  * `LISTEN/NOTIFY`; leases expire by the server's clock; every exclusive grant gets a fencing token.
  *

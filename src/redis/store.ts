@@ -22,7 +22,7 @@ export interface RedisStoreOptions extends StoreOptions {
 const MAX_PREFIX = 200;
 
 /**
- * Distributed `Mutex<T>`, `RwLock<T>` and `Semaphore` on Redis (SPEC §6): the value lives in Redis next
+ * Distributed `Mutex<T>`, `RwLock<T>` and `Semaphore` on Redis (guide: docs/redis.md): the value lives in Redis next
  * to its lock; waiters queue in Redis (FIFO across processes) and are woken by pub/sub; leases expire
  * by the server's clock (`TIME` inside the scripts); every exclusive grant gets a fencing token from a
  * counter that never expires. Every operation is one Lua script (one round trip); all keys of a lock

@@ -1,6 +1,6 @@
-import "../internal/symbols.js"; // Symbol.asyncDispose on runtimes that predate it
 import { BackendError, type BackendOperation, LockLostError, UseAfterReleaseError } from "../errors.js";
 import { NOT_SEND_KEY } from "../internal/not-send.js";
+// symbols.js also defines Symbol.asyncDispose on runtimes that predate it (used below).
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import type { JsonText, LeaseRef, StoreBackend } from "./backend.js";
 import { checkTtl, serialize } from "./validate.js";
@@ -63,7 +63,7 @@ export interface GrantInit {
 }
 
 /**
- * What every distributed guard shares (SPEC §6): a lease on a lock in a store, kept alive by renewals
+ * What every distributed guard shares: a lease on a lock in a store, kept alive by renewals
  * at about a third of its ttl, with a local monotonic deadline; `signal` aborts exactly once with a
  * {@link LockLostError} when the guard can no longer be sure it holds the lock; `release()` is one round
  * trip (with the write-back when the value changed); `discard()` releases without writing.

@@ -56,7 +56,7 @@ async function withGuard<G extends StoreGuard, R>(
 
 /**
  * A mutex shared by every process that opens the same name in the same store, whose value lives in the
- * store next to the lock (SPEC §6). Get one from `store.mutex(name, { initial })`.
+ * store next to the lock. Get one from `store.mutex(name, { initial })`.
  *
  * @example
  * ```ts
@@ -97,6 +97,7 @@ export class DistributedMutex<T, Tx = never> {
       options,
       true,
       (init) => new DistributedMutexGuard(GUARD_TOKEN, init),
+      this,
     ) as Promise<DistributedMutexGuard<T, Tx>>;
   }
 
@@ -107,6 +108,7 @@ export class DistributedMutex<T, Tx = never> {
       options,
       false,
       (init) => new DistributedMutexGuard(GUARD_TOKEN, init),
+      this,
     );
   }
 
@@ -171,6 +173,7 @@ export class DistributedRwLock<T, Tx = never> {
       options,
       true,
       (init) => new DistributedReadGuard<T>(GUARD_TOKEN, init),
+      this,
     ) as Promise<DistributedReadGuard<T>>;
   }
 
@@ -181,6 +184,7 @@ export class DistributedRwLock<T, Tx = never> {
       options,
       true,
       (init) => new DistributedWriteGuard<T, Tx>(GUARD_TOKEN, init),
+      this,
     ) as Promise<DistributedWriteGuard<T, Tx>>;
   }
 
@@ -191,6 +195,7 @@ export class DistributedRwLock<T, Tx = never> {
       options,
       false,
       (init) => new DistributedReadGuard<T>(GUARD_TOKEN, init),
+      this,
     );
   }
 
@@ -201,6 +206,7 @@ export class DistributedRwLock<T, Tx = never> {
       options,
       false,
       (init) => new DistributedWriteGuard<T, Tx>(GUARD_TOKEN, init),
+      this,
     );
   }
 
@@ -302,6 +308,6 @@ export class DistributedSemaphore {
       return Promise.reject(error);
     }
     const req = request(this.#host, this.name, "semaphore", this.permits, null, permits, false, options);
-    return this.#host.acquire(req, options, wait, (init) => new DistributedPermit(GUARD_TOKEN, init));
+    return this.#host.acquire(req, options, wait, (init) => new DistributedPermit(GUARD_TOKEN, init), this);
   }
 }

@@ -1,4 +1,5 @@
 import { BackendError, type BackendOperation, ClosedError, TimeoutError } from "../errors.js";
+import { type HoldMode, type Observable, observer } from "../internal/observer.js";
 import { GUARD_TOKEN } from "../internal/symbols.js";
 import { clearLongTimeout, type LongTimer, setLongTimeout } from "../internal/timer.js";
 import { checkInteger, checkOptionalBoolean, checkOptionsObject, describe } from "../internal/validate.js";
@@ -33,7 +34,8 @@ class Waiter {
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort: (() => void) | undefined;
 
-  constructor(options: StoreAcquireOptions | undefined) {
+  /** @param name - the lock's name, for the `TimeoutError`. */
+  constructor(options: StoreAcquireOptions | undefined, name: string) {
     const signal = options?.signal;
     if (signal !== undefined) {
       this.#signal = signal;
@@ -42,7 +44,10 @@ class Waiter {
     }
     const timeout = options?.timeout;
     if (timeout !== undefined) {
-      this.#timeout = setLongTimeout(() => this.cancel(new TimeoutError(`Timed out after ${timeout} ms`)), timeout);
+      this.#timeout = setLongTimeout(
+        () => this.cancel(new TimeoutError(`Timed out after ${timeout} ms waiting for ${name}`)),
+        timeout,
+      );
     }
   }
 
@@ -84,6 +89,7 @@ export interface LockHost {
     options: StoreAcquireOptions | undefined,
     wait: boolean,
     make: (init: GrantInit) => G,
+    target: Observable,
   ): Promise<G | undefined>;
   readonly ttl: number;
   readonly clientId: string;
@@ -109,8 +115,14 @@ export class Store<Tx = never> {
   readonly #backend: StoreBackend;
   readonly #kinds = new Map<string, LockKind>();
   readonly #waiters = new Map<string, Set<Waiter>>();
-  readonly #guards = new Set<StoreGuard>();
-  readonly #inflight = new Set<Promise<unknown>>();
+  /** Held guards, each with the lock it holds (for the diagnostics observer's `released`). */
+  readonly #guards = new Map<StoreGuard, Observable>();
+  /**
+   * Pending acquires, by a key of their own: each removes itself in its own `finally`, so its promise has
+   * no reaction but the caller's `await` (V8's async stack traces then reach the caller's frames, which
+   * diagnostics reports show).
+   */
+  readonly #inflight = new Map<{ done: boolean }, Promise<unknown>>();
   readonly #host: GuardHost & LockHost;
   #ready: Promise<void> | undefined;
   #isReady = false;
@@ -141,9 +153,11 @@ export class Store<Tx = never> {
       clientId: this.clientId,
       bounded: (operation, call) => this.#bounded(operation, call),
       forget: (guard) => {
+        const target = this.#guards.get(guard);
         this.#guards.delete(guard);
+        if (observer !== undefined && target !== undefined) observer.released(target, guard);
       },
-      acquire: (request, opts, wait, make) => this.#acquire(request, opts, wait, make),
+      acquire: (request, opts, wait, make, target) => this.#acquire(request, opts, wait, make, target),
     };
     backend.subscribe({
       onWake: (name) => {
@@ -151,7 +165,7 @@ export class Store<Tx = never> {
         if (waiters !== undefined) for (const waiter of waiters) waiter.wake();
       },
       onDown: (error) => {
-        for (const guard of [...this.#guards]) guard.lose("the store's connection was lost", error);
+        for (const guard of [...this.#guards.keys()]) guard.lose("the store's connection was lost", error);
         // Waiters may have missed a wake-up: let them ask again (they fall back to lease expiry).
         for (const waiters of this.#waiters.values()) for (const waiter of waiters) waiter.wake();
       },
@@ -195,7 +209,7 @@ export class Store<Tx = never> {
     return new DistributedMutex<T, Tx>(GUARD_TOKEN, this.#host, name, initial);
   }
 
-  /** Opens the distributed RwLock `name` (see {@link Store.mutex}). */
+  /** Opens the distributed RwLock `name` (arguments and errors as for `mutex`). */
   rwLock<T>(name: string, options: { initial: T }): DistributedRwLock<T, Tx> {
     checkName(name);
     checkOptionsObject("options", options);
@@ -225,11 +239,13 @@ export class Store<Tx = never> {
    */
   close(): Promise<void> {
     if (this.#closed !== undefined) return this.#closed;
-    const closed = new ClosedError("The store was closed");
-    for (const waiters of this.#waiters.values()) for (const waiter of waiters) waiter.cancel(closed);
+    for (const [name, waiters] of this.#waiters) {
+      const closed = new ClosedError(`The store was closed while waiting for ${name}`);
+      for (const waiter of waiters) waiter.cancel(closed);
+    }
     return (this.#closed = (async () => {
-      await Promise.allSettled([...this.#inflight]);
-      await Promise.allSettled([...this.#guards].map((guard) => guard.discard()));
+      await Promise.allSettled([...this.#inflight.values()]);
+      await Promise.allSettled([...this.#guards.keys()].map((guard) => guard.discard()));
       await this.#backend.close();
     })());
   }
@@ -286,18 +302,19 @@ export class Store<Tx = never> {
     options: StoreAcquireOptions | undefined,
     wait: boolean,
     make: (init: GrantInit) => G,
+    target: Observable,
   ): Promise<G | undefined> {
     try {
       checkStoreOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#closed !== undefined) return Promise.reject(new ClosedError("The store is closed"));
+    if (this.#closed !== undefined) return Promise.reject(closedError(request.name));
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    const pending = this.#acquireSlow(request, options, wait, make);
-    this.#inflight.add(pending);
-    const untrack = () => this.#inflight.delete(pending);
-    pending.then(untrack, untrack);
+    if (!wait && observer !== undefined) observer.sync(target, tryOpOf(request));
+    const key = { done: false };
+    const pending = this.#acquireSlow(request, options, wait, make, target, key);
+    if (!key.done) this.#inflight.set(key, pending);
     return pending;
   }
 
@@ -306,17 +323,21 @@ export class Store<Tx = never> {
     options: StoreAcquireOptions | undefined,
     wait: boolean,
     make: (init: GrantInit) => G,
+    target: Observable,
+    key: { done: boolean },
   ): Promise<G | undefined> {
     const name = request.name;
     const ttl = request.ttl;
     // Registered before the first round trip: a wake-up that arrives while a call is in flight must not
     // be lost (it makes the next sleep return at once).
-    const waiter = new Waiter(options);
+    const waiter = new Waiter(options, name);
     let waiters = this.#waiters.get(name);
     if (waiters === undefined) this.#waiters.set(name, (waiters = new Set()));
     waiters.add(waiter);
-    if (this.#closed !== undefined) waiter.cancel(new ClosedError("The store is closed"));
+    if (this.#closed !== undefined) waiter.cancel(closedError(name));
     let id: bigint | undefined;
+    /** This wait as the diagnostics observer knows it (set once the store queued it, if one is installed). */
+    let ticket: object | undefined;
     try {
       if (!this.#isReady) await this.ready();
       for (;;) {
@@ -357,13 +378,28 @@ export class Store<Tx = never> {
             leaseMs: result.leaseMs,
             permits: request.permits,
           });
-          this.#guards.add(guard);
+          this.#guards.set(guard, target);
+          if (observer !== undefined) {
+            if (ticket !== undefined) observer.waitEnded(ticket, undefined);
+            observer.acquired(target, guard, modeOf(request));
+          }
           return guard;
+        }
+        if (ticket === undefined && observer !== undefined) {
+          // Queued for the first time: the wait begins (the observer sees this process's waiters of
+          // the name as the queue). A refusal makes it leave the queue, as an abort does.
+          ticket = {};
+          const refusal = observer.waiting(target, modeOf(request), waiters.size, undefined, ticket);
+          if (refusal !== undefined) {
+            waiter.cancel(refusal);
+            throw refusal;
+          }
         }
         // Queued: sleep until a wake-up, the blocking lease's end, or the time to refresh our entry.
         await waiter.sleep(Math.min(result.waitMs + EXPIRY_MARGIN_MS, this.ttl / 3));
       }
     } catch (error) {
+      if (ticket !== undefined && observer !== undefined) observer.waitEnded(ticket, error);
       if (id !== undefined) {
         const entry = id;
         const leave = this.#bounded("leave", () => this.#backend.leave(name, entry));
@@ -376,9 +412,31 @@ export class Store<Tx = never> {
       }
       throw error;
     } finally {
+      key.done = true;
+      this.#inflight.delete(key);
       waiter.dispose();
       waiters.delete(waiter);
       if (waiters.size === 0 && this.#waiters.get(name) === waiters) this.#waiters.delete(name);
     }
   }
+}
+
+function closedError(name: string): ClosedError {
+  return new ClosedError(`The store is closed: cannot acquire ${name}`);
+}
+
+/** What kind of hold a request asks for, as the diagnostics observer names it. */
+function modeOf(request: AcquireRequest): HoldMode {
+  return request.kind === "semaphore" ? "permits" : request.exclusive ? "exclusive" : "shared";
+}
+
+/** The public method a try-acquire of `request` came from. */
+function tryOpOf(request: AcquireRequest): string {
+  return request.kind === "semaphore"
+    ? "tryAcquire"
+    : request.kind === "mutex"
+      ? "tryLock"
+      : request.exclusive
+        ? "tryWrite"
+        : "tryRead";
 }

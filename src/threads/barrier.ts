@@ -1,10 +1,18 @@
-import { checkInteger, describe, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable } from "../types.js";
+import {
+  checkInteger,
+  checkOptionsObject,
+  describe,
+  readAcquireOptions,
+  readTimeoutOptions,
+} from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { ownerId } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-barrier.js";
 import { newWaiter, parkTime, recordWait } from "./raw/waiter.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, now, parkAsync, precheck, timeoutError } from "./wait.js";
+import { threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.Barrier";
 
@@ -14,6 +22,8 @@ export interface BarrierHandle extends HandleBase<typeof TAG> {
   readonly buffer: SharedArrayBuffer;
   /** Number of parties. */
   readonly parties: number;
+  /** The barrier's name, the same in every thread. */
+  readonly name: string;
 }
 
 /** What a barrier wait resolves with. */
@@ -30,7 +40,7 @@ let restoring: BarrierHandle | undefined;
  *
  * @example
  * ```ts
- * const start = new Barrier(3); // main + 2 workers
+ * const start = new Barrier(3, { name: "start" }); // main + 2 workers
  * for (let i = 0; i < 2; i++) spawn(workerUrl, { workerData: start });
  * await start.wait(); // in a worker: Barrier.from(workerData).waitSync()
  * ```
@@ -51,22 +61,27 @@ export class Barrier {
   readonly handle: BarrierHandle;
   readonly #word: Int32Array;
   readonly #parties: number;
+  readonly #name: string;
 
   /**
    * @param parties - number of parties, an integer from 0 to {@link Barrier.MAX_PARTIES}; 0 makes a
    *   barrier of 1 (as in Rust's std and tokio: every `wait` passes at once, as the leader).
+   * @param options - `name`: the barrier's name in errors (default `Barrier#n`).
    * @throws TypeError / RangeError for anything else.
    */
-  constructor(parties: number) {
+  constructor(parties: number, options?: NameOptions) {
     const handle = restoring;
     restoring = undefined;
     if (handle !== undefined) {
       this.#word = new Int32Array(handle.buffer, 0, raw.BARRIER_WORDS);
       this.#parties = handle.parties;
+      this.#name = typeof handle.name === "string" ? handle.name : threadsName("Barrier", undefined, ownerId);
       this.handle = handle;
       return;
     }
     checkInteger("parties", parties, 0, raw.MAX_PARTIES);
+    checkOptionsObject("options", options);
+    this.#name = threadsName("Barrier", options, ownerId);
     this.#parties = Math.max(1, parties);
     this.#word = allocateTagged(TAG, raw.BARRIER_WORDS);
     this.handle = {
@@ -74,7 +89,13 @@ export class Barrier {
       version: LAYOUT_VERSION,
       buffer: this.#word.buffer as SharedArrayBuffer,
       parties: this.#parties,
+      name: this.#name,
     };
+  }
+
+  /** The name given to the constructor (`{ name }`), or `Barrier#n`; carried by the handle to every thread. */
+  get name(): string {
+    return this.#name;
   }
 
   /**
@@ -136,7 +157,7 @@ export class Barrier {
     while (!raw.waitStep(A, word, 0, generation, waiter)) {
       const time = parkTime(waiter, deadline, now());
       if (time <= 0) {
-        if (raw.withdraw(A, word, 0, generation)) throw timeoutError("Barrier.wait()", timeout);
+        if (raw.withdraw(A, word, 0, generation)) throw timeoutError("Barrier.wait()", timeout, this.#name);
         break;
       }
       if (signal?.aborted) {
@@ -179,7 +200,7 @@ export class Barrier {
     while (!raw.waitStep(A, word, 0, generation, waiter)) {
       const time = parkTime(waiter, deadline, now());
       if (time <= 0) {
-        if (raw.withdraw(A, word, 0, generation)) throw timeoutError("Barrier.waitSync()", timeout);
+        if (raw.withdraw(A, word, 0, generation)) throw timeoutError("Barrier.waitSync()", timeout, this.#name);
         break;
       }
       recordWait(waiter, Atomics.wait(word, waiter.index, waiter.expected, time));

@@ -1,7 +1,14 @@
 import { UseAfterReleaseError } from "../errors.js";
-import { checkFunction, describe, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable } from "../types.js";
+import {
+  checkFunction,
+  checkOptionsObject,
+  describe,
+  readAcquireOptions,
+  readTimeoutOptions,
+} from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { ownerId } from "./liveness.js";
 import { isMutexGuard, type Mutex, type MutexGuard, mutexOfGuard } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-condvar.js";
@@ -17,6 +24,7 @@ import {
   parkAsync,
   timeoutError,
 } from "./wait.js";
+import { threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.Condvar";
 
@@ -24,6 +32,8 @@ const TAG = "lockbox.threads.Condvar";
 export interface CondvarHandle extends HandleBase<typeof TAG> {
   /** The sequence and ledger words (see src/threads/raw/raw-condvar.ts), then the memory tag (see handle.ts). */
   readonly buffer: SharedArrayBuffer;
+  /** The condvar's name, the same in every thread. */
+  readonly name: string;
 }
 
 /** What {@link Condvar.waitTimeout} resolves with. */
@@ -55,7 +65,7 @@ function guardedMutex<T>(guard: MutexGuard<T>, method: string): Mutex<T> {
  * @example
  * ```ts
  * const ready = new Mutex(new Int32Array(new SharedArrayBuffer(4)));
- * const changed = new Condvar();
+ * const changed = new Condvar({ name: "changed" });
  * // consumer (any thread)
  * let guard = await ready.lock();
  * guard = await changed.waitWhile(guard, (value) => value[0] === 0);
@@ -85,17 +95,35 @@ export class Condvar {
   /** The structured-clone-safe handle; see {@link Condvar.from}. */
   readonly handle: CondvarHandle;
   readonly #word: Int32Array;
+  readonly #name: string;
 
-  constructor() {
+  /**
+   * @param options - `name`: the condvar's name in errors (default `Condvar#n`).
+   * @throws TypeError when `options` or its `name` has the wrong type.
+   */
+  constructor(options?: NameOptions) {
     const handle = restoring;
     restoring = undefined;
     if (handle !== undefined) {
       this.#word = new Int32Array(handle.buffer, 0, raw.CONDVAR_WORDS);
+      this.#name = typeof handle.name === "string" ? handle.name : threadsName("Condvar", undefined, ownerId);
       this.handle = handle;
       return;
     }
+    checkOptionsObject("options", options);
+    this.#name = threadsName("Condvar", options, ownerId);
     this.#word = allocateTagged(TAG, raw.CONDVAR_WORDS);
-    this.handle = { type: TAG, version: LAYOUT_VERSION, buffer: this.#word.buffer as SharedArrayBuffer };
+    this.handle = {
+      type: TAG,
+      version: LAYOUT_VERSION,
+      buffer: this.#word.buffer as SharedArrayBuffer,
+      name: this.#name,
+    };
+  }
+
+  /** The name given to the constructor (`{ name }`), or `Condvar#n`; carried by the handle to every thread. */
+  get name(): string {
+    return this.#name;
   }
 
   /**
@@ -139,7 +167,7 @@ export class Condvar {
     const { guard: next, timedOut } = await this.#wait(guard, options, "wait");
     if (timedOut) {
       next.release();
-      throw timeoutError("Condvar.wait()", options?.timeout);
+      throw timeoutError("Condvar.wait()", options?.timeout, this.#name);
     }
     return next;
   }
@@ -218,7 +246,7 @@ export class Condvar {
     const { guard: next, timedOut } = this.#waitSync(guard, options?.timeout, "waitSync");
     if (timedOut) {
       next.release();
-      throw timeoutError("Condvar.waitSync()", options?.timeout);
+      throw timeoutError("Condvar.waitSync()", options?.timeout, this.#name);
     }
     return next;
   }
@@ -304,7 +332,7 @@ export class Condvar {
     const mutex = guardedMutex(guard, method);
     if (!raw.register(A, this.#word, 0)) {
       throw new RangeError(
-        `Expected at most ${raw.MAX_WAITERS} waiters on one Condvar; Condvar.${method}() would be one more`,
+        `Expected at most ${raw.MAX_WAITERS} waiters on one Condvar; Condvar.${method}() on ${this.#name} would be one more`,
       );
     }
     guard.release();

@@ -12,7 +12,7 @@
  * | word      | meaning                                                   |
  * |-----------|-----------------------------------------------------------|
  * | end − 2   | `MAGIC` (high 16 bits) \| kind code (low 16 bits)         |
- * | end − 1   | {@link LAYOUT_VERSION}                                    |
+ * | end − 1   | `LAYOUT_VERSION`                                          |
  *
  * Written once by the creator before the buffer is shared, never changed. At the *end*, so that the
  * lock words keep their indices from 0 (the raw modules' layouts are unchanged) and so that any
@@ -28,7 +28,7 @@ export const LAYOUT_VERSION = 2;
 export interface HandleBase<Tag extends string = string> {
   /** Type tag, such as `"lockbox.Mutex"`. */
   readonly type: Tag;
-  /** {@link LAYOUT_VERSION} of the thread that created it. */
+  /** The layout version of the lockbox copy that created it; `from` refuses any other. */
   readonly version: number;
 }
 
@@ -77,7 +77,7 @@ export function allocateTagged(tag: string, words: number): Int32Array {
 
 /**
  * Checks the memory tag in the words `at` and `at + 1` of `view`: the kind must be `tag`, the version
- * {@link LAYOUT_VERSION}. `name` (such as `"Mutex.from"`) is used in the error.
+ * `LAYOUT_VERSION`. `name` (such as `"Mutex.from"`) is used in the error.
  *
  * @throws TypeError naming the kind found and the kind expected.
  */

@@ -104,7 +104,7 @@ let unlockMutex: <T>(mutex: Mutex<T>, word: Int32Array, value: GuardValue<T>) =>
  * guard.value[0]++;
  * ```
  *
- * **Fairness** (across threads, SPEC §4): not FIFO. A running thread may re-take a free lock (no lock
+ * **Fairness** (across threads): not FIFO. A running thread may re-take a free lock (no lock
  * convoy), but a waiter that has waited about a millisecond gets the lock handed to it on the next
  * release, so no waiter starves.
  *
@@ -284,7 +284,7 @@ export class Mutex<T = null> {
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lock");
+    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError(this.#name, "lock");
     // The driveAsync loop, inlined: this is the contended async hot path, and every extra async
     // function or promise hop costs a microtask per acquisition. No raw.tryLock first: lock() has just
     // tried the compare-exchange, and the first lockStep is the same attempt made with a load first
@@ -299,7 +299,7 @@ export class Mutex<T = null> {
       const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
       if (time <= 0) {
         raw.abandonLock(A, word, 0);
-        throw timeoutError("Mutex.lock()", timeout);
+        throw timeoutError("Mutex.lock()", timeout, this.#name);
       }
       if (signal === undefined) {
         const result = waitAsync(word, 0, waiter.expected, time);
@@ -373,8 +373,8 @@ export class Mutex<T = null> {
     if (options !== undefined && Atomics.compareExchange(word, 0, 0, MINE) === 0) return this.#guard();
     const ignorePoison = options?.ignorePoison === true;
     const table = this.#table;
-    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError("Mutex", "lockSync");
-    // An untimed blocking wait by the holder's own thread would hang forever (SPEC §7): refuse it. A
+    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError(this.#name, "lockSync");
+    // An untimed blocking wait by the holder's own thread would hang forever: refuse it. A
     // timed one still ends with its TimeoutError.
     const seen = Atomics.load(word, 0);
     if (options?.timeout === undefined && (seen & raw.STATE_MASK) !== raw.UNLOCKED && raw.ownerOf(seen) === ownerId) {
@@ -392,7 +392,7 @@ export class Mutex<T = null> {
       const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
       if (time <= 0) {
         raw.abandonLock(A, word, 0);
-        throw timeoutError("Mutex.lockSync()", timeout);
+        throw timeoutError("Mutex.lockSync()", timeout, this.#name);
       }
       recordWait(waiter, Atomics.wait(word, 0, waiter.expected, time));
       if (timeout === undefined) {
@@ -489,7 +489,7 @@ export class Mutex<T = null> {
   #acquired(ignorePoison: boolean, method: string): MutexGuard<T> {
     if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) {
       raw.unlock(A, this.#word, 0, ownerId);
-      throw poisonError("Mutex", method);
+      throw poisonError(this.#name, method);
     }
     return this.#guard();
   }

@@ -1,5 +1,5 @@
-import { checkFunction, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable } from "../types.js";
+import { checkFunction, checkOptionsObject, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { adoptTable, ownerId } from "./liveness.js";
@@ -8,11 +8,15 @@ import * as raw from "./raw/raw-once.js";
 import { newWaiter, POLL_MS } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
+import { threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.OnceLock";
 
 /** The structured-clone-safe form of a {@link OnceLock}. */
-export interface OnceLockHandle extends HandleBase<typeof TAG>, DataLockParts {}
+export interface OnceLockHandle extends HandleBase<typeof TAG>, DataLockParts {
+  /** The once-lock's name, the same in every thread. */
+  readonly name: string;
+}
 
 /** An initializer: fills `value` in place, or returns a replacement (stored through the data's layout). */
 export type OnceInit<T> = (value: GuardValue<T>) => GuardValue<T> | undefined | void;
@@ -28,7 +32,7 @@ const STARTED = 1;
  *
  * @example
  * ```ts
- * const table = new OnceLock(new Float64Array(new SharedArrayBuffer(8 * 256)));
+ * const table = new OnceLock(new Float64Array(new SharedArrayBuffer(8 * 256)), { name: "sines" });
  * // in any thread (OnceLock.from(received) in workers):
  * const sines = table.getOrInitSync((value) => {
  *   for (let i = 0; i < value.length; i++) value[i] = Math.sin(i / 256);
@@ -47,27 +51,38 @@ export class OnceLock<T = null> {
   readonly #word: Int32Array;
   readonly #table: Int32Array;
   readonly #data: DataBinding<GuardValue<T>>;
+  readonly #name: string;
 
   /**
-   * @param data - the storage (as for `Mutex`); `null` or nothing (`new OnceLock()`) for a bare "done
-   *   once" flag.
-   * @throws TypeError when `data` cannot be shared.
+   * @param args - `[data, options]`: the storage (as for `Mutex`), `null` or nothing (`new OnceLock()`)
+   *   for a bare "done once" flag; then `{ name }`, the once-lock's name in errors (default `OnceLock#n`).
+   * @throws TypeError when `data` cannot be shared, or `options` has the wrong type.
    */
-  constructor(...args: null extends T ? [data?: T] : [data: T]) {
+  constructor(...args: null extends T ? [data?: T, options?: NameOptions] : [data: T, options?: NameOptions]) {
     const data = (args.length === 0 || args[0] === undefined ? null : args[0]) as T;
+    const options = args[1];
     const handle = restoring;
     restoring = undefined;
-    this.#data = bindData(data);
     if (handle !== undefined) {
+      this.#data = bindData(data);
       this.#word = new Int32Array(handle.buffer, 0, raw.ONCE_WORDS);
       this.#table = adoptTable(handle.liveness);
+      this.#name = typeof handle.name === "string" ? handle.name : threadsName("OnceLock", undefined, ownerId);
       this.handle = handle;
       return;
     }
+    checkOptionsObject("options", options);
+    this.#name = threadsName("OnceLock", options, ownerId);
+    this.#data = bindData(data);
     const { word, table, parts } = createDataLock(raw.ONCE_WORDS, data, TAG);
     this.#word = word;
     this.#table = table;
-    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts };
+    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, name: this.#name };
+  }
+
+  /** The name given to the constructor (`{ name }`), or `OnceLock#n`; carried by the handle to every thread. */
+  get name(): string {
+    return this.#name;
   }
 
   /**
@@ -203,6 +218,7 @@ export class OnceLock<T = null> {
         () => {},
         "OnceLock.wait()",
         options?.timeout,
+        this.#name,
       );
     }
     return this.#data.open();
@@ -231,6 +247,7 @@ export class OnceLock<T = null> {
         () => {},
         "OnceLock.waitSync()",
         options?.timeout,
+        this.#name,
       );
     }
     return this.#data.open();
@@ -269,6 +286,7 @@ export class OnceLock<T = null> {
       () => {},
       `OnceLock.${method}()`,
       options?.timeout,
+      this.#name,
     );
     return result === STARTED;
   }
@@ -290,6 +308,7 @@ export class OnceLock<T = null> {
       () => {},
       `OnceLock.${method}()`,
       options?.timeout,
+      this.#name,
     );
     return result === STARTED;
   }

@@ -158,7 +158,7 @@ export class RwLock<T = null> {
   }
 
   /**
-   * SPEC §7: an untimed blocking acquire that waits for this very thread would hang forever (a timed
+   * Self-deadlock: an untimed blocking acquire that waits for this very thread would hang forever (a timed
    * one still ends with its TimeoutError). `exclusive` (a write) also waits for this thread's own read
    * shares.
    */
@@ -251,7 +251,7 @@ export class RwLock<T = null> {
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "read"));
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "read"));
     if (raw.tryRead(A, word, 0, table)) {
       // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
       try {
@@ -270,6 +270,7 @@ export class RwLock<T = null> {
       () => {},
       "RwLock.read()",
       options?.timeout,
+      this.#name,
     ).then(() => this.#readAcquired(ignorePoison, "read"));
   }
 
@@ -290,7 +291,7 @@ export class RwLock<T = null> {
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "readSync");
+    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#name, "readSync");
     if (!raw.tryRead(A, word, 0, table)) {
       this.#refuseSelfDeadlock("RwLock.readSync()", false, options);
       const waiter = newWaiter();
@@ -302,6 +303,7 @@ export class RwLock<T = null> {
         () => {},
         "RwLock.readSync()",
         options?.timeout,
+        this.#name,
       );
     }
     return this.#readAcquired(ignorePoison, "readSync");
@@ -343,7 +345,7 @@ export class RwLock<T = null> {
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "write"));
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "write"));
     if (raw.tryWriteReaping(A, word, 0, ownerId, table)) {
       // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
       try {
@@ -362,6 +364,7 @@ export class RwLock<T = null> {
       () => raw.abandonWrite(A, word, 0, waiter),
       "RwLock.write()",
       options?.timeout,
+      this.#name,
     ).then(() => this.#writeAcquired(ignorePoison, "write"));
   }
 
@@ -383,7 +386,7 @@ export class RwLock<T = null> {
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "writeSync");
+    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#name, "writeSync");
     if (!raw.tryWriteReaping(A, word, 0, ownerId, table)) {
       this.#refuseSelfDeadlock("RwLock.writeSync()", true, options);
       const waiter = newWaiter();
@@ -395,6 +398,7 @@ export class RwLock<T = null> {
         () => raw.abandonWrite(A, word, 0, waiter),
         "RwLock.writeSync()",
         options?.timeout,
+        this.#name,
       );
     }
     return this.#writeAcquired(ignorePoison, "writeSync");
@@ -527,7 +531,7 @@ export class RwLock<T = null> {
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError("RwLock", "upgradableRead"));
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "upgradableRead"));
     if (raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
       // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
       try {
@@ -546,6 +550,7 @@ export class RwLock<T = null> {
       () => {},
       "RwLock.upgradableRead()",
       options?.timeout,
+      this.#name,
     ).then(() => this.#upgradableAcquired(ignorePoison, "upgradableRead"));
   }
 
@@ -566,7 +571,7 @@ export class RwLock<T = null> {
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) throw poisonError("RwLock", "upgradableReadSync");
+    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#name, "upgradableReadSync");
     if (!raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
       this.#refuseSelfDeadlock("RwLock.upgradableReadSync()", false, options);
       const waiter = newWaiter();
@@ -578,6 +583,7 @@ export class RwLock<T = null> {
         () => {},
         "RwLock.upgradableReadSync()",
         options?.timeout,
+        this.#name,
       );
     }
     return this.#upgradableAcquired(ignorePoison, "upgradableReadSync");
@@ -596,7 +602,7 @@ export class RwLock<T = null> {
   #upgradableAcquired(ignorePoison: boolean, method: string): RwLockUpgradableReadGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.upgradableUnlock(A, this.#word, 0, ownerId);
-      throw poisonError("RwLock", method);
+      throw poisonError(this.#name, method);
     }
     return new RwLockUpgradableReadGuard<T>(GUARD_TOKEN, this, raw.registerReader(A, this.#word, 0, ownerId));
   }
@@ -604,7 +610,7 @@ export class RwLock<T = null> {
   #readAcquired(ignorePoison: boolean, method: string): RwLockReadGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.readUnlock(A, this.#word, 0);
-      throw poisonError("RwLock", method);
+      throw poisonError(this.#name, method);
     }
     return new RwLockReadGuard<T>(GUARD_TOKEN, this, raw.registerReader(A, this.#word, 0, ownerId));
   }
@@ -612,7 +618,7 @@ export class RwLock<T = null> {
   #writeAcquired(ignorePoison: boolean, method: string): RwLockWriteGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.writeUnlock(A, this.#word, 0, ownerId);
-      throw poisonError("RwLock", method);
+      throw poisonError(this.#name, method);
     }
     return new RwLockWriteGuard<T>(GUARD_TOKEN, this);
   }
@@ -887,6 +893,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
       () => raw.giveUpUpgrade(A, word, 0, state),
       "RwLockUpgradableReadGuard.upgrade()",
       options?.timeout,
+      lock.name,
     );
     if (outcome !== raw.UPGRADE_DONE) throw cancelledUpgrade(A.load(state, 0));
     return writeGuardOf(lock);
@@ -923,6 +930,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
       () => raw.giveUpUpgrade(A, word, 0, state),
       "RwLockUpgradableReadGuard.upgradeSync()",
       options?.timeout,
+      lock.name,
     );
     if (outcome !== raw.UPGRADE_DONE) throw cancelledUpgrade(A.load(state, 0));
     return writeGuardOf(lock);

@@ -1,8 +1,14 @@
 import { ClosedError } from "../errors.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
-import { checkFunction, checkInteger, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
-import { type AcquireOptions, interiorMutable, type Releasable } from "../types.js";
+import {
+  checkFunction,
+  checkInteger,
+  checkOptionsObject,
+  readAcquireOptions,
+  readTimeoutOptions,
+} from "../internal/validate.js";
+import { type AcquireOptions, interiorMutable, type NameOptions, type Releasable } from "../types.js";
 import {
   allocateTagged,
   checkHandle,
@@ -17,6 +23,7 @@ import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-semaphore.js";
 import { newWaiter } from "./raw/waiter.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
+import { threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.Semaphore";
 
@@ -26,6 +33,8 @@ export interface SemaphoreHandle extends HandleBase<typeof TAG> {
   readonly buffer: SharedArrayBuffer;
   /** The liveness table of the creating thread (permits of a dead supervised worker are returned). */
   readonly liveness: SharedArrayBuffer;
+  /** The semaphore's name, the same in every thread. */
+  readonly name: string;
 }
 
 let restoring: SemaphoreHandle | undefined;
@@ -39,7 +48,7 @@ let slotOf: (semaphore: Semaphore) => number;
  *
  * @example
  * ```ts
- * const slots = new Semaphore(4);
+ * const slots = new Semaphore(4, { name: "slots" });
  * worker.postMessage(slots); // there: Semaphore.from(message)
  * await slots.withPermit(async () => {
  *   await fetch(url);
@@ -70,21 +79,26 @@ export class Semaphore {
   readonly #table: Int32Array;
   /** This thread's holder slot (claimed on first acquire), or -1. */
   #slot = -1;
+  readonly #name: string;
 
   /**
    * @param permits - initial permits, an integer from 0 to {@link Semaphore.MAX_PERMITS}.
+   * @param options - `name`: the semaphore's name in errors (default `Semaphore#n`).
    * @throws TypeError / RangeError for anything else.
    */
-  constructor(permits: number) {
+  constructor(permits: number, options?: NameOptions) {
     const handle = restoring;
     restoring = undefined;
     if (handle !== undefined) {
       this.#word = new Int32Array(handle.buffer, 0, raw.SEMAPHORE_WORDS);
       this.#table = adoptTable(handle.liveness);
+      this.#name = typeof handle.name === "string" ? handle.name : threadsName("Semaphore", undefined, ownerId);
       this.handle = handle;
       return;
     }
     checkInteger("permits", permits, 0, raw.MAX_PERMITS);
+    checkOptionsObject("options", options);
+    this.#name = threadsName("Semaphore", options, ownerId);
     this.#word = allocateTagged(TAG, raw.SEMAPHORE_WORDS);
     this.#word[0] = permits;
     raw.initTotal(A, this.#word, 0, permits);
@@ -94,7 +108,13 @@ export class Semaphore {
       version: LAYOUT_VERSION,
       buffer: this.#word.buffer as SharedArrayBuffer,
       liveness: this.#table.buffer as SharedArrayBuffer,
+      name: this.#name,
     };
+  }
+
+  /** The name given to the constructor (`{ name }`), or `Semaphore#n`; carried by the handle to every thread. */
+  get name(): string {
+    return this.#name;
   }
 
   /**
@@ -156,7 +176,7 @@ export class Semaphore {
     const word = this.#word;
     const first = raw.tryAcquire(A, word, 0, permits);
     if (first === raw.ACQUIRED) return Promise.resolve(this.#permit(permits));
-    if (first === raw.CLOSED) return Promise.reject(closedError());
+    if (first === raw.CLOSED) return Promise.reject(closedError(this.#name));
     const table = this.#table;
     const waiter = newWaiter(0);
     return driveAsync(
@@ -178,8 +198,9 @@ export class Semaphore {
       () => raw.leave(A, word, 0, waiter),
       "Semaphore.acquire()",
       options?.timeout,
+      this.#name,
     ).then((result) => {
-      if (result === raw.CLOSED) throw closedError();
+      if (result === raw.CLOSED) throw closedError(this.#name);
       return this.#permit(permits);
     });
   }
@@ -218,12 +239,13 @@ export class Semaphore {
           () => {},
           "Semaphore.acquireSync()",
           options?.timeout,
+          this.#name,
         );
       } finally {
         raw.leave(A, word, 0, waiter);
       }
     }
-    if (result === raw.CLOSED) throw closedError();
+    if (result === raw.CLOSED) throw closedError(this.#name);
     return this.#permit(permits);
   }
 
@@ -238,7 +260,7 @@ export class Semaphore {
     if (result === raw.BUSY && raw.reap(A, this.#word, 0, this.#table) > 0) {
       result = raw.tryAcquire(A, this.#word, 0, permits);
     }
-    if (result === raw.CLOSED) throw closedError();
+    if (result === raw.CLOSED) throw closedError(this.#name);
     return result === raw.ACQUIRED ? this.#permit(permits) : undefined;
   }
 
@@ -341,8 +363,8 @@ export class Semaphore {
   }
 }
 
-function closedError(): ClosedError {
-  return new ClosedError("Semaphore is closed");
+function closedError(name: string): ClosedError {
+  return new ClosedError(`${name} is closed`);
 }
 
 /** Permits taken from a threads {@link Semaphore}; `release()` (or `using`) gives them back. */

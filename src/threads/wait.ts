@@ -105,7 +105,7 @@ export function assertCanBlock(method: string): void {
 
 /**
  * Throws unless `value` (named `name`) is `undefined` or a finite number of milliseconds ≥ 0. Any
- * finite timeout works here (SPEC §1: 30 days must work): waits never hand a timeout to a timer, they
+ * finite timeout works here (30 days must work): waits never hand a timeout to a timer, they
  * park at most one poll period at a time against a deadline, so there is no 2^31 − 1 ms timer limit.
  */
 export function checkTimeout(value: unknown, name = "timeout"): void {
@@ -161,9 +161,13 @@ export function deadlineOf(timeout: number | undefined): number {
   return timeout === undefined ? Number.POSITIVE_INFINITY : now() + timeout;
 }
 
-/** The error a timed-out wait rejects or throws with. */
-export function timeoutError(what: string, timeout: number | undefined): TimeoutError {
-  return new TimeoutError(`${what} timed out after ${describe(timeout)} ms`);
+/**
+ * The error a timed-out wait rejects or throws with: `Semaphore.acquire() on db-pool timed out after
+ * 50 ms` (`name`: the primitive's name).
+ */
+export function timeoutError(what: string, timeout: number | undefined, name?: string): TimeoutError {
+  const on = name === undefined ? "" : ` on ${name}`;
+  return new TimeoutError(`${what}${on} timed out after ${describe(timeout)} ms`);
 }
 
 /**
@@ -227,6 +231,7 @@ export async function driveAsync(
   giveUp: () => void,
   what: string,
   timeout: number | undefined,
+  name?: string,
 ): Promise<number> {
   for (;;) {
     const result = step();
@@ -235,7 +240,7 @@ export async function driveAsync(
     const time = deadline === Number.POSITIVE_INFINITY ? waiter.parkTimeout : parkTime(waiter, deadline, now());
     if (time <= 0) {
       giveUp();
-      throw timeoutError(what, timeout);
+      throw timeoutError(what, timeout, name);
     }
     if (signal?.aborted) {
       giveUp();
@@ -279,6 +284,7 @@ export function driveSync(
   giveUp: () => void,
   what: string,
   timeout: number | undefined,
+  name?: string,
 ): number {
   for (;;) {
     const result = step();
@@ -287,7 +293,7 @@ export function driveSync(
     const time = deadline === Number.POSITIVE_INFINITY ? waiter.parkTimeout : parkTime(waiter, deadline, now());
     if (time <= 0) {
       giveUp();
-      throw timeoutError(what, timeout);
+      throw timeoutError(what, timeout, name);
     }
     recordWait(waiter, Atomics.wait(word, waiter.index, waiter.expected, time));
   }

@@ -1,5 +1,5 @@
 /**
- * Deadlock detection between threads (SPEC §7, always on): what each thread blocked in a `*Sync`
+ * Deadlock detection between threads (always on; docs/debugging.md): what each thread blocked in a `*Sync`
  * acquire waits for, published in shared memory where the other threads can read it.
  *
  * A thread's identity is exact and a mutex word names its owner, so a blocking wait is an edge

@@ -265,6 +265,32 @@ const ops: Record<string, (r: Request) => unknown> = {
       guard.release();
     }
   },
+  async namesAndTimeouts(r) {
+    // Names of received primitives and of ones made here, and the TimeoutErrors of each (names tests).
+    const semaphore = Semaphore.from(r.semaphore);
+    const barrier = Barrier.from(r.barrier);
+    const once = OnceLock.from(r.once);
+    const condvar = Condvar.from(r.condvar);
+    const mutex = Mutex.from(r.mutex);
+    const messages: string[] = [];
+    const attempt = (fn: () => unknown): void => {
+      try {
+        fn();
+        messages.push("no error");
+      } catch (error) {
+        messages.push(`${(error as Error).name}: ${(error as Error).message}`);
+      }
+    };
+    attempt(() => semaphore.acquireSync(1, { timeout: 0 }));
+    attempt(() => barrier.waitSync({ timeout: 0 }));
+    attempt(() => once.waitSync({ timeout: 0 }));
+    attempt(() => condvar.waitSync(mutex.lockSync(), { timeout: 0 }));
+    return {
+      names: [semaphore.name, barrier.name, once.name, condvar.name],
+      local: [new Semaphore(1).name, new Barrier(1).name, new OnceLock().name, new Condvar().name],
+      messages,
+    };
+  },
   async semaphoreHold(r) {
     // Takes permits and keeps them (stored by key) until `release` or the worker's death.
     const semaphore = Semaphore.from(r.semaphore);

@@ -1,7 +1,7 @@
 /**
  * A condition variable as a sequence word plus a waiter ledger, so that `notifyOne` wakes exactly one
  * waiter even though every park is bounded (a waiter polls) and a wake-up can land on an abandoned
- * `waitAsync` (SPEC §4).
+ * `waitAsync`.
  *
  * Step functions (every shared access goes through `A`):
  * - {@link register}`(A, w, i)` — while still holding the mutex: count this caller as an unwoken waiter.

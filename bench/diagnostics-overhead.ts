@@ -1,0 +1,186 @@
+/**
+ * What the diagnostics observer slot costs while diagnostics are off: lockbox's own bench processes
+ * (the same `bench/worker.ts` scenarios `npm run bench` runs) on two versions of `src/`, A/B.
+ *
+ * ```sh
+ * npx tsx bench/diagnostics-overhead.ts                      # before: 11cd930^ (the commit before the observer), after: this tree
+ * npx tsx bench/diagnostics-overhead.ts --reps 9 --scenarios uncontended,contended
+ * npx tsx bench/diagnostics-overhead.ts --before <ref> --after <ref>   # any two commits
+ * ```
+ *
+ * - A ref is exported with `git archive` (src/ and bench/ only, no worktree) and transpiled like the
+ *   bench runner does (`compile.ts`), into `node_modules/.cache/lockbox-overhead/<pid>/` (removed at
+ *   the end). The working tree (the default `--after`) is transpiled as it is, uncommitted edits included.
+ * - Both sides run the *same* scenario code: the `bench/` of `--after` is used for both (the scenarios
+ *   call lockbox only through its public API), so only `src/` differs.
+ * - Interleaved: every repetition runs each scenario on both sides, in an order that alternates (AB, BA,
+ *   …), one fresh process each, so machine-load drift lands on both sides alike.
+ * - Figures per process: the fastest of the scenario's measured passes, wall clock and (in-process
+ *   scenarios) CPU time per operation (`process.cpuUsage()`, all threads); and the whole process's CPU
+ *   time (startup, check and warm-up included), the only CPU figure the threads scenarios have.
+ *   Tables show median [min–max] over repetitions, and after ÷ before of the medians.
+ */
+
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { compileForBench } from "./compile.js";
+import { SCENARIOS } from "./scenarios.js";
+import { type ChildResult, median, RESULT_PREFIX } from "./util.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..");
+
+const { values: flags } = parseArgs({
+  options: {
+    before: { type: "string", default: "11cd930^" },
+    after: { type: "string" },
+    scenarios: { type: "string", default: "uncontended,contended,threads-sync,threads-async" },
+    reps: { type: "string", default: "5" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (flags.help) {
+  process.stdout.write(
+    "usage: npx tsx bench/diagnostics-overhead.ts [--before REF] [--after REF] [--scenarios a,b] [--reps N]\n" +
+      "  --before  git ref of the baseline (default 11cd930^, the commit before the observer slot)\n" +
+      "  --after   git ref to compare (default: this working tree)\n",
+  );
+  process.exit(0);
+}
+const reps = Number(flags.reps);
+if (!Number.isInteger(reps) || reps < 1 || reps > 100) {
+  throw new RangeError(`Expected \`--reps\` to be an integer from 1 to 100, got ${flags.reps}`);
+}
+const names = (flags.scenarios as string).split(",").map((s) => s.trim());
+const scenarios = names.map((name) => {
+  const scenario = SCENARIOS.find((s) => s.name === name);
+  if (scenario === undefined) {
+    throw new RangeError(
+      `Expected \`--scenarios\` to name scenarios from ${SCENARIOS.map((s) => s.name).join(", ")}, got ${name}`,
+    );
+  }
+  return scenario;
+});
+
+const work = join(root, "node_modules", ".cache", "lockbox-overhead", String(process.pid));
+process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+
+/** Transpiles `src/` of `ref` (or of this tree) with this tree's `bench/` into `work/<side>`. */
+async function build(side: string, ref: string | undefined): Promise<string> {
+  const source = join(work, `${side}-source`);
+  mkdirSync(source, { recursive: true });
+  if (ref === undefined) {
+    execFileSync("cp", ["-r", join(root, "src"), source]);
+  } else {
+    const tar = execFileSync("git", ["-C", root, "archive", "--format=tar", ref, "src"], {
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    execFileSync("tar", ["-x", "-C", source], { input: tar });
+  }
+  execFileSync("cp", ["-r", here, join(source, "bench")]);
+  const out = join(work, side);
+  await compileForBench(source, out);
+  return join(out, "bench", "worker.js");
+}
+
+process.stderr.write("transpiling both sides …\n");
+const sides = {
+  before: await build("before", flags.before),
+  after: await build("after", flags.after),
+};
+const labels = { before: flags.before as string, after: flags.after ?? "working tree" };
+
+// Prints the whole process's CPU time (µs) as it exits: the worker ends with process.exit(0).
+const CPU_HOOK =
+  "data:text/javascript,process.on('exit',()=>{const u=process.cpuUsage();process.stdout.write('@@cpu '+(u.user+u.system)+'\\n')})";
+
+interface Run {
+  ns: number;
+  cpuNs: number | undefined;
+  processCpuMs: number;
+}
+
+function runChild(worker: string, scenario: string, gc: boolean): Promise<Run> {
+  const args = [...(gc ? ["--expose-gc"] : []), "--import", CPU_HOOK, worker, scenario, "lockbox"];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on("close", (code) => {
+      const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+      const cpu = stdout.split("\n").find((l) => l.startsWith("@@cpu "));
+      if (line === undefined || cpu === undefined) {
+        reject(new Error(`${scenario} exited with ${code}: ${stderr.slice(0, 500)}`));
+        return;
+      }
+      const result = JSON.parse(line.slice(RESULT_PREFIX.length)) as ChildResult;
+      if (result.status !== "ok") {
+        reject(new Error(`${scenario}: ${result.status}: ${result.message}`));
+        return;
+      }
+      resolvePromise({
+        ns: result.value,
+        cpuNs: result.extra.cpuNs,
+        processCpuMs: Number(cpu.slice(6)) / 1000,
+      });
+    });
+  });
+}
+
+type Side = keyof typeof sides;
+const results = new Map<string, Record<Side, Run[]>>(scenarios.map((s) => [s.name, { before: [], after: [] }]));
+const loadStart = loadavg()[0] ?? 0;
+const started = Date.now();
+for (let rep = 0; rep < reps; rep++) {
+  for (const [i, scenario] of scenarios.entries()) {
+    const order: Side[] = (rep + i) % 2 === 0 ? ["before", "after"] : ["after", "before"];
+    for (const side of order) {
+      process.stderr.write(`rep ${rep + 1}/${reps} ${scenario.name} ${side}\n`);
+      const run = await runChild(sides[side], scenario.name, scenario.gc === true);
+      results.get(scenario.name)?.[side].push(run);
+    }
+  }
+}
+const loadEnd = loadavg()[0] ?? 0;
+
+function cell(values: number[], digits: number): string {
+  if (values.length === 0) return "–";
+  return `${median(values).toFixed(digits)} [${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}]`;
+}
+function ratio(a: number[], b: number[]): string {
+  return a.length === 0 || b.length === 0 ? "–" : `${(median(b) / median(a)).toFixed(3)}`;
+}
+
+const lines = [
+  `Diagnostics off, A/B: before = ${labels.before}, after = ${labels.after}; ${reps} interleaved repetitions, ` +
+    `${new Date().toISOString().replace(/\.\d+Z$/, "Z")}, node ${process.version}, load ${loadStart.toFixed(1)} → ${loadEnd.toFixed(1)}, ` +
+    `${((Date.now() - started) / 1000).toFixed(0)} s`,
+  "",
+  "| scenario | metric | before: median [min–max] | after: median [min–max] | after ÷ before |",
+  "| --- | --- | --- | --- | --- |",
+];
+for (const scenario of scenarios) {
+  const r = results.get(scenario.name) as Record<Side, Run[]>;
+  const metrics: [string, (run: Run) => number | undefined, number][] = [
+    [`wall ${scenario.unit}`, (run) => run.ns, 1],
+    [`CPU ${scenario.unit}`, (run) => run.cpuNs, 1],
+    ["process CPU ms", (run) => run.processCpuMs, 0],
+  ];
+  for (const [label, pick, digits] of metrics) {
+    const a = r.before.map(pick).filter((v): v is number => v !== undefined);
+    const b = r.after.map(pick).filter((v): v is number => v !== undefined);
+    if (a.length === 0 && b.length === 0) continue;
+    lines.push(`| ${scenario.name} | ${label} | ${cell(a, digits)} | ${cell(b, digits)} | ${ratio(a, b)} |`);
+  }
+}
+process.stdout.write(`${lines.join("\n")}\n`);
