@@ -6,6 +6,7 @@ import {
   checkOptionsObject,
   readLockOptions,
   readSyncLockOptions,
+  readTryOptions,
 } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
@@ -416,12 +417,13 @@ export class Mutex<T = null> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }` (the caller does not hold the lock).
    */
   tryLock(options?: { ignorePoison?: boolean | undefined }): MutexGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options); // validated before anything is taken
     if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) {
       // A hand-off whose starving waiter died is taken back after a while (raw-mutex, issue 9).
       if (!raw.revertOrphanedHandoff(A, this.#word, 0, this.#sighting, now)) return undefined;
       if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) return undefined;
     }
-    return this.#acquired(options?.ignorePoison === true, "tryLock");
+    return this.#acquired(ignorePoison, "tryLock");
   }
 
   /**

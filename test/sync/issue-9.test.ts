@@ -18,6 +18,7 @@
  * | 13 | finding 13 › null is not "no option": maxReaders and withPermit's permits reject it |
  * | 13 | finding 13 › addPermits cannot push the permits in existence past MAX_PERMITS |
  * | 13 | finding 13 › forget() takes permits out of existence, making room for addPermits |
+ * | 13 | finding 13 › threads try-variants and withPermit reject null and bad options too |
  * | 15 | finding 15 › a 30-day { timeout } fires at 30 days and not before (<primitive.method>, one test each) |
  * | 15 | finding 15 › Condvar.waitTimeout(guard, 30 days) times out at 30 days and not before |
  * | 15 | finding 15 › a cleared 30-day timeout leaves no timer behind |
@@ -559,6 +560,28 @@ describe("finding 12 (threads): threads methods read each option once", () => {
 });
 
 describe("finding 13: try-variant options, null, and MAX_PERMITS accounting", () => {
+  it("threads try-variants and withPermit reject null and bad options too", async () => {
+    const m = new threads.Mutex(null);
+    const rw = new threads.RwLock(null);
+    for (const options of [null, 5, { ignorePoison: "yes" }, { ignorePoison: null }]) {
+      const o = options as { ignorePoison?: boolean };
+      expect(() => m.tryLock(o)).toThrow(TypeError);
+      expect(() => rw.tryRead(o)).toThrow(TypeError);
+      expect(() => rw.tryWrite(o)).toThrow(TypeError);
+      expect(() => rw.tryUpgradableRead(o)).toThrow(TypeError);
+    }
+    // Nothing was taken by a rejected call.
+    m.tryLock()?.release();
+    const w = rw.tryWrite();
+    expect(w).toBeDefined();
+    w?.release();
+    const s = new threads.Semaphore(2);
+    await expect(s.withPermit(() => 1, { permits: null as never })).rejects.toThrow(/`permits`/);
+    expect(() => s.withPermitSync(() => 1, { permits: null as never })).toThrow(/`permits`/);
+    expect(() => s.withPermitSync(() => 1, null as never)).toThrow(/`options`/);
+    expect(s.available).toBe(2);
+  });
+
   it("try-variants validate their options and take nothing when they are bad", () => {
     const m = new Mutex(0);
     const rw = new RwLock(0);
