@@ -13,6 +13,7 @@
  */
 
 import { type FloorGuard, FloorGuardMutex, FloorMutex, FloorRwLock, FloorSemaphore } from "./floors.js";
+import { loadThreadsMutex, type ThreadsGuard } from "./threads-types.js";
 
 /** Thrown when a library (or this lockbox build) lacks what a scenario needs: reported as skipped. */
 export class Skipped extends Error {
@@ -85,6 +86,26 @@ function withField<H>(lock: () => Promise<H>, unlock: (h: H) => void, tryLock?: 
       field = value;
     },
   };
+}
+
+/**
+ * A lockbox/threads Mutex used from one thread (the `threads-waiters` scenario, issue 10: a thread's
+ * async waiters queue locally in front of the shared word).
+ */
+export async function createThreadsMutex(): Promise<MutexAdapter> {
+  const Mutex = await loadThreadsMutex();
+  if (typeof Mutex === "string") throw new Skipped(Mutex);
+  const m = new Mutex(new Int32Array(new SharedArrayBuffer(4)));
+  const adapter: MutexAdapter<ThreadsGuard> = {
+    lock: () => m.lock(),
+    unlock: (g) => g.release(),
+    tryLock: undefined,
+    get: (g) => g.value[0] as number,
+    set: (g, value) => {
+      g.value[0] = value;
+    },
+  };
+  return adapter as MutexAdapter;
 }
 
 export async function createMutex(lib: string): Promise<MutexAdapter> {

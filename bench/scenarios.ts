@@ -12,6 +12,7 @@ import {
   createMutex,
   createRwLock,
   createSemaphore,
+  createThreadsMutex,
   MUTEX_LIBS,
   type MutexAdapter,
   RWLOCK_LIBS,
@@ -385,11 +386,11 @@ const semaphore: Scenario = {
  * caller holds), then the time for the whole queue to drain through the lock, per waiter. A queue with
  * an O(n) dequeue (Array#shift on a large array) shows a per-waiter drain cost that grows with depth.
  */
-async function queuedWaiters(lib: string, depth: number, quick: boolean): Promise<ScenarioResult> {
+async function queuedWaiters(lib: string, depth: number, quick: boolean, threads = false): Promise<ScenarioResult> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error("the waiters scenario needs node --expose-gc");
   const round = async (n: number) => {
-    const m = await createMutex(lib);
+    const m = threads && lib === "lockbox" ? await createThreadsMutex() : await createMutex(lib);
     const first = await m.lock();
     const pending: Promise<unknown>[] = new Array(n).fill(undefined);
     gc();
@@ -485,12 +486,25 @@ const waiters100k: Scenario = {
   name: "waiters-100k",
   title: "100,000 waiters queued on one mutex",
   description:
-    "As `waiters-10k`, 100,000 deep (30,000 with `--quick`). A drain cost per waiter that grows from 10k to 100k means an O(n) dequeue (quadratic drain).",
+    "As `waiters-10k`, 100,000 deep (30,000 with `--quick`). A drain cost per waiter that grows about as much as the depth (10× from 10k to 100k) means an O(n) dequeue (quadratic drain); smaller growth can have other causes.",
   unit: "ns/waiter",
   libs: MUTEX_LIBS,
   gc: true,
   extras: waiterExtras,
   run: (lib, quick) => queuedWaiters(lib, quick ? 30_000 : 100_000, quick),
+  maxReps: 3,
+};
+
+const threadsWaiters: Scenario = {
+  name: "threads-waiters",
+  title: "Threads: 100,000 async waiters of one thread queued on one mutex",
+  description:
+    "As `waiters-100k` (30,000 with `--quick`) with the lockbox/threads `Mutex` (the floor is the in-process one): the tasks of one thread queue in a local FIFO in front of the shared word, so the drain is O(1) per waiter. `npx tsx bench/threads-drain.ts` compares it with the in-process lockbox Mutex directly.",
+  unit: "ns/waiter",
+  libs: ["lockbox"],
+  gc: true,
+  extras: waiterExtras,
+  run: (lib, quick) => queuedWaiters(lib, quick ? 30_000 : 100_000, quick, true),
   maxReps: 3,
 };
 
@@ -524,4 +538,5 @@ export const SCENARIOS: readonly Scenario[] = [
   waiters100k,
   threadsSync,
   threadsAsync,
+  threadsWaiters,
 ];

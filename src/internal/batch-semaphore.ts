@@ -92,6 +92,14 @@ export class BatchSemaphore {
   owner: Observable | undefined = undefined;
   key: unknown = undefined;
   modeOf: ((tag: number) => HoldMode) | undefined = undefined;
+  /** Builds the error a timed-out waiter rejects with (default: `TimeoutError` naming {@link what}). */
+  timeoutError: ((timeout: number) => Error) | undefined = undefined;
+  /**
+   * Called after a waiter has left the queue by cancellation (abort, timeout, observer refusal), not
+   * by a grant or `close` (lockbox/threads: the head of a thread's queue stops competing for the shared
+   * word when the queue empties).
+   */
+  onCancel: (() => void) | undefined = undefined;
 
   constructor(permits: number, onGrant: OnGrant) {
     this.#permits = permits;
@@ -315,6 +323,7 @@ export class BatchSemaphore {
     this.#fail(waiter, reason);
     // The next waiter may fit in what the head was holding or blocking.
     if (wasHead && this.#permits > 0) this.#drain();
+    this.onCancel?.();
   }
 
   /** Tells the observer a waiter queued; `true` if it refused the wait (the waiter has left). */
@@ -343,10 +352,18 @@ export class BatchSemaphore {
     const hooks: CancelHooks = { timer: undefined, signal: undefined, onAbort: undefined, observed: false };
     waiter.hooks = hooks;
     if (timeout !== undefined) {
-      hooks.timer = setLongTimeout(() => {
+      const fire = (): void => {
         hooks.timer = undefined;
-        this.#cancel(waiter, new TimeoutError(`Timed out after ${timeout} ms waiting for ${this.what}`));
-      }, timeout);
+        const makeError = this.timeoutError;
+        this.#cancel(
+          waiter,
+          makeError === undefined
+            ? new TimeoutError(`Timed out after ${timeout} ms waiting for ${this.what}`)
+            : makeError(timeout),
+        );
+      };
+      // Any finite timeout (SPEC §1: 30 days must work): past what one timer holds, timer.ts chains.
+      hooks.timer = setLongTimeout(fire, timeout);
     }
     if (signal !== undefined) {
       // A signal that aborted before this wait began (between two waits of one call) never fires.

@@ -1,3 +1,4 @@
+import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import {
@@ -17,7 +18,7 @@ import { hold, parkedWaiters, release } from "./keep-alive.js";
 import { adoptTable, ownerId } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-mutex.js";
-import { ASYNC_SPIN_LIMIT, newWaiter, parkTime, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
+import { ASYNC_SPIN_LIMIT, newWaiter, parkTime, type RawWaiter, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
 import {
   assertCanBlock,
@@ -25,7 +26,6 @@ import {
   checkSyncOptions,
   deadlineOf,
   now,
-  parkAsync,
   precheck,
   timeoutError,
   waitAsync,
@@ -56,6 +56,19 @@ let restoring: MutexHandle | undefined;
 /** The word value of "locked by this thread, nobody waiting, not poisoned": the unlock fast path. */
 const MINE = raw.LOCKED | (ownerId << raw.OWNER_SHIFT);
 
+/** Tag bit of a queued `lock()` that acquires even when the lock is poisoned. */
+const IGNORE_POISON = 1;
+
+/** What the competitor's park resolves with when the local queue no longer needs it (see `#kick`). */
+const KICKED = "kicked";
+
+/** Forwards a wake-up that landed on a `waitAsync` the competitor abandoned (it may have been meant for another waiter). */
+function forwardWakeUp(word: Int32Array): (outcome: "ok" | "timed-out") => void {
+  return (outcome) => {
+    if (outcome === "ok") Atomics.notify(word, 0, 1);
+  };
+}
+
 /**
  * The mutex a live guard holds, or `undefined` once released (for `Condvar`).
  * @internal
@@ -75,7 +88,7 @@ let bindingOf: <T>(mutex: Mutex<T>) => DataBinding<GuardValue<T>>;
  * Gives back a lock this thread holds (its word `word`), writing the guard's last `value` back first
  * for JSON data. Defined in Mutex's static block: it reads the mutex's private binding.
  */
-let unlockMutex: <T>(mutex: Mutex<T>, word: Int32Array, value: GuardValue<T>) => void;
+let unlockMutex: <T>(mutex: Mutex<T>, value: GuardValue<T>) => void;
 
 /**
  * A mutual-exclusion lock over shared memory, shared between worker threads (Rust's `std::sync::Mutex`).
@@ -136,19 +149,34 @@ export class Mutex<T = null> {
   readonly #sighting: raw.HandoffSighting = { word: 0, since: 0 };
   readonly #name: string;
 
+  /**
+   * This thread's queue of async `lock()` calls (the in-process FIFO core, with zero free permits at
+   * rest). A "permit" is this thread's hold on the shared word: a release with tasks queued here hands
+   * the word straight to the head (it stays locked, owner unchanged) unless a waiter in another thread
+   * is starving; only the queue's head competes for the word (`#compete`), so the word sees one waiter
+   * per thread and a drain of N local waiters costs O(N).
+   */
+  readonly #local: BatchSemaphore = this.#newQueue();
+  /** `true` while this instance holds the word: a guard (async or blocking) is out, or is being handed on. */
+  #holding = false;
+  /** `true` while `#compete` runs (at most one per instance). */
+  #competing = false;
+  /** Resolves the competitor's current park early (queue emptied, or the word was taken here). */
+  #kick: ((outcome: typeof KICKED) => void) | undefined = undefined;
+
   static {
     bindingOf = (mutex) => mutex.#data;
-    unlockMutex = (mutex, word, value) => {
+    unlockMutex = (mutex, value) => {
       const closing = mutex.#closing;
       if (closing === undefined) {
-        unlockWord(word);
+        mutex.#unlockHeld();
         return;
       }
       // JSON writes back; the lock is released even when that throws (RangeError past maxBytes).
       try {
         closing.close(value);
       } finally {
-        unlockWord(word);
+        mutex.#unlockHeld();
       }
     };
   }
@@ -269,8 +297,10 @@ export class Mutex<T = null> {
       const early = precheck(options);
       if (early !== undefined) return early;
     }
-    // Fast path: free and not poisoned is exactly the word 0.
-    if (Atomics.compareExchange(this.#word, 0, 0, MINE) === 0) {
+    // Fast path: nobody of this thread queued (FIFO: no barging past them), and the word is 0 (free,
+    // not poisoned).
+    if (this.#local.waiters === 0 && Atomics.compareExchange(this.#word, 0, 0, MINE) === 0) {
+      this.#holding = true;
       try {
         return Promise.resolve(this.#guard());
       } catch (error) {
@@ -281,59 +311,117 @@ export class Mutex<T = null> {
     return this.#lockSlow(options);
   }
 
-  async #lockSlow(options: LockOptions | undefined): Promise<MutexGuard<T>> {
+  #lockSlow(options: LockOptions | undefined): Promise<MutexGuard<T>> {
     const ignorePoison = options?.ignorePoison === true;
+    if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) return Promise.reject(poisonError(this.#name, "lock"));
+    // Queue behind this thread's other waiters (timeout and abort are the core's: the waiter leaves
+    // the queue at once). The head gets the word from a local release, or from the competitor.
+    const queued = this.#local.acquire(1, ignorePoison ? IGNORE_POISON : 0, options) as Promise<MutexGuard<T>>;
+    if (!this.#holding && !this.#competing && this.#local.waiters !== 0) void this.#compete();
+    // A grant that races with an abort: the abort wins, the guard is released (handed on).
+    return abortWins(queued, options?.signal);
+  }
+
+  /** The local queue, with the threads timeout message and a competitor that stops when it empties. */
+  #newQueue(): BatchSemaphore {
+    const local = new BatchSemaphore(0, (tag) => this.#onGrant(tag));
+    local.timeoutError = (timeout) => timeoutError("Mutex.lock()", timeout, this.#name);
+    local.onCancel = () => {
+      if (local.waiters === 0) this.#kick?.(KICKED);
+    };
+    return local;
+  }
+
+  /**
+   * The local queue's head competing for the shared word on behalf of every task queued here. It runs
+   * while the queue is not empty and this instance does not hold the word; once it takes the word it
+   * grants the head. It is one waiter for the raw protocol (spin, park, STARVING after
+   * `FAIR_AFTER_MS`, claim a hand-off), whichever task is the head: a head that leaves (abort,
+   * timeout, a poisoned grant) passes headship on without the thread losing its place.
+   */
+  async #compete(): Promise<void> {
+    this.#competing = true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError(this.#name, "lock");
-    // The driveAsync loop, inlined: this is the contended async hot path, and every extra async
-    // function or promise hop costs a microtask per acquisition. No raw.tryLock first: lock() has just
-    // tried the compare-exchange, and the first lockStep is the same attempt made with a load first
-    // (see #lockSyncSlow).
-    // A long spin (about one park's cost) for this thread's first waiter only: the spin blocks the
-    // event loop, and a thread whose other tasks already wait gains nothing by adding to it.
-    const waiter = newWaiter(parkedWaiters() === 0 ? ASYNC_SPIN_LIMIT : SPIN_LIMIT);
-    const signal = options?.signal;
-    const timeout = options?.timeout;
-    const deadline = deadlineOf(timeout);
-    while (!raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
-      const time = timeout === undefined ? waiter.parkTimeout : parkTime(waiter, deadline, now());
-      if (time <= 0) {
-        raw.abandonLock(A, word, 0);
-        throw timeoutError("Mutex.lock()", timeout, this.#name);
-      }
-      if (signal === undefined) {
-        const result = waitAsync(word, 0, waiter.expected, time);
+    const local = this.#local;
+    // A long spin for this thread's first parked waiter only (see ASYNC_SPIN_LIMIT).
+    const waiter: RawWaiter = newWaiter(parkedWaiters() === 0 ? ASYNC_SPIN_LIMIT : SPIN_LIMIT);
+    try {
+      for (;;) {
+        if (local.waiters === 0 || this.#holding) {
+          // Nobody left to compete for, or the word was taken in this thread (lockSync) and will be
+          // handed on locally: pass on a hand-off that may have been meant for this waiter.
+          if (waiter.parked) raw.abandonLock(A, word, 0);
+          return;
+        }
+        if (raw.lockStep(A, word, 0, ownerId, table, waiter, now)) {
+          this.#holding = true;
+          this.#grantLocal();
+          return;
+        }
+        const result = waitAsync(word, 0, waiter.expected, waiter.parkTimeout);
         if (!result.async) {
           recordWait(waiter, result.value);
           continue;
         }
         hold();
+        let outcome: "ok" | "timed-out" | typeof KICKED;
         try {
-          recordWait(waiter, await result.value);
+          outcome = await new Promise<"ok" | "timed-out" | typeof KICKED>((resolve) => {
+            this.#kick = resolve;
+            result.value.then(resolve);
+          });
         } finally {
+          this.#kick = undefined;
           release();
         }
-      } else {
-        // An abort that landed while this task ran (between parks) fires no further event.
-        if (signal.aborted) {
-          raw.abandonLock(A, word, 0);
-          throw signal.reason;
-        }
-        const parked = parkAsync(word, 0, waiter.expected, time, signal);
-        if (parked === undefined) {
-          recordWait(waiter, "not-equal");
-          continue;
-        }
-        try {
-          recordWait(waiter, await parked);
-        } catch (error) {
-          raw.abandonLock(A, word, 0);
-          throw error;
-        }
+        if (outcome === KICKED) result.value.then(forwardWakeUp(word));
+        else recordWait(waiter, outcome);
       }
+    } finally {
+      this.#competing = false;
     }
-    return this.#acquired(ignorePoison, "lock");
+  }
+
+  /** Called holding the word with tasks queued here: grant the head, or give the word back if nobody takes it. */
+  #grantLocal(): void {
+    const local = this.#local;
+    local.release(1);
+    if (local.available === 0) return;
+    // Every queued waiter left or failed its grant (poisoned): the word goes back.
+    local.forget(1);
+    this.#holding = false;
+    unlockWord(this.#word);
+  }
+
+  /** Builds a queued waiter's guard once it is granted the word (throws to fail just that waiter). */
+  #onGrant(tag: number): MutexGuard<T> {
+    if ((tag & IGNORE_POISON) === 0 && raw.isPoisoned(A, this.#word, 0)) throw poisonError(this.#name, "lock");
+    const closing = this.#closing;
+    return new MutexGuard<T>(
+      GUARD_TOKEN,
+      this,
+      this.#word,
+      closing === undefined ? this.#shown : (closing.open() as GuardValue<T>),
+    );
+  }
+
+  /**
+   * Gives back the word this instance holds: to the next task queued here when that is fair (no waiter
+   * of another thread has set STARVING), else to the shared word (handing it to the starving waiter),
+   * and then this thread's queue, if any, competes again.
+   */
+  #unlockHeld(): void {
+    const local = this.#local;
+    const word = this.#word;
+    if (local.waiters !== 0 && (Atomics.load(word, 0) & raw.STARVING) === 0) {
+      local.release(1);
+      if (local.available === 0) return;
+      local.forget(1);
+    }
+    this.#holding = false;
+    unlockWord(word);
+    if (local.waiters !== 0 && !this.#competing) void this.#compete();
   }
 
   /**
@@ -356,6 +444,7 @@ export class Mutex<T = null> {
     options = readSyncLockOptions(options);
     // Fast path, small enough to inline: no options, blocking known to be allowed, the word is 0.
     if (options === undefined && blockingAllowed === true && Atomics.compareExchange(this.#word, 0, 0, MINE) === 0) {
+      this.#took();
       return this.#guard();
     }
     return this.#lockSyncSlow(options);
@@ -371,7 +460,10 @@ export class Mutex<T = null> {
     // With options the fast path did not run: try it here. Without, it has just failed: no second
     // compare-exchange on a word that another thread holds (each one pulls its cache line away from
     // the holder, whose unlock then has to take it back); lockStep reads first and swaps only a free word.
-    if (options !== undefined && Atomics.compareExchange(word, 0, 0, MINE) === 0) return this.#guard();
+    if (options !== undefined && Atomics.compareExchange(word, 0, 0, MINE) === 0) {
+      this.#took();
+      return this.#guard();
+    }
     const ignorePoison = options?.ignorePoison === true;
     const table = this.#table;
     if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError(this.#name, "lockSync");
@@ -408,6 +500,7 @@ export class Mutex<T = null> {
       }
     }
     if (blocking !== undefined) endWait(blocking);
+    this.#took();
     return this.#acquired(ignorePoison, "lockSync");
   }
 
@@ -418,11 +511,14 @@ export class Mutex<T = null> {
    */
   tryLock(options?: { ignorePoison?: boolean | undefined }): MutexGuard<T> | undefined {
     const ignorePoison = readTryOptions(options); // validated before anything is taken
+    // FIFO in this thread: no barging past tasks of this thread already queued.
+    if (this.#local.waiters !== 0) return undefined;
     if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) {
       // A hand-off whose starving waiter died is taken back after a while (raw-mutex, issue 9).
       if (!raw.revertOrphanedHandoff(A, this.#word, 0, this.#sighting, now)) return undefined;
       if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) return undefined;
     }
+    this.#took();
     return this.#acquired(ignorePoison, "tryLock");
   }
 
@@ -472,6 +568,12 @@ export class Mutex<T = null> {
     }
   }
 
+  /** A blocking or try acquire has just taken the word: a competitor parked for this thread's queue stops (the release hands on locally). */
+  #took(): void {
+    this.#holding = true;
+    this.#kick?.(KICKED);
+  }
+
   /** Called holding the lock: a guard for it. */
   #guard(): MutexGuard<T> {
     const closing = this.#closing;
@@ -481,7 +583,7 @@ export class Mutex<T = null> {
       value = closing.open();
     } catch (error) {
       // JSON that cannot be decoded: undo the acquire, so that the error leaves nothing held.
-      unlockWord(this.#word);
+      this.#unlockHeld();
       throw error;
     }
     return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, value);
@@ -490,7 +592,7 @@ export class Mutex<T = null> {
   /** Called holding the lock: the guard, or (poisoned, not ignored) unlock and throw. */
   #acquired(ignorePoison: boolean, method: string): MutexGuard<T> {
     if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) {
-      raw.unlock(A, this.#word, 0, ownerId);
+      this.#unlockHeld();
       throw poisonError(this.#name, method);
     }
     return this.#guard();
@@ -559,7 +661,7 @@ export class MutexGuard<T> implements Releasable {
     const mutex = this.#mutex;
     if (mutex === undefined) return;
     this.#mutex = undefined;
-    unlockMutex(mutex, this.#word, this.#value);
+    unlockMutex(mutex, this.#value);
   }
 
   /** Same as {@link release}, for `using`. */

@@ -66,6 +66,33 @@ const ops: Record<string, (r: Request) => unknown> = {
     }
     return n;
   },
+  async mutexTasks(r) {
+    // `tasks` async tasks of this one thread, each taking the lock `n` times (issue 10: they queue in
+    // this thread's local FIFO, and only its head competes for the shared word).
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const n = r.n as number;
+    const tasks = r.tasks as number;
+    startLine(r.start);
+    const one = async (): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const guard = await mutex.lock({ timeout: 30_000 });
+        bump(counterOf(guard.value));
+        guard.release();
+      }
+    };
+    await Promise.all(Array.from({ length: tasks }, one));
+    return n * tasks;
+  },
+  async mutexLockFlag(r) {
+    // Takes the lock once, and says so in flag[0] while holding it (for fairness tests).
+    const mutex = Mutex.from<Int32Array>(r.mutex);
+    const flag = r.flag as Int32Array;
+    const timeout = (r.timeout as number | undefined) ?? 10_000;
+    const guard = r.mode === "sync" ? mutex.lockSync({ timeout }) : await mutex.lock({ timeout });
+    Atomics.store(flag, 0, 1);
+    guard.release();
+    return "ok";
+  },
   mutexChurn(r) {
     // Re-takes the lock in a tight loop (a running thread barging) until flag[0] is set or `limit`
     // passes; a fair lock still lets a parked waiter in.
