@@ -7,6 +7,7 @@ import {
   checkOptionsObject,
   readLockOptions,
   readSyncLockOptions,
+  readTryOptions,
 } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
@@ -509,6 +510,7 @@ export class Mutex<T = null> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }` (the caller does not hold the lock).
    */
   tryLock(options?: { ignorePoison?: boolean | undefined }): MutexGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options); // validated before anything is taken
     // FIFO in this thread: no barging past tasks of this thread already queued.
     if (this.#local.waiters !== 0) return undefined;
     if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) {
@@ -517,7 +519,7 @@ export class Mutex<T = null> {
       if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) return undefined;
     }
     this.#took();
-    return this.#acquired(options?.ignorePoison === true, "tryLock");
+    return this.#acquired(ignorePoison, "tryLock");
   }
 
   /**

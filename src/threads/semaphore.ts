@@ -277,7 +277,8 @@ export class Semaphore {
     options?: AcquireOptions & { permits?: number | undefined },
   ): Promise<Awaited<R>> {
     checkFunction("fn", fn);
-    const permit = await this.acquire(options?.permits ?? 1, options);
+    const permits = options?.permits; // `undefined` means 1; `null` is rejected like any non-integer
+    const permit = await this.acquire(permits === undefined ? 1 : permits, options);
     try {
       return await fn(permit);
     } finally {
@@ -298,7 +299,9 @@ export class Semaphore {
     options?: { timeout?: number | undefined; permits?: number | undefined },
   ): R {
     checkFunction("fn", fn);
-    const permit = this.acquireSync(options?.permits ?? 1, { timeout: options?.timeout });
+    checkOptionsObject("options", options); // `null` is not "no options"
+    const permits = options?.permits; // `undefined` means 1; `null` is rejected like any non-integer
+    const permit = this.acquireSync(permits === undefined ? 1 : permits, { timeout: options?.timeout });
     try {
       return fn(permit);
     } finally {
