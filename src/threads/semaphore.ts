@@ -71,7 +71,10 @@ let slotOf: (semaphore: Semaphore) => number;
  * ```
  *
  * **Fairness**: none across threads — unlike the in-process `Semaphore`, a large request can be
- * overtaken by smaller ones while it waits for enough permits.
+ * overtaken by smaller ones of other threads while it waits for enough permits. Within one thread (one
+ * `Semaphore` instance), async `acquire()` calls are FIFO as in-process: they queue locally (a large
+ * request at the head is not overtaken by later small ones of the same thread, and `tryAcquire` does
+ * not pass them), and a release hands its permits to them while no other thread is waiting.
  *
  * **Cancel safety**: an abort or timeout stops the wait at once; no permit is taken.
  *
