@@ -312,8 +312,10 @@ export class Semaphore {
     if (local.waiters !== 0 && A.load(word, 1) - (this.#registered ? 1 : 0) === 0 && A.load(word, 0) >= 0) {
       local.release(permits);
       this.#flush();
-      // The head may be served now: the competitor re-reads what it needs.
-      this.#kick?.(KICKED);
+      // A parked competitor stays parked while tasks are queued (it re-reads what the head needs when
+      // the word changes; a stale, larger need only takes permits that flow on or back). With the
+      // queue drained it stops, so that it does not keep the thread alive.
+      if (local.waiters === 0) this.#kick?.(KICKED);
       return;
     }
     if (this.#slot >= 0) raw.recordReleased(A, word, 0, this.#slot, permits);
