@@ -19,6 +19,7 @@ import advisoryLock from "advisory-lock";
 import pg from "pg";
 import { PostgresStore } from "../src/postgres/index.js";
 import { sqlNames } from "../src/postgres/sql.js";
+import { describeCommit, gitCommit } from "./report.js";
 import { median } from "./util.js";
 
 const URL_ = process.env.LOCKBOX_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -296,6 +297,8 @@ async function renewal(): Promise<{ lockbox: number; floor: number }> {
 }
 
 async function main(): Promise<void> {
+  // Before anything is written: results are tracked files and would make the tree look dirty.
+  const commit = gitCommit(new URL(".", import.meta.url).pathname);
   const started = performance.now();
   const admin = new pg.Client({ connectionString: URL_ });
   await admin.connect();
@@ -331,6 +334,8 @@ async function main(): Promise<void> {
     `Run: \`npm run bench:postgres\` (${new Date().toISOString()}, ${Math.round((performance.now() - started) / 1000)} s, ` +
       `load ${f(load0, 1)}→${f(load1, 1)} on ${os.cpus().length} cores; ` +
       `${settings.map((s) => `${s.name}=${s.setting}`).join(", ")}).`,
+    "",
+    `Measured at ${describeCommit(commit)}.`,
     "",
     "Every acquire and release is a write transaction, so on this machine each costs about one WAL flush",
     "(synchronous_commit on: fencing tokens must survive a crash). Ratios are to the floor of the same run.",

@@ -29,6 +29,7 @@ import { Redlock } from "@sesamecare-oss/redlock";
 import { Redis } from "ioredis";
 import { Mutex as SemaphoreMutex } from "redis-semaphore";
 import { RedisStore } from "../src/redis/index.js";
+import { describeCommit, gitCommit } from "./report.js";
 
 const REDIS_URL = process.env.LOCKBOX_REDIS_URL ?? "redis://127.0.0.1:6379";
 const OPS = Number(process.env.BENCH_REDIS_OPS ?? 1000);
@@ -211,6 +212,8 @@ async function throughput(lib: Lib, key: string, holdMs: number) {
 }
 
 async function main() {
+  // Before anything is written: results are tracked files and would make the tree look dirty.
+  const commit = gitCommit(new URL(".", import.meta.url).pathname);
   const rows: Record<
     string,
     {
@@ -265,6 +268,8 @@ load ${loadavg()
     .join(
       " / ",
     )}, Redis at ${REDIS_URL} (loopback). ${OPS} uncontended pairs per library; ${PROCESSES} processes × ${SECONDS} s contended.
+
+Measured at ${describeCommit(commit)}.
 
 ${table}
 

@@ -486,7 +486,7 @@ const waiters100k: Scenario = {
   name: "waiters-100k",
   title: "100,000 waiters queued on one mutex",
   description:
-    "As `waiters-10k`, 100,000 deep (30,000 with `--quick`). A drain cost per waiter that grows from 10k to 100k means an O(n) dequeue (quadratic drain).",
+    "As `waiters-10k`, 100,000 deep (30,000 with `--quick`). A drain cost per waiter that grows about as much as the depth (10× from 10k to 100k) means an O(n) dequeue (quadratic drain); smaller growth can have other causes.",
   unit: "ns/waiter",
   libs: MUTEX_LIBS,
   gc: true,

@@ -19,12 +19,13 @@ export async function main(): Promise<void> {
   const shared = new Arc(tally);
   const watcher = shared.downgrade(); // a Weak: observes without keeping the value alive
 
+  // #region tour
   async function task(handle: Arc<Tally>, amount: number): Promise<void> {
     try {
       for (let i = 0; i < 10; i++) {
         await handle.value.total.withLock(async (guard) => {
           const before = guard.value;
-          await null; // other tasks run here; the Mutex keeps the update atomic
+          await null; // other tasks run here; the Mutex keeps this atomic
           guard.value = before + amount;
         });
       }
@@ -33,7 +34,9 @@ export async function main(): Promise<void> {
     }
   }
 
-  await Promise.all([task(shared.clone(), 5), task(shared.clone(), 10), task(shared.clone(), 15)]);
+  const amounts = [5, 10, 15];
+  await Promise.all(amounts.map((amount) => task(shared.clone(), amount)));
+  // #endregion tour
   console.log(`total: ${await shared.value.total.withLock((guard) => guard.value)}`);
   console.log(`strong count after the tasks: ${shared.strongCount}`);
 

@@ -11,20 +11,23 @@ import { DeadlockError, Mutex } from "lockbox";
 import { disableDiagnostics, enableDiagnostics, formatLockStats } from "lockbox/diagnostics";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+type Account = Mutex<{ balance: number }>;
 
 export async function main(): Promise<void> {
+  const print = (kind: string) => (report: { message: string }) =>
+    console.log(`[${kind}] ${report.message.split("\n")[0]}`);
+  // #region tour
   enableDiagnostics({
     deadlocks: true,
-    onPotentialDeadlock: (report) => console.log(`[potential deadlock] ${report.message.split("\n")[0]}`),
+    onPotentialDeadlock: print("potential deadlock"),
     longWait: 50,
-    onLongWait: (report) => console.log(`[long wait] ${report.message.split("\n")[0]}`),
+    onLongWait: print("long wait"),
     stats: true,
   });
-
   const alice = new Mutex({ balance: 100 }, { name: "alice" });
   const bob = new Mutex({ balance: 100 }, { name: "bob" });
 
-  async function transfer(from: Mutex<{ balance: number }>, to: Mutex<{ balance: number }>, amount: number) {
+  async function transfer(from: Account, to: Account, amount: number) {
     await from.withLock(async (source) => {
       await sleep(10); // both transfers now hold their first account…
       await to.withLock((target) => {
@@ -35,7 +38,10 @@ export async function main(): Promise<void> {
     });
   }
 
-  const results = await Promise.allSettled([transfer(alice, bob, 30), transfer(bob, alice, 20)]);
+  const aliceToBob = transfer(alice, bob, 30);
+  const bobToAlice = transfer(bob, alice, 20); // the opposite order
+  const results = await Promise.allSettled([aliceToBob, bobToAlice]);
+  // #endregion tour
   for (const result of results) {
     if (result.status === "fulfilled") console.log("transfer: done");
     else if (result.reason instanceof DeadlockError) console.log(`transfer: ${result.reason.message}`);

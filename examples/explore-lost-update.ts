@@ -7,6 +7,7 @@
 import { Mutex } from "lockbox";
 import { ExplorationError, type ExploreContext, explore } from "lockbox/testing";
 
+// #region tour
 async function twoWithdrawals(t: ExploreContext): Promise<void> {
   const account = new Mutex({ balance: 100 }, { name: "account" });
   const withdraw = async (amount: number) => {
@@ -14,7 +15,8 @@ async function twoWithdrawals(t: ExploreContext): Promise<void> {
     const enough = check.value.balance >= amount;
     check.release();
     if (!enough) return;
-    const debit = await account.lock(); // the bug: another withdrawal can run between the two locks
+    // The bug: the other withdrawal can run between the two locks.
+    const debit = await account.lock();
     debit.value.balance -= amount;
     debit.release();
   };
@@ -22,13 +24,17 @@ async function twoWithdrawals(t: ExploreContext): Promise<void> {
   t.spawn(() => withdraw(70));
   await t.join();
   const final = await account.lock();
-  t.assert(final.value.balance >= 0, `overdraft: balance ${final.value.balance}`);
+  const { balance } = final.value;
   final.release();
+  t.assert(balance >= 0, `overdraft: balance ${balance}`);
 }
+// #endregion tour
 
 export async function main(): Promise<void> {
   try {
+    // #region tour
     await explore(twoWithdrawals, { strategy: "random", runs: 1000, seed: 1 });
+    // #endregion tour
     console.log("no failing schedule found");
   } catch (error) {
     if (!(error instanceof ExplorationError)) throw error;

@@ -10,9 +10,10 @@ import { spawn } from "node:child_process";
 import { PostgresStore } from "lockbox/postgres";
 import pg from "pg";
 
-const url = process.env.LOCKBOX_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-/** A name per run of the example, so that it runs again next time (a real job would use the date). */
-const job = process.argv[3] ?? `daily-report-${Date.now()}`;
+/** The PostgreSQL this example uses. */
+export const url = process.env.LOCKBOX_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface LastRun {
   day: string | null;
@@ -20,31 +21,38 @@ interface LastRun {
   token: string | null;
 }
 
-async function replica(id: string): Promise<void> {
+async function replica(id: string, job: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   const store = new PostgresStore({ pool, table: "lockbox_examples", ttl: 10_000 });
   await store.ready();
-  const lastRun = store.mutex<LastRun>(job, { initial: { day: null, by: null, token: null } });
+  // #region tour
+  const empty: LastRun = { day: null, by: null, token: null };
+  const lastRun = store.mutex(job, { initial: empty });
   const today = new Date().toISOString().slice(0, 10);
   const outcome = await lastRun.withLock(async (guard) => {
-    if (guard.value.day === today) return `skipped: already run today by replica ${guard.value.by}`;
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the job itself
-    // Committed when the callback returns; if the job threw, nothing would be recorded.
+    const { day, by } = guard.value;
+    if (day === today) return `skipped: already run today by replica ${by}`;
+    await sleep(200); // the job itself
+    // Saved when the callback returns; not at all if the job throws.
     guard.value = { day: today, by: id, token: String(guard.token) };
     return `ran the job (fencing token ${guard.token})`;
   });
+  // #endregion tour
   console.log(`replica ${id}: ${outcome}`);
   await store.close();
   await pool.end();
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
+  /** A name per run of the example, so that it runs again next time (a real job would use the date). */
+  const job = `daily-report-${Date.now()}`;
   const replicas = ["1", "2", "3"].map(
     (id) =>
       new Promise<string>((resolve, reject) => {
         const child = spawn(process.execPath, ["--import", "tsx", import.meta.filename, id, job], {
-          stdio: ["ignore", "pipe", "inherit"],
+          stdio: ["ignore", "pipe", "pipe"],
         });
+        child.stderr.on("data", (chunk) => process.stderr.write(chunk));
         let out = "";
         child.stdout.on("data", (chunk) => {
           out += chunk;
@@ -60,5 +68,7 @@ async function main(): Promise<void> {
   console.log(`the job ran ${ran} time(s) across ${replicas.length} replicas`);
 }
 
-if (process.argv[2] === undefined) await main();
-else await replica(process.argv[2]);
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv[2] === undefined) await main();
+  else await replica(process.argv[2], process.argv[3]!);
+}

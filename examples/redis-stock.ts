@@ -9,45 +9,55 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { RedisStore } from "lockbox/redis";
 
-const url = process.env.REDIS_URL ?? process.env.LOCKBOX_REDIS_URL ?? "redis://127.0.0.1:6379";
-const prefix = `lockbox-example-${randomBytes(4).toString("hex")}`; // a fresh namespace per run
+/** The Redis this example uses. */
+export const url = process.env.REDIS_URL ?? process.env.LOCKBOX_REDIS_URL ?? "redis://127.0.0.1:6379";
 
-// Three independent stores = three processes' worth of connections.
-const clients = [new Redis(url), new Redis(url), new Redis(url)];
-const stores = clients.map((client) => new RedisStore({ client, prefix, ttl: 5_000 }));
-await Promise.all(stores.map((store) => store.ready()));
+export async function main(): Promise<void> {
+  const prefix = `lockbox-example-${randomBytes(4).toString("hex")}`; // a fresh namespace per run
 
-let sold = 0;
-let refused = 0;
-const tokens: bigint[] = [];
+  // Three independent stores = three processes' worth of connections.
+  const clients = [new Redis(url), new Redis(url), new Redis(url)];
+  const stores = clients.map((client) => new RedisStore({ client, prefix, ttl: 5_000 }));
+  await Promise.all(stores.map((store) => store.ready()));
 
-// 12 buyers spread over the three stores, for 10 items.
-await Promise.all(
-  Array.from({ length: 12 }, async (_, buyer) => {
-    const stock = stores[buyer % 3]!.mutex<{ left: number }>("stock:sku-42", { initial: { left: 10 } });
-    try {
-      await stock.withLock(async (guard) => {
-        if (guard.value.left === 0) throw new Error("sold out"); // a throw discards: nothing written
-        tokens.push(guard.token); // hand this to systems that must refuse stale holders
-        guard.value = { left: guard.value.left - 1 }; // written back by the release
-      });
-      sold++;
-    } catch (error) {
-      if ((error as Error).message !== "sold out") throw error;
-      refused++;
-    }
-  }),
-);
+  let sold = 0;
+  let refused = 0;
+  const tokens: bigint[] = [];
 
-const check = await stores[0]!.mutex<{ left: number }>("stock:sku-42", { initial: { left: 10 } }).lock();
-console.log(`sold: ${sold}, refused: ${refused}, left in Redis: ${check.value.left}`);
-await check.discard();
+  // #region tour
+  // 12 buyers spread over the three stores, for 10 items.
+  const initial = { left: 10 };
+  await Promise.all(
+    Array.from({ length: 12 }, async (_, buyer) => {
+      const stock = stores[buyer % 3]!.mutex("stock:sku-42", { initial });
+      try {
+        await stock.withLock(async (guard) => {
+          // A throw discards the update: nothing is written.
+          if (guard.value.left === 0) throw new Error("sold out");
+          tokens.push(guard.token); // fencing token: refuse stale holders
+          guard.value = { left: guard.value.left - 1 }; // saved on release
+        });
+        sold++;
+      } catch (error) {
+        if ((error as Error).message !== "sold out") throw error;
+        refused++;
+      }
+    }),
+  );
+  // #endregion tour
 
-const increasing = tokens.every((t, i) => i === 0 || t > tokens[i - 1]!);
-console.log(`fencing tokens strictly increasing in grant order: ${increasing} (${tokens.join(", ")})`);
+  const check = await stores[0]!.mutex<{ left: number }>("stock:sku-42", { initial: { left: 10 } }).lock();
+  console.log(`sold: ${sold}, refused: ${refused}, left in Redis: ${check.value.left}`);
+  await check.discard();
 
-await Promise.all(stores.map((store) => store.close()));
-// Clean up the example's keys (the stored value and token counter never expire on their own).
-const keys = await clients[0]!.keys(`{${prefix}:*`);
-if (keys.length > 0) await clients[0]!.del(...keys);
-for (const client of clients) client.disconnect();
+  const increasing = tokens.every((t, i) => i === 0 || t > tokens[i - 1]!);
+  console.log(`fencing tokens strictly increasing in grant order: ${increasing} (${tokens.join(", ")})`);
+
+  await Promise.all(stores.map((store) => store.close()));
+  // Clean up the example's keys (the stored value and token counter never expire on their own).
+  const keys = await clients[0]!.keys(`{${prefix}:*`);
+  if (keys.length > 0) await clients[0]!.del(...keys);
+  for (const client of clients) client.disconnect();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

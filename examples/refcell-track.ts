@@ -7,13 +7,7 @@ import { BorrowMutError, RefCell } from "lockbox";
 
 export async function main(): Promise<void> {
   const settings = new RefCell({ theme: "dark" }, { track: true });
-
-  async function render(): Promise<void> {
-    const view = settings.borrow(); // taken here…
-    await new Promise((resolve) => setTimeout(resolve, 10)); // …and held across an await
-    console.log(`rendered with theme ${view.value.theme}`);
-    view.release();
-  }
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   function toggle(): void {
     try {
@@ -26,10 +20,19 @@ export async function main(): Promise<void> {
     }
   }
 
+  // #region tour
+  async function render(): Promise<void> {
+    const view = settings.borrow(); // taken here…
+    await sleep(10); // …and held across an await
+    console.log(`rendered with theme ${view.value.theme}`);
+    view.release();
+  }
+
   const rendering = render();
   toggle(); // runs while render() is suspended, still holding its Ref
   await rendering;
   toggle(); // the Ref is gone now: this one succeeds
+  // #endregion tour
   const view = settings.borrow();
   console.log(`theme now ${view.value.theme}; borrow state while viewing: ${settings.borrowState}`);
   view.release();

@@ -13,19 +13,22 @@ export async function main(): Promise<void> {
     return `value of ${key}`;
   };
 
+  // #region tour
   async function get(key: string): Promise<string> {
     const hit = await cache.withRead((guard) => guard.value.get(key));
     if (hit !== undefined) return hit;
     const writer = await cache.write();
     // Another task may have filled it while we waited for the write lock.
     if (!writer.value.has(key)) writer.value.set(key, await load(key));
-    const reader = writer.downgrade(); // atomically: exclusive -> shared, readers queued behind get in
+    // Atomically exclusive -> shared: no writer can get in between.
+    const reader = writer.downgrade();
     try {
       return reader.value.get(key) as string;
     } finally {
       reader.release();
     }
   }
+  // #endregion tour
 
   const values = await Promise.all(["a", "b", "a", "a", "b"].map(get));
   console.log(values.join(", "));

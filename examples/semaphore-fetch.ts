@@ -16,16 +16,19 @@ export async function main(): Promise<void> {
     return `${url}: 200`;
   };
 
+  // #region tour
   const jobs = [
     ["/a", 30],
     ["/b", 30],
-    ["/c", 200], // /c and /d take the two slots at 30 ms and hold them for 200 ms,
+    ["/c", 200], // /c and /d take both slots at 30 ms, for 200 ms,
     ["/d", 200], // so /e, still waiting at 50 ms, gives up
     ["/e", 10],
   ] as const;
-  const results = await Promise.allSettled(
-    jobs.map(([url, ms]) => slots.withPermit(() => fakeFetch(url, ms), { timeout: 50 })),
-  );
+  const fetchWhenFree = ([url, ms]: (typeof jobs)[number]) => {
+    return slots.withPermit(() => fakeFetch(url, ms), { timeout: 50 });
+  };
+  const results = await Promise.allSettled(jobs.map(fetchWhenFree));
+  // #endregion tour
   for (const [i, result] of results.entries()) {
     const url = jobs[i]?.[0];
     if (result.status === "fulfilled") console.log(`${url} -> ${result.value}`);

@@ -4,7 +4,6 @@
  * PoisonError instead of hanging forever. The main thread then looks at the half-updated data with
  * `ignorePoison`, repairs it, and clears the poison.
  */
-import { once } from "node:events";
 import { Mutex, PoisonError, spawn, struct } from "lockbox/threads";
 
 const AccountsLayout = struct({ alice: "i32", bob: "i32" });
@@ -15,9 +14,16 @@ export async function main(): Promise<void> {
   const worker = spawn(new URL("./workers/boot.mjs", import.meta.url), {
     workerData: { script: "./crash.ts", accounts: accounts.handle },
   });
-  worker.on("error", (error) => console.log(`worker error: ${error.message}`));
-  await once(worker, "message"); // the worker holds the lock now
+  // The crash is what this example shows: say so, rather than print it like a failure.
+  worker.on("error", (error) => console.log(`worker died (intended): ${error.message}`));
+  // Wait until the worker holds the lock. Not events.once(worker, "message"): that rejects if the
+  // worker's "error" event happens to be delivered first.
+  await new Promise((resolve) => {
+    worker.once("message", resolve);
+    worker.once("error", resolve);
+  });
 
+  // #region tour
   const started = performance.now();
   try {
     const guard = await accounts.lock({ timeout: 5_000 });
@@ -25,16 +31,18 @@ export async function main(): Promise<void> {
     console.log("unexpected: got the lock");
   } catch (error) {
     if (!(error instanceof PoisonError)) throw error;
-    console.log(`${error.name} after ${Math.round(performance.now() - started)} ms: ${error.message}`);
+    const ms = Math.round(performance.now() - started);
+    console.log(`${error.name} after ${ms} ms: ${error.message}`);
   }
 
   const inspect = await accounts.lock({ ignorePoison: true });
-  console.log(
-    `half-updated: alice ${inspect.value.alice}, bob ${inspect.value.bob} (total ${inspect.value.alice + inspect.value.bob})`,
-  );
+  const { alice, bob } = inspect.value;
+  const total = alice + bob;
+  console.log(`half-updated: alice ${alice}, bob ${bob} (total ${total})`);
   inspect.value.alice += 100; // roll the debit back
   inspect.release();
   accounts.clearPoison();
+  // #endregion tour
 
   const guard = await accounts.lock();
   console.log(`after clearPoison: locked fine; alice ${guard.value.alice}, bob ${guard.value.bob}`);

@@ -12,12 +12,15 @@ const CounterLayout = struct({ count: "u32", lastWriter: "u8" });
 export type Counter = ReturnType<typeof CounterLayout.create>;
 
 export async function main(): Promise<void> {
+  // #region tour
   const counter = new Mutex(CounterLayout.create());
   const increments = 10_000;
   const boot = new URL("./workers/boot.mjs", import.meta.url);
-  const workers = [1, 2, 3].map((id) =>
-    spawn(boot, { workerData: { script: "./counter.ts", counter: counter.handle, id, increments } }),
-  );
+  const script = "./counter.ts"; // loaded in each worker by boot.mjs
+  const workers = [1, 2, 3].map((id) => {
+    const workerData = { script, counter: counter.handle, id, increments };
+    return spawn(boot, { workerData });
+  });
 
   for (let i = 0; i < increments; i++) {
     const guard = await counter.lock({ timeout: 10_000 });
@@ -26,6 +29,7 @@ export async function main(): Promise<void> {
     guard.release();
   }
   await Promise.all(workers.map((worker) => once(worker, "exit")));
+  // #endregion tour
 
   const guard = await counter.lock();
   console.log(`counter: ${guard.value.count} (expected ${4 * increments})`);

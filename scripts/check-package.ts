@@ -6,6 +6,9 @@
  * 2. The tarball holds the built entries and nothing from src/, test/ or the tooling.
  * 3. Size budget: each entry listed under "size" in package.json, bundled and minified with esbuild,
  *    then gzipped, must stay within its budget in bytes. Every entry's size is printed either way.
+ *    A key `dist/index.js#Mutex,Notify` budgets an application that imports only those names: it
+ *    holds tree-shaking (the ESM build is one file per module and the package has no side effects,
+ *    so primitives the application does not import must drop out of its bundle).
  *
  * Exits non-zero when a check fails. Usage: `tsx scripts/check-package.ts` (after `tsup`).
  */
@@ -65,9 +68,15 @@ const stray = files.filter((file) => !/^(dist\/|package\.json$|README(\.md)?$|LI
 check("tarball holds only dist/, package.json, README and LICENSE", stray.length === 0, stray.join(", "));
 
 // 3. Size budget: what an application pays for importing the entry, minified and gzipped.
-async function minGzip(entry: string): Promise<number> {
+async function minGzip(key: string): Promise<number> {
+  const [entry = key, names] = key.split("#");
+  const file = JSON.stringify(resolve(root, entry));
   const result = await build({
-    entryPoints: [resolve(root, entry)],
+    stdin: {
+      contents: names === undefined ? `export * from ${file};` : `export { ${names} } from ${file};`,
+      resolveDir: root,
+      loader: "js",
+    },
     bundle: true,
     minify: true,
     format: "esm",
@@ -83,6 +92,7 @@ async function minGzip(entry: string): Promise<number> {
 
 const budgets = pkg.size ?? {};
 check('package.json "size" budgets dist/index.js', typeof budgets["dist/index.js"] === "number");
+check('package.json "size" budgets dist/index.js#Mutex', typeof budgets["dist/index.js#Mutex"] === "number");
 for (const entry of new Set(["dist/index.js", "dist/threads/index.js", ...Object.keys(budgets)])) {
   const bytes = await minGzip(entry);
   const budget = budgets[entry];

@@ -25,7 +25,8 @@ type Primitive = string | number | bigint | boolean | symbol | null | undefined;
  * It stops at interior-mutable types ({@link InteriorMutable}), which keep all their methods.
  *
  * This is what a read guard, a `Ref` and an `Arc` give you: the TypeScript counterpart of Rust's
- * E0596 ("cannot borrow as mutable").
+ * E0596 ("cannot borrow as mutable"). It is a compile-time check only: at run time the value is the
+ * same mutable object, so a cast or untyped code can still mutate it.
  *
  * @example
  * ```ts

@@ -3,7 +3,7 @@
  * Type-checking of the examples is part of `npm run typecheck` (tsconfig includes examples/).
  */
 import { execFile } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
@@ -18,8 +18,12 @@ const expected: Record<string, RegExp[]> = {
   "arc-mutex.ts": [/total: 300/, /strong count after the tasks: 1/, /disposed: true/],
   "refcell-track.ts": [/BorrowMutError/, /taken at:\s+at render \(.*refcell-track\.ts:\d+/, /theme now light/],
   "worker-pool.ts": [/counter: 40000 \(expected 40000\)/],
-  "worker-poison.ts": [/PoisonError/, /after clearPoison: locked fine/],
-  "showcase.ts": [/Tour done in/],
+  "worker-poison.ts": [
+    /worker died \(intended\): crashed on purpose/,
+    /PoisonError/,
+    /half-updated: alice 400, bob 500 \(total 900\)/,
+    /after clearPoison: locked fine; alice 500, bob 500/,
+  ],
   "deadlock.ts": [
     /\[potential deadlock\] Potential deadlock \(lock-order inversion\): alice is taken while holding bob/,
     /transfer: done/,
@@ -46,18 +50,38 @@ const expected: Record<string, RegExp[]> = {
   ],
 };
 
-const files = readdirSync(new URL("../examples", import.meta.url)).filter((f) => f.endsWith(".ts"));
+/**
+ * showcase.ts (the `npm start` tour) runs every example above again in one process; running it here too
+ * would double the slowest part of this file. test/tour/tour.test.ts runs it (with --all, in a real
+ * terminal and piped) and checks what it prints.
+ */
+const coveredElsewhere = new Set(["showcase.ts"]);
+
+const files = readdirSync(new URL("../examples", import.meta.url)).filter(
+  (f) => f.endsWith(".ts") && !coveredElsewhere.has(f),
+);
+
+/**
+ * Each example starts its own processes or workers (tsx compiles each one); under a loaded machine that
+ * takes far longer than on a quiet one, so the limit is generous. A hang still fails.
+ */
+const EXAMPLE_TIMEOUT_MS = 120_000;
 
 describe("examples", () => {
   it("every example has expectations", () => {
     expect(files.filter((f) => !(f in expected))).toEqual([]);
+    expect([...coveredElsewhere].filter((f) => !existsSync(new URL(`../examples/${f}`, import.meta.url)))).toEqual([]);
   });
 
-  it.each(files)("%s runs and prints what it shows", async (file) => {
-    const { stdout } = await run(process.execPath, ["--import", "tsx", `examples/${file}`], {
-      cwd: root,
-      timeout: 60_000,
-    });
-    for (const pattern of expected[file] ?? []) expect(stdout).toMatch(pattern);
-  });
+  it.each(files)(
+    "%s runs and prints what it shows",
+    async (file) => {
+      const { stdout } = await run(process.execPath, ["--import", "tsx", `examples/${file}`], {
+        cwd: root,
+        timeout: EXAMPLE_TIMEOUT_MS - 5_000,
+      });
+      for (const pattern of expected[file] ?? []) expect(stdout).toMatch(pattern);
+    },
+    EXAMPLE_TIMEOUT_MS,
+  );
 });

@@ -3,10 +3,14 @@ import { workerData } from "node:worker_threads";
 import { Mutex } from "lockbox/threads";
 import type { Counter } from "../worker-pool.js";
 
-const counter = Mutex.from<Counter>(workerData.counter); // same memory as the main thread's Mutex
+// #region tour
+// Rebuilt over the same memory as the main thread's Mutex:
+const counter = Mutex.from<Counter>(workerData.counter);
 for (let i = 0; i < workerData.increments; i++) {
-  const guard = counter.lockSync({ timeout: 10_000 }); // a worker may block its own thread
+  // A worker may block its own thread: lockSync().
+  const guard = counter.lockSync({ timeout: 10_000 });
   guard.value.count++;
   guard.value.lastWriter = workerData.id;
   guard.release();
 }
+// #endregion tour

@@ -4,9 +4,12 @@ import { Mutex } from "lockbox/threads";
 import type { Accounts } from "../worker-poison.js";
 
 const accounts = Mutex.from<Accounts>(workerData.accounts);
+// #region tour
 const guard = accounts.lockSync({ timeout: 5_000 });
 guard.value.alice -= 100; // debit done…
 parentPort?.postMessage("holding");
 setTimeout(() => {
-  throw new Error("worker crashed before the credit"); // …credit never happens; the guard is never released
+  // …but the credit never happens, and the guard is never released.
+  throw new Error("crashed on purpose, between the debit and the credit");
 }, 20);
+// #endregion tour

@@ -1,6 +1,6 @@
-import "../internal/symbols.js"; // Symbol.asyncDispose on runtimes that predate it
 import { BackendError, type BackendOperation, LockLostError, UseAfterReleaseError } from "../errors.js";
 import { NOT_SEND_KEY } from "../internal/not-send.js";
+// symbols.js also defines Symbol.asyncDispose on runtimes that predate it (used below).
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import type { JsonText, LeaseRef, StoreBackend } from "./backend.js";
 import { checkTtl, serialize } from "./validate.js";

@@ -29,8 +29,10 @@ let poisonMutex: (mutex: Mutex<unknown>) => void;
 export let mutexOfGuard: <T>(guard: MutexGuard<T>) => Mutex<T> | undefined;
 
 /**
- * An async mutual-exclusion lock that owns its value (tokio's `Mutex<T>`): the value is reachable only
- * through the {@link MutexGuard} that `lock()` gives, so nobody can touch it without holding the lock.
+ * An async mutual-exclusion lock that owns its value (tokio's `Mutex<T>`): the Mutex hands the value
+ * out only through the {@link MutexGuard} that `lock()` gives. A reference taken from `guard.value`
+ * still works after `release()` (`revokeOnRelease` in `lockbox/diagnostics` makes it throw), and so
+ * does any other reference to the value passed to the constructor.
  *
  * @example
  * ```ts

@@ -521,7 +521,7 @@ export class RwLock<T> {
 // base: they sit on every acquire's path, and V8 (Node 20) does not inline a base-class constructor
 // there (MutexGuard measured 103 -> 86 ns per uncontended lock+release when flattened).
 
-/** Shared access to an {@link RwLock}'s value: `value` is read-only (`DeepReadonly<T>`). */
+/** Shared access to an {@link RwLock}'s value: `value` is read-only to the type checker (`DeepReadonly<T>`). */
 export class RwLockReadGuard<T> implements Releasable {
   static {
     notThenable(RwLockReadGuard.prototype);

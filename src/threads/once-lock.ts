@@ -54,9 +54,8 @@ export class OnceLock<T = null> {
   readonly #name: string;
 
   /**
-   * @param args - the storage (as for `Mutex`); `null` or nothing (`new OnceLock()`) for a bare "done
-   *   once" flag.
-   * @param options - `name`: the once-lock's name in errors (default `OnceLock#n`).
+   * @param args - `[data, options]`: the storage (as for `Mutex`), `null` or nothing (`new OnceLock()`)
+   *   for a bare "done once" flag; then `{ name }`, the once-lock's name in errors (default `OnceLock#n`).
    * @throws TypeError when `data` cannot be shared, or `options` has the wrong type.
    */
   constructor(...args: null extends T ? [data?: T, options?: NameOptions] : [data: T, options?: NameOptions]) {

@@ -2,7 +2,7 @@
  * The published benchmark results say which commit they measured, and their charts use a linear axis
  * (a log axis made a 500× outlier look a few bars longer than lockbox).
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   describeCommit,
@@ -56,6 +56,15 @@ describe("bench report", () => {
     expect(md).toContain(`Measured at commit ${report.meta.commit?.sha}`);
     // latest.md is what renderMarkdown makes of latest.json (not edited by hand, not stale).
     expect(renderMarkdown(report)).toBe(md);
+  });
+
+  it("every published results file says which commit it measured (or that it was not recorded)", () => {
+    const files = readdirSync(`${root}bench/results`).filter((f) => f.endsWith(".md"));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const file of files) {
+      const text = readFileSync(`${root}bench/results/${file}`, "utf8");
+      expect(text, file).toMatch(/Measured at commit [0-9a-f]{7}|Commit measured: not recorded/);
+    }
   });
 
   it("draws bars on a linear axis: lengths are proportional to the ratios", () => {

@@ -157,6 +157,14 @@ describe("README and docs", () => {
     expect(brokenLinks(file, read(file))).toEqual([]);
   });
 
+  it.each(markdownFiles)("%s: every repository path named in inline code exists", (file) => {
+    const text = read(file).replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, "");
+    const paths = [...text.matchAll(/`((?:src|test|examples|bench|scripts|docs)\/[\w./-]*\w)`/g)].map(
+      (m) => m[1] as string,
+    );
+    expect(paths.filter((p) => !existsSync(join(root, p)))).toEqual([]);
+  });
+
   it.each(markdownFiles)("%s: headings are plain text", (file) => {
     // TypeDoc leaves inline code out of its table of contents and its anchors ("## `lockbox`: async
     // tasks" became ": async tasks", #-async-tasks), so headings carry no code spans.

@@ -1,0 +1,36 @@
+/**
+ * The intended differences between scopes, in one place: each contract suite's parameters for the
+ * in-process `lockbox` primitive and for the `lockbox/threads` one (the same for its async and its
+ * blocking callers). Each entry is a line in docs/decisions.md ("Contract suite parameters"); a
+ * difference that is not here is a bug.
+ */
+import type { BarrierContractParams } from "./barrier.contract.js";
+import type { CondvarContractParams } from "./condvar.contract.js";
+import type { OnceContractParams } from "./once.contract.js";
+import type { RwLockContractParams } from "./rw-lock.contract.js";
+import type { SemaphoreContractParams } from "./semaphore.contract.js";
+
+export const rwLock: Record<"lockbox" | "threads", RwLockContractParams> = {
+  lockbox: { poisonByDefault: false },
+  threads: { poisonByDefault: true },
+};
+
+export const semaphore: Record<"lockbox" | "threads", SemaphoreContractParams> = {
+  lockbox: { largeRequestBlocksLater: true, forgetAfterRelease: "throws" },
+  threads: { largeRequestBlocksLater: false, forgetAfterRelease: "ignored" },
+};
+
+export const condvar: Record<"lockbox" | "threads", CondvarContractParams> = {
+  lockbox: { notifyOneWakesLongestWaiter: true },
+  threads: { notifyOneWakesLongestWaiter: false },
+};
+
+export const barrier: Record<"lockbox" | "threads", BarrierContractParams> = {
+  lockbox: { maxParties: 2 ** 31 - 1 },
+  threads: { maxParties: 65_535 },
+};
+
+export const once: Record<"lockbox" | "threads", OnceContractParams> = {
+  lockbox: { hasSet: true, hasWait: false },
+  threads: { hasSet: false, hasWait: true },
+};
