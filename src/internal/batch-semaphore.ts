@@ -127,6 +127,11 @@ export class BatchSemaphore {
     return this.#closed;
   }
 
+  /** Permits the head waiter still misses (0 with nobody queued). */
+  get headRemaining(): number {
+    return this.#head === undefined ? 0 : this.#head.remaining;
+  }
+
   /**
    * Takes `n` permits now if nobody is queued and the pool has them. Never waits, never allocates.
    * Fails when closed.

@@ -120,7 +120,10 @@ let unlockMutex: <T>(mutex: Mutex<T>, value: GuardValue<T>) => void;
  *
  * **Fairness** (across threads): not FIFO. A running thread may re-take a free lock (no lock
  * convoy), but a waiter that has waited about a millisecond gets the lock handed to it on the next
- * release, so no waiter starves.
+ * release, so no waiter starves. Within one thread (one `Mutex` instance), async `lock()` calls are
+ * FIFO: they queue locally, a release hands the lock straight to the next of them (unless a waiter of
+ * another thread has waited about a millisecond), and `lock()` / `tryLock()` do not jump ahead of
+ * them; only the queue's head competes for the shared lock word. A blocking `lockSync` is not queued.
  *
  * **Poisoning** (on by default; `{ poison: false }` stops a failing `withLock` from poisoning): a
  * holder whose `withLock` callback throws, that calls `guard.poison()`, or whose worker dies while
