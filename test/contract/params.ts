@@ -15,9 +15,12 @@ export const rwLock: Record<"lockbox" | "threads", RwLockContractParams> = {
   threads: { poisonByDefault: true },
 };
 
-export const semaphore: Record<"lockbox" | "threads", SemaphoreContractParams> = {
+export const semaphore: Record<"lockbox" | "threads" | "threadsAcrossThreads", SemaphoreContractParams> = {
   lockbox: { largeRequestBlocksLater: true, forgetAfterRelease: "throws" },
-  threads: { largeRequestBlocksLater: false, forgetAfterRelease: "ignored" },
+  // Actors that are tasks of one thread (threads-async) queue in that thread's local FIFO (issue 10).
+  threads: { largeRequestBlocksLater: true, forgetAfterRelease: "ignored" },
+  // Actors in different threads (threads-blocking): no order across threads.
+  threadsAcrossThreads: { largeRequestBlocksLater: false, forgetAfterRelease: "ignored" },
 };
 
 export const condvar: Record<"lockbox" | "threads", CondvarContractParams> = {
