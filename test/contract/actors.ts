@@ -9,8 +9,7 @@
  * with that actor and are reached through a {@link Ref}. Callbacks are named {@link Recipe}s, since a
  * function cannot be posted to a worker.
  */
-import type { Worker } from "node:worker_threads";
-import { spawn } from "../../src/threads/index.js";
+import { type SpawnedWorker, spawn } from "../../src/threads/index.js";
 import { type PollResult, poll } from "../helpers/poll.js";
 import { build as buildRecipe, isRecipe } from "./recipes.js";
 
@@ -139,7 +138,7 @@ class WorkerActor implements Actor {
 
   constructor(
     readonly name: string,
-    readonly worker: Worker,
+    readonly worker: SpawnedWorker,
   ) {
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on("message", (reply: Reply) => {

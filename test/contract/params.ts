@@ -31,9 +31,12 @@ export const rwLock: Record<"lockbox" | "threads", RwLockContractParams> = {
   },
 };
 
-export const semaphore: Record<"lockbox" | "threads", SemaphoreContractParams> = {
+export const semaphore: Record<"lockbox" | "threads" | "threadsAcrossThreads", SemaphoreContractParams> = {
   lockbox: { largeRequestBlocksLater: true, forgetAfterRelease: "throws", grantRaceOutcome: "abort" },
-  threads: { largeRequestBlocksLater: false, forgetAfterRelease: "ignored", grantRaceOutcome: "abort" },
+  // Actors that are tasks of one thread (threads-async) queue in that thread's local FIFO (issue 10).
+  threads: { largeRequestBlocksLater: true, forgetAfterRelease: "ignored", grantRaceOutcome: "abort" },
+  // Actors in different threads (threads-blocking): no order across threads.
+  threadsAcrossThreads: { largeRequestBlocksLater: false, forgetAfterRelease: "ignored", grantRaceOutcome: "abort" },
 };
 
 export const condvar: Record<"lockbox" | "threads", CondvarContractParams> = {

@@ -24,7 +24,7 @@ const shared = (initial = 0) => {
 
 runMutexContract(threadsBlocking, (initial, options) => new Mutex(shared(initial), options), params.mutex.threads);
 runRwLockContract(threadsBlocking, (initial, options) => new RwLock(shared(initial), options), params.rwLock.threads);
-runSemaphoreContract(threadsBlocking, (permits) => new Semaphore(permits), params.semaphore.threads);
+runSemaphoreContract(threadsBlocking, (permits) => new Semaphore(permits), params.semaphore.threadsAcrossThreads);
 runCondvarContract(
   threadsBlocking,
   () => ({ mutex: new Mutex(shared()), condvar: new Condvar() }),
