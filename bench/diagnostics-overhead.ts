@@ -18,11 +18,17 @@
  * - Figures per process: the fastest of the scenario's measured passes, wall clock and (in-process
  *   scenarios) CPU time per operation (`process.cpuUsage()`, all threads); and the whole process's CPU
  *   time (startup, check and warm-up included), the only CPU figure the threads scenarios have.
- *   Tables show median [min–max] over repetitions, and after ÷ before of the medians.
+ *   Tables show median [min–max] over repetitions, after ÷ before of the medians, and the p-value of a
+ *   Mann–Whitney U test (is the difference more than this machine's noise?). Run `--after` equal to
+ *   `--before` (an A/A run) to see the noise itself.
+ * - `--same-process` adds a second view: both builds loaded in one process, alternating passes of the
+ *   same two loops (uncontended: one task, lock/increment/release; contended: 100 tasks × 1,000, holding
+ *   across an `await`), 30 passes each per process, three processes. Both sides then share the machine's
+ *   state at every moment, which cancels most of the load noise that separate processes see.
  */
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +46,7 @@ const { values: flags } = parseArgs({
     after: { type: "string" },
     scenarios: { type: "string", default: "uncontended,contended,threads-sync,threads-async" },
     reps: { type: "string", default: "5" },
+    "same-process": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -47,7 +54,9 @@ if (flags.help) {
   process.stdout.write(
     "usage: npx tsx bench/diagnostics-overhead.ts [--before REF] [--after REF] [--scenarios a,b] [--reps N]\n" +
       "  --before  git ref of the baseline (default 11cd930^, the commit before the observer slot)\n" +
-      "  --after   git ref to compare (default: this working tree)\n",
+      "  --after   git ref to compare (default: this working tree)\n" +
+      "  --same-process  also load both builds in one process and alternate uncontended and contended\n" +
+      "                  passes of the lockbox Mutex (CPU ns per acquisition; 3 such processes)\n",
   );
   process.exit(0);
 }
@@ -68,6 +77,8 @@ const scenarios = names.map((name) => {
 
 const work = join(root, "node_modules", ".cache", "lockbox-overhead", String(process.pid));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+// Interrupted: still remove the transpiled copies ("exit" handlers run on process.exit).
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => process.exit(130));
 
 /** Transpiles `src/` of `ref` (or of this tree) with this tree's `bench/` into `work/<side>`. */
 async function build(side: string, ref: string | undefined): Promise<string> {
@@ -93,6 +104,41 @@ const sides = {
   after: await build("after", flags.after),
 };
 const labels = { before: flags.before as string, after: flags.after ?? "working tree" };
+
+/** The `--same-process` runner: imports both builds' `src/index.js` and alternates passes. */
+const SAME_PROCESS_RUNNER = `
+const [before, after] = await Promise.all(process.argv.slice(2, 4).map((p) => import(p)));
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) * 1000; };
+async function uncontended(Mutex) {
+  const m = new Mutex(0);
+  const n = 300000;
+  const c0 = cpu();
+  for (let j = 0; j < n; j++) { const g = await m.lock(); g.value = g.value + 1; g.release(); }
+  return (cpu() - c0) / n;
+}
+async function contended(Mutex) {
+  const m = new Mutex(0);
+  const task = async () => {
+    for (let j = 0; j < 1000; j++) { const g = await m.lock(); const v = g.value; await null; g.value = v + 1; g.release(); }
+  };
+  const c0 = cpu();
+  await Promise.all(Array.from({ length: 100 }, task));
+  if (m.tryLock().value !== 100000) throw new Error("lost updates");
+  return (cpu() - c0) / 100000;
+}
+const out = {};
+for (const [name, loop] of [["uncontended", uncontended], ["contended", contended]]) {
+  for (let i = 0; i < 3; i++) { await loop(before.Mutex); await loop(after.Mutex); }
+  const r = { before: [], after: [] };
+  for (let i = 0; i < 30; i++) {
+    for (const side of i % 2 ? ["before", "after"] : ["after", "before"]) {
+      r[side].push(await loop(side === "before" ? before.Mutex : after.Mutex));
+    }
+  }
+  out[name] = r;
+}
+process.stdout.write(JSON.stringify(out));
+`;
 
 // Prints the whole process's CPU time (µs) as it exits: the worker ends with process.exit(0).
 const CPU_HOOK =
@@ -161,13 +207,51 @@ function ratio(a: number[], b: number[]): string {
   return a.length === 0 || b.length === 0 ? "–" : `${(median(b) / median(a)).toFixed(3)}`;
 }
 
+/**
+ * Two-sided p-value of the Mann–Whitney U test (normal approximation with tie correction): the chance
+ * of a difference in ranks at least this large if both sides came from the same distribution. A small
+ * p (say < 0.05) says the sides differ; a large one says the difference is within the noise.
+ */
+function mannWhitneyP(a: number[], b: number[]): number {
+  const all = [...a.map((v) => ({ v, side: 0 })), ...b.map((v) => ({ v, side: 1 }))].sort((x, y) => x.v - y.v);
+  const ranks = new Array<number>(all.length);
+  let ties = 0;
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j + 1 < all.length && all[j + 1]?.v === all[i]?.v) j++;
+    const t = j - i + 1;
+    ties += t ** 3 - t;
+    for (let k = i; k <= j; k++) ranks[k] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  const n1 = a.length;
+  const n2 = b.length;
+  const n = n1 + n2;
+  let r1 = 0;
+  for (const [i, x] of all.entries()) if (x.side === 0) r1 += ranks[i] as number;
+  const u = r1 - (n1 * (n1 + 1)) / 2;
+  const mean = (n1 * n2) / 2;
+  const sd = Math.sqrt(((n1 * n2) / 12) * (n + 1 - ties / (n * (n - 1))));
+  if (sd === 0) return 1;
+  const z = (Math.abs(u - mean) - 0.5) / sd;
+  return Math.min(1, 2 * (1 - normalCdf(Math.max(0, z))));
+}
+
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26 for erf; error below 1.5e-7). */
+function normalCdf(z: number): number {
+  const x = z / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return 0.5 * (1 + (1 - poly * Math.exp(-x * x)));
+}
+
 const lines = [
   `Diagnostics off, A/B: before = ${labels.before}, after = ${labels.after}; ${reps} interleaved repetitions, ` +
     `${new Date().toISOString().replace(/\.\d+Z$/, "Z")}, node ${process.version}, load ${loadStart.toFixed(1)} → ${loadEnd.toFixed(1)}, ` +
     `${((Date.now() - started) / 1000).toFixed(0)} s`,
   "",
-  "| scenario | metric | before: median [min–max] | after: median [min–max] | after ÷ before |",
-  "| --- | --- | --- | --- | --- |",
+  "| scenario | metric | before: median [min–max] | after: median [min–max] | after ÷ before | p (Mann–Whitney) |",
+  "| --- | --- | --- | --- | --- | --- |",
 ];
 for (const scenario of scenarios) {
   const r = results.get(scenario.name) as Record<Side, Run[]>;
@@ -180,7 +264,32 @@ for (const scenario of scenarios) {
     const a = r.before.map(pick).filter((v): v is number => v !== undefined);
     const b = r.after.map(pick).filter((v): v is number => v !== undefined);
     if (a.length === 0 && b.length === 0) continue;
-    lines.push(`| ${scenario.name} | ${label} | ${cell(a, digits)} | ${cell(b, digits)} | ${ratio(a, b)} |`);
+    const p = a.length > 1 && b.length > 1 ? mannWhitneyP(a, b).toFixed(2) : "–";
+    lines.push(`| ${scenario.name} | ${label} | ${cell(a, digits)} | ${cell(b, digits)} | ${ratio(a, b)} | ${p} |`);
+  }
+}
+if (flags["same-process"]) {
+  const runner = join(work, "same-process.mjs");
+  writeFileSync(runner, SAME_PROCESS_RUNNER);
+  const index = (worker: string) => join(dirname(dirname(worker)), "src", "index.js");
+  lines.push(
+    "",
+    "Same process, alternating passes (CPU ns per acquisition; per process: median of 30 passes per side):",
+    "",
+    "| loop | process | before | after | after ÷ before |",
+    "| --- | --- | --- | --- | --- |",
+  );
+  for (let i = 1; i <= 3; i++) {
+    process.stderr.write(`same process ${i}/3\n`);
+    const text = execFileSync(process.execPath, [runner, index(sides.before), index(sides.after)], {
+      encoding: "utf8",
+    });
+    const out = JSON.parse(text) as Record<string, { before: number[]; after: number[] }>;
+    for (const [loop, r] of Object.entries(out)) {
+      lines.push(
+        `| ${loop} | ${i} | ${median(r.before).toFixed(1)} | ${median(r.after).toFixed(1)} | ${ratio(r.before, r.after)} |`,
+      );
+    }
   }
 }
 process.stdout.write(`${lines.join("\n")}\n`);

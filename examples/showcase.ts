@@ -56,6 +56,7 @@ const redis: Service = {
     const client = new Redis(url, {
       lazyConnect: true,
       connectTimeout: 2_000,
+      commandTimeout: 2_000, // a server that accepts but never answers is unreachable too
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
       retryStrategy: () => null,
@@ -81,7 +82,7 @@ const postgres: Service = {
   name: "PostgreSQL",
   async probe(url) {
     const { default: pg } = await import("pg");
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000, query_timeout: 2_000 });
     client.on("error", () => {}); // the rejection below carries it
     try {
       await client.connect();
@@ -153,6 +154,8 @@ const stops: Stop[] = [
     file: "explore-lost-update.ts",
     scope: "lockbox/testing",
     title: "A lost update found, shrunk and replayed",
+    before:
+      "The code under test has a bug on purpose; the failure reported below is explore() finding it, as intended.",
     why: "Run once, the two withdrawals look fine. explore() runs the test under many schedules, finds one that overdraws the account, shrinks it to a single task switch and gives a replay string that reproduces it every time, for a regression test.",
   },
   {
@@ -421,7 +424,7 @@ for (const [index, stop] of stops.entries()) {
 }
 keys?.close();
 whereNext();
-const summary = [`${outcomes.ran} stops ran`];
+const summary = [`${outcomes.ran} ${outcomes.ran === 1 ? "stop" : "stops"} ran`];
 if (outcomes.skipped > 0) summary.push(`${outcomes.skipped} skipped`);
 if (outcomes.failed > 0) summary.push(`${outcomes.failed} failed`);
 print(style.dim(`Tour done: ${summary.join(", ")}, ${(running / 1000).toFixed(1)} s of running.`));

@@ -3,6 +3,9 @@
  *
  * 1. One class per error across entries: `lockbox` and `lockbox/threads` must hand out the very same
  *    error classes (SPEC §1: `instanceof` works across entries), in ESM and in CJS alike.
+ *    The CommonJS and ES module builds are two copies of every class: each copy's errors must be
+ *    `instanceof` the other copy's classes (an app may `require` lockbox in one place, `import` it in
+ *    another).
  * 2. The tarball holds the built entries and nothing from src/, test/ or the tooling.
  * 3. Size budget: each entry listed under "size" in package.json, bundled and minified with esbuild,
  *    then gzipped, must stay within its budget in bytes. Every entry's size is printed either way.
@@ -53,6 +56,43 @@ for (const [format, main, threads] of [
     `${format}: lockbox and lockbox/threads share ${errorNames.length} error classes`,
     split.length === 0,
     split.length ? `different or missing in lockbox/threads: ${split.join(", ")}` : "",
+  );
+}
+
+// 1b. Errors across the CJS and ESM copies: an application that `require`s lockbox in one place and
+//     `import`s it in another has two copies of every class; each must recognise the other's errors.
+for (const [from, to, fromName, toName] of [
+  [cjsMain, esmMain, "CJS", "ESM"],
+  [esmMain, cjsMain, "ESM", "CJS"],
+] as const) {
+  const mismatched = errorNames.filter((name) => {
+    const Thrower = from[name] as new (...args: unknown[]) => Error;
+    const error = new Thrower("m", "lock", 1n);
+    const Base = to.LockboxError as abstract new (...args: never) => unknown;
+    return !(error instanceof (to[name] as abstract new (...args: never) => unknown) && error instanceof Base);
+  });
+  check(
+    `${fromName} errors are instanceof the ${toName} classes (${errorNames.length} classes)`,
+    mismatched.length === 0,
+    mismatched.join(", "),
+  );
+}
+{
+  // An error really thrown by the CommonJS copy, caught by code that imported the ES module.
+  const RefCell = cjsMain.RefCell as new (value: number) => { borrowMut(): unknown };
+  const cell = new RefCell(1);
+  cell.borrowMut();
+  let thrown: unknown;
+  try {
+    cell.borrowMut();
+  } catch (error) {
+    thrown = error;
+  }
+  const BorrowMutError = esmMain.BorrowMutError as abstract new (...args: never) => unknown;
+  const TimeoutError = esmMain.TimeoutError as abstract new (...args: never) => unknown;
+  check(
+    "BorrowMutError thrown by the CJS build is instanceof the ESM BorrowMutError (and not TimeoutError)",
+    thrown instanceof BorrowMutError && !(thrown instanceof TimeoutError),
   );
 }
 

@@ -60,7 +60,7 @@ export type DeepReadonly<T> = T extends Primitive
  *
  * - `signal`: aborting it makes the wait reject with `signal.reason`; an already-aborted signal
  *   rejects without queueing.
- * - `timeout`: milliseconds (finite, from 0 to 2147483647); the wait rejects with `TimeoutError`.
+ * - `timeout`: milliseconds (any finite number ≥ 0; 30 days works); the wait rejects with `TimeoutError`.
  *
  * Either way the waiter leaves the queue at once and nothing leaks: no permit, no place, no timer.
  */

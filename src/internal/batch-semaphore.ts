@@ -26,6 +26,7 @@
 import { TimeoutError } from "../errors.js";
 import type { AcquireOptions } from "../types.js";
 import { type HoldMode, type Observable, observer } from "./observer.js";
+import { clearLongTimeout, type LongTimer, setLongTimeout } from "./timer.js";
 import { describe } from "./validate.js";
 
 /** Builds the value an acquire resolves with, once its permits are granted. */
@@ -36,7 +37,7 @@ export type OnGrant = (tag: number, permits: number) => unknown;
  * absent for plain acquires.
  */
 interface CancelHooks {
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: LongTimer | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   observed: boolean;
@@ -67,9 +68,6 @@ class Waiter {
     this.settle = settle;
   }
 }
-
-/** Longest delay one `setTimeout` can hold (longer ones fire at once, with a warning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 // One shared executor: capturing `resolve` through a module variable avoids allocating an executor
 // closure for every waiter.
@@ -127,6 +125,11 @@ export class BatchSemaphore {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Permits the head waiter still misses (0 with nobody queued). */
+  get headRemaining(): number {
+    return this.#head === undefined ? 0 : this.#head.remaining;
   }
 
   /**
@@ -364,18 +367,8 @@ export class BatchSemaphore {
             : makeError(timeout),
         );
       };
-      if (timeout <= MAX_TIMER_MS) hooks.timer = setTimeout(fire, timeout);
-      else {
-        // lockbox/threads accepts any finite timeout (SPEC §1: 30 days must work), past what one timer
-        // can hold: re-arm against a deadline.
-        const deadline = performance.now() + timeout;
-        const arm = (): void => {
-          const left = deadline - performance.now();
-          if (left <= 0) fire();
-          else hooks.timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-        };
-        arm();
-      }
+      // Any finite timeout (SPEC §1: 30 days must work): past what one timer holds, timer.ts chains.
+      hooks.timer = setLongTimeout(fire, timeout);
     }
     if (signal !== undefined) {
       // A signal that aborted before this wait began (between two waits of one call) never fires.
@@ -393,7 +386,7 @@ export class BatchSemaphore {
 
 function unhook(hooks: CancelHooks): void {
   if (hooks.timer !== undefined) {
-    clearTimeout(hooks.timer);
+    clearLongTimeout(hooks.timer);
     hooks.timer = undefined;
   }
   if (hooks.signal !== undefined) {

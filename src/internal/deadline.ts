@@ -1,4 +1,5 @@
 import { TimeoutError } from "../errors.js";
+import { clearLongTimeout, type LongTimer, setLongTimeout } from "./timer.js";
 
 /**
  * One timer for a whole multi-step wait (`waitWhile`, `KeyedMutex.lockMany`): aborts `signal` with a
@@ -9,14 +10,14 @@ import { TimeoutError } from "../errors.js";
  */
 export class Deadline {
   readonly #controller = new AbortController();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: LongTimer | undefined;
   readonly #outer: AbortSignal | undefined;
   readonly #onOuterAbort: (() => void) | undefined;
 
   /** @param what - what is waited for, in the `TimeoutError` message (a primitive's name). */
   constructor(timeout: number, outer: AbortSignal | undefined, what?: string) {
     const controller = this.#controller;
-    this.#timer = setTimeout(() => {
+    this.#timer = setLongTimeout(() => {
       this.#timer = undefined;
       controller.abort(
         new TimeoutError(`Timed out after ${timeout} ms${what === undefined ? "" : ` waiting for ${what}`}`),
@@ -35,7 +36,7 @@ export class Deadline {
 
   dispose(): void {
     if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
+      clearLongTimeout(this.#timer);
       this.#timer = undefined;
     }
     if (this.#outer !== undefined) this.#outer.removeEventListener("abort", this.#onOuterAbort as () => void);

@@ -11,6 +11,25 @@ for (const name of ["dispose", "asyncDispose"] as const) {
   }
 }
 
+declare global {
+  // What lib.esnext.disposable declares, for projects whose `lib` leaves it out (TypeScript 5.2+ with
+  // `lib: ["es2022"]`, say): without these, lockbox's declarations (`[Symbol.dispose](): void` on every
+  // guard) would not type-check there. Identical to the lib's (and @types/node's) declarations, so they
+  // merge with them where present. At run time this module defines the two symbols where missing.
+  interface SymbolConstructor {
+    /** The method `using` calls when leaving the block. */
+    readonly dispose: unique symbol;
+    /** The method `await using` calls when leaving the block. */
+    readonly asyncDispose: unique symbol;
+  }
+  interface Disposable {
+    [Symbol.dispose](): void;
+  }
+  interface AsyncDisposable {
+    [Symbol.asyncDispose](): PromiseLike<void>;
+  }
+}
+
 /** `Symbol.dispose` (present once this module has run). */
 export const dispose: typeof Symbol.dispose = Symbol.dispose;
 

@@ -5,7 +5,10 @@
 
 import type { AcquireOptions, LockOptions } from "../types.js";
 
-/** Largest timer delay the platform honours; larger `setTimeout` delays fire at once in Node. */
+/**
+ * Largest timer delay the platform honours; larger `setTimeout` delays fire at once in Node. Timeouts
+ * are not limited by it (`timer.ts` chains longer ones); lease lengths (`lockbox/postgres`, `redis`) are.
+ */
 export const MAX_TIMEOUT = 2 ** 31 - 1;
 
 /** Renders a received value for an error message. */
@@ -54,17 +57,21 @@ export function checkOptionalBoolean(name: string, value: unknown): void {
   }
 }
 
-/** Throws unless `timeout` is `undefined` or a finite number of milliseconds in `[0, MAX_TIMEOUT]`. */
-export function checkTimeout(value: unknown): void {
+/**
+ * Throws unless `value` (named `name`) is `undefined` or a finite number of milliseconds ≥ 0 (SPEC §1:
+ * any finite timeout; 30 days must work). Timers longer than one `setTimeout` can hold are chained
+ * (`timer.ts`).
+ */
+export function checkTimeout(value: unknown, name = "timeout"): void {
   if (value === undefined) return;
   if (typeof value !== "number") {
     throw new TypeError(
-      `Expected \`timeout\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(value)}`,
+      `Expected \`${name}\` to be a finite number of milliseconds (0 or more), got ${describe(value)}`,
     );
   }
-  if (!(value >= 0 && value <= MAX_TIMEOUT)) {
+  if (!(value >= 0 && value !== Number.POSITIVE_INFINITY)) {
     throw new RangeError(
-      `Expected \`timeout\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(value)}`,
+      `Expected \`${name}\` to be a finite number of milliseconds (0 or more), got ${describe(value)}`,
     );
   }
 }

@@ -1,6 +1,7 @@
 import { BackendError, type BackendOperation, ClosedError, TimeoutError } from "../errors.js";
 import { type HoldMode, type Observable, observer } from "../internal/observer.js";
 import { GUARD_TOKEN } from "../internal/symbols.js";
+import { clearLongTimeout, type LongTimer, setLongTimeout } from "../internal/timer.js";
 import { checkInteger, checkOptionalBoolean, checkOptionsObject, describe } from "../internal/validate.js";
 import type { AcquireRequest, AcquireResult, LockKind, StoreBackend, TryAcquireResult } from "./backend.js";
 import { type GrantInit, type GuardHost, now, type StoreGuard } from "./guard.js";
@@ -29,7 +30,7 @@ class Waiter {
   reason: unknown;
   #resolve: (() => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #timeout: ReturnType<typeof setTimeout> | undefined;
+  #timeout: LongTimer | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort: (() => void) | undefined;
 
@@ -43,7 +44,7 @@ class Waiter {
     }
     const timeout = options?.timeout;
     if (timeout !== undefined) {
-      this.#timeout = setTimeout(
+      this.#timeout = setLongTimeout(
         () => this.cancel(new TimeoutError(`Timed out after ${timeout} ms waiting for ${name}`)),
         timeout,
       );
@@ -76,7 +77,7 @@ class Waiter {
   }
 
   dispose(): void {
-    if (this.#timeout !== undefined) clearTimeout(this.#timeout);
+    if (this.#timeout !== undefined) clearLongTimeout(this.#timeout);
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener("abort", this.#onAbort);
   }
 }

@@ -42,13 +42,14 @@ export class Barrier {
   readonly #name: string;
 
   /**
-   * @param n - how many tasks meet at the barrier, an integer from 1 to 2147483647.
+   * @param n - how many tasks meet at the barrier, an integer from 0 to 2147483647; `0` makes a barrier
+   *   of 1, as in tokio and std (every `wait()` is a generation of its own; `parties` reads 1).
    * @param options - `name`: its name in errors and diagnostics (default `Barrier#n`).
    * @throws TypeError / RangeError when `n` is not such an integer.
    */
   constructor(n: number, options?: NameOptions) {
     markNotSend(this);
-    this.#n = checkInteger("n", n, 1, 2 ** 31 - 1);
+    this.#n = Math.max(1, checkInteger("n", n, 0, 2 ** 31 - 1));
     checkOptionsObject("options", options);
     this.#name = nameFor("Barrier", options);
     this.#sem.owner = this;

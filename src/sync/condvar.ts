@@ -6,8 +6,8 @@ import {
   checkFunction,
   checkLockOptions,
   checkOptionsObject,
+  checkTimeout,
   describe,
-  MAX_TIMEOUT,
   readLockOptions,
 } from "../internal/validate.js";
 import { WaitQueue } from "../internal/wait-queue.js";
@@ -199,7 +199,7 @@ export class Condvar {
    * re-acquire. `options.signal` still aborts (rejecting, as in `wait`).
    *
    * **Throws** (rejects): as {@link Condvar.wait}; `TypeError` / `RangeError` when `ms` is not a number
-   * of milliseconds from 0 to 2147483647.
+   * of milliseconds (any finite number ≥ 0).
    */
   async waitTimeout<T>(
     guard: MutexGuard<T>,
@@ -208,16 +208,10 @@ export class Condvar {
   ): Promise<CondvarWaitTimeoutResult<T>> {
     checkGuard(guard);
     const options = readLockOptions(given as LockOptions | undefined);
-    if (typeof ms !== "number") {
-      throw new TypeError(
-        `Expected \`ms\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(ms)}`,
-      );
-    }
-    if (!(ms >= 0 && ms <= MAX_TIMEOUT)) {
-      throw new RangeError(
-        `Expected \`ms\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(ms)}`,
-      );
-    }
+    // Required: `undefined` is not "no timeout" here.
+    if (ms === undefined)
+      throw new TypeError("Expected `ms` to be a finite number of milliseconds (0 or more), got undefined");
+    checkTimeout(ms, "ms");
     checkLockOptions(options);
     const waitOptions: LockOptions = {
       signal: options?.signal,

@@ -9,6 +9,7 @@ import {
   checkOptionsObject,
   precheck,
   readLockOptions,
+  readTryOptions,
 } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 
@@ -168,11 +169,13 @@ export class Mutex<T> {
    * Takes the lock if it is free and nobody is queued; otherwise returns `undefined`. Never waits,
    * allocates no promise.
    *
-   * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
+   * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`; `TypeError` when `options` is
+   * not `undefined` or an object (`null` included) or `ignorePoison` is not a boolean.
    */
   tryLock(options?: { ignorePoison?: boolean }): MutexGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options);
     if (observer !== undefined) observer.sync(this, "tryLock");
-    if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
+    if (this.#poisoned && !ignorePoison) throw this.#poisonError();
     return this.#sem.tryAcquire(1) ? this.#newGuard() : undefined;
   }
 

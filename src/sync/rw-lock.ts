@@ -11,6 +11,7 @@ import {
   checkOptionsObject,
   precheck,
   readLockOptions,
+  readTryOptions,
 } from "../internal/validate.js";
 import { type DeepReadonly, interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 
@@ -156,8 +157,9 @@ export class RwLock<T> {
     const poison = options?.poison;
     checkOptionalBoolean("poison", poison);
     this.#name = nameFor("RwLock", options);
-    const maxReaders = options?.maxReaders ?? MAX_READERS;
-    checkInteger("maxReaders", maxReaders, 1, MAX_READERS);
+    const given = options?.maxReaders;
+    // `undefined` means the default; `null` is a TypeError like any other non-integer.
+    const maxReaders = given === undefined ? MAX_READERS : checkInteger("maxReaders", given, 1, MAX_READERS);
     this.#value = value;
     this.#maxReaders = maxReaders;
     this.#poisonOnError = poison === true;
@@ -208,10 +210,16 @@ export class RwLock<T> {
     return this.#acquire(READ, 1, options) as Promise<RwLockReadGuard<T>>;
   }
 
-  /** Takes shared access now if no writer holds or waits; otherwise `undefined`. @throws PoisonError */
+  /**
+   * Takes shared access now if no writer holds or waits; otherwise `undefined`.
+   *
+   * @throws PoisonError while poisoned (unless `{ ignorePoison: true }`); `TypeError` when `options` is
+   * not `undefined` or an object (`null` included) or `ignorePoison` is not a boolean.
+   */
   tryRead(options?: { ignorePoison?: boolean }): RwLockReadGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options);
     if (observer !== undefined) observer.sync(this, "tryRead");
-    if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
+    if (this.#poisoned && !ignorePoison) throw this.#poisonError();
     return this.#sem.tryAcquire(1) ? this.#readGuard() : undefined;
   }
 
@@ -260,10 +268,16 @@ export class RwLock<T> {
     return this.#acquire(WRITE, this.#maxReaders, options) as Promise<RwLockWriteGuard<T>>;
   }
 
-  /** Takes exclusive access now if nobody holds or waits; otherwise `undefined`. @throws PoisonError */
+  /**
+   * Takes exclusive access now if nobody holds or waits; otherwise `undefined`.
+   *
+   * @throws PoisonError while poisoned (unless `{ ignorePoison: true }`); `TypeError` when `options` is
+   * not `undefined` or an object (`null` included) or `ignorePoison` is not a boolean.
+   */
   tryWrite(options?: { ignorePoison?: boolean }): RwLockWriteGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options);
     if (observer !== undefined) observer.sync(this, "tryWrite");
-    if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
+    if (this.#poisoned && !ignorePoison) throw this.#poisonError();
     return this.#sem.tryAcquire(this.#maxReaders) ? this.#writeGuard() : undefined;
   }
 
@@ -327,10 +341,16 @@ export class RwLock<T> {
     return this.#acquire(UPGRADABLE, 1, options) as Promise<RwLockUpgradableReadGuard<T>>;
   }
 
-  /** Takes upgradable shared access now if possible; otherwise `undefined`. @throws PoisonError */
+  /**
+   * Takes upgradable shared access now if possible; otherwise `undefined`.
+   *
+   * @throws PoisonError while poisoned (unless `{ ignorePoison: true }`); `TypeError` when `options` is
+   * not `undefined` or an object (`null` included) or `ignorePoison` is not a boolean.
+   */
   tryUpgradableRead(options?: { ignorePoison?: boolean }): RwLockUpgradableReadGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options);
     if (observer !== undefined) observer.sync(this, "tryUpgradableRead");
-    if (this.#poisoned && options?.ignorePoison !== true) throw this.#poisonError();
+    if (this.#poisoned && !ignorePoison) throw this.#poisonError();
     if (!this.#upgradable.tryAcquire(1)) return undefined;
     if (this.#sem.tryAcquire(1)) return this.#upgradableGuard();
     this.#upgradable.release(1);

@@ -9,6 +9,7 @@ import { type AcquireOptions, interiorMutable, type NameOptions, type Releasable
 const MAX_PERMITS = 2 ** 31 - 1;
 
 let returnPermits: (semaphore: Semaphore, permits: number) => void;
+let forgetPermits: (semaphore: Semaphore, permits: number) => void;
 
 /**
  * A counting semaphore (tokio's `Semaphore`): a pool of permits that tasks acquire and give back, for
@@ -36,9 +37,18 @@ export class Semaphore {
 
   readonly #sem: BatchSemaphore;
   readonly #name: string;
+  /**
+   * Permits in existence: free, held by permits, and collected by a waiter at the head. Never above
+   * `MAX_PERMITS`: `addPermits` refuses to pass it, so giving permits back can never overflow the pool.
+   * `forget()` takes permits out of existence.
+   */
+  #total: number;
 
   static {
     returnPermits = (semaphore, permits) => semaphore.#sem.release(permits);
+    forgetPermits = (semaphore, permits) => {
+      semaphore.#total -= permits;
+    };
   }
 
   /**
@@ -50,6 +60,7 @@ export class Semaphore {
     checkInteger("permits", permits, 0, MAX_PERMITS);
     checkOptionsObject("options", options);
     this.#name = nameFor("Semaphore", options);
+    this.#total = permits;
     this.#sem = new BatchSemaphore(permits, (_tag, granted) => this.#newPermit(granted));
     this.#sem.owner = this;
     this.#sem.modeOf = () => "permits";
@@ -166,7 +177,9 @@ export class Semaphore {
     options?: AcquireOptions & { permits?: number },
   ): Promise<Awaited<R>> {
     checkFunction("fn", fn);
-    const permit = await this.acquire(options?.permits ?? 1, options);
+    const permits = options?.permits;
+    // `undefined` means 1; `null` is rejected by acquire like any other non-integer.
+    const permit = await this.acquire(permits === undefined ? 1 : permits, options);
     try {
       return await fn(permit);
     } finally {
@@ -177,17 +190,28 @@ export class Semaphore {
   /**
    * Adds `permits` new permits (they go to queued waiters first, in order).
    *
-   * @throws RangeError when `permits` is not an integer from 0 to `MAX_PERMITS`, or when the pool would
-   * exceed `MAX_PERMITS`.
+   * The semaphore counts every permit in existence — free or held — and never lets that count pass
+   * `MAX_PERMITS`, so releasing held permits later can never overflow the pool.
+   *
+   * @example
+   * ```ts
+   * const slots = new Semaphore(2);
+   * slots.addPermits(2); // now 4 permits in existence
+   * ```
+   *
+   * @throws TypeError / RangeError when `permits` is not an integer from 0 to `MAX_PERMITS` minus the
+   * permits in existence (free and held); nothing changes then.
    */
   addPermits(permits: number): void {
+    const room = MAX_PERMITS - this.#total;
     checkInteger("permits", permits, 0, MAX_PERMITS);
-    if (this.#sem.available + permits > MAX_PERMITS) {
+    if (permits > room) {
       throw new RangeError(
-        `Expected \`permits\` to keep the pool at most ${MAX_PERMITS}, got ${permits} added to ${this.#sem.available}`,
+        `Expected \`permits\` to be an integer from 0 to ${room} (Semaphore.MAX_PERMITS minus the ${this.#total} permits in existence, free or held), got ${permits}`,
       );
     }
     if (observer !== undefined) observer.sync(this, "addPermits");
+    this.#total += permits;
     this.#sem.release(permits);
   }
 
@@ -264,10 +288,12 @@ export class SemaphorePermit implements Releasable {
     if (this.#semaphore === undefined) {
       throw new UseAfterReleaseError("Cannot forget a SemaphorePermit after release()");
     }
+    const semaphore = this.#semaphore;
     if (observer !== undefined) {
-      observer.sync(this.#semaphore, "forget");
-      observer.released(this.#semaphore, this);
+      observer.sync(semaphore, "forget");
+      observer.released(semaphore, this);
     }
     this.#semaphore = undefined;
+    forgetPermits(semaphore, this.permits);
   }
 }

@@ -20,6 +20,8 @@ import { LockboxError } from "../errors.js";
  * ```
  */
 export class ExplorationError extends LockboxError {
+  /** @internal The kind that marks instances of this class in every copy of lockbox (see errors.ts). */
+  static override readonly "lockbox.kind": string = "ExplorationError";
   /** The `seed` of the exploration; `undefined` for exhaustive and replay runs. */
   readonly seed: number | undefined;
   /** The failing schedule, shrunk: pass it as `explore(body, { replay })` to run it again. */

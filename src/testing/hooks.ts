@@ -23,8 +23,6 @@
 import { TimeoutError } from "../errors.js";
 import { type LockLabel, taskContext } from "./run.js";
 
-const MAX_TIMEOUT = 2 ** 31 - 1;
-
 /** How a lock appears in traces: its `name` (`Mutex#3` unless named) and its kind. */
 export function describeLock(lock: object): LockLabel {
   const kind = (lock as { constructor?: { name?: unknown } }).constructor?.name;
@@ -60,7 +58,7 @@ export async function aroundOp<R>(
   const timed = options as TimedOptions | undefined;
   const ms = timed?.timeout;
   // Only a valid timeout is virtualized; a bad one goes through, so the primitive reports it.
-  if (typeof ms === "number" && ms >= 0 && ms <= MAX_TIMEOUT && typeof options === "object") {
+  if (typeof ms === "number" && ms >= 0 && ms !== Number.POSITIVE_INFINITY && typeof options === "object") {
     const controller = new AbortController();
     const outer = timed?.signal;
     if (outer?.aborted) controller.abort(outer.reason);

@@ -17,6 +17,7 @@ import { checkFunction, checkInteger, checkOptionsObject, describe, readTimeoutO
 import { interiorMutable } from "../types.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { hold, release } from "./keep-alive.js";
+import { newSharedBuffer } from "./shared-memory.js";
 import { assertCanBlock, checkTimeout } from "./wait.js";
 
 /** The structured-clone-safe description of an atomic: its memory and where in it the value lives. */
@@ -174,7 +175,7 @@ abstract class AtomicInteger<V extends number | bigint> {
       byteOffset = place.byteOffset;
     } else {
       const value = initial === undefined ? kind.zero : kind.check("initial", initial);
-      buffer = new SharedArrayBuffer(kind.bytes);
+      buffer = newSharedBuffer(kind.bytes);
       A.store(new kind.View(buffer, 0, 1), 0, value);
     }
     this.handle = makeHandle(kind.tag, buffer, byteOffset);
@@ -756,7 +757,7 @@ export class AtomicBool {
       this.#view = new Uint8Array(place.buffer, place.byteOffset, 1);
     } else {
       const value = initial === undefined ? 0 : checkBool("initial", initial);
-      const buffer = new SharedArrayBuffer(1);
+      const buffer = newSharedBuffer(1);
       this.handle = makeHandle(BOOL_TAG, buffer, 0);
       this.#view = new Uint8Array(buffer, 0, 1);
       Atomics.store(this.#view, 0, value);

@@ -20,6 +20,7 @@
  * say it got an RwLock.
  */
 import { describe } from "../internal/validate.js";
+import { newSharedBuffer } from "./shared-memory.js";
 
 /** Version of the shared-memory layouts. Bump on any change to a word's meaning or position. */
 export const LAYOUT_VERSION = 2;
@@ -69,7 +70,7 @@ export function tagWord(tag: string): number {
  * Returns the view of the lock words (indices 0 … words − 1).
  */
 export function allocateTagged(tag: string, words: number): Int32Array {
-  const all = new Int32Array(new SharedArrayBuffer((words + TAG_WORDS) * 4));
+  const all = new Int32Array(newSharedBuffer((words + TAG_WORDS) * 4));
   all[words] = tagWord(tag);
   all[words + 1] = LAYOUT_VERSION;
   return all.subarray(0, words);

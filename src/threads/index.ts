@@ -66,4 +66,4 @@ export {
   string,
   struct,
 } from "./struct.js";
-export { type SupervisableWorker, spawn, supervise } from "./supervise.js";
+export { type SpawnedWorker, type SpawnOptions, type SupervisableWorker, spawn, supervise } from "./supervise.js";

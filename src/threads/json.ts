@@ -30,6 +30,7 @@ import { checkHandle, checkSharedBuffer, checkTagAt, type HandleBase, LAYOUT_VER
 import { realAtomics } from "./raw/atomics-like.js";
 import * as slots from "./raw/json-slots.js";
 import type { DataBinding } from "./shared-data.js";
+import { newSharedBuffer } from "./shared-memory.js";
 
 /** The handle of a JSON cell: `JsonCell.from(handle)` rebuilds it in any thread. */
 export interface JsonHandle extends HandleBase<"lockbox.threads.Json"> {
@@ -120,8 +121,8 @@ export class JsonCell<T> {
       const max = maxBytes ?? DEFAULT_MAX_BYTES;
       bytes = encode(initial, "initial", max);
       this.#buffer = GROWABLE
-        ? new SharedArrayBuffer(HEADER + bytes.length, { maxByteLength: HEADER + 2 * max })
-        : new SharedArrayBuffer(HEADER + 2 * max);
+        ? newSharedBuffer(HEADER + bytes.length, { maxByteLength: HEADER + 2 * max })
+        : newSharedBuffer(HEADER + 2 * max);
       this.#maxBytes = max;
     }
     this.#bytes = new Uint8Array(this.#buffer);

@@ -26,6 +26,7 @@ import {
   unlinkChild,
 } from "./raw/liveness-table.js";
 import { MAX_OWNER } from "./raw/raw-mutex.js";
+import { newSharedBuffer, requireSharedMemory } from "./shared-memory.js";
 import { ensureWaitsFor } from "./waits-for.js";
 
 /** The subset of `node:worker_threads` used here; absent outside Node. */
@@ -48,6 +49,20 @@ function loadWorkerThreads(): WorkerThreadsModule | undefined {
 }
 
 const workerThreads = loadWorkerThreads();
+
+/**
+ * Whether owner death can be detected here: it needs `node:worker_threads` through
+ * `process.getBuiltinModule` (Node 20.16+ / 22.3+) to learn thread ids and share the liveness table
+ * with workers. `undefined` when it can; otherwise the reason, for {@link supervise}'s error.
+ */
+export function ownerDeathUnsupported(): string | undefined {
+  if (workerThreads !== undefined) return undefined;
+  const proc = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
+  const node = proc?.versions?.node;
+  return typeof node === "string"
+    ? `this is Node ${node}, which lacks process.getBuiltinModule (added in Node 20.16 and 22.3)`
+    : "this runtime has no node:worker_threads (reachable through process.getBuiltinModule)";
+}
 
 /**
  * The owner id of the thread with `threadId` (`threadId + 1`). Owner ids never wrap: a thread created
@@ -77,6 +92,7 @@ let own: Int32Array | undefined;
 /** This thread's liveness table, created (and published to future workers) on first use. */
 export function processTable(): Int32Array {
   if (own !== undefined) return own;
+  requireSharedMemory();
   // The waits-for table (deadlock detection) is shared with workers the same way, from the same moment.
   ensureWaitsFor(ownerId, (id) => own !== undefined && isDead(realAtomics, own, id));
   const inherited = workerThreads?.getEnvironmentData(ENV_KEY);
@@ -84,7 +100,7 @@ export function processTable(): Int32Array {
     own = adoptTable(inherited);
     return own;
   }
-  const table = new Int32Array(new SharedArrayBuffer(LIVENESS_WORDS * 4));
+  const table = new Int32Array(newSharedBuffer(LIVENESS_WORDS * 4));
   initTable(realAtomics, table, (Math.random() * 2 ** 31) | 0);
   known.set(tableUid(realAtomics, table), table);
   workerThreads?.setEnvironmentData(ENV_KEY, table.buffer);

@@ -7,6 +7,7 @@ import {
   checkOptionsObject,
   readLockOptions,
   readSyncLockOptions,
+  readTryOptions,
 } from "../internal/validate.js";
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
@@ -120,7 +121,10 @@ let unlockMutex: <T>(mutex: Mutex<T>, value: GuardValue<T>) => void;
  *
  * **Fairness** (across threads): not FIFO. A running thread may re-take a free lock (no lock
  * convoy), but a waiter that has waited about a millisecond gets the lock handed to it on the next
- * release, so no waiter starves.
+ * release, so no waiter starves. Within one thread (one `Mutex` instance), async `lock()` calls are
+ * FIFO: they queue locally, a release hands the lock straight to the next of them (unless a waiter of
+ * another thread has waited about a millisecond), and `lock()` / `tryLock()` do not jump ahead of
+ * them; only the queue's head competes for the shared lock word. A blocking `lockSync` is not queued.
  *
  * **Poisoning** (on by default; `{ poison: false }` stops a failing `withLock` from poisoning): a
  * holder whose `withLock` callback throws, that calls `guard.poison()`, or whose worker dies while
@@ -524,6 +528,7 @@ export class Mutex<T = null> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }` (the caller does not hold the lock).
    */
   tryLock(options?: { ignorePoison?: boolean | undefined }): MutexGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options); // validated before anything is taken
     // FIFO in this thread: no barging past tasks of this thread already queued.
     if (this.#local.waiters !== 0) return undefined;
     if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) {
@@ -532,7 +537,7 @@ export class Mutex<T = null> {
       if (!raw.tryLock(A, this.#word, 0, ownerId, this.#table)) return undefined;
     }
     this.#took();
-    return this.#acquired(options?.ignorePoison === true, "tryLock");
+    return this.#acquired(ignorePoison, "tryLock");
   }
 
   /**

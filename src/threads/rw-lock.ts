@@ -9,6 +9,7 @@ import {
   readLockOptions,
   readSyncLockOptions,
   readTimeoutOptions,
+  readTryOptions,
 } from "../internal/validate.js";
 import {
   type AcquireOptions,
@@ -315,8 +316,9 @@ export class RwLock<T = null> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
   tryRead(options?: { ignorePoison?: boolean | undefined }): RwLockReadGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options); // validated before anything is taken
     if (!raw.tryRead(A, this.#word, 0, this.#table)) return undefined;
-    return this.#readAcquired(options?.ignorePoison === true, "tryRead");
+    return this.#readAcquired(ignorePoison, "tryRead");
   }
 
   /**
@@ -410,8 +412,9 @@ export class RwLock<T = null> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
   tryWrite(options?: { ignorePoison?: boolean | undefined }): RwLockWriteGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options); // validated before anything is taken
     if (!raw.tryWriteReaping(A, this.#word, 0, ownerId, this.#table)) return undefined;
-    return this.#writeAcquired(options?.ignorePoison === true, "tryWrite");
+    return this.#writeAcquired(ignorePoison, "tryWrite");
   }
 
   /**
@@ -595,8 +598,9 @@ export class RwLock<T = null> {
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
   tryUpgradableRead(options?: { ignorePoison?: boolean | undefined }): RwLockUpgradableReadGuard<T> | undefined {
+    const ignorePoison = readTryOptions(options); // validated before anything is taken
     if (!raw.tryUpgradableRead(A, this.#word, 0, ownerId, this.#table)) return undefined;
-    return this.#upgradableAcquired(options?.ignorePoison === true, "tryUpgradableRead");
+    return this.#upgradableAcquired(ignorePoison, "tryUpgradableRead");
   }
 
   #upgradableAcquired(ignorePoison: boolean, method: string): RwLockUpgradableReadGuard<T> {

@@ -1,4 +1,5 @@
 import { ClosedError } from "../errors.js";
+import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import {
@@ -17,12 +18,13 @@ import {
   type HandleBase,
   LAYOUT_VERSION,
 } from "./handle.js";
+import { hold, release } from "./keep-alive.js";
 import { adoptTable, ownerId, processTable } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-semaphore.js";
-import { newWaiter } from "./raw/waiter.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, now, PARK, precheck, timeoutError } from "./wait.js";
+import { newWaiter, type RawWaiter, recordWait } from "./raw/waiter.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, now, precheck, timeoutError, waitAsync } from "./wait.js";
 import { threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.Semaphore";
@@ -38,6 +40,9 @@ export interface SemaphoreHandle extends HandleBase<typeof TAG> {
 }
 
 let restoring: SemaphoreHandle | undefined;
+
+/** What the competitor's park resolves with when the local queue no longer needs it. */
+const KICKED = "kicked";
 let giveBack: (semaphore: Semaphore, permits: number, slot: number) => void;
 let forgetPermits: (semaphore: Semaphore, permits: number, slot: number) => void;
 let slotOf: (semaphore: Semaphore) => number;
@@ -57,7 +62,10 @@ let slotOf: (semaphore: Semaphore) => number;
  * ```
  *
  * **Fairness**: none across threads — unlike the in-process `Semaphore`, a large request can be
- * overtaken by smaller ones while it waits for enough permits.
+ * overtaken by smaller ones of other threads while it waits for enough permits. Within one thread (one
+ * `Semaphore` instance), async `acquire()` calls are FIFO as in-process: they queue locally (a large
+ * request at the head is not overtaken by later small ones of the same thread, and `tryAcquire` does
+ * not pass them), and a release hands its permits to them while no other thread is waiting.
  *
  * **Cancel safety**: an abort or timeout stops the wait at once; no permit is taken.
  *
@@ -80,6 +88,19 @@ export class Semaphore {
   /** This thread's holder slot (claimed on first acquire), or -1. */
   #slot = -1;
   readonly #name: string;
+  /**
+   * This thread's queue of async `acquire()` calls (issue 10; the in-process FIFO core, zero permits
+   * at rest): its pool holds permits this thread has taken from the shared word (recorded in its
+   * holder slot) and not yet granted. A release with tasks queued here hands the permits to them
+   * while no other thread waits; only the queue's head competes for the shared word (`#compete`).
+   */
+  readonly #local: BatchSemaphore = this.#newQueue();
+  /** `true` while `#compete` runs; it runs whenever tasks are queued here. */
+  #competing = false;
+  /** `true` while the competitor is registered in the PARKED word. */
+  #registered = false;
+  /** Resolves the competitor's current park early. */
+  #kick: ((outcome: typeof KICKED) => void) | undefined = undefined;
 
   /**
    * @param permits - initial permits, an integer from 0 to {@link Semaphore.MAX_PERMITS}.
@@ -174,29 +195,122 @@ export class Semaphore {
     const early = precheck(options);
     if (early !== undefined) return early;
     const word = this.#word;
-    const first = raw.tryAcquire(A, word, 0, permits);
-    if (first === raw.ACQUIRED) return Promise.resolve(this.#permit(permits));
-    if (first === raw.CLOSED) return Promise.reject(closedError(this.#name));
+    const local = this.#local;
+    // FIFO in this thread: no barging past tasks of this thread already queued.
+    if (local.waiters === 0) {
+      const first = raw.tryAcquire(A, word, 0, permits);
+      if (first === raw.ACQUIRED) return Promise.resolve(this.#permit(permits));
+      if (first === raw.CLOSED) return Promise.reject(closedError(this.#name));
+    } else if (A.load(word, 0) < 0) return Promise.reject(closedError(this.#name));
+    const queued = local.acquire(permits, 0, options) as Promise<SemaphorePermit>;
+    if (!this.#competing && local.waiters !== 0) void this.#compete();
+    // A grant that races with an abort: the abort wins, the permits are released (handed on).
+    return abortWins(queued, options?.signal);
+  }
+
+  /** The local queue: threads timeout message; a cancel hands back what it freed and may stop the competitor. */
+  #newQueue(): BatchSemaphore {
+    const local = new BatchSemaphore(0, (_tag, permits) => new SemaphorePermit(GUARD_TOKEN, this, permits));
+    local.timeoutError = (timeout) => timeoutError("Semaphore.acquire()", timeout, this.#name);
+    local.onCancel = () => {
+      this.#flush();
+      this.#kick?.(KICKED);
+    };
+    return local;
+  }
+
+  /** Gives the local pool's permits (nobody queued here can use them) back to the shared word. */
+  #flush(): void {
+    const local = this.#local;
+    const spare = local.available;
+    if (spare === 0 || local.waiters !== 0) return;
+    local.forget(spare);
+    if (this.#slot >= 0) raw.recordReleased(A, this.#word, 0, this.#slot, spare);
+    raw.release(A, this.#word, 0, spare);
+  }
+
+  /**
+   * The local queue's head competing for the shared word, for as long as tasks are queued here: it
+   * takes the permits the head still misses, records them as this thread's, and grants them locally
+   * (a head that left meanwhile: they flow to the next, or back to the word).
+   */
+  async #compete(): Promise<void> {
+    this.#competing = true;
+    const word = this.#word;
     const table = this.#table;
-    const waiter = newWaiter(0);
-    return driveAsync(
-      word,
-      waiter,
-      () => {
-        const result = raw.acquireOrReapStep(A, word, 0, permits, table, waiter);
-        if (result !== PARK) raw.leave(A, word, 0, waiter);
-        return result;
-      },
-      deadlineOf(options?.timeout),
-      options?.signal,
-      () => raw.leave(A, word, 0, waiter),
-      "Semaphore.acquire()",
-      options?.timeout,
-      this.#name,
-    ).then((result) => {
-      if (result === raw.CLOSED) throw closedError(this.#name);
-      return this.#permit(permits);
-    });
+    const local = this.#local;
+    let waiter: RawWaiter = newWaiter(0);
+    try {
+      for (;;) {
+        const need = local.headRemaining;
+        if (need === 0) return;
+        const step = raw.acquireStep(A, word, 0, need, waiter);
+        this.#registered = waiter.registered;
+        if (step === raw.PARK && raw.reap(A, word, 0, table) > 0) continue;
+        if (step === raw.CLOSED) {
+          local.close(() => closedError(this.#name));
+          this.#flush();
+          return;
+        }
+        if (step === raw.ACQUIRED) {
+          raw.leave(A, word, 0, waiter);
+          this.#registered = false;
+          waiter = newWaiter(0);
+          this.#record(need);
+          local.release(need);
+          this.#flush();
+          continue;
+        }
+        const result = waitAsync(word, waiter.index, waiter.expected, waiter.parkTimeout);
+        if (!result.async) {
+          recordWait(waiter, result.value);
+          continue;
+        }
+        hold();
+        let outcome: "ok" | "timed-out" | typeof KICKED;
+        try {
+          outcome = await new Promise<"ok" | "timed-out" | typeof KICKED>((resolve) => {
+            this.#kick = resolve;
+            result.value.then(resolve);
+          });
+        } finally {
+          this.#kick = undefined;
+          release();
+        }
+        if (outcome !== KICKED) recordWait(waiter, outcome);
+      }
+    } finally {
+      raw.leave(A, word, 0, waiter);
+      this.#registered = false;
+      this.#competing = false;
+    }
+  }
+
+  /** Records `permits` just taken from the word in this thread's holder slot. */
+  #record(permits: number): void {
+    let slot = this.#slot;
+    if (slot < 0) slot = this.#slot = raw.claimSlot(A, this.#word, 0, ownerId);
+    if (slot >= 0) raw.recordHeld(A, this.#word, 0, slot, permits);
+  }
+
+  /**
+   * Gives back `permits` held by this thread: to the tasks queued here while no other thread waits
+   * (nobody but this thread's competitor is registered in PARKED), else to the shared word.
+   */
+  #giveBack(permits: number): void {
+    const local = this.#local;
+    const word = this.#word;
+    if (local.waiters !== 0 && A.load(word, 1) - (this.#registered ? 1 : 0) === 0 && A.load(word, 0) >= 0) {
+      local.release(permits);
+      this.#flush();
+      // A parked competitor stays parked while tasks are queued (it re-reads what the head needs when
+      // the word changes; a stale, larger need only takes permits that flow on or back). With the
+      // queue drained it stops, so that it does not keep the thread alive.
+      if (local.waiters === 0) this.#kick?.(KICKED);
+      return;
+    }
+    if (this.#slot >= 0) raw.recordReleased(A, word, 0, this.#slot, permits);
+    raw.release(A, word, 0, permits);
   }
 
   /**
@@ -229,6 +343,11 @@ export class Semaphore {
    */
   tryAcquire(permits = 1): SemaphorePermit | undefined {
     checkInteger("permits", permits, 1, raw.MAX_PERMITS);
+    // FIFO in this thread: no barging past tasks of this thread already queued.
+    if (this.#local.waiters !== 0) {
+      if (A.load(this.#word, 0) < 0) throw closedError(this.#name);
+      return undefined;
+    }
     let result = raw.tryAcquire(A, this.#word, 0, permits);
     if (result === raw.BUSY && raw.reap(A, this.#word, 0, this.#table) > 0) {
       result = raw.tryAcquire(A, this.#word, 0, permits);
@@ -250,7 +369,8 @@ export class Semaphore {
     options?: AcquireOptions & { permits?: number | undefined },
   ): Promise<Awaited<R>> {
     checkFunction("fn", fn);
-    const permit = await this.acquire(options?.permits ?? 1, options);
+    const permits = options?.permits; // `undefined` means 1; `null` is rejected like any non-integer
+    const permit = await this.acquire(permits === undefined ? 1 : permits, options);
     try {
       return await fn(permit);
     } finally {
@@ -271,7 +391,9 @@ export class Semaphore {
     options?: { timeout?: number | undefined; permits?: number | undefined },
   ): R {
     checkFunction("fn", fn);
-    const permit = this.acquireSync(options?.permits ?? 1, { timeout: options?.timeout });
+    checkOptionsObject("options", options); // `null` is not "no options"
+    const permits = options?.permits; // `undefined` means 1; `null` is rejected like any non-integer
+    const permit = this.acquireSync(permits === undefined ? 1 : permits, { timeout: options?.timeout });
     try {
       return fn(permit);
     } finally {
@@ -313,22 +435,21 @@ export class Semaphore {
    */
   close(): void {
     raw.close(A, this.#word, 0);
+    // This thread's queued tasks fail now (other threads' see CLOSED on their next step).
+    this.#local.close(() => closedError(this.#name));
+    this.#flush();
+    this.#kick?.(KICKED);
   }
 
   /** A permit for `permits` just taken, recorded in this thread's holder slot. */
   #permit(permits: number): SemaphorePermit {
-    let slot = this.#slot;
-    if (slot < 0) slot = this.#slot = raw.claimSlot(A, this.#word, 0, ownerId);
-    if (slot >= 0) raw.recordHeld(A, this.#word, 0, slot, permits);
+    this.#record(permits);
     return new SemaphorePermit(GUARD_TOKEN, this, permits);
   }
 
   static {
     slotOf = (semaphore) => semaphore.#slot;
-    giveBack = (semaphore, permits, slot) => {
-      if (slot >= 0) raw.recordReleased(A, semaphore.#word, 0, slot, permits);
-      raw.release(A, semaphore.#word, 0, permits);
-    };
+    giveBack = (semaphore, permits) => semaphore.#giveBack(permits);
     forgetPermits = (semaphore, permits, slot) => {
       if (slot >= 0) raw.recordReleased(A, semaphore.#word, 0, slot, permits);
       raw.subTotal(A, semaphore.#word, 0, permits);

@@ -34,6 +34,7 @@
 
 import { checkInteger, describe } from "../internal/validate.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { newSharedBuffer } from "./shared-memory.js";
 
 /** Scalar field types. */
 export type ScalarType = "i8" | "u8" | "i16" | "u16" | "i32" | "u32" | "f32" | "f64" | "i64" | "u64" | "bool";
@@ -365,6 +366,10 @@ class StructBase {
     this[VIEW] = new DataView(buffer, byteOffset, size);
     this[BYTES] = new Uint8Array(buffer, byteOffset, size);
     this[SUBS] = subs;
+    // An instance has exactly its layout's fields: `point.z = 1` on an { x, y } layout would otherwise
+    // add a plain property that lives in this thread only and silently never reaches shared memory.
+    // Non-extensible, it throws a TypeError naming the property (in strict code, such as any module).
+    Object.preventExtensions(this);
   }
 
   /** `console.log(instance)` shows the fields, not the memory. */
@@ -518,7 +523,7 @@ export class StructLayout<S extends Fields> {
    * an out-of-range number, a too-long string or array.
    */
   create(init?: StructInit<S>): Struct<S> {
-    const instance = this.#instantiate(new SharedArrayBuffer(this.size), 0);
+    const instance = this.#instantiate(newSharedBuffer(this.size), 0);
     if (init !== undefined) this.#assign(instance, init, "init");
     return instance as unknown as Struct<S>;
   }

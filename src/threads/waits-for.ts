@@ -38,6 +38,7 @@
 import { DeadlockError } from "../errors.js";
 import { nameFor } from "../internal/observer.js";
 import { POLL_MS } from "./raw/waiter.js";
+import { newSharedBuffer, requireSharedMemory } from "./shared-memory.js";
 
 export const SLOTS = 256;
 const SLOT = 22;
@@ -76,6 +77,7 @@ export function ensureWaitsFor(ownerId: number, dead: (id: number) => boolean): 
   me = ownerId;
   isDead = dead;
   if (table !== undefined) return;
+  requireSharedMemory();
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   let wt: WorkerThreadsModule | undefined;
   try {
@@ -88,7 +90,7 @@ export function ensureWaitsFor(ownerId: number, dead: (id: number) => boolean): 
     table = new Int32Array(inherited, 0, WAITS_FOR_WORDS);
     return;
   }
-  table = new Int32Array(new SharedArrayBuffer(WAITS_FOR_WORDS * 4));
+  table = new Int32Array(newSharedBuffer(WAITS_FOR_WORDS * 4));
   wt?.setEnvironmentData(ENV_KEY, table.buffer);
 }
 

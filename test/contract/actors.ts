@@ -9,8 +9,7 @@
  * with that actor and are reached through a {@link Ref}. Callbacks are named {@link Recipe}s, since a
  * function cannot be posted to a worker.
  */
-import type { Worker } from "node:worker_threads";
-import { spawn } from "../../src/threads/index.js";
+import { type SpawnedWorker, spawn } from "../../src/threads/index.js";
 import { type PollResult, poll } from "../helpers/poll.js";
 import { build as buildRecipe, isRecipe } from "./recipes.js";
 
@@ -120,6 +119,7 @@ function localActor(name: string): Actor {
 
 interface Reply {
   id: number;
+  started?: boolean;
   ok: boolean;
   value?: unknown;
   name?: string;
@@ -131,17 +131,23 @@ class WorkerActor implements Actor {
   #nextId = 1;
   #nextKey = 1;
   readonly #pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  readonly #started = new Map<number, () => void>();
   readonly #adopted = new WeakMap<object, number>();
   readonly ready: Promise<void>;
   exited = false;
 
   constructor(
     readonly name: string,
-    readonly worker: Worker,
+    readonly worker: SpawnedWorker,
   ) {
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on("message", (reply: Reply) => {
         if (reply.ready) return resolve();
+        if (reply.started) {
+          this.#started.get(reply.id)?.();
+          this.#started.delete(reply.id);
+          return;
+        }
         const settle = this.#pending.get(reply.id);
         this.#pending.delete(reply.id);
         if (settle === undefined) return;
@@ -162,9 +168,14 @@ class WorkerActor implements Actor {
     });
   }
 
-  request(op: string, fields: Record<string, unknown>, timeout = 10_000): Promise<unknown> {
+  /**
+   * Sends one request. `onStart` runs when the worker reports that it is about to run a `call` (the
+   * blocking method may then wait).
+   */
+  request(op: string, fields: Record<string, unknown>, timeout = 10_000, onStart?: () => void): Promise<unknown> {
     if (this.exited) return Promise.reject(new Error(`${this.name} has exited`));
     const id = this.#nextId++;
+    if (onStart !== undefined) this.#started.set(id, onStart);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
@@ -206,6 +217,9 @@ class WorkerActor implements Actor {
   }
 }
 
+/** For each worker call's promise: resolves once the worker has started running the call. */
+const startedCalls = new WeakMap<Promise<unknown>, Promise<unknown>>();
+
 class WorkerRef implements Ref {
   constructor(
     readonly actor: WorkerActor,
@@ -214,10 +228,26 @@ class WorkerRef implements Ref {
   ) {}
 
   call(method: string, ...args: unknown[]): Promise<unknown> {
-    return handled(this.#call(method, args));
+    let markStarted!: () => void;
+    const started = new Promise<void>((resolve) => {
+      markStarted = resolve;
+    });
+    const promise = handled(this.#call(method, args, markStarted));
+    // Settled calls count as started too (an error before the worker ran it).
+    startedCalls.set(
+      promise,
+      Promise.race([
+        started,
+        promise.then(
+          () => {},
+          () => {},
+        ),
+      ]),
+    );
+    return promise;
   }
 
-  async #call(method: string, args: unknown[]): Promise<unknown> {
+  async #call(method: string, args: unknown[], onStart: () => void): Promise<unknown> {
     await this.adopted;
     const encoded = args.map((arg) => {
       if (arg instanceof WorkerRef) {
@@ -228,7 +258,7 @@ class WorkerRef implements Ref {
       return arg;
     });
     const keep = this.actor.key();
-    const result = await this.actor.request("call", { key: this.key, method, args: encoded, keep });
+    const result = await this.actor.request("call", { key: this.key, method, args: encoded, keep }, 10_000, onStart);
     if (typeof result === "object" && result !== null && !ArrayBuffer.isView(result)) {
       if ("$ref" in result) return new WorkerRef(this.actor, (result as { $ref: number }).$ref);
       if ("guard" in result) {
@@ -327,7 +357,12 @@ export const threadsBlocking: Scope = {
     await Promise.all(actors.map((actor) => actor.request("drop", {})));
     return actors;
   },
-  settle: (promise) => settleWithin(promise, PENDING_MS),
+  async settle(promise) {
+    // Count the pending window from the moment the worker runs the call, not from when it was sent:
+    // a busy machine may take a while to deliver the message.
+    await startedCalls.get(promise);
+    return settleWithin(promise, PENDING_MS);
+  },
 };
 
 /** Terminates the workers of {@link threadsBlocking} (`afterAll`). */

@@ -241,15 +241,20 @@ export function runCondvarContract(scope: Scope, factory: CondvarFactory, params
         fc.asyncProperty(
           fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 2 }),
           fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
-          async (targets, notifyAll) => {
+          fc.scheduler(),
+          async (targets, notifyAll, s) => {
             const pair = factory();
             const sides = actors.map((actor) => ({
               mutex: actor.adopt(pair.mutex),
               condvar: actor.adopt(pair.condvar),
             }));
-            const producer = sides[targets.length]!;
+            // In this thread the scheduler interleaves the consumers' waits with the producer's steps;
+            // workers interleave as the threads run.
+            const tick = () => (scope.blocking ? Promise.resolve() : s.schedule(Promise.resolve()));
+            const producerSide = sides[targets.length]!;
             const consumers = targets.map(async (target, i) => {
               const side = sides[i]!;
+              await tick();
               const g: Ref = await side.mutex.call("lock", T);
               const done: Ref = await side.condvar.call("waitWhile", g, { fn: "lessThan", n: target }, T);
               const seen = await done.get();
@@ -258,10 +263,15 @@ export function runCondvarContract(scope: Scope, factory: CondvarFactory, params
             });
             // notifyOne only where one consumer can be waiting; otherwise notifyAll (a notifyOne may
             // legitimately wake a consumer whose condition still holds).
-            for (let v = 1; v <= 4; v++) {
-              await signal(producer, targets.length === 1 && !notifyAll[v - 1] ? "notifyOne" : "notifyAll", v);
-            }
-            const seen = await Promise.all(consumers);
+            const producer = (async () => {
+              for (let v = 1; v <= 4; v++) {
+                await tick();
+                await signal(producerSide, targets.length === 1 && !notifyAll[v - 1] ? "notifyOne" : "notifyAll", v);
+              }
+            })();
+            const all = Promise.all([Promise.all(consumers), producer]);
+            if (!scope.blocking) await s.waitFor(all);
+            const [seen] = await all;
             for (const [i, value] of seen.entries()) expect(value).toBeGreaterThanOrEqual(targets[i]!);
             expect(pair.mutex.isLocked).toBe(false);
           },

@@ -175,32 +175,40 @@ export function runOnceContract(scope: Scope, factory: OnceFactory, params: Once
       const most = scope.blocking ? 3 : 5;
       const actors = await scope.actors(most);
       await fc.assert(
-        fc.asyncProperty(fc.array(fc.boolean(), { minLength: 1, maxLength: most }), async (fails) => {
-          const once = factory();
-          const runs = fails.map(() => counter());
-          const outcomes = await Promise.allSettled(
-            fails.map((fail, i) =>
-              getOrInit(actors[i]!.adopt(once), init(10 + i, runs[i]!, fail ? { fail: `fail ${i}` } : {}), T),
-            ),
-          );
-          const values = new Set<number | undefined>();
-          for (const [i, outcome] of outcomes.entries()) {
-            if (outcome.status === "rejected") {
-              // Only a caller whose own initializer failed sees an error, and it ran exactly once.
-              expect(fails[i]).toBe(true);
-              expect(runs[i]![0]).toBe(1);
-              expect(String(outcome.reason)).toContain(`fail ${i}`);
-            } else {
-              values.add(outcome.value);
+        fc.asyncProperty(
+          fc.array(fc.boolean(), { minLength: 1, maxLength: most }),
+          fc.scheduler(),
+          async (fails, s) => {
+            const once = factory();
+            const runs = fails.map(() => counter());
+            // In this thread the scheduler picks the callers' order; workers run as the threads do.
+            const calls = Promise.allSettled(
+              fails.map(async (fail, i) => {
+                if (!scope.blocking) await s.schedule(Promise.resolve());
+                return getOrInit(actors[i]!.adopt(once), init(10 + i, runs[i]!, fail ? { fail: `fail ${i}` } : {}), T);
+              }),
+            );
+            if (!scope.blocking) await s.waitFor(calls);
+            const outcomes = await calls;
+            const values = new Set<number | undefined>();
+            for (const [i, outcome] of outcomes.entries()) {
+              if (outcome.status === "rejected") {
+                // Only a caller whose own initializer failed sees an error, and it ran exactly once.
+                expect(fails[i]).toBe(true);
+                expect(runs[i]![0]).toBe(1);
+                expect(String(outcome.reason)).toContain(`fail ${i}`);
+              } else {
+                values.add(outcome.value);
+              }
+              expect(runs[i]![0]).toBeLessThanOrEqual(1);
             }
-            expect(runs[i]![0]).toBeLessThanOrEqual(1);
-          }
-          const succeeding = fails.filter((f) => !f).length;
-          const successfulRuns = fails.filter((f, i) => !f && runs[i]![0] === 1).length;
-          expect(successfulRuns).toBe(succeeding > 0 ? 1 : 0);
-          expect(values.size).toBe(succeeding > 0 ? 1 : 0);
-          expect(once.initialized).toBe(succeeding > 0);
-        }),
+            const succeeding = fails.filter((f) => !f).length;
+            const successfulRuns = fails.filter((f, i) => !f && runs[i]![0] === 1).length;
+            expect(successfulRuns).toBe(succeeding > 0 ? 1 : 0);
+            expect(values.size).toBe(succeeding > 0 ? 1 : 0);
+            expect(once.initialized).toBe(succeeding > 0);
+          },
+        ),
         { numRuns: scope.blocking ? 10 : 30 },
       );
     });

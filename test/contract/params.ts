@@ -6,18 +6,37 @@
  */
 import type { BarrierContractParams } from "./barrier.contract.js";
 import type { CondvarContractParams } from "./condvar.contract.js";
+import type { MutexContractParams } from "./mutex.contract.js";
 import type { OnceContractParams } from "./once.contract.js";
 import type { RwLockContractParams } from "./rw-lock.contract.js";
 import type { SemaphoreContractParams } from "./semaphore.contract.js";
 
-export const rwLock: Record<"lockbox" | "threads", RwLockContractParams> = {
-  lockbox: { poisonByDefault: false },
-  threads: { poisonByDefault: true },
+export const mutex: Record<"lockbox" | "threads", MutexContractParams> = {
+  lockbox: { poisonByDefault: false, fifo: true, grantRaceOutcome: "abort" },
+  threads: { poisonByDefault: true, fifo: false, grantRaceOutcome: "abort" },
 };
 
-export const semaphore: Record<"lockbox" | "threads", SemaphoreContractParams> = {
-  lockbox: { largeRequestBlocksLater: true, forgetAfterRelease: "throws" },
-  threads: { largeRequestBlocksLater: false, forgetAfterRelease: "ignored" },
+export const rwLock: Record<"lockbox" | "threads", RwLockContractParams> = {
+  lockbox: {
+    poisonByDefault: false,
+    writerFirstWhenReadersLeave: true,
+    grantRaceOutcome: "abort",
+    upgradeGrantRaceOutcome: "grant",
+  },
+  threads: {
+    poisonByDefault: true,
+    writerFirstWhenReadersLeave: false,
+    grantRaceOutcome: "abort",
+    upgradeGrantRaceOutcome: "abort",
+  },
+};
+
+export const semaphore: Record<"lockbox" | "threads" | "threadsAcrossThreads", SemaphoreContractParams> = {
+  lockbox: { largeRequestBlocksLater: true, forgetAfterRelease: "throws", grantRaceOutcome: "abort" },
+  // Actors that are tasks of one thread (threads-async) queue in that thread's local FIFO (issue 10).
+  threads: { largeRequestBlocksLater: true, forgetAfterRelease: "ignored", grantRaceOutcome: "abort" },
+  // Actors in different threads (threads-blocking): no order across threads.
+  threadsAcrossThreads: { largeRequestBlocksLater: false, forgetAfterRelease: "ignored", grantRaceOutcome: "abort" },
 };
 
 export const condvar: Record<"lockbox" | "threads", CondvarContractParams> = {

@@ -17,8 +17,11 @@ export type Recipe =
   | { readonly fn: "permits" }
   /** Sets `value[0] = to` and returns `to`. */
   | { readonly fn: "set"; readonly to: number }
-  /** Adds `by` to `value[0]` (a read-modify-write) and returns the new value. */
-  | { readonly fn: "add"; readonly by: number }
+  /**
+   * Adds `by` to `value[0]` (a read-modify-write) and returns the new value; with `yield`, other
+   * tasks run (or, blocking, time passes) between the read and the write, so an overlap loses updates.
+   */
+  | { readonly fn: "add"; readonly by: number; readonly yield?: boolean }
   /** Throws `Error(message)` (after setting `value[0] = to` when given). */
   | { readonly fn: "throw"; readonly message: string; readonly to?: number }
   /** Predicate: `value[0] < n`. */
@@ -100,10 +103,21 @@ function buildOnValue(recipe: Recipe, blocking: boolean): (value?: Cell) => unkn
         return recipe.to;
       };
     case "add":
+      if (recipe.yield && !blocking) {
+        return async (value) => {
+          const array = value as Int32Array;
+          const read = array[0]!;
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          array[0] = read + recipe.by;
+          return array[0];
+        };
+      }
       return (value) => {
         const array = value as Int32Array;
-        array[0] = array[0]! + recipe.by;
-        return array[0];
+        const read = Atomics.load(array, 0);
+        if (recipe.yield) for (let spin = 0; spin < 200; spin++) Atomics.load(array, 0);
+        Atomics.store(array, 0, read + recipe.by);
+        return read + recipe.by;
       };
     case "throw":
       return (value) => {

@@ -17,6 +17,16 @@ export interface RwLockLike {
 export interface RwLockContractParams {
   /** A failing `withWrite` on a lock made without options poisons it (threads: yes, as std; lockbox: opt-in, as tokio). */
   readonly poisonByDefault: boolean;
+  /**
+   * When the last reader leaves, the queued writer gets the lock before readers that queued after it
+   * (lockbox: strict FIFO). Threads: while readers hold, the waiting writer keeps new readers out, but
+   * the last one out frees the lock and wakes both sides, and whoever runs first gets in.
+   */
+  readonly writerFirstWhenReadersLeave: boolean;
+  /** A release that grants a queued `write()` in the same tick as its signal aborts: `"abort"` wins (the lock goes on) or `"grant"` is kept. */
+  readonly grantRaceOutcome: "abort" | "grant";
+  /** The same race for `upgrade()` (lockbox keeps the grant: undoing it could not give the upgradable guard back). */
+  readonly upgradeGrantRaceOutcome: "abort" | "grant";
 }
 
 /** Creates a lock over an `Int32Array` of 1 holding `value[0] = initial`. */
@@ -72,7 +82,7 @@ export function runRwLockContract(scope: Scope, factory: RwLockFactory, params: 
       await expect(r.get()).rejects.toMatchObject({ name: "UseAfterReleaseError" });
     });
 
-    it("a writer waits for the readers; a queued writer holds back readers that come after it", async () => {
+    it(`a writer waits for the readers; a queued writer holds back readers that come after it${params.writerFirstWhenReadersLeave ? ", and gets the lock before them" : ""}`, async () => {
       const { lock, refs } = await setup(3);
       const [a, b, c] = refs as [Ref, Ref, Ref];
       const r: Ref = await a.call("read");
@@ -82,14 +92,26 @@ export function runRwLockContract(scope: Scope, factory: RwLockFactory, params: 
       const reading = c.call("read", T) as Promise<Ref>;
       await expectPending(scope, reading, "read() behind a queued writer");
       await r.call("release");
-      const w = await writing;
-      await w.set(5);
-      await expectPending(scope, reading, "read() while the writer holds");
-      await w.call("release");
-      const r2 = await reading;
-      expect(await r2.get()).toBe(5);
-      await r2.call("release");
+      const first = params.writerFirstWhenReadersLeave
+        ? "write"
+        : await Promise.race([writing.then(() => "write"), reading.then(() => "read")]);
+      if (first === "write") {
+        const w = await writing;
+        await w.set(5);
+        await expectPending(scope, reading, "read() while the writer holds");
+        await w.call("release");
+        const r2 = await reading;
+        expect(await r2.get()).toBe(5);
+        await r2.call("release");
+      } else {
+        // Threads: the last reader out frees the lock and wakes both sides; the reader won this time.
+        const r2 = await reading;
+        await expectPending(scope, writing, "write() while the reader that got in first holds");
+        await r2.call("release");
+        await (await writing).call("release");
+      }
       expect(lock.readers).toBe(0);
+      expect(lock.isWriteLocked).toBe(false);
     });
 
     it("downgrade keeps the lock shared with no writer in between and admits waiting readers", async () => {
@@ -152,6 +174,27 @@ export function runRwLockContract(scope: Scope, factory: RwLockFactory, params: 
       const w2 = await writing;
       expect(await w2.get()).toBe(9);
       await w2.call("release");
+    });
+
+    it("a pending upgrade holds back new readers (no upgrade starvation)", async () => {
+      const { lock, refs } = await setup(3, 1);
+      const [a, b, c] = refs as [Ref, Ref, Ref];
+      const r: Ref = await b.call("read");
+      const u: Ref = await a.call("upgradableRead");
+      const upgrading = u.call("upgrade", T) as Promise<Ref>;
+      await expectPending(scope, upgrading, "upgrade() while another reader holds");
+      expect(await c.call("tryRead")).toBeUndefined();
+      const reading = c.call("read", T) as Promise<Ref>;
+      await expectPending(scope, reading, "read() behind a pending upgrade");
+      await r.call("release");
+      const w = await upgrading;
+      await w.set(2);
+      await expectPending(scope, reading, "read() while the upgraded writer holds");
+      await w.call("release");
+      const r2 = await reading;
+      expect(await r2.get()).toBe(2);
+      await r2.call("release");
+      expect(lock.readers).toBe(0);
     });
 
     it("tryUpgrade succeeds when alone; an upgradable downgrade frees the upgradable slot", async () => {
@@ -232,6 +275,33 @@ export function runRwLockContract(scope: Scope, factory: RwLockFactory, params: 
       },
     );
 
+    it.skipIf(scope.blocking)(
+      "an upgrade aborted and its guard released in the same tick leaves a queued writer alone",
+      // Needs a signal and one synchronous step in this thread (the blocking twins have neither).
+      async () => {
+        const { lock, refs } = await setup(3);
+        const [a, b, c] = refs as [Ref, Ref, Ref];
+        const u: Ref = await a.call("upgradableRead");
+        const r: Ref = await b.call("read");
+        const controller = new AbortController();
+        const upgrading = u.call("upgrade", { signal: controller.signal });
+        await expectPending(scope, upgrading, "upgrade() while another reader holds");
+        const writing = c.call("write", T) as Promise<Ref>;
+        await expectPending(scope, writing, "write() while readers hold");
+        controller.abort(new Error("stop"));
+        const released = u.call("release");
+        await released;
+        await expect(upgrading).rejects.toThrow("stop");
+        await expectPending(scope, writing, "write() while a reader still holds");
+        await r.call("release");
+        const w = await writing;
+        await w.set(1);
+        await w.call("release");
+        expect(lock.isWriteLocked).toBe(false);
+        expect(lock.readers).toBe(0);
+      },
+    );
+
     it.skipIf(scope.blocking)("an aborted write leaves the queue and nothing leaks", async () => {
       // The blocking twins take `{ timeout }` only.
       const { lock, refs } = await setup(3);
@@ -251,6 +321,53 @@ export function runRwLockContract(scope: Scope, factory: RwLockFactory, params: 
       await expect(c.call("read", { signal: already })).rejects.toThrow("before");
       expect(lock.readers).toBe(0);
     });
+
+    it.skipIf(scope.blocking)(
+      `a grant and an abort in the same tick: a write ${params.grantRaceOutcome === "abort" ? "rejects and the lock goes on" : "keeps the lock"}; an upgrade ${params.upgradeGrantRaceOutcome === "abort" ? "rejects" : "keeps the write lock"}`,
+      // The race needs the release and the abort in one synchronous step: local actors run a call's
+      // method synchronously (and the blocking twins take no signal).
+      async () => {
+        const { lock, refs } = await setup(3);
+        const [a, b, c] = refs as [Ref, Ref, Ref];
+        const r: Ref = await a.call("read");
+        const controller = new AbortController();
+        const racing = b.call("write", { signal: controller.signal }) as Promise<Ref>;
+        await expectPending(scope, racing, "write() while a reader holds");
+        const next = c.call("write", T) as Promise<Ref>;
+        await expectPending(scope, next, "a second writer");
+        const released = r.call("release");
+        controller.abort(new Error("stop"));
+        await released;
+        if (params.grantRaceOutcome === "abort") {
+          await expect(racing).rejects.toThrow("stop");
+        } else {
+          await (await racing).call("release");
+        }
+        await (await next).call("release");
+        expect(lock.isWriteLocked).toBe(false);
+        expect(lock.readers).toBe(0);
+
+        const u: Ref = await a.call("upgradableRead");
+        const other: Ref = await c.call("read");
+        const upgradeAbort = new AbortController();
+        const upgrading = u.call("upgrade", { signal: upgradeAbort.signal }) as Promise<Ref>;
+        await expectPending(scope, upgrading, "upgrade() while another reader holds");
+        const left = other.call("release");
+        upgradeAbort.abort(new Error("stop"));
+        await left;
+        if (params.upgradeGrantRaceOutcome === "abort") {
+          await expect(upgrading).rejects.toThrow("stop");
+          expect(await u.prop("released")).toBe(false);
+          await u.call("release");
+        } else {
+          const w = await upgrading;
+          expect(await u.prop("released")).toBe(true);
+          await w.call("release");
+        }
+        expect(lock.isWriteLocked).toBe(false);
+        expect(lock.readers).toBe(0);
+      },
+    );
 
     it(`withWrite returns the result, releases on throw and ${params.poisonByDefault ? "poisons" : "does not poison"} by default`, async () => {
       const { lock, refs } = await setup(1);

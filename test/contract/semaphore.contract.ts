@@ -21,6 +21,11 @@ export interface SemaphoreContractParams {
   readonly largeRequestBlocksLater: boolean;
   /** `forget()` after `release()`: `"throws"` UseAfterReleaseError (lockbox) or is `"ignored"` (threads). */
   readonly forgetAfterRelease: "throws" | "ignored";
+  /**
+   * A release that grants a waiter's permits in the same tick as that waiter's signal aborts: the
+   * abort wins and the permits go on to the next waiter (`"abort"`), or the waiter keeps them (`"grant"`).
+   */
+  readonly grantRaceOutcome: "abort" | "grant";
 }
 
 export type SemaphoreFactory = (permits: number) => SemaphoreLike;
@@ -128,6 +133,34 @@ export function runSemaphoreContract(scope: Scope, factory: SemaphoreFactory, pa
       },
     );
 
+    it.skipIf(scope.blocking)(
+      `a grant and an abort in the same tick: the acquire ${params.grantRaceOutcome === "abort" ? "rejects and the permit goes on" : "keeps the permit"}, nothing leaks`,
+      // The race needs the release and the abort in one synchronous step, which only a caller in this
+      // thread can make (and the blocking twins take no signal).
+      async () => {
+        const { semaphore, refs } = await setup(3, 1);
+        const [a, b, c] = refs as [Ref, Ref, Ref];
+        const p: Ref = await a.call("acquire");
+        const controller = new AbortController();
+        const racing = b.call("acquire", 1, { signal: controller.signal }) as Promise<Ref>;
+        await expectPending(scope, racing, "acquire() with none free");
+        const next = c.call("acquire", 1, T) as Promise<Ref>;
+        await expectPending(scope, next, "a second waiter");
+        // A local actor's call runs the method synchronously: release, then abort, in one step.
+        const released = p.call("release");
+        controller.abort(new Error("stop"));
+        await released;
+        if (params.grantRaceOutcome === "abort") {
+          await expect(racing).rejects.toThrow("stop");
+          await (await next).call("release");
+        } else {
+          await (await racing).call("release");
+          await (await next).call("release");
+        }
+        expect(semaphore.available).toBe(1);
+      },
+    );
+
     it("addPermits wakes waiters; forget consumes permits for good", async () => {
       const { semaphore, refs } = await setup(2, 1);
       const [a, b] = refs as [Ref, Ref];
@@ -164,24 +197,21 @@ export function runSemaphoreContract(scope: Scope, factory: SemaphoreFactory, pa
       expect(semaphore.available).toBe(1);
     });
 
-    // Known bug (issue 9 finding 13): the in-process Semaphore checks MAX_PERMITS against the free
-    // permits only, so permits held while addPermits runs push the pool past the maximum on release.
-    (scope.name === "lockbox" ? it.fails : it)(
-      "MAX_PERMITS bounds the permits in existence: addPermits past it throws RangeError and adds nothing",
-      async () => {
-        const { semaphore, refs } = await setup(1, MAX_PERMITS - 1);
-        const [a] = refs as [Ref];
-        expect(() => semaphore.addPermits(2)).toThrow(RangeError);
-        expect(semaphore.available).toBe(MAX_PERMITS - 1);
-        const p: Ref = await a.call("acquire", 10);
-        // Held permits still exist: adding 2 would let the pool pass the maximum once they come back.
-        expect(() => semaphore.addPermits(2)).toThrow(RangeError);
-        semaphore.addPermits(1);
-        await p.call("release");
-        expect(semaphore.available).toBe(MAX_PERMITS);
-        expect(() => semaphore.addPermits(1)).toThrow(RangeError);
-      },
-    );
+    // Issue 9 finding 13 (fixed in both scopes): MAX_PERMITS counts held permits too, so releasing
+    // them can never push the pool past the maximum.
+    it("MAX_PERMITS bounds the permits in existence: addPermits past it throws RangeError and adds nothing", async () => {
+      const { semaphore, refs } = await setup(1, MAX_PERMITS - 1);
+      const [a] = refs as [Ref];
+      expect(() => semaphore.addPermits(2)).toThrow(RangeError);
+      expect(semaphore.available).toBe(MAX_PERMITS - 1);
+      const p: Ref = await a.call("acquire", 10);
+      // Held permits still exist: adding 2 would let the pool pass the maximum once they come back.
+      expect(() => semaphore.addPermits(2)).toThrow(RangeError);
+      semaphore.addPermits(1);
+      await p.call("release");
+      expect(semaphore.available).toBe(MAX_PERMITS);
+      expect(() => semaphore.addPermits(1)).toThrow(RangeError);
+    });
 
     it("close rejects waiting and later acquires with ClosedError; held permits stay valid", async () => {
       const { semaphore, refs } = await setup(2, 1);

@@ -8,6 +8,7 @@ import { Barrier, Condvar, Mutex, OnceLock, RwLock, Semaphore } from "../../src/
 import { stopWorkers, threadsBlocking } from "./actors.js";
 import { runBarrierContract } from "./barrier.contract.js";
 import { runCondvarContract } from "./condvar.contract.js";
+import { runMutexContract } from "./mutex.contract.js";
 import { runOnceContract } from "./once.contract.js";
 import * as params from "./params.js";
 import { runRwLockContract } from "./rw-lock.contract.js";
@@ -21,8 +22,9 @@ const shared = (initial = 0) => {
   return array;
 };
 
+runMutexContract(threadsBlocking, (initial, options) => new Mutex(shared(initial), options), params.mutex.threads);
 runRwLockContract(threadsBlocking, (initial, options) => new RwLock(shared(initial), options), params.rwLock.threads);
-runSemaphoreContract(threadsBlocking, (permits) => new Semaphore(permits), params.semaphore.threads);
+runSemaphoreContract(threadsBlocking, (permits) => new Semaphore(permits), params.semaphore.threadsAcrossThreads);
 runCondvarContract(
   threadsBlocking,
   () => ({ mutex: new Mutex(shared()), condvar: new Condvar() }),

@@ -391,16 +391,19 @@ export function storeContract(label: string, target: ContractTarget): void {
         const held = await a.mutex(name, { initial: 0 }).lock();
         const controller = new AbortController();
         const waiting = b.mutex(name, { initial: 0 }).lock({ signal: controller.signal });
+        // Handled from the start, like any promise whose rejection is expected: the store itself adds no
+        // reaction to it (so async stack traces reach the caller), and the abort may reject it before
+        // `released` settles.
+        const outcome = waiting.then(
+          (guard) => guard.release(),
+          () => undefined,
+        );
         await queuedTo(name, 1);
         const released = held.release();
         if (round % 2 === 0) controller.abort(new Error("late"));
         else setTimeout(() => controller.abort(new Error("late")), round);
         await released;
-        const outcome = await waiting.then(
-          (guard) => guard.release(),
-          () => undefined,
-        );
-        expect(outcome).toBeUndefined();
+        expect(await outcome).toBeUndefined();
         const guard = await c.mutex(name, { initial: 0 }).lock({ timeout: 5_000 });
         await guard.release();
       }

@@ -41,8 +41,8 @@ describe("Barrier", () => {
   });
 
   it("rejects a bad party count with TypeError / RangeError naming `n`", () => {
-    expect(() => new Barrier(0)).toThrow(RangeError);
-    expect(() => new Barrier(1.5)).toThrow(/Expected `n` to be an integer from 1 to 2147483647, got 1.5/);
+    expect(() => new Barrier(-1)).toThrow(RangeError);
+    expect(() => new Barrier(1.5)).toThrow(/Expected `n` to be an integer from 0 to 2147483647, got 1.5/);
     expect(() => new Barrier("2" as never)).toThrow(TypeError);
     expect(new Barrier(4).parties).toBe(4);
   });

@@ -177,7 +177,7 @@ describe("Condvar", () => {
     const mutex = new Mutex(0);
     const cv = new Condvar();
     const guard = await mutex.lock();
-    await expect(cv.waitTimeout(guard, -1)).rejects.toThrow(/Expected `ms` to be a number of milliseconds/);
+    await expect(cv.waitTimeout(guard, -1)).rejects.toThrow(/Expected `ms` to be a finite number of milliseconds/);
     await expect(cv.waitTimeout(guard, undefined as never)).rejects.toThrow(TypeError);
     // Bad arguments leave the caller's guard alone.
     expect(guard.released).toBe(false);

@@ -14,9 +14,30 @@
  * | 12 | finding 12 › constructors read each option once |
  * | 12 | finding 12 (threads) › threads <primitive.method> reads each option once (one test each) |
  * | 12 | finding 12 (threads) › threads constructors and blocking methods read each option once |
+ * | 13 | finding 13 › try-variants validate their options and take nothing when they are bad |
+ * | 13 | finding 13 › null is not "no option": maxReaders and withPermit's permits reject it |
+ * | 13 | finding 13 › addPermits cannot push the permits in existence past MAX_PERMITS |
+ * | 13 | finding 13 › forget() takes permits out of existence, making room for addPermits |
+ * | 13 | finding 13 › threads try-variants and withPermit reject null and bad options too |
+ * | 15 | finding 15 › a 30-day { timeout } fires at 30 days and not before (<primitive.method>, one test each) |
+ * | 15 | finding 15 › Condvar.waitTimeout(guard, 30 days) times out at 30 days and not before |
+ * | 15 | finding 15 › a cleared 30-day timeout leaves no timer behind |
+ * | 15 | finding 15 › Infinity, NaN and negative timeouts are still RangeError |
+ * | 15 | finding 15 › new Barrier(0) is a barrier of 1 |
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Barrier, Condvar, KeyedMutex, Mutex, Notify, OnceCell, RefCell, RwLock, Semaphore } from "../../src/index.js";
+import {
+  Barrier,
+  Condvar,
+  KeyedMutex,
+  Mutex,
+  Notify,
+  OnceCell,
+  RefCell,
+  RwLock,
+  Semaphore,
+  TimeoutError,
+} from "../../src/index.js";
 import * as threads from "../../src/threads/index.js";
 import { assertPending, assertReady, assertRejected, poll } from "../helpers/poll.js";
 
@@ -535,5 +556,244 @@ describe("finding 12 (threads): threads methods read each option once", () => {
     };
     m.lockSync(sync).release();
     expect(timeoutReads).toBe(1);
+  });
+});
+
+describe("finding 13: try-variant options, null, and MAX_PERMITS accounting", () => {
+  it("threads try-variants and withPermit reject null and bad options too", async () => {
+    const m = new threads.Mutex(null);
+    const rw = new threads.RwLock(null);
+    for (const options of [null, 5, { ignorePoison: "yes" }, { ignorePoison: null }]) {
+      const o = options as { ignorePoison?: boolean };
+      expect(() => m.tryLock(o)).toThrow(TypeError);
+      expect(() => rw.tryRead(o)).toThrow(TypeError);
+      expect(() => rw.tryWrite(o)).toThrow(TypeError);
+      expect(() => rw.tryUpgradableRead(o)).toThrow(TypeError);
+    }
+    // Nothing was taken by a rejected call.
+    m.tryLock()?.release();
+    const w = rw.tryWrite();
+    expect(w).toBeDefined();
+    w?.release();
+    const s = new threads.Semaphore(2);
+    await expect(s.withPermit(() => 1, { permits: null as never })).rejects.toThrow(/`permits`/);
+    expect(() => s.withPermitSync(() => 1, { permits: null as never })).toThrow(/`permits`/);
+    expect(() => s.withPermitSync(() => 1, null as never)).toThrow(/`options`/);
+    expect(s.available).toBe(2);
+  });
+
+  it("try-variants validate their options and take nothing when they are bad", () => {
+    const m = new Mutex(0);
+    const rw = new RwLock(0);
+    const bad: unknown[] = [null, 5, "x", { ignorePoison: "yes" }, { ignorePoison: null }, { ignorePoison: 1 }];
+    for (const options of bad) {
+      const o = options as { ignorePoison?: boolean };
+      expect(() => m.tryLock(o)).toThrow(TypeError);
+      expect(() => rw.tryRead(o)).toThrow(TypeError);
+      expect(() => rw.tryWrite(o)).toThrow(TypeError);
+      expect(() => rw.tryUpgradableRead(o)).toThrow(TypeError);
+    }
+    expect(() => m.tryLock(null as never)).toThrow(/`options`/);
+    expect(() => m.tryLock({ ignorePoison: "yes" } as never)).toThrow(/`ignorePoison` to be a boolean/);
+    expect(m.isLocked).toBe(false);
+    expect(rw.readers).toBe(0);
+    expect(rw.isWriteLocked).toBe(false);
+    // Good options still work.
+    m.tryLock({ ignorePoison: true })?.release();
+    rw.tryUpgradableRead({})?.release();
+    expect(rw.tryWrite(undefined)).toBeDefined();
+  });
+
+  it('null is not "no option": maxReaders and withPermit\'s permits reject it', async () => {
+    expect(() => new RwLock(0, { maxReaders: null as never })).toThrow(TypeError);
+    expect(() => new RwLock(0, { maxReaders: null as never })).toThrow(/`maxReaders`/);
+    expect(new RwLock(0, { maxReaders: undefined }).tryRead()).toBeDefined();
+    const s = new Semaphore(2);
+    let ran = false;
+    const rejected = s.withPermit(
+      () => {
+        ran = true;
+      },
+      { permits: null as never },
+    );
+    const reason = await assertRejected(rejected);
+    expect(reason).toBeInstanceOf(TypeError);
+    expect(String(reason)).toMatch(/`permits`/);
+    expect(ran).toBe(false);
+    expect(s.available).toBe(2);
+  });
+
+  it("addPermits cannot push the permits in existence past MAX_PERMITS", async () => {
+    const max = Semaphore.MAX_PERMITS;
+    const s = new Semaphore(max);
+    const held = await s.acquire(10);
+    expect(s.available).toBe(max - 10);
+    // The pool has room for 10 more, but 10 permits are held: adding any would overflow on release.
+    expect(() => s.addPermits(1)).toThrow(RangeError);
+    expect(() => s.addPermits(10)).toThrow(/`permits` to be an integer from 0 to 0/);
+    expect(s.available).toBe(max - 10); // nothing changed
+    s.addPermits(0);
+    held.release();
+    expect(s.available).toBe(max);
+
+    // Held by a waiter's partial grant counts too.
+    const t = new Semaphore(max - 5);
+    const first = await t.acquire(max - 5);
+    const big = t.acquire(max - 5); // queued
+    first.release(); // ... and collects everything at once
+    (await big).release();
+    expect(() => t.addPermits(6)).toThrow(RangeError);
+    t.addPermits(5);
+    expect(t.available).toBe(max);
+  });
+
+  it("forget() takes permits out of existence, making room for addPermits", async () => {
+    const max = Semaphore.MAX_PERMITS;
+    const s = new Semaphore(max);
+    const p = await s.acquire(3);
+    expect(() => s.addPermits(3)).toThrow(RangeError);
+    p.forget();
+    s.addPermits(3);
+    expect(s.available).toBe(max);
+    expect(() => s.addPermits(1)).toThrow(RangeError);
+  });
+});
+
+const DAY = 24 * 60 * 60 * 1000;
+const THIRTY_DAYS = 30 * DAY; // 2_592_000_000 ms, above the 2 ** 31 - 1 ms a single timer holds
+
+interface LongTimeoutCase {
+  name: string;
+  /** A busy primitive and a call that waits on it with `options`. */
+  scene(): Promise<(options: { timeout: number }) => Promise<unknown>>;
+}
+
+const longTimeoutCases: LongTimeoutCase[] = [
+  {
+    name: "Mutex.lock",
+    async scene() {
+      const m = new Mutex(0);
+      await m.lock();
+      return (o) => m.lock(o);
+    },
+  },
+  {
+    name: "RwLock.write",
+    async scene() {
+      const l = new RwLock(0);
+      await l.read();
+      return (o) => l.write(o);
+    },
+  },
+  {
+    name: "Semaphore.acquire",
+    async scene() {
+      const s = new Semaphore(0);
+      return (o) => s.acquire(1, o);
+    },
+  },
+  {
+    name: "KeyedMutex.lockMany",
+    async scene() {
+      const k = new KeyedMutex<string>();
+      await k.lock("b");
+      return (o) => k.lockMany(["a", "b"], o);
+    },
+  },
+  {
+    name: "Notify.notified",
+    async scene() {
+      const n = new Notify();
+      return (o) => n.notified(o);
+    },
+  },
+  {
+    name: "Barrier.wait",
+    async scene() {
+      const b = new Barrier(2);
+      return (o) => b.wait(o);
+    },
+  },
+  {
+    name: "OnceCell.getOrInit",
+    async scene() {
+      const c = new OnceCell<number>();
+      void c.getOrInit(() => new Promise<number>(() => {}));
+      return (o) => c.getOrInit(() => 1, o);
+    },
+  },
+  {
+    name: "Condvar.waitWhile",
+    async scene() {
+      const m = new Mutex(0);
+      const cv = new Condvar();
+      return async (o) => cv.waitWhile(await m.lock(), () => true, o);
+    },
+  },
+];
+
+describe("finding 15: any finite timeout works (chained timers), and Barrier(0) is a barrier of 1", () => {
+  for (const c of longTimeoutCases) {
+    it(`a 30-day { timeout } fires at 30 days and not before (${c.name})`, async () => {
+      vi.useFakeTimers();
+      const call = await c.scene();
+      const pending = call({ timeout: THIRTY_DAYS });
+      await assertPending(pending);
+      vi.advanceTimersByTime(THIRTY_DAYS - 1);
+      await assertPending(pending);
+      vi.advanceTimersByTime(1);
+      expect(await assertRejected(pending)).toBeInstanceOf(TimeoutError);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+  }
+
+  it("Condvar.waitTimeout(guard, 30 days) times out at 30 days and not before", async () => {
+    vi.useFakeTimers();
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const pending = cv.waitTimeout(await m.lock(), THIRTY_DAYS);
+    await assertPending(pending);
+    expect(m.isLocked).toBe(false); // released while waiting
+    vi.advanceTimersByTime(THIRTY_DAYS - 1);
+    await assertPending(pending);
+    vi.advanceTimersByTime(1);
+    const { guard, timedOut } = await assertReady(pending);
+    expect(timedOut).toBe(true);
+    expect(guard.released).toBe(false);
+    guard.release();
+  });
+
+  it("a cleared 30-day timeout leaves no timer behind", async () => {
+    vi.useFakeTimers();
+    const m = new Mutex(0);
+    const held = await m.lock();
+    const pending = m.lock({ timeout: 3 * THIRTY_DAYS });
+    vi.advanceTimersByTime(THIRTY_DAYS); // into the second link of the chain
+    await assertPending(pending);
+    held.release();
+    (await assertReady(pending)).release();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("Infinity, NaN and negative timeouts are still RangeError", async () => {
+    const m = new Mutex(0);
+    for (const timeout of [Number.POSITIVE_INFINITY, Number.NaN, -1]) {
+      const reason = await assertRejected(m.lock({ timeout }));
+      expect(reason).toBeInstanceOf(RangeError);
+      expect(String(reason)).toMatch(/`timeout` to be a finite number of milliseconds/);
+    }
+    const cv = new Condvar();
+    const guard = await m.lock();
+    await expect(cv.waitTimeout(guard, Number.POSITIVE_INFINITY)).rejects.toThrow(/`ms`/);
+    expect(guard.released).toBe(false);
+    guard.release();
+  });
+
+  it("new Barrier(0) is a barrier of 1", async () => {
+    const b = new Barrier(0);
+    expect(b.parties).toBe(1);
+    expect(await assertReady(b.wait())).toEqual({ isLeader: true });
+    expect(await assertReady(b.wait())).toEqual({ isLeader: true });
+    expect(() => new Barrier(-1)).toThrow(RangeError);
   });
 });

@@ -287,10 +287,9 @@ describe("Mutex", () => {
 
   describe("bad arguments", () => {
     it.each([
-      [{ timeout: -1 }, RangeError, "Expected `timeout` to be a number of milliseconds from 0 to 2147483647, got -1"],
+      [{ timeout: -1 }, RangeError, "Expected `timeout` to be a finite number of milliseconds (0 or more), got -1"],
       [{ timeout: Number.NaN }, RangeError, "got NaN"],
       [{ timeout: Number.POSITIVE_INFINITY }, RangeError, "got Infinity"],
-      [{ timeout: 2 ** 31 }, RangeError, "got 2147483648"],
       [{ timeout: "5" }, TypeError, 'got "5"'],
       [{ signal: {} }, TypeError, "Expected `signal` to be an AbortSignal or undefined, got an object"],
       [{ ignorePoison: 1 }, TypeError, "Expected `ignorePoison` to be a boolean or undefined, got 1"],

@@ -238,6 +238,28 @@ describe("struct instances", () => {
     expect(() => array(Slot, 0)).toThrow(RangeError);
   });
 
+  it("refuse unknown fields: a TypeError naming the field, nothing added, known fields still written", () => {
+    const Inner = struct({ x: "i32" });
+    const L = struct({ a: "u32", inner: Inner, items: array(Inner, 2) });
+    const instance = L.create({ a: 1 }) as unknown as Record<string, unknown>;
+    const targets: [string, Record<string, unknown>][] = [
+      ["instance", instance],
+      ["nested", instance.inner as Record<string, unknown>],
+      ["array element", (instance.items as Record<string, unknown>[])[0]!],
+      ["from()", L.from(L.create().handle) as unknown as Record<string, unknown>],
+    ];
+    for (const [where, target] of targets) {
+      expect(() => {
+        target.typo = 5; // this file is a module: strict mode, where a refused write throws
+      }, where).toThrow(new TypeError("Cannot add property typo, object is not extensible"));
+      expect("typo" in target, where).toBe(false);
+      expect(() => Object.defineProperty(target, "other", { value: 1 }), where).toThrow(TypeError);
+    }
+    instance.a = 7;
+    (instance.inner as Record<string, unknown>).x = -3;
+    expect(L.toObject(instance as never)).toMatchObject({ a: 7, inner: { x: -3 } });
+  });
+
   it("instances of a layout share one prototype with the accessors", () => {
     const a = Player.create();
     const b = Player.create();

@@ -3,8 +3,7 @@
  * (supervised, through `spawn`), `w.call(op, args)` runs one fixture operation and resolves with its
  * reply. Every call has a timeout, so a bug fails a test instead of hanging it.
  */
-import type { Worker } from "node:worker_threads";
-import { spawn } from "../../src/threads/index.js";
+import { type SpawnedWorker, spawn } from "../../src/threads/index.js";
 
 const BOOT = new URL("../workers/lock-boot.mjs", import.meta.url);
 
@@ -19,14 +18,14 @@ export interface Reply {
 }
 
 export interface TestWorker {
-  worker: Worker;
+  worker: SpawnedWorker;
   /** Runs `op` in the worker; resolves with the reply (rejects only on the call timeout or worker exit). */
   call(op: string, args?: Record<string, unknown>, timeout?: number): Promise<Reply>;
   /** Resolves with the exit code. */
   exited: Promise<number>;
 }
 
-const live = new Set<Worker>();
+const live = new Set<SpawnedWorker>();
 
 /** Starts a fixture worker and waits until it is ready. */
 export async function startWorker(): Promise<TestWorker> {

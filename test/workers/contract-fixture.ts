@@ -76,6 +76,9 @@ const ops: Record<string, (r: Request) => unknown> = {
     const name = r.method as string;
     const method = BLOCKING.has(name) ? `${name}Sync` : name;
     if (typeof target[method] !== "function") throw new TypeError(`contract fixture: no method ${method}`);
+    // Tell the test the call is under way: a blocking call may not answer for a while, and the test
+    // must know it has started (and so is about to park) before it counts it as pending.
+    port.postMessage({ id: r.id, started: true });
     const result = target[method]!(...(r.args as unknown[]).map(decode));
     return encode(result, r.keep as number);
   },

@@ -211,6 +211,27 @@ const ops: Record<string, (r: Request) => unknown> = {
     }
     return n;
   },
+  async semaphoreTasks(r) {
+    // `tasks` async tasks of this thread, each taking `permits` permits `n` times; counts[0] holds the
+    // permits held right now, counts[1] the most seen (issue 10: the tasks queue locally).
+    const semaphore = Semaphore.from(r.semaphore);
+    const counts = r.counts as Int32Array;
+    const n = r.n as number;
+    const permits = (r.permits as number | undefined) ?? 1;
+    startLine(r.start);
+    const one = async (): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const permit = await semaphore.acquire(permits, { timeout: 30_000 });
+        const now = Atomics.add(counts, 0, permits) + permits;
+        Atomics.store(counts, 1, Math.max(Atomics.load(counts, 1), now));
+        for (let spin = 0; spin < 50; spin++) Atomics.load(counts, 2);
+        Atomics.sub(counts, 0, permits);
+        permit.release();
+      }
+    };
+    await Promise.all(Array.from({ length: r.tasks as number }, one));
+    return n;
+  },
   async semaphoreAcquire(r) {
     const semaphore = Semaphore.from(r.semaphore);
     const permits = (r.permits as number | undefined) ?? 1;

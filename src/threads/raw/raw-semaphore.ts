@@ -141,7 +141,7 @@ export function close(A: AtomicsLike, w: Int32Array, i: number): void {
  * The wait step of an acquire that has missed its {@link tryAcquire}: {@link acquireStep}, and before
  * parking, the permits of dead holders come back ({@link reap}, then step again). Returns ACQUIRED or
  * CLOSED, or the driver's `PARK` (drive.ts). The caller calls {@link leave} when the wait ends.
- * `Semaphore.acquire` (async) and {@link acquireBlocking} both run this step.
+ * {@link acquireBlocking} runs it (the async competitor in semaphore.ts makes the same two calls).
  */
 export function acquireOrReapStep(
   A: AtomicsLike,
