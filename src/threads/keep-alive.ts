@@ -43,4 +43,11 @@ export function parkedWaiters(): number {
   return parked;
 }
 
+/** Whether the keep-alive handle currently holds the event loop open (for tests). */
+export function keepsAlive(): boolean {
+  const nodeTimer = timer as unknown as { hasRef?: () => boolean } | undefined;
+  if (nodeTimer === undefined) return false;
+  return typeof nodeTimer.hasRef === "function" ? nodeTimer.hasRef() : true;
+}
+
 function noop(): void {}
