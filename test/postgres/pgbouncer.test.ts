@@ -17,7 +17,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresStore } from "../../src/postgres/index.js";
 import { storeContract } from "../store/contract.js";
-import { PG_URL, requirePostgres, testTable } from "./helpers.js";
+import { PG_URL, PgFixture, requirePostgres, testTable } from "./helpers.js";
 
 const PGBOUNCER = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find((path) => existsSync(path));
 const table = testTable("bouncer");
@@ -104,16 +104,7 @@ afterAll(async () => {
   await Promise.allSettled(pools.splice(0).map((pool) => pool.end()));
   await Promise.allSettled(clients.splice(0).map((client) => client.end()));
   bouncer?.kill("SIGKILL");
-  const cleanup = new pg.Client({ connectionString: PG_URL });
-  await cleanup.connect();
-  try {
-    for (const suffix of ["_grant", "_acquire", "_release", "_commit", "_leave", "_fence"]) {
-      await cleanup.query(`DROP FUNCTION IF EXISTS "${table}${suffix}" CASCADE`);
-    }
-    await cleanup.query(`DROP TABLE IF EXISTS "${table}_entries", "${table}"`);
-  } finally {
-    await cleanup.end();
-  }
+  await new PgFixture(table).drop();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
