@@ -50,4 +50,35 @@ export function keepsAlive(): boolean {
   return typeof nodeTimer.hasRef === "function" ? nodeTimer.hasRef() : true;
 }
 
+/** What {@link KickablePark.park} resolves with when {@link KickablePark.kick} ended it. */
+export const KICKED = "kicked";
+
+/**
+ * One competitor's park on a pending `Atomics.waitAsync` (the threads Mutex and Semaphore local queues):
+ * holds the keep-alive while parked, and can be ended early by `kick()` when the queue no longer needs
+ * it (the pending wait itself cannot be cancelled; its later result is ignored).
+ */
+export class KickablePark {
+  #kick: ((outcome: typeof KICKED) => void) | undefined = undefined;
+
+  /** Ends the current park, if there is one, with {@link KICKED}. */
+  kick(): void {
+    this.#kick?.(KICKED);
+  }
+
+  /** Awaits `pending` (a `waitAsync` result) or a `kick()`, whichever comes first. */
+  async park(pending: Promise<"ok" | "timed-out">): Promise<"ok" | "timed-out" | typeof KICKED> {
+    hold();
+    try {
+      return await new Promise<"ok" | "timed-out" | typeof KICKED>((resolve) => {
+        this.#kick = resolve;
+        pending.then(resolve);
+      });
+    } finally {
+      this.#kick = undefined;
+      release();
+    }
+  }
+}
+
 function noop(): void {}

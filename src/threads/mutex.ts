@@ -14,7 +14,7 @@ import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock
 import { poisonError, releasedError } from "./guard.js";
 import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { JsonCell } from "./json.js";
-import { hold, parkedWaiters, release } from "./keep-alive.js";
+import { KICKED, KickablePark, parkedWaiters } from "./keep-alive.js";
 import { adoptTable, ownerId } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import type { Step } from "./raw/drive.js";
@@ -59,9 +59,6 @@ const MINE = raw.LOCKED | (ownerId << raw.OWNER_SHIFT);
 
 /** Tag bit of a queued `lock()` that acquires even when the lock is poisoned. */
 const IGNORE_POISON = 1;
-
-/** What the competitor's park resolves with when the local queue no longer needs it (see `#kick`). */
-const KICKED = "kicked";
 
 /** Forwards a wake-up that landed on a `waitAsync` the competitor abandoned (it may have been meant for another waiter). */
 function forwardWakeUp(word: Int32Array): (outcome: "ok" | "timed-out") => void {
@@ -171,8 +168,8 @@ export class Mutex<T = null> {
   #holding = false;
   /** `true` while `#compete` runs (at most one per instance). */
   #competing = false;
-  /** Resolves the competitor's current park early (queue emptied, or the word was taken here). */
-  #kick: ((outcome: typeof KICKED) => void) | undefined = undefined;
+  /** The competitor's park, kicked when the queue empties or the word was taken here. */
+  readonly #park = new KickablePark();
 
   static {
     bindingOf = (mutex) => mutex.#data;
@@ -337,7 +334,7 @@ export class Mutex<T = null> {
     const local = new BatchSemaphore(0, (tag) => this.#onGrant(tag));
     local.timeoutError = (timeout) => timeoutError("Mutex.lock()", timeout, this.#name);
     local.onCancel = () => {
-      if (local.waiters === 0) this.#kick?.(KICKED);
+      if (local.waiters === 0) this.#park.kick();
     };
     return local;
   }
@@ -374,17 +371,7 @@ export class Mutex<T = null> {
           recordWait(waiter, result.value);
           continue;
         }
-        hold();
-        let outcome: "ok" | "timed-out" | typeof KICKED;
-        try {
-          outcome = await new Promise<"ok" | "timed-out" | typeof KICKED>((resolve) => {
-            this.#kick = resolve;
-            result.value.then(resolve);
-          });
-        } finally {
-          this.#kick = undefined;
-          release();
-        }
+        const outcome = await this.#park.park(result.value);
         if (outcome === KICKED) result.value.then(forwardWakeUp(word));
         else recordWait(waiter, outcome);
       }
@@ -589,7 +576,7 @@ export class Mutex<T = null> {
   /** A blocking or try acquire has just taken the word: a competitor parked for this thread's queue stops (the release hands on locally). */
   #took(): void {
     this.#holding = true;
-    this.#kick?.(KICKED);
+    this.#park.kick();
   }
 
   /** Called holding the lock: a guard for it. */

@@ -18,7 +18,7 @@ import {
   type HandleBase,
   LAYOUT_VERSION,
 } from "./handle.js";
-import { hold, release } from "./keep-alive.js";
+import { KICKED, KickablePark } from "./keep-alive.js";
 import { adoptTable, ownerId, processTable } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
@@ -41,8 +41,6 @@ export interface SemaphoreHandle extends HandleBase<typeof TAG> {
 
 let restoring: SemaphoreHandle | undefined;
 
-/** What the competitor's park resolves with when the local queue no longer needs it. */
-const KICKED = "kicked";
 let giveBack: (semaphore: Semaphore, permits: number, slot: number) => void;
 let forgetPermits: (semaphore: Semaphore, permits: number, slot: number) => void;
 let slotOf: (semaphore: Semaphore) => number;
@@ -99,8 +97,8 @@ export class Semaphore {
   #competing = false;
   /** `true` while the competitor is registered in the PARKED word. */
   #registered = false;
-  /** Resolves the competitor's current park early. */
-  #kick: ((outcome: typeof KICKED) => void) | undefined = undefined;
+  /** The competitor's park, kicked when the queue no longer needs it. */
+  readonly #park = new KickablePark();
 
   /**
    * @param permits - initial permits, an integer from 0 to {@link Semaphore.MAX_PERMITS}.
@@ -214,7 +212,7 @@ export class Semaphore {
     local.timeoutError = (timeout) => timeoutError("Semaphore.acquire()", timeout, this.#name);
     local.onCancel = () => {
       this.#flush();
-      this.#kick?.(KICKED);
+      this.#park.kick();
     };
     return local;
   }
@@ -266,17 +264,7 @@ export class Semaphore {
           recordWait(waiter, result.value);
           continue;
         }
-        hold();
-        let outcome: "ok" | "timed-out" | typeof KICKED;
-        try {
-          outcome = await new Promise<"ok" | "timed-out" | typeof KICKED>((resolve) => {
-            this.#kick = resolve;
-            result.value.then(resolve);
-          });
-        } finally {
-          this.#kick = undefined;
-          release();
-        }
+        const outcome = await this.#park.park(result.value);
         if (outcome !== KICKED) recordWait(waiter, outcome);
       }
     } finally {
@@ -306,7 +294,7 @@ export class Semaphore {
       // A parked competitor stays parked while tasks are queued (it re-reads what the head needs when
       // the word changes; a stale, larger need only takes permits that flow on or back). With the
       // queue drained it stops, so that it does not keep the thread alive.
-      if (local.waiters === 0) this.#kick?.(KICKED);
+      if (local.waiters === 0) this.#park.kick();
       return;
     }
     if (this.#slot >= 0) raw.recordReleased(A, word, 0, this.#slot, permits);
@@ -438,7 +426,7 @@ export class Semaphore {
     // This thread's queued tasks fail now (other threads' see CLOSED on their next step).
     this.#local.close(() => closedError(this.#name));
     this.#flush();
-    this.#kick?.(KICKED);
+    this.#park.kick();
   }
 
   /** A permit for `permits` just taken, recorded in this thread's holder slot. */
