@@ -27,7 +27,7 @@
  *   state at every moment, which cancels most of the load noise that separate processes see.
  */
 
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -35,7 +35,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { compileForBench } from "./compile.js";
 import { SCENARIOS } from "./scenarios.js";
-import { type ChildResult, median, RESULT_PREFIX } from "./util.js";
+import { type ChildResult, median, RESULT_PREFIX, runNode } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -150,37 +150,17 @@ interface Run {
   processCpuMs: number;
 }
 
-function runChild(worker: string, scenario: string, gc: boolean): Promise<Run> {
+async function runChild(worker: string, scenario: string, gc: boolean): Promise<Run> {
   const args = [...(gc ? ["--expose-gc"] : []), "--import", CPU_HOOK, worker, scenario, "lockbox"];
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on("close", (code) => {
-      const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
-      const cpu = stdout.split("\n").find((l) => l.startsWith("@@cpu "));
-      if (line === undefined || cpu === undefined) {
-        reject(new Error(`${scenario} exited with ${code}: ${stderr.slice(0, 500)}`));
-        return;
-      }
-      const result = JSON.parse(line.slice(RESULT_PREFIX.length)) as ChildResult;
-      if (result.status !== "ok") {
-        reject(new Error(`${scenario}: ${result.status}: ${result.message}`));
-        return;
-      }
-      resolvePromise({
-        ns: result.value,
-        cpuNs: result.extra.cpuNs,
-        processCpuMs: Number(cpu.slice(6)) / 1000,
-      });
-    });
-  });
+  const { code, stdout, stderr } = await runNode(args, root);
+  const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+  const cpu = stdout.split("\n").find((l) => l.startsWith("@@cpu "));
+  if (line === undefined || cpu === undefined) {
+    throw new Error(`${scenario} exited with ${code}: ${stderr.slice(0, 500)}`);
+  }
+  const result = JSON.parse(line.slice(RESULT_PREFIX.length)) as ChildResult;
+  if (result.status !== "ok") throw new Error(`${scenario}: ${result.status}: ${result.message}`);
+  return { ns: result.value, cpuNs: result.extra.cpuNs, processCpuMs: Number(cpu.slice(6)) / 1000 };
 }
 
 type Side = keyof typeof sides;

@@ -13,7 +13,6 @@
  *   --tsx               run the TypeScript through `node --import tsx` instead of transpiling it first
  */
 
-import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -22,7 +21,7 @@ import { parseArgs } from "node:util";
 import { compileForBench } from "./compile.js";
 import { checkTargets, gitCommit, type Report, type Sample, summarize, writeResults } from "./report.js";
 import { SCENARIOS, type Scenario } from "./scenarios.js";
-import { type ChildResult, RESULT_PREFIX } from "./util.js";
+import { type ChildResult, RESULT_PREFIX, runNode } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -121,7 +120,7 @@ if (!useTsx) {
 }
 const workerEntry = useTsx ? ["--import", "tsx", join(here, "worker.ts")] : [join(buildDir, "bench", "worker.js")];
 
-function runChild(job: Job): Promise<ChildResult> {
+async function runChild(job: Job): Promise<ChildResult> {
   const args = [
     ...(job.scenario.gc === true ? ["--expose-gc"] : []),
     ...workerEntry,
@@ -129,29 +128,11 @@ function runChild(job: Job): Promise<ChildResult> {
     job.lib,
     ...(quick ? ["--quick"] : []),
   ];
-  return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
-      if (line !== undefined) {
-        resolvePromise(JSON.parse(line.slice(RESULT_PREFIX.length)) as ChildResult);
-      } else if (signal === "SIGKILL") {
-        resolvePromise({ status: "error", message: `timed out after ${timeoutMs / 1000} s (hung?)` });
-      } else {
-        resolvePromise({ status: "error", message: `exited with ${signal ?? code}: ${stderr.trim().slice(0, 500)}` });
-      }
-    });
-  });
+  const { code, signal, stdout, stderr } = await runNode(args, root, timeoutMs);
+  const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+  if (line !== undefined) return JSON.parse(line.slice(RESULT_PREFIX.length)) as ChildResult;
+  if (signal === "SIGKILL") return { status: "error", message: `timed out after ${timeoutMs / 1000} s (hung?)` };
+  return { status: "error", message: `exited with ${signal ?? code}: ${stderr.trim().slice(0, 500)}` };
 }
 
 // Before anything is written: the results are tracked files, and would make the tree look dirty.

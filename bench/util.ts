@@ -1,7 +1,9 @@
 /**
  * Small helpers shared by the bench processes: statistics, a seeded PRNG, a FIFO queue for the floors,
- * and the error a scenario throws when a library gives a wrong result.
+ * the error a scenario throws when a library gives a wrong result, and the runner's child process.
  */
+
+import { spawn } from "node:child_process";
 
 /** What a bench process reports; the runner parses the line that starts with {@link RESULT_PREFIX}. */
 export type ChildResult =
@@ -98,4 +100,32 @@ export function nowNs(): number {
 export function cpuNs(): number {
   const { user, system } = process.cpuUsage();
   return (user + system) * 1000;
+}
+
+/** What one bench child process printed, and how it ended. */
+export interface ChildOutput {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node …args` in `cwd` and collects its output; with `timeoutMs`, kills it (SIGKILL) past that. */
+export function runNode(args: readonly string[], cwd: string, timeoutMs?: number): Promise<ChildOutput> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
 }
