@@ -60,7 +60,9 @@ export class LockboxError extends Error {
 
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = new.target.name;
+    // The kind, not the class's `name`: a minifier may rename the class (`class t extends …`), and the
+    // kind is a string literal it keeps. A subclass declared outside lockbox has no kind of its own.
+    this.name = Object.hasOwn(new.target, KIND) ? (new.target as unknown as { [KIND]: string })[KIND] : new.target.name;
     const kinds: string[] = [];
     for (let c: unknown = new.target; typeof c === "function" && c !== Error; c = Object.getPrototypeOf(c)) {
       if (Object.hasOwn(c, KIND)) kinds.push((c as unknown as { [KIND]: string })[KIND]);

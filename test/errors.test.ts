@@ -75,4 +75,25 @@ describe("error classes across copies of lockbox", () => {
       expect(value instanceof first.LockboxError).toBe(false);
     }
   });
+
+  it("keep their `name` when a minifier renames the classes", () => {
+    // A minified bundle has `class t extends …`: the class's own `name` is gone, the kind string is not.
+    const renamed = Object.entries(first).filter(
+      (entry): entry is [string, typeof first.LockboxError] => typeof entry[1] === "function",
+    );
+    expect(renamed.length).toBeGreaterThan(8);
+    for (const [exported, ErrorClass] of renamed) {
+      const original = Object.getOwnPropertyDescriptor(ErrorClass, "name");
+      Object.defineProperty(ErrorClass, "name", { value: "t", configurable: true });
+      try {
+        // BackendError and LockLostError take more arguments; a message is enough for the name.
+        const error = Reflect.construct(ErrorClass, ["m", "lock", "x"]) as Error;
+        expect(error.name, exported).toBe(exported);
+      } finally {
+        if (original !== undefined) Object.defineProperty(ErrorClass, "name", original);
+      }
+    }
+    class AppError extends first.LockboxError {}
+    expect(new AppError("app").name).toBe("AppError"); // no kind of its own: its class name
+  });
 });
