@@ -47,13 +47,15 @@ export interface WaitTimeoutResult<T> {
 let restoring: CondvarHandle | undefined;
 
 /** The mutex `guard` holds: TypeError for anything but a threads MutexGuard, UseAfterReleaseError once released. */
-function guardedMutex<T>(guard: MutexGuard<T>, method: string): Mutex<T> {
+function guardedMutex<T>(guard: MutexGuard<T>, method: string, name: string): Mutex<T> {
   if (!isMutexGuard(guard)) {
-    throw new TypeError(`Expected \`guard\` to be a MutexGuard of a lockbox/threads Mutex, got ${describe(guard)}`);
+    throw new TypeError(
+      `Expected \`guard\` of Condvar.${method}() on ${name} to be a MutexGuard of a lockbox/threads Mutex, got ${describe(guard)}`,
+    );
   }
   const mutex = mutexOfGuard(guard);
   if (mutex === undefined)
-    throw new UseAfterReleaseError(`Condvar.${method}() needs a MutexGuard that is not released`);
+    throw new UseAfterReleaseError(`Condvar.${method}() on ${name} needs a MutexGuard that is not released`);
   return mutex;
 }
 
@@ -206,7 +208,7 @@ export class Condvar {
   ): Promise<MutexGuard<T>> {
     options = readAcquireOptions(options);
     checkLockOptions(options);
-    guardedMutex(guard, "waitWhile");
+    guardedMutex(guard, "waitWhile", this.#name);
     checkFunction("condition", condition);
     const signal = options?.signal;
     if (signal?.aborted) {
@@ -282,7 +284,7 @@ export class Condvar {
   ): MutexGuard<T> {
     options = readTimeoutOptions(options);
     checkSyncOptions(options);
-    guardedMutex(guard, "waitWhileSync");
+    guardedMutex(guard, "waitWhileSync", this.#name);
     checkFunction("condition", condition);
     const deadline = deadlineOf(options?.timeout);
     return raw.waitWhileLoop(
@@ -329,7 +331,7 @@ export class Condvar {
 
   /** Registers as a waiter and releases `guard` (validated), or throws having changed nothing. */
   #enter<T>(guard: MutexGuard<T>, method: string): Mutex<T> {
-    const mutex = guardedMutex(guard, method);
+    const mutex = guardedMutex(guard, method, this.#name);
     if (!raw.register(A, this.#word, 0)) {
       throw new RangeError(
         `Expected at most ${raw.MAX_WAITERS} waiters on one Condvar; Condvar.${method}() on ${this.#name} would be one more`,
@@ -348,7 +350,7 @@ export class Condvar {
     const signal = options?.signal;
     if (signal?.aborted) {
       // Nothing released yet, so nothing to re-acquire: giving the guard back is the whole cleanup.
-      guardedMutex(guard, method);
+      guardedMutex(guard, method, this.#name);
       guard.release();
       throw signal.reason;
     }

@@ -93,6 +93,22 @@ describe("threads: names in errors", () => {
     expect(() => config.waitSync({ timeout: 0 })).toThrow("OnceLock.waitSync() on config timed out");
   });
 
+  it("Condvar: a wrong or released guard is refused naming the condvar", async () => {
+    const mutex = new Mutex(null, { name: "state" });
+    const changed = new Condvar({ name: "changed" });
+    const guard = mutex.lockSync();
+    guard.release();
+    expect(() => changed.waitSync(guard)).toThrow(
+      "Condvar.waitSync() on changed needs a MutexGuard that is not released",
+    );
+    expect((await errorOf(() => changed.wait(guard))).message).toBe(
+      "Condvar.wait() on changed needs a MutexGuard that is not released",
+    );
+    expect(() => changed.waitWhileSync({} as never, () => false)).toThrow(
+      /^Expected `guard` of Condvar\.waitWhileSync\(\) on changed to be a MutexGuard/,
+    );
+  });
+
   it("OnceLock: a waiter behind another initializer times out naming it", async () => {
     const config = new OnceLock(null, { name: "config" });
     let finish = (): void => {};
