@@ -99,12 +99,16 @@ const ops: Record<string, (r: Request) => unknown> = {
     const mutex = Mutex.from<Int32Array>(r.mutex);
     const flag = r.flag as Int32Array;
     const limit = r.limit as number;
+    // Re-reads of the flag while holding (default 0): a longer hold leaves the lock free only for the
+    // instant between a release and the next lockSync.
+    const holdSpin = (r.holdSpin as number | undefined) ?? 0;
     const start = performance.now();
     let iterations = 0;
     Atomics.store(flag, 1, 1); // started
     while (Atomics.load(flag, 0) === 0 && performance.now() - start < limit) {
       const guard = mutex.lockSync();
       bump(guard.value);
+      for (let spin = 0; spin < holdSpin; spin++) Atomics.load(flag, 0);
       guard.release();
       iterations++;
     }
