@@ -190,7 +190,7 @@ export class Barrier {
   waitSync(options?: { timeout?: number | undefined }): BarrierWaitResult {
     options = readTimeoutOptions(options);
     checkSyncOptions(options);
-    assertCanBlock("Barrier.waitSync");
+    assertCanBlock("Barrier.waitSync", this.#name);
     const word = this.#word;
     const { leader, generation } = raw.arrive(A, word, 0, this.#parties);
     if (leader) return { isLeader: true };

@@ -394,7 +394,7 @@ export class Condvar {
   }
 
   #waitSync<T>(guard: MutexGuard<T>, timeout: number | undefined, method: string): WaitTimeoutResult<T> {
-    assertCanBlock(`Condvar.${method}`);
+    assertCanBlock(`Condvar.${method}`, this.#name);
     const mutex = this.#enter(guard, method);
     // Bounded parks (POLL_MS each), as in the async form: no park of a Condvar is unbounded.
     const woken = raw.waitBlocking(A, this.#word, 0, now, deadlineOf(timeout));

@@ -448,7 +448,7 @@ export class Mutex<T = null> {
   }
 
   #lockSyncSlow(options: SyncLockOptions | undefined): MutexGuard<T> {
-    if (!blockingAllowed) assertCanBlock("Mutex.lockSync");
+    if (!blockingAllowed) assertCanBlock("Mutex.lockSync", this.#name);
     if (options !== undefined) {
       checkSyncOptions(options);
       checkOptionalBoolean("ignorePoison", options.ignorePoison);

@@ -177,7 +177,7 @@ export class OnceLock<T = null> {
    */
   getOrInitSync(init: OnceInit<T>, options?: { timeout?: number | undefined }): GuardValue<T> {
     options = readTimeoutOptions(options);
-    assertCanBlock("OnceLock.getOrInitSync");
+    assertCanBlock("OnceLock.getOrInitSync", this.#name);
     checkFunction("init", init);
     checkSyncOptions(options);
     if (!this.#claimSync(options, "getOrInitSync")) return this.#data.open();
@@ -234,7 +234,7 @@ export class OnceLock<T = null> {
    */
   waitSync(options?: { timeout?: number | undefined }): GuardValue<T> {
     options = readTimeoutOptions(options);
-    assertCanBlock("OnceLock.waitSync");
+    assertCanBlock("OnceLock.waitSync", this.#name);
     checkSyncOptions(options);
     const word = this.#word;
     if (!raw.isComplete(A, word, 0)) {

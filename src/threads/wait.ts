@@ -97,10 +97,11 @@ export function setBlockingProbe(probe: (() => boolean) | undefined): void {
  * Throws `WouldBlockError` where blocking is forbidden. Every `*Sync` method calls it first, even when
  * it would not need to wait, so that a forbidden call fails the same way whatever the timing.
  */
-export function assertCanBlock(method: string): void {
+export function assertCanBlock(method: string, name?: string): void {
   if (!canBlock()) {
+    const on = name === undefined ? "" : ` on ${name}`;
     throw new WouldBlockError(
-      `${method}() would block, and this thread may not block (Atomics.wait is not allowed here); use the async form`,
+      `${method}()${on} would block, and this thread may not block (Atomics.wait is not allowed here); use the async form`,
     );
   }
 }

@@ -6,9 +6,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ClosedError, PoisonError, TimeoutError } from "../../src/index.js";
 import { Barrier, Condvar, Mutex, OnceLock, RwLock, Semaphore } from "../../src/threads/index.js";
+import { setBlockingProbe } from "../../src/threads/wait.js";
 import { okValue, startWorker, terminateAll } from "../threads/worker-helper.js";
 
-afterEach(terminateAll);
+afterEach(async () => {
+  setBlockingProbe(undefined);
+  await terminateAll();
+});
 
 /** The error `fn` throws (or the rejection of the promise it returns). */
 async function errorOf(fn: () => unknown): Promise<Error> {
@@ -107,6 +111,26 @@ describe("threads: names in errors", () => {
     expect(() => changed.waitWhileSync({} as never, () => false)).toThrow(
       /^Expected `guard` of Condvar\.waitWhileSync\(\) on changed to be a MutexGuard/,
     );
+  });
+
+  it("WouldBlockError names the primitive where blocking is forbidden", () => {
+    setBlockingProbe(() => false);
+    const mutex = new Mutex(null, { name: "state" });
+    const cases: [() => unknown, string][] = [
+      [() => mutex.lockSync(), "Mutex.lockSync() on state would block"],
+      [() => new Barrier(2, { name: "start" }).waitSync(), "Barrier.waitSync() on start would block"],
+      [() => new OnceLock(null, { name: "config" }).waitSync(), "OnceLock.waitSync() on config would block"],
+      [
+        () => new OnceLock(null, { name: "config" }).getOrInitSync(() => {}),
+        "OnceLock.getOrInitSync() on config would block",
+      ],
+    ];
+    for (const [call, message] of cases) expect(call).toThrow(message);
+    setBlockingProbe(undefined);
+    const guard = mutex.lockSync();
+    setBlockingProbe(() => false);
+    expect(() => new Condvar({ name: "changed" }).waitSync(guard)).toThrow("Condvar.waitSync() on changed would block");
+    guard.release();
   });
 
   it("OnceLock: a waiter behind another initializer times out naming it", async () => {
