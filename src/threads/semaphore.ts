@@ -23,7 +23,7 @@ import { adoptTable, ownerId, processTable } from "./liveness.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-semaphore.js";
-import { newWaiter, type RawWaiter, recordWait } from "./raw/waiter.js";
+import { recordWait } from "./raw/waiter.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, now, precheck, timeoutError, waitAsync } from "./wait.js";
 import { threadsName } from "./waits-for.js";
 
@@ -99,6 +99,8 @@ export class Semaphore {
   #registered = false;
   /** The competitor's park, kicked when the queue no longer needs it. */
   readonly #park = new KickablePark();
+  /** The registered starver `tryAcquire` last found blocking it (to clear a stale one; raw-semaphore.ts). */
+  readonly #sighting: raw.StarverSighting = { starver: 0, beat: 0, since: 0 };
 
   /**
    * @param permits - initial permits, an integer from 0 to {@link Semaphore.MAX_PERMITS}.
@@ -237,12 +239,12 @@ export class Semaphore {
     const word = this.#word;
     const table = this.#table;
     const local = this.#local;
-    let waiter: RawWaiter = newWaiter(0);
+    let waiter = raw.newSemaphoreWaiter();
     try {
       for (;;) {
         const need = local.headRemaining;
         if (need === 0) return;
-        const step = raw.acquireStep(A, word, 0, need, waiter);
+        const step = raw.acquireStep(A, word, 0, need, ownerId, table, waiter, now);
         this.#registered = waiter.registered;
         if (step === raw.PARK && raw.reap(A, word, 0, table) > 0) continue;
         if (step === raw.CLOSED) {
@@ -253,7 +255,7 @@ export class Semaphore {
         if (step === raw.ACQUIRED) {
           raw.leave(A, word, 0, waiter);
           this.#registered = false;
-          waiter = newWaiter(0);
+          waiter = raw.newSemaphoreWaiter();
           this.#record(need);
           local.release(need);
           this.#flush();
@@ -318,7 +320,7 @@ export class Semaphore {
     checkSyncOptions(options);
     const word = this.#word;
     const timeout = options?.timeout;
-    const result = raw.acquireBlocking(A, word, 0, permits, this.#table, now, deadlineOf(timeout));
+    const result = raw.acquireBlocking(A, word, 0, permits, ownerId, this.#table, now, deadlineOf(timeout));
     if (result === raw.BUSY) throw timeoutError("Semaphore.acquireSync()", timeout, this.#name);
     if (result === raw.CLOSED) throw closedError(this.#name);
     return this.#permit(permits);
@@ -336,9 +338,13 @@ export class Semaphore {
       if (A.load(this.#word, 0) < 0) throw closedError(this.#name);
       return undefined;
     }
-    let result = raw.tryAcquire(A, this.#word, 0, permits);
-    if (result === raw.BUSY && raw.reap(A, this.#word, 0, this.#table) > 0) {
-      result = raw.tryAcquire(A, this.#word, 0, permits);
+    const word = this.#word;
+    let result = raw.tryAcquire(A, word, 0, permits);
+    if (
+      result === raw.BUSY &&
+      (raw.reap(A, word, 0, this.#table) > 0 || raw.clearStaleStarver(A, word, 0, this.#table, this.#sighting, now))
+    ) {
+      result = raw.tryAcquire(A, word, 0, permits);
     }
     if (result === raw.CLOSED) throw closedError(this.#name);
     return result === raw.ACQUIRED ? this.#permit(permits) : undefined;

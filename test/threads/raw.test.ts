@@ -316,7 +316,7 @@ describe("raw semaphore, condvar, barrier, once", () => {
         fc.integer({ min: 0, max: 10 }),
         fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 4 })), { maxLength: 40 }),
         (initial, ops) => {
-          const w = words(2);
+          const w = words(sem.SLOTS);
           w[0] = initial;
           let model = initial;
           for (const [take, n] of ops) {
@@ -333,23 +333,24 @@ describe("raw semaphore, condvar, barrier, once", () => {
         },
       ),
     );
-    const w = words(2);
+    const w = words(sem.SLOTS);
     w[0] = sem.MAX_PERMITS;
     expect(sem.release(A, w, 0, 1)).toBe(false);
     expect(w[0]).toBe(sem.MAX_PERMITS);
     sem.close(A, w, 0);
     expect(sem.tryAcquire(A, w, 0, 1)).toBe(sem.CLOSED);
-    const waiter = newWaiter(0);
-    expect(sem.acquireStep(A, w, 0, 1, waiter)).toBe(sem.CLOSED);
+    const waiter = sem.newSemaphoreWaiter();
+    expect(sem.acquireStep(A, w, 0, 1, 1, undefined, waiter, () => 0)).toBe(sem.CLOSED);
   });
 
   it("semaphore: a waiter registers before parking and leaves its count on exit", () => {
-    const w = words(2);
-    const waiter = newWaiter(0);
-    expect(sem.acquireStep(A, w, 0, 2, waiter)).toBe(sem.PARK);
+    const w = words(sem.SLOTS);
+    w[2] = 2; // TOTAL
+    const waiter = sem.newSemaphoreWaiter();
+    expect(sem.acquireStep(A, w, 0, 2, 1, undefined, waiter, () => 0)).toBe(sem.PARK);
     expect(w[1]).toBe(1);
     sem.release(A, w, 0, 2);
-    expect(sem.acquireStep(A, w, 0, 2, waiter)).toBe(sem.ACQUIRED);
+    expect(sem.acquireStep(A, w, 0, 2, 1, undefined, waiter, () => 0)).toBe(sem.ACQUIRED);
     sem.leave(A, w, 0, waiter);
     sem.leave(A, w, 0, waiter);
     expect(w[1]).toBe(0);

@@ -16,6 +16,7 @@ import {
   recordHeld,
   recordReleased,
   release,
+  SLOTS,
   tryAcquire,
 } from "../../../src/threads/raw/raw-semaphore.js";
 import { smallLivenessTable } from "./drivers.js";
@@ -29,7 +30,6 @@ interface Shared {
 const TOTAL = 3;
 const DEAD = 5;
 const LIVE = 2;
-const SLOTS = 3;
 /** Two holder slots (the raw functions use the slots that fit the array): the dead one's and one free. */
 const HOLDER_SLOTS = 2;
 const WORDS = SLOTS + 2 * HOLDER_SLOTS;

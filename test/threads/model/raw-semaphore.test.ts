@@ -16,15 +16,15 @@ import {
   permitsOf,
   release,
 } from "../../../src/threads/raw/raw-semaphore.js";
-import { mutants, untimed, withMutant } from "./drivers.js";
+import { mutants, ownerId, untimed, withMutant } from "./drivers.js";
 import { budget, check, explore, type ModelView, type Program, sample, type ThreadContext } from "./explorer.js";
 
-/** `mem`: [0] PERMITS (+ CLOSED bit), [1] PARKED. */
+/** `mem`: [0] PERMITS (+ CLOSED bit), [1] PARKED, [2] TOTAL, [3] STARVER, [4] BEAT (no holder slots). */
 type Shared = Int32Array;
 
 /** Acquire through the production wait (`acquireBlocking`, as `Semaphore.acquireSync`), with untimed parks. */
 function acquire(ctx: ThreadContext, mem: Shared, n: number): number {
-  return acquireBlocking(untimed(ctx.atomics), mem, 0, n, undefined, ctx.now, Number.POSITIVE_INFINITY);
+  return acquireBlocking(untimed(ctx.atomics), mem, 0, n, ownerId(ctx), undefined, ctx.now, Number.POSITIVE_INFINITY);
 }
 
 function user(n: number) {
@@ -40,7 +40,7 @@ function user(n: number) {
 
 function program(total: number, threads: Program<Shared>["threads"]): Program<Shared> {
   return {
-    setup: () => Int32Array.of(total, 0),
+    setup: () => Int32Array.of(total, 0, total, 0, 0),
     names: (mem) => ({ mem }),
     threads,
     capacity: { permits: total },
@@ -109,7 +109,7 @@ describe("raw semaphore (model)", () => {
 
   it("acquireBlocking: a waiter that times out unregisters, and the others still get permits", () => {
     const impatient = (ctx: ThreadContext, mem: Shared) => {
-      const result = acquireBlocking(ctx.atomics, mem, 0, 1, undefined, ctx.now, ctx.now() + 1);
+      const result = acquireBlocking(ctx.atomics, mem, 0, 1, ownerId(ctx), undefined, ctx.now, ctx.now() + 1);
       if (result !== ACQUIRED) return result;
       ctx.enter("permits", "shared", 1);
       ctx.leave("permits");
