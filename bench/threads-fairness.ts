@@ -12,6 +12,9 @@
  * - `semaphore-2`: the main thread's `acquire(2)` on a `Semaphore(2)` against 2 workers each re-taking
  *   1 permit back to back (overlapping holders).
  * - `rwlock-writer`: the main thread's `write()` against a worker re-taking the write lock back to back.
+ * - `rwlock-reader`: the main thread's `read()` against 2 workers re-taking the write lock back to back.
+ * - `rwlock-upgradable`: the main thread's `upgradableRead()` against a worker re-taking the write lock
+ *   and one re-taking an upgradable read share, back to back.
  *
  * `FAIR_HOLD_SPIN` sets how long a hog holds (re-reads of a word; default 200, about a microsecond):
  * longer holds make the semaphore's 1-permit holders overlap.
@@ -26,10 +29,11 @@ import { Mutex, RwLock, Semaphore } from "../src/threads/index.js";
 const tries = Number(process.env.FAIR_TRIES ?? 20);
 const timeout = Number(process.env.FAIR_TIMEOUT_MS ?? 2_000);
 const holdSpin = Number(process.env.FAIR_HOLD_SPIN ?? 200);
-const cases = (process.env.FAIR_CASES ?? "mutex-local,semaphore-2,rwlock-writer").split(",");
+const allCases = "mutex-local,semaphore-2,rwlock-writer,rwlock-reader,rwlock-upgradable";
+const cases = (process.env.FAIR_CASES ?? allCases).split(",");
 
 interface HogData {
-  kind: "mutex" | "semaphore" | "rwlock" | "mutex-waiter";
+  kind: "mutex" | "semaphore" | "rwlock" | "rwlock-upgradable" | "mutex-waiter";
   handle: unknown;
   /** Re-reads a hog makes while holding (`FAIR_HOLD_SPIN`, default 200: about a microsecond). */
   holdSpin: number;
@@ -64,6 +68,13 @@ async function workerMain(data: HogData): Promise<void> {
     const l = RwLock.from(data.handle);
     while (Atomics.load(stop, 0) === 0) {
       const g = l.writeSync();
+      spin();
+      g.release();
+    }
+  } else if (data.kind === "rwlock-upgradable") {
+    const l = RwLock.from(data.handle);
+    while (Atomics.load(stop, 0) === 0) {
+      const g = l.upgradableReadSync();
       spin();
       g.release();
     }
@@ -112,7 +123,7 @@ function summary(name: string, waits: number[], timeouts: number): void {
   const median = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
   const worst = sorted[sorted.length - 1] ?? Number.NaN;
   console.log(
-    `${name.padEnd(14)} tries ${String(waits.length).padStart(3)}  median ${median.toFixed(2).padStart(8)} ms` +
+    `${name.padEnd(18)} tries ${String(waits.length).padStart(3)}  median ${median.toFixed(2).padStart(8)} ms` +
       `  worst ${worst.toFixed(2).padStart(8)} ms  timeouts (${timeout} ms) ${timeouts}`,
   );
 }
@@ -150,13 +161,12 @@ async function mutexLocal(): Promise<void> {
 
 async function measuredHere(
   name: string,
-  kind: "semaphore" | "rwlock",
-  workers: number,
+  kinds: HogData["kind"][],
   make: () => { handle: unknown; acquire: () => Promise<{ release(): void }> },
 ): Promise<void> {
   const lock = make();
   const stop = new SharedArrayBuffer(8);
-  const ws = Array.from({ length: workers }, () => startWorker({ kind, handle: lock.handle, stop, holdSpin }));
+  const ws = kinds.map((kind) => startWorker({ kind, handle: lock.handle, stop, holdSpin }));
   await Promise.all(ws.map(ready));
   await new Promise((resolve) => setTimeout(resolve, 20));
   const waits: number[] = [];
@@ -180,16 +190,26 @@ async function main(): Promise<void> {
   for (const name of cases) {
     if (name === "mutex-local") await mutexLocal();
     else if (name === "semaphore-2") {
-      await measuredHere(name, "semaphore", 2, () => {
+      await measuredHere(name, ["semaphore", "semaphore"], () => {
         const s = new Semaphore(2);
         return { handle: s.handle, acquire: () => s.acquire(2, { timeout }) };
       });
     } else if (name === "rwlock-writer") {
-      await measuredHere(name, "rwlock", 1, () => {
+      await measuredHere(name, ["rwlock"], () => {
         const l = new RwLock(null);
         return { handle: l.handle, acquire: () => l.write({ timeout }) };
       });
-    } else throw new RangeError(`Expected FAIR_CASES from mutex-local, semaphore-2, rwlock-writer, got ${name}`);
+    } else if (name === "rwlock-reader") {
+      await measuredHere(name, ["rwlock", "rwlock"], () => {
+        const l = new RwLock(null);
+        return { handle: l.handle, acquire: () => l.read({ timeout }) };
+      });
+    } else if (name === "rwlock-upgradable") {
+      await measuredHere(name, ["rwlock", "rwlock-upgradable"], () => {
+        const l = new RwLock(null);
+        return { handle: l.handle, acquire: () => l.upgradableRead({ timeout }) };
+      });
+    } else throw new RangeError(`Expected FAIR_CASES from ${allCases}, got ${name}`);
   }
 }
 

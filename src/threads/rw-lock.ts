@@ -28,7 +28,7 @@ import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, now, PARK, precheck } from "./wait.js";
 import { selfDeadlock, threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.RwLock";
@@ -265,10 +265,10 @@ export class RwLock<T = null> {
     return driveAsync(
       word,
       waiter,
-      () => (raw.readStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+      () => (raw.readStepReaping(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
       deadlineOf(options?.timeout),
       options?.signal,
-      () => {},
+      () => raw.abandonRead(A, word, 0, waiter),
       "RwLock.read()",
       options?.timeout,
       this.#name,
@@ -299,9 +299,9 @@ export class RwLock<T = null> {
       driveSync(
         word,
         waiter,
-        () => (raw.readStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+        () => (raw.readStepReaping(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
         deadlineOf(options?.timeout),
-        () => {},
+        () => raw.abandonRead(A, word, 0, waiter),
         "RwLock.readSync()",
         options?.timeout,
         this.#name,
@@ -360,7 +360,7 @@ export class RwLock<T = null> {
     return driveAsync(
       word,
       waiter,
-      () => (raw.writeStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+      () => (raw.writeStepReaping(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
       deadlineOf(options?.timeout),
       options?.signal,
       () => raw.abandonWrite(A, word, 0, waiter),
@@ -395,7 +395,7 @@ export class RwLock<T = null> {
       driveSync(
         word,
         waiter,
-        () => (raw.writeStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+        () => (raw.writeStepReaping(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
         deadlineOf(options?.timeout),
         () => raw.abandonWrite(A, word, 0, waiter),
         "RwLock.writeSync()",
@@ -547,10 +547,10 @@ export class RwLock<T = null> {
     return driveAsync(
       word,
       waiter,
-      () => (raw.upgradableReadStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+      () => (raw.upgradableReadStepReaping(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
       deadlineOf(options?.timeout),
       options?.signal,
-      () => {},
+      () => raw.abandonRead(A, word, 0, waiter),
       "RwLock.upgradableRead()",
       options?.timeout,
       this.#name,
@@ -581,9 +581,9 @@ export class RwLock<T = null> {
       driveSync(
         word,
         waiter,
-        () => (raw.upgradableReadStepReaping(A, word, 0, ownerId, table, waiter) ? 0 : PARK),
+        () => (raw.upgradableReadStepReaping(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
         deadlineOf(options?.timeout),
-        () => {},
+        () => raw.abandonRead(A, word, 0, waiter),
         "RwLock.upgradableReadSync()",
         options?.timeout,
         this.#name,

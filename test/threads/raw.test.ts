@@ -190,12 +190,12 @@ describe("raw mutex word", () => {
 
 describe("raw rwlock word", () => {
   it("readers share; a writer excludes; a waiting writer holds back new readers", () => {
-    const w = words(2);
+    const w = words(rw.RW_LOCK_WORDS);
     expect(rw.tryRead(A, w, 0, undefined)).toBe(true);
     expect(rw.tryRead(A, w, 0, undefined)).toBe(true);
     expect(rw.tryWrite(A, w, 0, 3, undefined)).toBe(false);
     const writer = newWaiter(0);
-    expect(rw.writeStep(A, w, 0, 3, undefined, writer)).toBe(false);
+    expect(rw.writeStep(A, w, 0, 3, undefined, writer, () => 0)).toBe(false);
     expect(writer.index).toBe(1); // writers park on the sequence word
     expect(w[0]! & rw.WRITERS_WAITING).not.toBe(0);
     expect(rw.tryRead(A, w, 0, undefined)).toBe(false); // writer preference
@@ -205,14 +205,14 @@ describe("raw rwlock word", () => {
     rw.readUnlock(A, w, 0);
     expect(w[1]).not.toBe(seq); // last one out bumps the writers' sequence
     expect(w[0]! & rw.WAITING).toBe(0);
-    expect(rw.writeStep(A, w, 0, 3, undefined, writer)).toBe(true);
+    expect(rw.writeStep(A, w, 0, 3, undefined, writer, () => 0)).toBe(true);
     expect(w[0]! & rw.COUNT_MASK).toBe(3);
     expect(rw.readUnlock(A, w, 0)).toBe(false); // misuse: no reader holds it
     expect(rw.writeUnlock(A, w, 0, 4)).toBe(false); // misuse: not the writer
   });
 
   it("downgrade turns the write lock into one read share atomically", () => {
-    const w = words(2);
+    const w = words(rw.RW_LOCK_WORDS);
     rw.tryWrite(A, w, 0, 2, undefined);
     expect(rw.downgrade(A, w, 0, 2)).toBe(true);
     expect(w[0]).toBe(1);
@@ -221,7 +221,7 @@ describe("raw rwlock word", () => {
   });
 
   it("a dead writer is reaped: free and poisoned", () => {
-    const w = words(2);
+    const w = words(rw.RW_LOCK_WORDS);
     const live = table();
     rw.tryWrite(A, w, 0, 6, live);
     rw.poisonRwLock(A, w, 0);
@@ -245,7 +245,7 @@ describe("raw rwlock reader slots (owner death of readers)", () => {
     expect(w.slice(2, 6)).toEqual(Int32Array.from([4, 2, 5, 1]));
     expect(rw.reapDeadReaders(A, w, 0, 9, live)).toBe(false); // nobody is dead
     const writer = newWaiter(0);
-    expect(rw.writeStep(A, w, 0, 9, live, writer)).toBe(false);
+    expect(rw.writeStep(A, w, 0, 9, live, writer, () => 0)).toBe(false);
     markDead(A, live, 4);
     expect(rw.reapDeadReaders(A, w, 0, 9, live)).toBe(true);
     expect(w[0]! & rw.COUNT_MASK).toBe(1);
@@ -254,7 +254,7 @@ describe("raw rwlock reader slots (owner death of readers)", () => {
     rw.readUnlock(A, w, 0);
     expect(w.slice(4, 6)).toEqual(Int32Array.from([0, 0]));
     expect(w[0]! & (rw.COUNT_MASK | rw.POISONED)).toBe(0); // free, and readers never poison
-    expect(rw.writeStep(A, w, 0, 9, live, writer)).toBe(true);
+    expect(rw.writeStep(A, w, 0, 9, live, writer, () => 0)).toBe(true);
   });
 
   it("more reading threads than slots: the extra ones go untracked", () => {

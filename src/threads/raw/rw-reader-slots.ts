@@ -40,7 +40,7 @@ import {
   wakeWriters,
   writeStep,
 } from "./rw-word.js";
-import type { RawWaiter } from "./waiter.js";
+import type { Clock, RawWaiter } from "./waiter.js";
 
 /**
  * Records one read share of `me` in its reader slot (claiming a free slot on its first share).
@@ -127,9 +127,10 @@ export function readStepReaping(
   me: number,
   table: Int32Array | undefined,
   waiter: RawWaiter,
+  now: Clock,
 ): boolean {
   for (;;) {
-    if (readStep(A, w, i, table, waiter)) return true;
+    if (readStep(A, w, i, me, table, waiter, now)) return true;
     if (!reapDeadReaders(A, w, i, me, table)) return false;
   }
 }
@@ -142,9 +143,10 @@ export function writeStepReaping(
   me: number,
   table: Int32Array | undefined,
   waiter: RawWaiter,
+  now: Clock,
 ): boolean {
   for (;;) {
-    if (writeStep(A, w, i, me, table, waiter)) return true;
+    if (writeStep(A, w, i, me, table, waiter, now)) return true;
     if (!reapDeadReaders(A, w, i, me, table)) return false;
   }
 }

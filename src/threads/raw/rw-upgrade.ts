@@ -3,7 +3,7 @@
  * lifecycle of an upgradable guard (upgrade pending, cancelled by release or downgrade, given up).
  *
  * An upgradable reader is a reader (counted in COUNT, blocked by WRITE_LOCKED / WRITERS_WAITING like
- * any reader) that also holds UPGRADABLE, which excludes other upgradable readers. Its owner id is in
+ * any reader, and by another thread's registered starver like a writer: see ./rw-word.ts) that also holds UPGRADABLE, which excludes other upgradable readers. Its owner id is in
  * `w[i + UPGRADER_WORD]` for owner-death recovery (written just after the bit is set, cleared just
  * before it is cleared: a death inside those windows leaves the role unrecoverable). To upgrade, it
  * sets UPGRADER_WAITING and WRITERS_WAITING (new readers then wait), parks on the writers' sequence
@@ -43,6 +43,13 @@ import {
   READERS_WAITING,
   reapIfUpgraderDead,
   reapIfWriterDead,
+  refusedReader,
+  registerStarver,
+  STARVER_ID,
+  STARVER_READS,
+  STARVER_WORD,
+  settleStarver,
+  starverOf,
   UPGRADABLE,
   UPGRADER_WAITING,
   UPGRADER_WORD,
@@ -52,9 +59,12 @@ import {
   wakeAllIfFree,
   writeUnlock,
 } from "./rw-word.js";
-import { POLL_MS, type RawWaiter } from "./waiter.js";
+import { type Clock, POLL_MS, type RawWaiter } from "./waiter.js";
 
-/** Takes an upgradable read share if no writer holds or waits and no other upgradable reader holds. */
+/**
+ * Takes an upgradable read share if no writer holds or waits, no other upgradable reader holds, and no
+ * starver of another thread is registered.
+ */
 export function tryUpgradableRead(
   A: AtomicsLike,
   w: Int32Array,
@@ -62,13 +72,28 @@ export function tryUpgradableRead(
   me: number,
   table: Int32Array | undefined,
 ): boolean {
+  const st = A.load(w, i + STARVER_WORD);
+  if (st !== 0 && (st & STARVER_ID) !== me) return false;
+  return takeUpgradable(A, w, i, me, table, false);
+}
+
+/** Takes the upgradable share if the word allows it (`starver`: the caller is the registered starver, WRITERS_WAITING does not hold it back). */
+function takeUpgradable(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  me: number,
+  table: Int32Array | undefined,
+  starver: boolean,
+): boolean {
   let s = A.load(w, i);
   for (;;) {
     if (reapIfWriterDead(A, w, i, s, table) || reapIfUpgraderDead(A, w, i, s, table)) {
       s = A.load(w, i);
       continue;
     }
-    if ((s & (WRITE_LOCKED | WRITERS_WAITING | UPGRADABLE)) !== 0 || (s & COUNT_MASK) === MAX_READERS) return false;
+    const blocking = WRITE_LOCKED | UPGRADABLE | (starver ? 0 : WRITERS_WAITING);
+    if ((s & blocking) !== 0 || (s & COUNT_MASK) === MAX_READERS) return false;
     const prev = A.compareExchange(w, i, s, (s + 1) | UPGRADABLE);
     if (prev === s) {
       A.store(w, i + UPGRADER_WORD, me);
@@ -78,7 +103,10 @@ export function tryUpgradableRead(
   }
 }
 
-/** One upgradable-read attempt; parks on `w[i]` (READERS_WAITING) when it cannot get in. */
+/**
+ * One upgradable-read attempt; parks on `w[i]` (READERS_WAITING) when it cannot get in, or on the
+ * writers' sequence when refused because of another thread's starver (see ./rw-word.ts).
+ */
 export function upgradableReadStep(
   A: AtomicsLike,
   w: Int32Array,
@@ -86,17 +114,27 @@ export function upgradableReadStep(
   me: number,
   table: Int32Array | undefined,
   waiter: RawWaiter,
+  now: Clock,
 ): boolean {
   for (;;) {
-    if (tryUpgradableRead(A, w, i, me, table)) return true;
+    const st = A.load(w, i + STARVER_WORD);
+    if (st !== 0 && (st & STARVER_ID) !== me) {
+      if (refusedReader(A, w, i, st, table, waiter, now)) continue;
+      return false;
+    }
+    const starver = st !== 0 && st === starverOf(waiter);
+    if (takeUpgradable(A, w, i, me, table, starver)) {
+      settleStarver(A, w, i, waiter);
+      return true;
+    }
     const s = A.load(w, i);
-    if ((s & (WRITE_LOCKED | WRITERS_WAITING | UPGRADABLE)) === 0 && (s & COUNT_MASK) < MAX_READERS) continue;
+    const blocking = WRITE_LOCKED | UPGRADABLE | (starver ? 0 : WRITERS_WAITING);
+    if ((s & blocking) === 0 && (s & COUNT_MASK) < MAX_READERS) continue;
     const want = s | READERS_WAITING;
     if (want !== s && A.compareExchange(w, i, s, want) !== s) continue;
-    waiter.parked = true;
+    if (registerStarver(A, w, i, me | STARVER_READS, waiter, now)) continue;
     waiter.index = i;
     waiter.expected = want;
-    waiter.parkTimeout = POLL_MS;
     return false;
   }
 }
@@ -109,9 +147,10 @@ export function upgradableReadStepReaping(
   me: number,
   table: Int32Array | undefined,
   waiter: RawWaiter,
+  now: Clock,
 ): boolean {
   for (;;) {
-    if (upgradableReadStep(A, w, i, me, table, waiter)) return true;
+    if (upgradableReadStep(A, w, i, me, table, waiter, now)) return true;
     if (!reapDeadReaders(A, w, i, me, table)) return false;
   }
 }

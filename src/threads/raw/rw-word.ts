@@ -4,8 +4,9 @@
  * reads and the upgrade lifecycle in ./rw-upgrade.ts; ./raw-rw-lock.ts re-exports all three.
  *
  * Step functions (every shared access goes through `A`; between two calls only locals change):
- * - {@link tryRead}`(A, w, i, table)`, {@link readStep}`(A, w, i, table, waiter)`, {@link readUnlock}`(A, w, i)`
- * - {@link tryWrite}`(A, w, i, me, table)`, {@link writeStep}`(A, w, i, me, table, waiter)`,
+ * - {@link tryRead}`(A, w, i, table)`, {@link readStep}`(A, w, i, me, table, waiter, now)`,
+ *   {@link abandonRead}`(A, w, i, waiter)`, {@link readUnlock}`(A, w, i)`
+ * - {@link tryWrite}`(A, w, i, me, table)`, {@link writeStep}`(A, w, i, me, table, waiter, now)`,
  *   {@link abandonWrite}`(A, w, i, waiter)`, {@link writeUnlock}`(A, w, i, me)`, {@link downgrade}`(A, w, i, me)`
  * - {@link readBlocking} / {@link writeBlocking}: the step + `A.wait` loops.
  * A step returns `true` when acquired, else prepares `waiter` (`index`, `expected`, `parkTimeout`) to park.
@@ -35,10 +36,46 @@
  * the last one: it clears the bit and wakes both sides ({@link abandonWrite}); every writer still
  * parked wakes and sets the bit again before it parks again. Until then a reader may slip in: a
  * moment of lost preference, never a reader refused while no writer waits.
+ *
+ * ## Eventual fairness: one registered starver
+ *
+ * Writer preference alone lets writers barge each other (a running writer re-takes the lock before a
+ * woken one runs) and lets a stream of writers starve readers. So a waiter that has waited
+ * {@link FAIR_AFTER_MS} since its first park registers as *the* starver (one at a time) in two words
+ * after the upgrader word:
+ *
+ * | word             | meaning                                                         | who may change it |
+ * |------------------|-----------------------------------------------------------------|-------------------|
+ * | i + STARVER_WORD | 0, or the starver: its owner id (bits 0–22), + {@link STARVER_READS} (bit 24) when it waits for a read or upgradable-read share | a waiter that has waited ≥ FAIR_AFTER_MS sets it (CAS 0 → value); the starver clears it when it acquires or gives up; anyone clears it when its owner is dead or its BEAT stood still for {@link STALE_STARVER_MS} (CAS value → 0) |
+ * | i + BEAT_WORD    | heartbeat: the registered starver adds 1 at each of its parks    | the registered starver (add) |
+ *
+ * While a starver of another thread is registered (ids compare: the tasks of one thread share an id):
+ * - writers and upgradable readers do not take a free lock (they park on the writers' sequence);
+ * - when the starver waits to write (no STARVER_READS), new readers do not enter either (same park);
+ * - the starver itself, when it waits to read, enters as soon as the lock is not write-locked, even
+ *   while WRITERS_WAITING is set (and, upgradable, while no other upgradable reader holds).
+ * Upgrades (a held upgradable share becoming the write lock) ignore the starver: they hold a share a
+ * writer starver waits for, so refusing them would deadlock.
+ *
+ * Wake-ups: every waiter refused because of the starver parks on the writers' sequence `w[i + 1]`,
+ * having read the sequence before STARVER; clearing STARVER (acquired, gave up, stale) bumps the
+ * sequence and wakes it ({@link wakeWriters}), so a clear between the check and the park cannot be
+ * lost (parking on the state word would lose it: clearing STARVER does not change the state word). A
+ * starver parks with its WAITING bit set like any waiter, so the release that frees the lock wakes it.
+ *
+ * Staleness: a starver that died (liveness table) or whose BEAT stands still (a thread that stopped
+ * stepping: terminated unsupervised, or an event loop blocked for long) is cleared by the next waiter
+ * it refuses, so a dead or stuck starver costs a bounded delay ({@link STALE_STARVER_MS} plus a poll),
+ * never a hang. Clearing a live starver only delays its fairness: it registers again.
+ *
+ * The try paths ({@link tryRead}, {@link tryWrite}, `tryUpgradableRead`) never wait, so they can never
+ * be the starver: they refuse while another thread's starver is registered (tryRead: a writer starver
+ * of any thread), as a waiting acquire would.
  */
 import type { AtomicsLike } from "./atomics-like.js";
 import { driveBlocking, PARK } from "./drive.js";
 import { isDead } from "./liveness-table.js";
+import { FAIR_AFTER_MS } from "./raw-mutex.js";
 import { type Clock, newWaiter, POLL_MS, type RawWaiter } from "./waiter.js";
 
 export const COUNT_MASK = (1 << 23) - 1;
@@ -59,8 +96,166 @@ export const READER_SLOTS = 8;
 export const SLOTS = 2;
 /** Offset (from `i`) of the word naming the upgradable reader (owner id, 0 when none or unknown). */
 export const UPGRADER_WORD = SLOTS + 2 * READER_SLOTS;
-/** Words a raw rwlock occupies, reader slots and the upgrader word included (2 for plain read/write). */
-export const RW_LOCK_WORDS = UPGRADER_WORD + 1;
+/** Offset (from `i`) of the word naming the registered starving waiter (see the module docs). */
+export const STARVER_WORD = UPGRADER_WORD + 1;
+/** Offset (from `i`) of the registered starver's heartbeat. */
+export const BEAT_WORD = UPGRADER_WORD + 2;
+/** Words a raw rwlock occupies: state, sequence, reader slots, upgrader, starver and its heartbeat. */
+export const RW_LOCK_WORDS = UPGRADER_WORD + 3;
+/** In the STARVER word: the starver waits for a read (or upgradable-read) share. */
+export const STARVER_READS = 1 << 24;
+/** In the STARVER word: the owner id. */
+export const STARVER_ID = COUNT_MASK;
+/** A registered starver whose BEAT has not moved for this long (ms) is taken for stuck and cleared. */
+export const STALE_STARVER_MS = 4 * POLL_MS;
+
+/** What a waiter keeps about the starver protocol (local, like the rest of its {@link RawWaiter}). */
+interface FairWaiter extends RawWaiter {
+  /** The STARVER value this waiter registered (0 or absent: none). */
+  mine?: number;
+  /** A foreign STARVER value seen while refused, the BEAT seen with it, and since when (staleness). */
+  seen?: number;
+  seenBeat?: number;
+  seenAt?: number;
+}
+
+/** The STARVER value `waiter` registered (0: none). */
+export function starverOf(waiter: RawWaiter): number {
+  return (waiter as FairWaiter).mine ?? 0;
+}
+
+/**
+ * At park time: marks the waiter parked (first park: starts its clock), keeps its registration alive
+ * (BEAT), or registers it as the starver once it has waited {@link FAIR_AFTER_MS}. Sets
+ * `waiter.parkTimeout`. Returns `true` when it has just registered: the caller re-runs its step, which
+ * may now let it in (a reader starver ignores WRITERS_WAITING).
+ */
+export function registerStarver(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  value: number,
+  waiter: RawWaiter,
+  now: Clock,
+): boolean {
+  const fw = waiter as FairWaiter;
+  if (!waiter.parked) {
+    waiter.parked = true;
+    waiter.since = now();
+    // Wake after FAIR_AFTER_MS to register if still waiting.
+    waiter.parkTimeout = FAIR_AFTER_MS;
+    return false;
+  }
+  const mine = fw.mine ?? 0;
+  if (mine !== 0) {
+    if (A.load(w, i + STARVER_WORD) === mine) {
+      A.add(w, i + BEAT_WORD, 1);
+      waiter.parkTimeout = POLL_MS;
+      return false;
+    }
+    // Cleared as stale by another waiter: register again.
+    fw.mine = 0;
+  }
+  if (now() - waiter.since < FAIR_AFTER_MS) {
+    waiter.parkTimeout = FAIR_AFTER_MS;
+    return false;
+  }
+  waiter.parkTimeout = POLL_MS;
+  if (A.compareExchange(w, i + STARVER_WORD, 0, value) !== 0) return false;
+  fw.mine = value;
+  return true;
+}
+
+/** The waiter has acquired: if it was the registered starver, clear the registration and wake the refused. */
+export function settleStarver(A: AtomicsLike, w: Int32Array, i: number, waiter: RawWaiter): void {
+  const mine = starverOf(waiter);
+  if (mine === 0) return;
+  (waiter as FairWaiter).mine = 0;
+  if (A.compareExchange(w, i + STARVER_WORD, mine, 0) === mine) wakeWriters(A, w, i);
+}
+
+/**
+ * A waiter that gives up (timeout, abort) withdraws its starver registration, if any, and wakes the
+ * waiters it refused. Call it from every give-up path of a read, upgradable read or write wait.
+ */
+export function abandonRead(A: AtomicsLike, w: Int32Array, i: number, waiter: RawWaiter): void {
+  settleStarver(A, w, i, waiter);
+}
+
+/**
+ * Refused by the foreign starver `st`: clears it if its owner is dead or its BEAT has stood still for
+ * {@link STALE_STARVER_MS} (this waiter's own clock). Returns `true` when it cleared (re-run the step).
+ */
+function clearIfStale(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  st: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+  now: Clock,
+): boolean {
+  const fw = waiter as FairWaiter;
+  if (!isDead(A, table, st & STARVER_ID)) {
+    const beat = A.load(w, i + BEAT_WORD);
+    const t = now();
+    if (fw.seen !== st || fw.seenBeat !== beat) {
+      fw.seen = st;
+      fw.seenBeat = beat;
+      fw.seenAt = t;
+      return false;
+    }
+    if (t - (fw.seenAt as number) < STALE_STARVER_MS) return false;
+  }
+  fw.seen = 0;
+  if (A.compareExchange(w, i + STARVER_WORD, st, 0) === st) wakeWriters(A, w, i);
+  return true;
+}
+
+/**
+ * Refused because of the foreign starver `st`: unless it is stale, prepares `waiter` to park on the
+ * writers' sequence `seq` (read before `st`, so that the clear's wake-up is not lost). Returns `false`
+ * to park, `true` to re-run the step.
+ */
+export function refusedByStarver(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  st: number,
+  seq: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+  now: Clock,
+): boolean {
+  if (clearIfStale(A, w, i, st, table, waiter, now)) return true;
+  if (!waiter.parked) {
+    waiter.parked = true;
+    waiter.since = now();
+  }
+  waiter.index = i + 1;
+  waiter.expected = seq;
+  waiter.parkTimeout = POLL_MS;
+  return false;
+}
+
+/**
+ * A reader (or upgradable reader) refused by the foreign starver `st`, which it saw without the sequence: reads the sequence,
+ * then confirms `st` is still registered (a clear after the sequence read moves the sequence).
+ * Returns `false` to park, `true` to re-run the step.
+ */
+export function refusedReader(
+  A: AtomicsLike,
+  w: Int32Array,
+  i: number,
+  st: number,
+  table: Int32Array | undefined,
+  waiter: RawWaiter,
+  now: Clock,
+): boolean {
+  const seq = A.load(w, i + 1);
+  if (A.load(w, i + STARVER_WORD) !== st) return true;
+  return refusedByStarver(A, w, i, st, seq, table, waiter, now);
+}
 
 /** Clears both WAITING bits if the lock is free, then wakes both sides. */
 export function wakeAllIfFree(A: AtomicsLike, w: Int32Array, i: number): void {
@@ -118,7 +313,7 @@ export function reapIfUpgraderDead(
   return true;
 }
 
-/** Takes a read share if no writer holds or waits. */
+/** Takes a read share if no writer holds or waits and no writer starver is registered. */
 export function tryRead(A: AtomicsLike, w: Int32Array, i: number, table: Int32Array | undefined): boolean {
   let s = A.load(w, i);
   for (;;) {
@@ -128,25 +323,47 @@ export function tryRead(A: AtomicsLike, w: Int32Array, i: number, table: Int32Ar
       continue;
     }
     if ((s & WRITERS_WAITING) !== 0 || (s & COUNT_MASK) === MAX_READERS) return false;
+    // A starving writer (of any thread: a try has no registration of its own) is owed the lock.
+    const st = A.load(w, i + STARVER_WORD);
+    if (st !== 0 && (st & STARVER_READS) === 0) return false;
     const prev = A.compareExchange(w, i, s, s + 1);
     if (prev === s) return true;
     s = prev;
   }
 }
 
-/** One read attempt (see the module docs). */
+/**
+ * One read attempt by `me` (see the module docs). Parks on `w[i]` (READERS_WAITING) behind a writer,
+ * or on the writers' sequence when refused because of a starving writer.
+ */
 export function readStep(
   A: AtomicsLike,
   w: Int32Array,
   i: number,
+  me: number,
   table: Int32Array | undefined,
   waiter: RawWaiter,
+  now: Clock,
 ): boolean {
   for (;;) {
     const s = A.load(w, i);
-    if ((s & (WRITE_LOCKED | WRITERS_WAITING)) === 0 && (s & COUNT_MASK) < MAX_READERS) {
-      if (A.compareExchange(w, i, s, s + 1) === s) return true;
-      continue;
+    if ((s & WRITE_LOCKED) === 0 && (s & COUNT_MASK) < MAX_READERS) {
+      const mine = starverOf(waiter);
+      // WRITERS_WAITING holds newcomers back, but not the registered starver.
+      if ((s & WRITERS_WAITING) === 0 || mine !== 0) {
+        const st = A.load(w, i + STARVER_WORD);
+        if ((s & WRITERS_WAITING) === 0 || st === mine) {
+          if (st !== 0 && st !== mine && (st & STARVER_READS) === 0) {
+            if (refusedReader(A, w, i, st, table, waiter, now)) continue;
+            return false;
+          }
+          if (A.compareExchange(w, i, s, s + 1) === s) {
+            settleStarver(A, w, i, waiter);
+            return true;
+          }
+          continue;
+        }
+      }
     }
     if (reapIfWriterDead(A, w, i, s, table)) continue;
     if (waiter.spins > 0 && !waiter.parked && (s & WAITING) === 0) {
@@ -155,10 +372,9 @@ export function readStep(
     }
     const want = s | READERS_WAITING;
     if (want !== s && A.compareExchange(w, i, s, want) !== s) continue;
-    waiter.parked = true;
+    if (registerStarver(A, w, i, me | STARVER_READS, waiter, now)) continue;
     waiter.index = i;
     waiter.expected = want;
-    waiter.parkTimeout = POLL_MS;
     return false;
   }
 }
@@ -177,8 +393,10 @@ export function readUnlock(A: AtomicsLike, w: Int32Array, i: number): boolean {
   return true;
 }
 
-/** Takes the write lock if it is free. */
+/** Takes the write lock if it is free and no starver of another thread is registered. */
 export function tryWrite(A: AtomicsLike, w: Int32Array, i: number, me: number, table: Int32Array | undefined): boolean {
+  const st = A.load(w, i + STARVER_WORD);
+  if (st !== 0 && (st & STARVER_ID) !== me) return false;
   let s = A.compareExchange(w, i, 0, WRITE_LOCKED | me);
   if (s === 0) return true;
   for (;;) {
@@ -201,16 +419,25 @@ export function writeStep(
   me: number,
   table: Int32Array | undefined,
   waiter: RawWaiter,
+  now: Clock,
 ): boolean {
   for (;;) {
     // Read the sequence first: a wake-up after this read changes it, so the park returns at once.
     const seq = A.load(w, i + 1);
     const s = A.load(w, i);
     if ((s & (WRITE_LOCKED | COUNT_MASK)) === 0) {
+      const st = A.load(w, i + STARVER_WORD);
+      if (st !== 0 && (st & STARVER_ID) !== me) {
+        if (refusedByStarver(A, w, i, st, seq, table, waiter, now)) continue;
+        return false;
+      }
       // A writer that has parked keeps WRITERS_WAITING set: other writers may still be parked, and its
       // unlock must wake them.
       const next = s | WRITE_LOCKED | me | (waiter.parked ? WRITERS_WAITING : 0);
-      if (A.compareExchange(w, i, s, next) === s) return true;
+      if (A.compareExchange(w, i, s, next) === s) {
+        settleStarver(A, w, i, waiter);
+        return true;
+      }
       continue;
     }
     if (reapIfWriterDead(A, w, i, s, table)) continue;
@@ -219,22 +446,23 @@ export function writeStep(
       continue;
     }
     if ((s & WRITERS_WAITING) === 0 && A.compareExchange(w, i, s, s | WRITERS_WAITING) !== s) continue;
-    waiter.parked = true;
+    if (registerStarver(A, w, i, me, waiter, now)) continue;
     waiter.index = i + 1;
     waiter.expected = seq;
-    waiter.parkTimeout = POLL_MS;
     return false;
   }
 }
 
 /**
- * A writer whose {@link writeStep}s parked gives up (timeout, abort): it clears WRITERS_WAITING (it may
- * have set it, and cannot know whether other writers still wait) and wakes both sides. Writers still
- * waiting set the bit again on their next step; readers held back only by the bit get in. A waiter
- * that never parked set nothing and changes nothing.
+ * A writer whose {@link writeStep}s parked gives up (timeout, abort): it withdraws its starver
+ * registration ({@link abandonRead}), clears WRITERS_WAITING (it may have set it, and cannot know
+ * whether other writers still wait) and wakes both sides. Writers still waiting set the bit again on
+ * their next step; readers held back only by the bit get in. A waiter that never parked set nothing
+ * and changes nothing.
  */
 export function abandonWrite(A: AtomicsLike, w: Int32Array, i: number, waiter: RawWaiter): void {
   if (!waiter.parked) return;
+  settleStarver(A, w, i, waiter);
   clearWritersWaiting(A, w, i, 0);
 }
 
@@ -282,19 +510,23 @@ export function downgrade(A: AtomicsLike, w: Int32Array, i: number, me: number):
   return true;
 }
 
-/** Read lock (no reaping: the model tests' plain reader), through the shared driver (drive.ts). Returns `false` on timeout. */
+/** Read lock (no reaping: the model tests' plain reader), through the shared driver (drive.ts). Returns `false` on timeout (having withdrawn what it set). */
 export function readBlocking(
   A: AtomicsLike,
   w: Int32Array,
   i: number,
+  me: number,
   table: Int32Array | undefined,
   now: Clock,
   timeout: number,
   spins?: number,
 ): boolean {
   if (tryRead(A, w, i, table)) return true;
-  const step = (waiter: RawWaiter) => (readStep(A, w, i, table, waiter) ? 0 : PARK);
-  return driveBlocking(A, w, newWaiter(spins), step, now() + timeout, now) !== PARK;
+  const waiter = newWaiter(spins);
+  const step = (wt: RawWaiter) => (readStep(A, w, i, me, table, wt, now) ? 0 : PARK);
+  if (driveBlocking(A, w, waiter, step, now() + timeout, now) !== PARK) return true;
+  abandonRead(A, w, i, waiter);
+  return false;
 }
 
 /** Write lock (no reaping), through the shared driver (drive.ts). Returns `false` on timeout (having cleared what it set). */
@@ -310,7 +542,7 @@ export function writeBlocking(
 ): boolean {
   if (tryWrite(A, w, i, me, table)) return true;
   const waiter = newWaiter(spins);
-  const step = (wt: RawWaiter) => (writeStep(A, w, i, me, table, wt) ? 0 : PARK);
+  const step = (wt: RawWaiter) => (writeStep(A, w, i, me, table, wt, now) ? 0 : PARK);
   if (driveBlocking(A, w, waiter, step, now() + timeout, now) !== PARK) return true;
   abandonWrite(A, w, i, waiter);
   return false;

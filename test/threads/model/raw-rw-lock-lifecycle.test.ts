@@ -153,7 +153,7 @@ function takeOwnUpgradable(ctx: ThreadContext, s: Shared): void {
       A,
       s.mem,
       waiter,
-      until((waiter) => upgradableReadStepReaping(A, s.mem, 0, X, s.table, waiter)),
+      until((waiter) => upgradableReadStepReaping(A, s.mem, 0, X, s.table, waiter, ctx.now)),
       "untimed",
     );
   }

@@ -126,7 +126,7 @@ function final(writes: number) {
 
 /** The shipped write path: `tryWriteReaping`, then `writeStepReaping` + park (as `RwLock.write()`). */
 function shippedWrite(ctx: ThreadContext, s: Shared, waiter: RawWaiter): boolean {
-  return writeStepReaping(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, waiter);
+  return writeStepReaping(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, waiter, ctx.now);
 }
 
 type WriteStep = typeof shippedWrite;
@@ -163,7 +163,7 @@ function reader(me?: number) {
         A,
         s.mem,
         waiter,
-        until((waiter) => readStepReaping(A, s.mem, 0, id, s.table, waiter)),
+        until((waiter) => readStepReaping(A, s.mem, 0, id, s.table, waiter, ctx.now)),
         "untimed",
       );
     }
@@ -201,7 +201,7 @@ function oldReap(A: AtomicsLike, w: Int32Array, table: Int32Array): boolean {
 
 const oldWrite: WriteStep = (ctx, s, waiter) => {
   for (;;) {
-    if (writeStep(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, waiter)) return true;
+    if (writeStep(ctx.atomics, s.mem, 0, ownerId(ctx), s.table, waiter, ctx.now)) return true;
     if (!oldReap(ctx.atomics, s.mem, s.table)) return false;
   }
 };
@@ -306,7 +306,7 @@ describe("a writer that gives up (model, issue 9 finding 7)", () => {
     } else {
       // The code before the fix: give up without withdrawing WRITERS_WAITING.
       const waiter = newWaiter(0);
-      while (!writeStep(A, s.mem, 0, me, s.table, waiter)) {
+      while (!writeStep(A, s.mem, 0, me, s.table, waiter, ctx.now)) {
         if (A.wait(s.mem, waiter.index, waiter.expected, 1) === "timed-out") break;
       }
     }
@@ -344,7 +344,7 @@ describe("a writer that gives up (model, issue 9 finding 7)", () => {
         A,
         s.mem,
         waiter,
-        until((waiter) => writeStep(A, s.mem, 0, ownerId(ctx), s.table, waiter)),
+        until((waiter) => writeStep(A, s.mem, 0, ownerId(ctx), s.table, waiter, ctx.now)),
         "untimed",
       );
       ctx.enter("rw", "exclusive");

@@ -73,7 +73,7 @@ function reader(mode: ParkMode = "untimed", dies = false) {
   return (ctx: ThreadContext, s: Shared) => {
     const A = ctx.atomics;
     if (!tryRead(A, s.mem, 0, s.table)) {
-      drive(ctx, s, mode, (w) => readStepReaping(A, s.mem, 0, ownerId(ctx), s.table, w));
+      drive(ctx, s, mode, (w) => readStepReaping(A, s.mem, 0, ownerId(ctx), s.table, w, ctx.now));
     }
     const tracked = registerReader(A, s.mem, 0, ownerId(ctx));
     ctx.enter("rw", "shared");
@@ -93,7 +93,7 @@ function write(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
   const A = ctx.atomics;
   const me = ownerId(ctx);
   if (tryWriteReaping(A, s.mem, 0, me, s.table)) return;
-  drive(ctx, s, mode, (w) => writeStepReaping(A, s.mem, 0, me, s.table, w));
+  drive(ctx, s, mode, (w) => writeStepReaping(A, s.mem, 0, me, s.table, w, ctx.now));
 }
 
 function increment(ctx: ThreadContext, s: Shared): void {
@@ -122,7 +122,7 @@ function upgrader(mode: ParkMode = "untimed") {
     const A = ctx.atomics;
     const me = ownerId(ctx);
     if (!tryUpgradableRead(A, s.mem, 0, me, s.table)) {
-      drive(ctx, s, mode, (w) => upgradableReadStepReaping(A, s.mem, 0, me, s.table, w));
+      drive(ctx, s, mode, (w) => upgradableReadStepReaping(A, s.mem, 0, me, s.table, w, ctx.now));
     }
     const tracked = registerReader(A, s.mem, 0, me);
     ctx.enter("rw", "shared");
@@ -210,7 +210,7 @@ describe("raw rwlock upgradable reads (model)", () => {
       const A = ctx.atomics;
       const me = ownerId(ctx);
       if (!tryUpgradableRead(A, s.mem, 0, me, s.table)) {
-        drive(ctx, s, "untimed", (w) => upgradableReadStepReaping(A, s.mem, 0, me, s.table, w));
+        drive(ctx, s, "untimed", (w) => upgradableReadStepReaping(A, s.mem, 0, me, s.table, w, ctx.now));
       }
       ctx.enter("rw", "shared");
       ctx.enter("upgradable", "exclusive");

@@ -13,6 +13,7 @@ import {
   COUNT_MASK,
   downgrade,
   POISONED,
+  RW_LOCK_WORDS,
   readBlocking,
   readStep,
   readUnlock,
@@ -28,12 +29,15 @@ import { drive, mutants, ownerId, type ParkMode, smallLivenessTable, until, with
 import { budget, check, explore, type ModelView, type Program, type ThreadContext } from "./explorer.js";
 
 interface Shared {
-  /** [0] state word, [1] writers' wake-up sequence, [2] counter written only by writers inside. */
+  /**
+   * [0] state word, [1] writers' wake-up sequence, [2] counter written only by writers inside (the
+   * first reader slot: the plain steps never touch the slots), the starver words at the end.
+   */
   mem: Int32Array;
   table: Int32Array;
 }
 
-const setup = (): Shared => ({ mem: new Int32Array(3), table: smallLivenessTable() });
+const setup = (): Shared => ({ mem: new Int32Array(RW_LOCK_WORDS), table: smallLivenessTable() });
 const names = (s: Shared) => ({ mem: s.mem, table: s.table });
 
 function read(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
@@ -44,7 +48,7 @@ function read(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
     A,
     s.mem,
     waiter,
-    until((waiter) => readStep(A, s.mem, 0, s.table, waiter)),
+    until((waiter) => readStep(A, s.mem, 0, ownerId(ctx), s.table, waiter, ctx.now)),
     mode,
   );
 }
@@ -57,7 +61,7 @@ function write(ctx: ThreadContext, s: Shared, mode: ParkMode): void {
     A,
     s.mem,
     waiter,
-    until((waiter) => writeStep(A, s.mem, 0, ownerId(ctx), s.table, waiter)),
+    until((waiter) => writeStep(A, s.mem, 0, ownerId(ctx), s.table, waiter, ctx.now)),
     mode,
   );
 }
@@ -158,7 +162,7 @@ describe("raw rwlock (model)", () => {
   it("the production loops readBlocking / writeBlocking", () => {
     const A = (ctx: ThreadContext) => ctx.atomics;
     const blockingReader = (ctx: ThreadContext, s: Shared) => {
-      expect(readBlocking(A(ctx), s.mem, 0, s.table, ctx.now, Number.POSITIVE_INFINITY, 0)).toBe(true);
+      expect(readBlocking(A(ctx), s.mem, 0, ownerId(ctx), s.table, ctx.now, Number.POSITIVE_INFINITY, 0)).toBe(true);
       ctx.enter("rw", "shared");
       ctx.leave("rw");
       readUnlock(A(ctx), s.mem, 0);
