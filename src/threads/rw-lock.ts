@@ -102,6 +102,8 @@ interface Internals {
   /** A write guard that could not be made gives the write lock straight back (no local hand-off). */
   dropWrite(lock: RwLock<unknown>): void;
   readUnlock(lock: RwLock<unknown>, tracked: boolean): void;
+  /** A share (the upgradable one) was given back or downgraded: the competitor may get in now. */
+  shareLeft(lock: RwLock<unknown>): void;
   /** Writes the write guard's value back (JSON), then turns the write lock into a read share. */
   downgrade<T>(lock: RwLock<T>, value: GuardValue<T>): void;
   poison(lock: RwLock<unknown>): void;
@@ -207,6 +209,10 @@ export class RwLock<T = null> {
       readUnlock: (lock, tracked) => {
         if (tracked) raw.unregisterReader(A, lock.#word, 0, ownerId);
         raw.readUnlock(A, lock.#word, 0);
+        if (lock.#competing) lock.#shareLeft();
+      },
+      shareLeft: (lock) => {
+        if (lock.#competing) lock.#shareLeft();
       },
       downgrade: (lock, value) => {
         // A write-back that throws (JSON past maxBytes) leaves everything as it was: the write lock
@@ -824,6 +830,22 @@ export class RwLock<T = null> {
     this.#serve();
   }
 
+  /**
+   * A share of this thread was given back while the competitor runs: if that let the head's kind in
+   * (a write head and the lock is free now, an upgradable head and the upgradable share is free), the
+   * competitor re-steps at once instead of waiting for its parked `waitAsync` to wake (a macrotask).
+   */
+  #shareLeft(): void {
+    const s = Atomics.load(this.#word, 0);
+    const kind = this.#competingFor;
+    if (
+      (kind === WRITE && (s & (raw.WRITE_LOCKED | raw.COUNT_MASK)) === 0) ||
+      (kind === UPGRADABLE_READ && (s & (raw.UPGRADABLE | raw.WRITE_LOCKED)) === 0)
+    ) {
+      this.#park.kick();
+    }
+  }
+
   /** After the word or the queue changed: start the competitor, or make a parked one re-read the head. */
   #wake(): void {
     const local = this.#local;
@@ -866,7 +888,13 @@ export class RwLock<T = null> {
           waiter = newWaiter(parkedWaiters() === 0 ? ASYNC_SPIN_LIMIT : SPIN_LIMIT);
         }
         if (this.#step(kind, waiter)) {
-          if (kind === WRITE) this.#writing = true;
+          if (kind === WRITE) {
+            this.#writing = true;
+            // A writer that parked takes the lock with WRITERS_WAITING set (others may be parked): it
+            // withdraws it (they wake and set it again), so that a set bit at its release means
+            // another thread waits, not this thread's own earlier park.
+            raw.abandonWrite(A, word, 0, waiter);
+          }
           this.#inHand = kind;
           kind = this.#competingFor = 0;
           this.#serve();
@@ -1135,6 +1163,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     const state = this.#state;
     if (state === undefined) raw.releaseUpgradableShare(A, word, 0, ownerId, this.#tracked);
     else raw.releaseUpgradableGuard(A, word, 0, ownerId, state, this.#tracked);
+    internals.shareLeft(lock as RwLock<unknown>);
   }
 
   /** Same as {@link release}, for `using`. */
@@ -1270,6 +1299,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     const state = this.#state;
     if (state === undefined) raw.downgradeUpgradable(A, word, 0, ownerId);
     else raw.downgradeUpgradableGuard(A, word, 0, ownerId, state);
+    internals.shareLeft(lock as RwLock<unknown>);
     return new RwLockReadGuard<T>(GUARD_TOKEN, lock, this.#tracked);
   }
 
