@@ -60,18 +60,26 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** `pending`, recording `name` in `log` when it is granted. */
+function logged<G>(pending: Promise<G>, name: string, log: string[]): Promise<G> {
+  return pending.then((guard) => {
+    log.push(name);
+    return guard;
+  });
+}
+
 describe("threads RwLock: same-thread async waiters queue in one local FIFO", () => {
   it("grants mixed queued readers, writers and upgradable readers in call order; consecutive readers share", async () => {
     const lock = counter();
     const holder = await lock.write();
     const log: string[] = [];
-    const r1 = lock.read().then((g) => (log.push("r1"), g));
-    const r2 = lock.read().then((g) => (log.push("r2"), g));
-    const w3 = lock.write().then((g) => (log.push("w3"), g));
-    const r4 = lock.read().then((g) => (log.push("r4"), g));
-    const u5 = lock.upgradableRead().then((g) => (log.push("u5"), g));
-    const r6 = lock.read().then((g) => (log.push("r6"), g));
-    const w7 = lock.write().then((g) => (log.push("w7"), g));
+    const r1 = logged(lock.read(), "r1", log);
+    const r2 = logged(lock.read(), "r2", log);
+    const w3 = logged(lock.write(), "w3", log);
+    const r4 = logged(lock.read(), "r4", log);
+    const u5 = logged(lock.upgradableRead(), "u5", log);
+    const r6 = logged(lock.read(), "r6", log);
+    const w7 = logged(lock.write(), "w7", log);
     await flush();
     expect(log).toEqual([]);
 
