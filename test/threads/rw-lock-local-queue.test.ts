@@ -8,7 +8,7 @@
  * flush microtasks (poll helpers) and assert states; the few waits that need a real wake-up (a worker,
  * the competitor standing back for another thread) poll for an outcome with a bound against hangs.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { PoisonError, RwLock, TimeoutError } from "../../src/threads/index.js";
 import { parkedWaiters } from "../../src/threads/keep-alive.js";
 import * as raw from "../../src/threads/raw/raw-rw-lock.js";
@@ -49,6 +49,32 @@ function expectIdle(lock: RwLock<unknown>, poisoned = false): void {
   expect(slotShares(lock)).toBe(0);
   expect(lock.readers).toBe(0);
   expect(lock.isWriteLocked).toBe(false);
+}
+
+/**
+ * Runs `fn` while watching every compare-exchange on the lock's state word (the raw RwLock's way to
+ * free it on these paths): returns whether one of them left the word free (0).
+ */
+function leftFree(lock: RwLock<unknown>, fn: () => void): boolean {
+  const words = wordsOf(lock);
+  const original = Atomics.compareExchange;
+  let free = false;
+  const spy = vi.spyOn(Atomics, "compareExchange").mockImplementation(((
+    array: Int32Array,
+    index: number,
+    expected: number,
+    replacement: number,
+  ) => {
+    const seen = original(array, index, expected, replacement);
+    if (array.buffer === words.buffer && index === 0 && seen === expected && replacement === 0) free = true;
+    return seen;
+  }) as typeof Atomics.compareExchange);
+  try {
+    fn();
+  } finally {
+    spy.mockRestore();
+  }
+  return free;
 }
 
 /** Polls `condition` until it holds (a bound against hangs only, not a timing assertion). */
@@ -130,6 +156,24 @@ describe("threads RwLock: same-thread async waiters queue in one local FIFO", ()
     (await assertReady(second)).release();
     expectIdle(lock);
   });
+
+  it("read() and tryRead() queue behind a queued upgradable reader though a share is free", async () => {
+    const lock = counter();
+    const first = await lock.upgradableRead();
+    const second = lock.upgradableRead(); // waits for the upgradable role
+    const reader = lock.read(); // FIFO: behind it, though a plain share is free on the word
+    await flush();
+    expect(lock.tryRead()).toBeUndefined();
+    await assertPending(reader);
+    expect(lock.readers).toBe(1);
+    first.release();
+    const g2 = await assertReady(second);
+    const g3 = await assertReady(reader);
+    expect(lock.readers).toBe(2);
+    g2.release();
+    g3.release();
+    expectIdle(lock);
+  });
 });
 
 describe("threads RwLock: a write release hands on locally", () => {
@@ -139,8 +183,9 @@ describe("threads RwLock: a write release hands on locally", () => {
     const holder = await lock.write();
     const owner = Atomics.load(words, 0);
     const next = lock.write();
-    holder.release();
-    // Handed on, not released: still write-locked, same owner id, nobody else could get in.
+    // Handed on, not released and re-taken: never free, so nobody else could get in.
+    expect(leftFree(lock, () => holder.release())).toBe(false);
+    // Still write-locked by this thread (same owner id).
     expect(Atomics.load(words, 0)).toBe(owner);
     const guard = await assertReady(next);
     expect(Atomics.load(words, 0)).toBe(owner);
@@ -153,8 +198,8 @@ describe("threads RwLock: a write release hands on locally", () => {
     const holder = await lock.write();
     holder.value[0] = 5;
     const next = lock.read();
-    holder.release();
     // Downgraded at once: one share, never free in between.
+    expect(leftFree(lock, () => holder.release())).toBe(false);
     expect(lock.isWriteLocked).toBe(false);
     expect(lock.readers).toBe(1);
     const guard = await assertReady(next);
@@ -171,7 +216,7 @@ describe("threads RwLock: a write release hands on locally", () => {
     const next = lock.write();
     // What a parked writer of another thread leaves on the word.
     Atomics.or(words, 0, raw.WRITERS_WAITING);
-    holder.release();
+    expect(leftFree(lock, () => holder.release())).toBe(true);
     expect(lock.isWriteLocked).toBe(false);
     expect(Atomics.load(words, 0)).toBe(0);
     await assertPending(next);
@@ -292,6 +337,26 @@ describe("threads RwLock local queue: cancel safety", () => {
     expect(lock.readers).toBe(1);
     g4.release();
     expect(await assertRejected(w5)).toBeInstanceOf(PoisonError);
+    expectIdle(lock, true);
+  });
+
+  it("a write that a poisoned writer could not take goes to the reader behind it as a downgrade", async () => {
+    const lock = counter();
+    const holder = await lock.write();
+    const w1 = lock.write();
+    const r2 = lock.read({ ignorePoison: true });
+    const w3 = lock.write({ ignorePoison: true });
+    holder.poison();
+    holder.release();
+    expect(await assertRejected(w1)).toBeInstanceOf(PoisonError);
+    const g2 = await assertReady(r2);
+    // A real share, not a read guard over a write-locked word.
+    expect(lock.isWriteLocked).toBe(false);
+    expect(lock.readers).toBe(1);
+    expect(slotShares(lock)).toBe(1);
+    await assertPending(w3);
+    g2.release();
+    (await assertReady(w3)).release();
     expectIdle(lock, true);
   });
 
