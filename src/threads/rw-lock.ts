@@ -346,27 +346,7 @@ export class RwLock<T = null> {
    * signal's reason, `TypeError` / `RangeError` for bad options.
    */
   read(options?: LockOptions): Promise<RwLockReadGuard<T>> {
-    try {
-      options = readLockOptions(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const early = precheck(options);
-    if (early !== undefined) return early;
-    const ignorePoison = options?.ignorePoison === true;
-    const word = this.#word;
-    const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "read"));
-    // FIFO in this thread: no barging past tasks of this thread already queued.
-    if (this.#local.waiters === 0 && raw.tryRead(A, word, 0, table)) {
-      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
-      try {
-        return Promise.resolve(this.#readAcquired(ignorePoison, "read"));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    return this.#enqueue(READ, options);
+    return this.#acquire(READ, options) as Promise<RwLockReadGuard<T>>;
   }
 
   /**
@@ -432,27 +412,7 @@ export class RwLock<T = null> {
    * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
    */
   write(options?: LockOptions): Promise<RwLockWriteGuard<T>> {
-    try {
-      options = readLockOptions(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const early = precheck(options);
-    if (early !== undefined) return early;
-    const ignorePoison = options?.ignorePoison === true;
-    const word = this.#word;
-    const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "write"));
-    // FIFO in this thread: no barging past tasks of this thread already queued.
-    if (this.#local.waiters === 0 && raw.tryWriteReaping(A, word, 0, ownerId, table)) {
-      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
-      try {
-        return Promise.resolve(this.#writeAcquired(ignorePoison, "write"));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    return this.#enqueue(WRITE, options);
+    return this.#acquire(WRITE, options) as Promise<RwLockWriteGuard<T>>;
   }
 
   /**
@@ -610,27 +570,7 @@ export class RwLock<T = null> {
    * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
    */
   upgradableRead(options?: LockOptions): Promise<RwLockUpgradableReadGuard<T>> {
-    try {
-      options = readLockOptions(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const early = precheck(options);
-    if (early !== undefined) return early;
-    const ignorePoison = options?.ignorePoison === true;
-    const word = this.#word;
-    const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "upgradableRead"));
-    // FIFO in this thread: no barging past tasks of this thread already queued.
-    if (this.#local.waiters === 0 && raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
-      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
-      try {
-        return Promise.resolve(this.#upgradableAcquired(ignorePoison, "upgradableRead"));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    return this.#enqueue(UPGRADABLE_READ, options);
+    return this.#acquire(UPGRADABLE_READ, options) as Promise<RwLockUpgradableReadGuard<T>>;
   }
 
   /**
@@ -678,6 +618,39 @@ export class RwLock<T = null> {
     // FIFO in this thread: no barging past tasks of this thread already queued.
     if (this.#local.waiters !== 0 || !raw.tryUpgradableRead(A, this.#word, 0, ownerId, this.#table)) return undefined;
     return this.#upgradableAcquired(ignorePoison, "tryUpgradableRead");
+  }
+
+  /**
+   * `read()`, `write()`, `upgradableRead()`: the guard at once when nobody of this thread is queued
+   * and the word lets `kind` in, else a place in this thread's queue.
+   */
+  #acquire(kind: number, options: LockOptions | undefined): Promise<Releasable> {
+    try {
+      options = readLockOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const early = precheck(options);
+    if (early !== undefined) return early;
+    const ignorePoison = options?.ignorePoison === true;
+    const method = METHODS[kind] as string;
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, method));
+    // FIFO in this thread: no barging past tasks of this thread already queued.
+    if (this.#local.waiters === 0 && this.#try(kind)) {
+      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
+      try {
+        return Promise.resolve(
+          kind === READ
+            ? this.#readAcquired(ignorePoison, method)
+            : kind === WRITE
+              ? this.#writeAcquired(ignorePoison, method)
+              : this.#upgradableAcquired(ignorePoison, method),
+        );
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#enqueue(kind, options);
   }
 
   /** Queues an async acquire of `kind` in this thread's FIFO; the head competes for the word. */
@@ -743,19 +716,14 @@ export class RwLock<T = null> {
   }
 
   /** Takes `kind` from the word now if it lets us (writer preference and all: the raw try decides). */
-  #tryTake(kind: number): boolean {
+  #try(kind: number): boolean {
     const word = this.#word;
     const table = this.#table;
-    const taken =
-      kind === READ
-        ? raw.tryRead(A, word, 0, table)
-        : kind === WRITE
-          ? raw.tryWriteReaping(A, word, 0, ownerId, table)
-          : raw.tryUpgradableRead(A, word, 0, ownerId, table);
-    if (!taken) return false;
-    if (kind === WRITE) this.#writing = true;
-    this.#inHand = kind;
-    return true;
+    return kind === READ
+      ? raw.tryRead(A, word, 0, table)
+      : kind === WRITE
+        ? raw.tryWriteReaping(A, word, 0, ownerId, table)
+        : raw.tryUpgradableRead(A, word, 0, ownerId, table);
   }
 
   /**
@@ -773,7 +741,9 @@ export class RwLock<T = null> {
         const need = local.headRemaining;
         if (held === 0) {
           // Granted: consecutive readers each take a share (counted, and recorded in this thread's slot by the grant).
-          if (need === 0 || this.#writing || !this.#tryTake(need)) break;
+          if (need === 0 || this.#writing || !this.#try(need)) break;
+          if (need === WRITE) this.#writing = true;
+          this.#inHand = need;
           continue;
         }
         if (need === held) {
