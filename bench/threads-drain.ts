@@ -6,7 +6,11 @@
  * npx tsx bench/threads-drain.ts                        # N = 1000, 10000, 100000
  * DRAIN_N=1000,3000 npx tsx bench/threads-drain.ts      # other sizes
  * DRAIN_LOCKS=threads-mutex npx tsx bench/threads-drain.ts
+ * DRAIN_LOCKS=sync-mutex,threads-rwlock-write,threads-rwlock-read npx tsx bench/threads-drain.ts
  * ```
+ *
+ * Locks: `sync-*` / `threads-*` mutex, semaphore, `rwlock-write` (N `write()` behind a held write
+ * lock) and `rwlock-read` (N `read()` behind a held write lock: released, they share the lock).
  *
  * One operation: `lock()` is called N times while the lock is held (enqueue), then the holder
  * releases and every waiter takes the guard and releases it at once (drain). Reported: ns per waiter
@@ -85,6 +89,26 @@ const LOCKS: Record<string, () => Drainable> = {
       waiter: () => l.write().then((g) => g.release()),
     };
   },
+  "sync-rwlock-read": () => {
+    const l = new SyncRwLock(0);
+    return {
+      hold: async () => {
+        const g = await l.write();
+        return () => g.release();
+      },
+      waiter: () => l.read().then((g) => g.release()),
+    };
+  },
+  "threads-rwlock-read": () => {
+    const l = new RwLock(null);
+    return {
+      hold: async () => {
+        const g = await l.write();
+        return () => g.release();
+      },
+      waiter: () => l.read().then((g) => g.release()),
+    };
+  },
 };
 
 const sizes = (process.env.DRAIN_N ?? "1000,10000,100000").split(",").map(Number);
@@ -137,6 +161,18 @@ async function main(): Promise<void> {
       const a = results[name]?.[n];
       const b = base[n];
       if (a !== undefined && b !== undefined) console.log(`ratio ${name} / in-process  N=${n}: ${(a / b).toFixed(2)}×`);
+    }
+  }
+  // Every threads lock against the in-process Mutex of the same run (the issue 10 target: within 2×).
+  const mutex = results["sync-mutex"];
+  if (mutex === undefined) return;
+  for (const name of names) {
+    if (!name.startsWith("threads-")) continue;
+    for (const n of sizes) {
+      const a = results[name]?.[n];
+      const b = mutex[n];
+      if (a !== undefined && b !== undefined)
+        console.log(`ratio ${name} / in-process Mutex  N=${n}: ${(a / b).toFixed(2)}×`);
     }
   }
 }

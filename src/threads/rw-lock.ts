@@ -1,4 +1,5 @@
 import { UseAfterReleaseError } from "../errors.js";
+import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
 import {
@@ -22,13 +23,25 @@ import {
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { poisonError, releasedError } from "./guard.js";
 import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
+import { KICKED, KickablePark, parkedWaiters } from "./keep-alive.js";
 import { adoptTable, ownerId } from "./liveness.js";
 import type { SyncLockOptions } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-rw-lock.js";
-import { newWaiter, type RawWaiter } from "./raw/waiter.js";
+import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
 import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, now, PARK, precheck } from "./wait.js";
+import {
+  assertCanBlock,
+  checkSyncOptions,
+  deadlineOf,
+  driveAsync,
+  driveSync,
+  now,
+  PARK,
+  precheck,
+  timeoutError,
+  waitAsync,
+} from "./wait.js";
 import { selfDeadlock, threadsName } from "./waits-for.js";
 
 const TAG = "lockbox.threads.RwLock";
@@ -43,12 +56,59 @@ export interface RwLockHandle extends HandleBase<typeof TAG>, DataLockParts {
 
 let restoring: RwLockHandle | undefined;
 
+/*
+ * The kinds of a queued async acquire, as the number of local-queue permits it asks for: the head's
+ * `headRemaining` tells the competitor which kind to take from the shared word (the pool never holds
+ * a partial grant: a release always brings exactly what the head asks for, see `#serve`).
+ */
+/** A queued `read()`: one read share. */
+const READ = 1;
+/** A queued `upgradableRead()`: the upgradable share. */
+const UPGRADABLE_READ = 2;
+/** A queued `write()`: the write lock. */
+const WRITE = 3;
+/** The method of each kind, for errors. */
+const METHODS = ["", "read", "upgradableRead", "write"] as const;
+/** Tag bit of a queued acquire that takes the lock even when it is poisoned. */
+const IGNORE_POISON = 1;
+/**
+ * How long (ms) the competitor stands back after this thread gave the word back because a waiter of
+ * another thread waits: long enough for that woken waiter to take the word first (it is not
+ * notified when the word is taken, so the pause is this timeout).
+ */
+const YIELD_MS = 1;
+
+/** The local queue's timeout (its owner renames it after the kind that timed out, see `#enqueue`). */
+interface LocalTimeout {
+  readonly localTimeout: number;
+}
+
+/**
+ * Whether a waiter of another thread waits on the shared word, so that a release must go to the word
+ * rather than to a task queued in this thread. One place for the lead to add the cross-thread starver
+ * check at merge. A WAITING bit may be this thread's own (set by its competitor on an earlier park):
+ * then the release goes through the word once and the competitor takes it back.
+ */
+function othersWaiting(word: Int32Array): boolean {
+  if ((Atomics.load(word, 0) & raw.WAITING) !== 0) return true;
+  // A registered starver of another thread (see raw/rw-word.ts): the release goes to the word, where
+  // only the starver may take it.
+  const starver = Atomics.load(word, raw.STARVER_WORD);
+  return starver !== 0 && (starver & raw.STARVER_ID) !== ownerId;
+}
+
 /** Privileged access of the guards to their lock; set once by the `RwLock` class. */
 interface Internals {
   open<T>(lock: RwLock<T>): GuardValue<T>;
   replace<T>(lock: RwLock<T>, value: GuardValue<T>): GuardValue<T>;
   closeWrite<T>(lock: RwLock<T>, value: GuardValue<T>): void;
+  /** A write guard is being made: this instance holds the write lock. */
+  wrote(lock: RwLock<unknown>): void;
+  /** A write guard that could not be made gives the write lock straight back (no local hand-off). */
+  dropWrite(lock: RwLock<unknown>): void;
   readUnlock(lock: RwLock<unknown>, tracked: boolean): void;
+  /** A share (the upgradable one) was given back or downgraded: the competitor may get in now. */
+  shareLeft(lock: RwLock<unknown>): void;
   /** Writes the write guard's value back (JSON), then turns the write lock into a read share. */
   downgrade<T>(lock: RwLock<T>, value: GuardValue<T>): void;
   poison(lock: RwLock<unknown>): void;
@@ -73,8 +133,14 @@ let internals: Internals;
  * ```
  *
  * **Fairness**: writer-preferring. While a writer waits, new readers wait too, so a stream of
- * readers cannot starve writers; consecutive readers share the lock. Between writers there is no
- * queue (a running thread may re-take a free lock).
+ * readers cannot starve writers; consecutive readers share the lock. Between threads there is no
+ * queue (a running thread may re-take a free lock). Within one thread (one `RwLock` instance), async
+ * `read()`, `write()` and `upgradableRead()` calls are FIFO: they queue locally in one queue, and only
+ * its head competes for the shared lock word; consecutive queued readers each take a share as they
+ * reach the head (sharing the lock with each other). A write release hands the lock straight to the
+ * next queued task of this thread (a writer keeps it, a reader gets it downgraded to a share) unless
+ * a waiter of another thread is waiting, and `tryRead()` / `tryWrite()` / `tryUpgradableRead()` do not
+ * jump ahead of queued tasks. Blocking `readSync` / `writeSync` are not queued.
  *
  * **Poisoning** (on by default): a failing `withWrite` callback, `writeGuard.poison()`, or the death
  * of a supervised worker holding the write lock poisons it; read holders never poison. While poisoned,
@@ -98,6 +164,32 @@ export class RwLock<T = null> {
   readonly #poisonOnError: boolean;
   readonly #name: string;
 
+  /**
+   * This thread's queue of async `read()`, `write()` and `upgradableRead()` calls (issue 10; the
+   * in-process FIFO core, zero permits at rest). A waiter asks for its kind in permits ({@link READ},
+   * {@link UPGRADABLE_READ}, {@link WRITE}); a "grant" hands it what this instance has just taken from
+   * the shared word for it ({@link #inHand}). Only the head competes for the word (`#compete`), so the
+   * word sees one async waiter per thread and a drain of N local waiters costs O(N).
+   */
+  readonly #local: BatchSemaphore = this.#newQueue();
+  /**
+   * What this instance has taken from the word for the queue's head and not yet put in a guard (a
+   * kind, or 0): set and consumed within one synchronous `#serve`.
+   */
+  #inHand = 0;
+  /** `true` while this instance holds the write lock: a write guard (of any acquire) is out, or in hand. */
+  #writing = false;
+  /** `true` while `#compete` runs (at most one per instance). */
+  #competing = false;
+  /** The kind the competitor is taking (the head's kind when it last looked), 0 when none. */
+  #competingFor = 0;
+  /** `true` while `#serve` runs: nothing may start the competitor under it (it is inside a grant). */
+  #serving = false;
+  /** Set when this thread gave the word back for another thread's waiter: the competitor stands back first. */
+  #standBack = false;
+  /** The competitor's park, kicked when the head's kind changes, the queue empties or this thread writes. */
+  readonly #park = new KickablePark();
+
   static {
     internals = {
       open: (lock) => lock.#data.open(),
@@ -106,18 +198,35 @@ export class RwLock<T = null> {
         try {
           lock.#data.close(value);
         } finally {
-          raw.writeUnlock(A, lock.#word, 0, ownerId);
+          lock.#releaseWrite();
         }
+      },
+      wrote: (lock) => {
+        lock.#writing = true;
+        // A parked competitor stops: the write release hands on locally (or restarts it).
+        lock.#park.kick();
+      },
+      dropWrite: (lock) => {
+        lock.#writing = false;
+        raw.writeUnlock(A, lock.#word, 0, ownerId);
+        if (!lock.#serving) lock.#wake();
       },
       readUnlock: (lock, tracked) => {
         if (tracked) raw.unregisterReader(A, lock.#word, 0, ownerId);
         raw.readUnlock(A, lock.#word, 0);
+        if (lock.#competing) lock.#shareLeft();
+      },
+      shareLeft: (lock) => {
+        if (lock.#competing) lock.#shareLeft();
       },
       downgrade: (lock, value) => {
         // A write-back that throws (JSON past maxBytes) leaves everything as it was: the write lock
         // held, the stored value unchanged.
         lock.#data.close(value);
         raw.downgrade(A, lock.#word, 0, ownerId);
+        lock.#writing = false;
+        // Queued readers of this thread may share the lock now.
+        lock.#wake();
       },
       poison: (lock) => raw.poisonRwLock(A, lock.#word, 0),
       word: (lock) => lock.#word,
@@ -242,37 +351,7 @@ export class RwLock<T = null> {
    * signal's reason, `TypeError` / `RangeError` for bad options.
    */
   read(options?: LockOptions): Promise<RwLockReadGuard<T>> {
-    try {
-      options = readLockOptions(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const early = precheck(options);
-    if (early !== undefined) return early;
-    const ignorePoison = options?.ignorePoison === true;
-    const word = this.#word;
-    const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "read"));
-    if (raw.tryRead(A, word, 0, table)) {
-      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
-      try {
-        return Promise.resolve(this.#readAcquired(ignorePoison, "read"));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    const waiter = newWaiter();
-    return driveAsync(
-      word,
-      waiter,
-      () => (raw.readStepReaping(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
-      deadlineOf(options?.timeout),
-      options?.signal,
-      () => raw.abandonRead(A, word, 0, waiter),
-      "RwLock.read()",
-      options?.timeout,
-      this.#name,
-    ).then(() => this.#readAcquired(ignorePoison, "read"));
+    return this.#acquire(READ, options) as Promise<RwLockReadGuard<T>>;
   }
 
   /**
@@ -317,7 +396,8 @@ export class RwLock<T = null> {
    */
   tryRead(options?: { ignorePoison?: boolean | undefined }): RwLockReadGuard<T> | undefined {
     const ignorePoison = readTryOptions(options); // validated before anything is taken
-    if (!raw.tryRead(A, this.#word, 0, this.#table)) return undefined;
+    // FIFO in this thread: no barging past tasks of this thread already queued.
+    if (this.#local.waiters !== 0 || !raw.tryRead(A, this.#word, 0, this.#table)) return undefined;
     return this.#readAcquired(ignorePoison, "tryRead");
   }
 
@@ -337,37 +417,7 @@ export class RwLock<T = null> {
    * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
    */
   write(options?: LockOptions): Promise<RwLockWriteGuard<T>> {
-    try {
-      options = readLockOptions(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const early = precheck(options);
-    if (early !== undefined) return early;
-    const ignorePoison = options?.ignorePoison === true;
-    const word = this.#word;
-    const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "write"));
-    if (raw.tryWriteReaping(A, word, 0, ownerId, table)) {
-      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
-      try {
-        return Promise.resolve(this.#writeAcquired(ignorePoison, "write"));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    const waiter = newWaiter();
-    return driveAsync(
-      word,
-      waiter,
-      () => (raw.writeStepReaping(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
-      deadlineOf(options?.timeout),
-      options?.signal,
-      () => raw.abandonWrite(A, word, 0, waiter),
-      "RwLock.write()",
-      options?.timeout,
-      this.#name,
-    ).then(() => this.#writeAcquired(ignorePoison, "write"));
+    return this.#acquire(WRITE, options) as Promise<RwLockWriteGuard<T>>;
   }
 
   /**
@@ -413,7 +463,8 @@ export class RwLock<T = null> {
    */
   tryWrite(options?: { ignorePoison?: boolean | undefined }): RwLockWriteGuard<T> | undefined {
     const ignorePoison = readTryOptions(options); // validated before anything is taken
-    if (!raw.tryWriteReaping(A, this.#word, 0, ownerId, this.#table)) return undefined;
+    // FIFO in this thread: no barging past tasks of this thread already queued.
+    if (this.#local.waiters !== 0 || !raw.tryWriteReaping(A, this.#word, 0, ownerId, this.#table)) return undefined;
     return this.#writeAcquired(ignorePoison, "tryWrite");
   }
 
@@ -524,37 +575,7 @@ export class RwLock<T = null> {
    * **Throws** (rejects): `PoisonError` (unless `ignorePoison`), `TimeoutError`, the signal's reason.
    */
   upgradableRead(options?: LockOptions): Promise<RwLockUpgradableReadGuard<T>> {
-    try {
-      options = readLockOptions(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const early = precheck(options);
-    if (early !== undefined) return early;
-    const ignorePoison = options?.ignorePoison === true;
-    const word = this.#word;
-    const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, "upgradableRead"));
-    if (raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
-      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
-      try {
-        return Promise.resolve(this.#upgradableAcquired(ignorePoison, "upgradableRead"));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    const waiter = newWaiter();
-    return driveAsync(
-      word,
-      waiter,
-      () => (raw.upgradableReadStepReaping(A, word, 0, ownerId, table, waiter, now) ? 0 : PARK),
-      deadlineOf(options?.timeout),
-      options?.signal,
-      () => raw.abandonRead(A, word, 0, waiter),
-      "RwLock.upgradableRead()",
-      options?.timeout,
-      this.#name,
-    ).then(() => this.#upgradableAcquired(ignorePoison, "upgradableRead"));
+    return this.#acquire(UPGRADABLE_READ, options) as Promise<RwLockUpgradableReadGuard<T>>;
   }
 
   /**
@@ -599,8 +620,276 @@ export class RwLock<T = null> {
    */
   tryUpgradableRead(options?: { ignorePoison?: boolean | undefined }): RwLockUpgradableReadGuard<T> | undefined {
     const ignorePoison = readTryOptions(options); // validated before anything is taken
-    if (!raw.tryUpgradableRead(A, this.#word, 0, ownerId, this.#table)) return undefined;
+    // FIFO in this thread: no barging past tasks of this thread already queued.
+    if (this.#local.waiters !== 0 || !raw.tryUpgradableRead(A, this.#word, 0, ownerId, this.#table)) return undefined;
     return this.#upgradableAcquired(ignorePoison, "tryUpgradableRead");
+  }
+
+  /**
+   * `read()`, `write()`, `upgradableRead()`: the guard at once when nobody of this thread is queued
+   * and the word lets `kind` in, else a place in this thread's queue.
+   */
+  #acquire(kind: number, options: LockOptions | undefined): Promise<Releasable> {
+    try {
+      options = readLockOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const early = precheck(options);
+    if (early !== undefined) return early;
+    const ignorePoison = options?.ignorePoison === true;
+    const method = METHODS[kind] as string;
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, method));
+    // FIFO in this thread: no barging past tasks of this thread already queued.
+    if (this.#local.waiters === 0 && this.#try(kind)) {
+      // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
+      try {
+        return Promise.resolve(
+          kind === READ
+            ? this.#readAcquired(ignorePoison, method)
+            : kind === WRITE
+              ? this.#writeAcquired(ignorePoison, method)
+              : this.#upgradableAcquired(ignorePoison, method),
+        );
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#enqueue(kind, options);
+  }
+
+  /** Queues an async acquire of `kind` in this thread's FIFO; the head competes for the word. */
+  #enqueue<G extends Releasable>(kind: number, options: LockOptions | undefined): Promise<G> {
+    const local = this.#local;
+    let queued = local.acquire(kind, options?.ignorePoison === true ? IGNORE_POISON : 0, options) as Promise<G>;
+    // The head competes, unless this thread writes (its release hands on) or a grant is under way.
+    if (!this.#competing && !this.#serving && !this.#writing && local.waiters !== 0) void this.#compete();
+    if (options?.timeout !== undefined) {
+      // The queue's timeout names the kind that timed out (one queue serves the three methods).
+      const name = this.#name;
+      queued = queued.catch((error: unknown) => {
+        const timedOut = (error as Partial<LocalTimeout> | undefined)?.localTimeout;
+        throw timedOut === undefined ? error : timeoutError(`RwLock.${METHODS[kind]}()`, timedOut, name);
+      });
+    }
+    // A grant that races with an abort: the abort wins, the guard is released (handed on).
+    return abortWins(queued, options?.signal);
+  }
+
+  /** The local queue: one FIFO for the three kinds, its guards made by {@link #onGrant}. */
+  #newQueue(): BatchSemaphore {
+    const local = new BatchSemaphore(0, (tag, kind) => this.#onGrant(tag, kind));
+    local.timeoutError = (timeout) => ({ localTimeout: timeout }) as LocalTimeout as unknown as Error;
+    local.onCancel = () => {
+      // The head left: the competitor re-reads the head's kind (withdrawing what it set for the old
+      // one), or stops when the queue is empty.
+      if (this.#competing && local.headRemaining !== this.#competingFor) this.#park.kick();
+    };
+    return local;
+  }
+
+  /**
+   * Builds the guard of a queued waiter of `kind` from what is in hand (the same kind: see `#serve`).
+   * A poisoned lock fails just this waiter and keeps what is in hand for the next one; the
+   * `forget` stops the queue's drain there, since the next waiter may want another kind.
+   */
+  #onGrant(tag: number, kind: number): Releasable {
+    if ((tag & IGNORE_POISON) === 0 && this.isPoisoned) {
+      this.#local.forget(kind);
+      throw poisonError(this.#name, METHODS[kind] as string);
+    }
+    this.#inHand = 0;
+    try {
+      if (kind === WRITE) return new RwLockWriteGuard<T>(GUARD_TOKEN, this);
+      const tracked = raw.registerReader(A, this.#word, 0, ownerId);
+      if (kind === READ) return new RwLockReadGuard<T>(GUARD_TOKEN, this, tracked);
+      return new RwLockUpgradableReadGuard<T>(GUARD_TOKEN, this, tracked);
+    } catch (error) {
+      // Undecodable data: the guard gave back what it held.
+      this.#local.forget(kind);
+      throw error;
+    }
+  }
+
+  /** One raw step of the competitor for `kind` (the reaping steps, as the blocking acquires run). */
+  #step(kind: number, waiter: RawWaiter): boolean {
+    const word = this.#word;
+    const table = this.#table;
+    if (kind === READ) return raw.readStepReaping(A, word, 0, ownerId, table, waiter, now);
+    if (kind === WRITE) return raw.writeStepReaping(A, word, 0, ownerId, table, waiter, now);
+    return raw.upgradableReadStepReaping(A, word, 0, ownerId, table, waiter, now);
+  }
+
+  /** Takes `kind` from the word now if it lets us (writer preference and all: the raw try decides). */
+  #try(kind: number): boolean {
+    const word = this.#word;
+    const table = this.#table;
+    return kind === READ
+      ? raw.tryRead(A, word, 0, table)
+      : kind === WRITE
+        ? raw.tryWriteReaping(A, word, 0, ownerId, table)
+        : raw.tryUpgradableRead(A, word, 0, ownerId, table);
+  }
+
+  /**
+   * Called with something in hand ({@link #inHand}): grants it to the queue's head if it asks for that
+   * kind; a write in hand goes to a head reader as a downgrade (when no other thread waits); then
+   * each following head reader (or upgradable reader) takes its own share at once if the word lets
+   * it. What nobody here takes goes back to the word, and the competitor carries on for the head.
+   */
+  #serve(): void {
+    const local = this.#local;
+    this.#serving = true;
+    try {
+      for (;;) {
+        const held = this.#inHand;
+        const need = local.headRemaining;
+        if (held === 0) {
+          // Granted: consecutive readers each take a share (counted, and recorded in this thread's slot by the grant).
+          if (need === 0 || this.#writing || !this.#try(need)) break;
+          if (need === WRITE) this.#writing = true;
+          this.#inHand = need;
+          continue;
+        }
+        if (need === held) {
+          // Grants the head, or (poisoned) fails it and keeps what is in hand: the loop goes on.
+          local.release(need);
+          continue;
+        }
+        if (held === WRITE && need === READ && !othersWaiting(this.#word)) {
+          raw.downgrade(A, this.#word, 0, ownerId);
+          this.#writing = false;
+          this.#inHand = READ;
+          continue;
+        }
+        this.#giveBack(held, held === WRITE && need !== 0);
+        break;
+      }
+    } finally {
+      this.#serving = false;
+    }
+    this.#wake();
+  }
+
+  /** Gives what is in hand back to the word; `yieldFirst`: the competitor lets another thread's waiter in first. */
+  #giveBack(held: number, yieldFirst: boolean): void {
+    const word = this.#word;
+    this.#inHand = 0;
+    if (held === WRITE) {
+      // Read before the unlock, which clears the WAITING bits.
+      if (yieldFirst && othersWaiting(word)) this.#standBack = true;
+      this.#writing = false;
+      raw.writeUnlock(A, word, 0, ownerId);
+    } else if (held === READ) raw.readUnlock(A, word, 0);
+    else raw.upgradableUnlock(A, word, 0, ownerId);
+  }
+
+  /**
+   * The write lock this instance holds is released (a write guard, after its write-back): to the next
+   * task queued here when no other thread waits (a writer keeps it, a reader gets it downgraded),
+   * else to the word, and this thread's queue competes again, after standing back.
+   */
+  #releaseWrite(): void {
+    const local = this.#local;
+    if (local.waiters === 0) {
+      this.#writing = false;
+      raw.writeUnlock(A, this.#word, 0, ownerId);
+      return;
+    }
+    if (othersWaiting(this.#word)) {
+      this.#giveBack(WRITE, true);
+      this.#wake();
+      return;
+    }
+    this.#inHand = WRITE;
+    this.#serve();
+  }
+
+  /**
+   * A share of this thread was given back while the competitor runs: if that let the head's kind in
+   * (a write head and the lock is free now, an upgradable head and the upgradable share is free), the
+   * competitor re-steps at once instead of waiting for its parked `waitAsync` to wake (a macrotask).
+   */
+  #shareLeft(): void {
+    const s = Atomics.load(this.#word, 0);
+    const kind = this.#competingFor;
+    if (
+      (kind === WRITE && (s & (raw.WRITE_LOCKED | raw.COUNT_MASK)) === 0) ||
+      (kind === UPGRADABLE_READ && (s & (raw.UPGRADABLE | raw.WRITE_LOCKED)) === 0)
+    ) {
+      this.#park.kick();
+    }
+  }
+
+  /** After the word or the queue changed: start the competitor, or make a parked one re-read the head. */
+  #wake(): void {
+    const local = this.#local;
+    if (!this.#competing) {
+      if (local.waiters !== 0 && !this.#writing) void this.#compete();
+    } else if (this.#writing || local.headRemaining !== this.#competingFor) {
+      this.#park.kick();
+    }
+  }
+
+  /**
+   * The local queue's head competing for the shared word on behalf of every task queued here: it
+   * runs while the queue is not empty and this instance does not hold the write lock, takes the
+   * head's kind with the raw reaping steps (one waiter for the raw protocol: it spins, parks, sets
+   * READERS_WAITING / WRITERS_WAITING like any waiter), and on success serves the queue. When the
+   * head's kind changes (a head left) it withdraws a parked writer's flag (`abandonWrite`) first.
+   */
+  async #compete(): Promise<void> {
+    this.#competing = true;
+    const word = this.#word;
+    const local = this.#local;
+    let waiter: RawWaiter = newWaiter(0);
+    let kind = 0;
+    try {
+      for (;;) {
+        if (this.#standBack) {
+          // This thread just gave the word back for another thread's waiter: let it in first.
+          this.#standBack = false;
+          const result = waitAsync(word, 0, Atomics.load(word, 0), YIELD_MS);
+          if (result.async) await this.#park.park(result.value);
+          continue;
+        }
+        const need = this.#writing ? 0 : local.headRemaining;
+        if (need !== kind || need === 0) {
+          // A parked writer withdraws its WRITERS_WAITING (other parked writers set it again); any
+          // head that leaves withdraws its starver registration.
+          if (kind === WRITE) raw.abandonWrite(A, word, 0, waiter);
+          else if (kind !== 0) raw.abandonRead(A, word, 0, waiter);
+          if (need === 0) return;
+          kind = this.#competingFor = need;
+          // A long spin for this thread's first parked waiter only (see ASYNC_SPIN_LIMIT).
+          waiter = newWaiter(parkedWaiters() === 0 ? ASYNC_SPIN_LIMIT : SPIN_LIMIT);
+        }
+        if (this.#step(kind, waiter)) {
+          if (kind === WRITE) {
+            this.#writing = true;
+            // A writer that parked takes the lock with WRITERS_WAITING set (others may be parked): it
+            // withdraws it (they wake and set it again), so that a set bit at its release means
+            // another thread waits, not this thread's own earlier park.
+            raw.abandonWrite(A, word, 0, waiter);
+          }
+          this.#inHand = kind;
+          kind = this.#competingFor = 0;
+          this.#serve();
+          continue;
+        }
+        const result = waitAsync(word, waiter.index, waiter.expected, waiter.parkTimeout);
+        if (!result.async) {
+          recordWait(waiter, result.value);
+          continue;
+        }
+        // Every wake-up of the raw RwLock notifies all, so a kicked park swallows nobody's wake-up.
+        const outcome = await this.#park.park(result.value);
+        if (outcome !== KICKED) recordWait(waiter, outcome);
+      }
+    } finally {
+      this.#competing = false;
+      this.#competingFor = 0;
+    }
   }
 
   #upgradableAcquired(ignorePoison: boolean, method: string): RwLockUpgradableReadGuard<T> {
@@ -705,12 +994,13 @@ export class RwLockWriteGuard<T> implements Releasable {
     if (token !== GUARD_TOKEN) illegalConstructor("RwLockWriteGuard");
     markNotSend(this);
     this.#lock = lock;
+    internals.wrote(lock as RwLock<unknown>);
     try {
       this.#value = internals.open(lock);
     } catch (error) {
       // The data cannot be shown (undecodable JSON): give the lock back rather than leak it.
       this.#lock = undefined;
-      raw.writeUnlock(A, internals.word(lock as RwLock<unknown>), 0, ownerId);
+      internals.dropWrite(lock as RwLock<unknown>);
       throw error;
     }
   }
@@ -850,6 +1140,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     const state = this.#state;
     if (state === undefined) raw.releaseUpgradableShare(A, word, 0, ownerId, this.#tracked);
     else raw.releaseUpgradableGuard(A, word, 0, ownerId, state, this.#tracked);
+    internals.shareLeft(lock as RwLock<unknown>);
   }
 
   /** Same as {@link release}, for `using`. */
@@ -985,6 +1276,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
     const state = this.#state;
     if (state === undefined) raw.downgradeUpgradable(A, word, 0, ownerId);
     else raw.downgradeUpgradableGuard(A, word, 0, ownerId, state);
+    internals.shareLeft(lock as RwLock<unknown>);
     return new RwLockReadGuard<T>(GUARD_TOKEN, lock, this.#tracked);
   }
 

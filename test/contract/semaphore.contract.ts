@@ -15,10 +15,12 @@ export interface SemaphoreLike {
 
 export interface SemaphoreContractParams {
   /**
-   * A large request waiting at the head holds back later smaller ones that would fit (lockbox: strict
-   * FIFO, as tokio; threads: no fairness across threads, a small request may overtake it).
+   * A large request waiting at the head holds back later smaller ones that would fit: `true` at once
+   * (lockbox, and the tasks of one thread: strict FIFO, as tokio), `"onceStarving"` (threads across
+   * threads: once it has waited about a millisecond it registers as the starving request, and from
+   * then on other threads take no permits until it is served).
    */
-  readonly largeRequestBlocksLater: boolean;
+  readonly largeRequestBlocksLater: boolean | "onceStarving";
   /** `forget()` after `release()`: `"throws"` UseAfterReleaseError (lockbox) or is `"ignored"` (threads). */
   readonly forgetAfterRelease: "throws" | "ignored";
   /**
@@ -76,12 +78,23 @@ export function runSemaphoreContract(scope: Scope, factory: SemaphoreFactory, pa
       expect(semaphore.available).toBe(3);
     });
 
-    it(`a large request at the head ${params.largeRequestBlocksLater ? "holds back" : "does not hold back"} a later small one`, async () => {
+    it(`a large request at the head ${params.largeRequestBlocksLater === "onceStarving" ? "holds back, once starving," : params.largeRequestBlocksLater ? "holds back" : "does not hold back"} a later small one`, async () => {
       const { semaphore, refs } = await setup(3, 2);
       const [a, b, c] = refs as [Ref, Ref, Ref];
       const p: Ref = await a.call("acquire", 1);
       const large = b.call("acquire", 2, T) as Promise<Ref>;
       await expectPending(scope, large, "acquire(2) with 1 free");
+      if (params.largeRequestBlocksLater === "onceStarving") {
+        // Until the large request has registered as the starving one, a free permit can still be
+        // taken by another thread: probe with tryAcquire (given straight back) until it is refused.
+        for (let tries = 0; ; tries++) {
+          const probe = (await a.call("tryAcquire", 1)) as Ref | undefined;
+          if (probe === undefined) break;
+          await probe.call("release");
+          if (tries > 500) throw new Error("acquire(2) never registered as the starving request");
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      }
       const small = c.call("acquire", 1, T) as Promise<Ref>;
       if (params.largeRequestBlocksLater) {
         await expectPending(scope, small, "acquire(1) behind acquire(2)");

@@ -53,7 +53,8 @@
  * - writers and upgradable readers do not take a free lock (they park on the writers' sequence);
  * - when the starver waits to write (no STARVER_READS), new readers do not enter either (same park);
  * - the starver itself, when it waits to read, enters as soon as the lock is not write-locked, even
- *   while WRITERS_WAITING is set (and, upgradable, while no other upgradable reader holds).
+ *   while WRITERS_WAITING is set — but not past a pending upgrade (UPGRADER_WAITING), which is about
+ *   to take the write lock — (and, upgradable, while no other upgradable reader holds).
  * Upgrades (a held upgradable share becoming the write lock) ignore the starver: they hold a share a
  * writer starver waits for, so refusing them would deadlock.
  *
@@ -349,8 +350,12 @@ export function readStep(
     const s = A.load(w, i);
     if ((s & WRITE_LOCKED) === 0 && (s & COUNT_MASK) < MAX_READERS) {
       const mine = starverOf(waiter);
-      // WRITERS_WAITING holds newcomers back, but not the registered starver.
-      if ((s & WRITERS_WAITING) === 0 || mine !== 0) {
+      // WRITERS_WAITING holds newcomers back, but not the registered starver, unless an upgrade is
+      // pending (UPGRADER_WAITING): the upgrade ignores the starver and is about to take the write lock,
+      // so a starving reader entering now would only hold it off (a stream of them could starve it);
+      // the starver enters when the upgraded writer releases.
+      const bypass = mine !== 0 && (s & UPGRADER_WAITING) === 0;
+      if ((s & WRITERS_WAITING) === 0 || bypass) {
         const st = A.load(w, i + STARVER_WORD);
         if ((s & WRITERS_WAITING) === 0 || st === mine) {
           if (st !== 0 && st !== mine && (st & STARVER_READS) === 0) {
