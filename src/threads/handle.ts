@@ -22,8 +22,8 @@
 import { describe } from "../internal/validate.js";
 import { newSharedBuffer } from "./shared-memory.js";
 
-/** Version of the shared-memory layouts. Bump on any change to a word's meaning or position. */
-export const LAYOUT_VERSION = 2;
+/** Version of the shared-memory layouts. Bump on any change to a word's meaning or position (3: the RwLock starver words and the Semaphore STARVER/BEAT words, issue 10). */
+export const LAYOUT_VERSION = 3;
 
 /** The common part of every handle. */
 export interface HandleBase<Tag extends string = string> {
