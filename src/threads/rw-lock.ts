@@ -366,7 +366,7 @@ export class RwLock<T = null> {
    */
   readSync(options?: SyncLockOptions): RwLockReadGuard<T> {
     options = readSyncLockOptions(options);
-    assertCanBlock("RwLock.readSync");
+    assertCanBlock("RwLock.readSync", this.#name);
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
@@ -433,7 +433,7 @@ export class RwLock<T = null> {
    */
   writeSync(options?: SyncLockOptions): RwLockWriteGuard<T> {
     options = readSyncLockOptions(options);
-    assertCanBlock("RwLock.writeSync");
+    assertCanBlock("RwLock.writeSync", this.#name);
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
@@ -590,7 +590,7 @@ export class RwLock<T = null> {
    */
   upgradableReadSync(options?: SyncLockOptions): RwLockUpgradableReadGuard<T> {
     options = readSyncLockOptions(options);
-    assertCanBlock("RwLock.upgradableReadSync");
+    assertCanBlock("RwLock.upgradableReadSync", this.#name);
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
@@ -1207,7 +1207,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
    */
   upgradeSync(options?: { timeout?: number | undefined }): RwLockWriteGuard<T> {
     options = readTimeoutOptions(options);
-    assertCanBlock("RwLockUpgradableReadGuard.upgradeSync");
+    assertCanBlock("RwLockUpgradableReadGuard.upgradeSync", this.#lock?.name);
     checkSyncOptions(options);
     const lock = this.#live("upgrade");
     const word = internals.word(lock as RwLock<unknown>);

@@ -325,7 +325,7 @@ export class Semaphore {
    */
   acquireSync(permits = 1, options?: { timeout?: number | undefined }): SemaphorePermit {
     options = readTimeoutOptions(options);
-    assertCanBlock("Semaphore.acquireSync");
+    assertCanBlock("Semaphore.acquireSync", this.#name);
     checkInteger("permits", permits, 1, raw.MAX_PERMITS);
     checkSyncOptions(options);
     const word = this.#word;

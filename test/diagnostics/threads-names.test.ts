@@ -118,6 +118,13 @@ describe("threads: names in errors", () => {
     const mutex = new Mutex(null, { name: "state" });
     const cases: [() => unknown, string][] = [
       [() => mutex.lockSync(), "Mutex.lockSync() on state would block"],
+      [() => new RwLock(null, { name: "table" }).readSync(), "RwLock.readSync() on table would block"],
+      [() => new RwLock(null, { name: "table" }).writeSync(), "RwLock.writeSync() on table would block"],
+      [
+        () => new RwLock(null, { name: "table" }).upgradableReadSync(),
+        "RwLock.upgradableReadSync() on table would block",
+      ],
+      [() => new Semaphore(1, { name: "pool" }).acquireSync(), "Semaphore.acquireSync() on pool would block"],
       [() => new Barrier(2, { name: "start" }).waitSync(), "Barrier.waitSync() on start would block"],
       [() => new OnceLock(null, { name: "config" }).waitSync(), "OnceLock.waitSync() on config would block"],
       [
