@@ -15,10 +15,10 @@
 import { WouldBlockError } from "../errors.js";
 import { checkFunction, checkInteger, checkOptionsObject, describe, readTimeoutOptions } from "../internal/validate.js";
 import { interiorMutable } from "../types.js";
-import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
-import { hold, release } from "./keep-alive.js";
-import { newSharedBuffer } from "./shared-memory.js";
-import { assertCanBlock, checkTimeout } from "./wait.js";
+import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./memory/handle.js";
+import { newSharedBuffer } from "./memory/shared-memory.js";
+import { hold, release } from "./runtime/keep-alive.js";
+import { assertCanBlock, checkTimeout } from "./runtime/wait.js";
 
 /** The structured-clone-safe description of an atomic: its memory and where in it the value lives. */
 export interface AtomicHandle<Tag extends string = string> extends HandleBase<Tag> {

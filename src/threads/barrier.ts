@@ -6,13 +6,21 @@ import {
   readTimeoutOptions,
 } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
-import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
-import { ownerId } from "./liveness.js";
+import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./memory/handle.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-barrier.js";
 import { newWaiter, parkTime, recordWait } from "./raw/waiter.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, now, parkAsync, precheck, timeoutError } from "./wait.js";
-import { threadsName } from "./waits-for.js";
+import { ownerId } from "./runtime/liveness.js";
+import {
+  assertCanBlock,
+  checkSyncOptions,
+  deadlineOf,
+  now,
+  parkAsync,
+  precheck,
+  timeoutError,
+} from "./runtime/wait.js";
+import { threadsName } from "./runtime/waits-for.js";
 
 const TAG = "lockbox.threads.Barrier";
 

@@ -7,13 +7,13 @@ import {
   readTimeoutOptions,
 } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
-import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
-import { ownerId } from "./liveness.js";
+import { allocateTagged, checkHandle, checkTaggedBuffer, type HandleBase, LAYOUT_VERSION } from "./memory/handle.js";
+import type { GuardValue } from "./memory/shared-data.js";
 import { isMutexGuard, type Mutex, type MutexGuard, mutexOfGuard } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-condvar.js";
 import { newWaiter, parkTime, recordWait } from "./raw/waiter.js";
-import type { GuardValue } from "./shared-data.js";
+import { ownerId } from "./runtime/liveness.js";
 import {
   assertCanBlock,
   checkLockOptions,
@@ -23,8 +23,8 @@ import {
   now,
   parkAsync,
   timeoutError,
-} from "./wait.js";
-import { threadsName } from "./waits-for.js";
+} from "./runtime/wait.js";
+import { threadsName } from "./runtime/waits-for.js";
 
 const TAG = "lockbox.threads.Condvar";
 

@@ -5,10 +5,11 @@
  *
  * @internal
  */
-import { allocateTagged, checkHandle, checkSharedBuffer, checkTaggedBuffer, type HandleBase } from "./handle.js";
-import { processTable } from "./liveness.js";
+
+import { allocateTagged, checkHandle, checkSharedBuffer, checkTaggedBuffer, type HandleBase } from "./memory/handle.js";
+import { type DataHandle, dataFromHandle, dataHandle } from "./memory/shared-data.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
-import { type DataHandle, dataFromHandle, dataHandle } from "./shared-data.js";
+import { processTable } from "./runtime/liveness.js";
 
 /** The handle fields a data-owning lock adds to {@link HandleBase}. */
 export interface DataLockParts {

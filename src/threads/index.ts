@@ -34,18 +34,8 @@ export {
 } from "./atomics.js";
 export { Barrier, type BarrierHandle, type BarrierWaitResult } from "./barrier.js";
 export { Condvar, type CondvarHandle, type WaitTimeoutResult } from "./condvar.js";
-export { JsonCell, type JsonHandle, type JsonOptions, json } from "./json.js";
-export { Mutex, MutexGuard, type MutexHandle, type SyncLockOptions } from "./mutex.js";
-export { type OnceInit, OnceLock, type OnceLockHandle } from "./once-lock.js";
-export {
-  RwLock,
-  type RwLockHandle,
-  RwLockReadGuard,
-  RwLockUpgradableReadGuard,
-  RwLockWriteGuard,
-} from "./rw-lock.js";
-export { Semaphore, type SemaphoreHandle, SemaphorePermit } from "./semaphore.js";
-export type { SharedData } from "./shared-data.js";
+export { JsonCell, type JsonHandle, type JsonOptions, json } from "./memory/json.js";
+export type { SharedData } from "./memory/shared-data.js";
 export {
   type AnyStruct,
   type ArrayDescription,
@@ -65,5 +55,21 @@ export {
   StructLayout,
   string,
   struct,
-} from "./struct.js";
-export { type SpawnedWorker, type SpawnOptions, type SupervisableWorker, spawn, supervise } from "./supervise.js";
+} from "./memory/struct.js";
+export { Mutex, MutexGuard, type MutexHandle, type SyncLockOptions } from "./mutex.js";
+export { type OnceInit, OnceLock, type OnceLockHandle } from "./once-lock.js";
+export {
+  type SpawnedWorker,
+  type SpawnOptions,
+  type SupervisableWorker,
+  spawn,
+  supervise,
+} from "./runtime/supervise.js";
+export {
+  RwLock,
+  type RwLockHandle,
+  RwLockReadGuard,
+  RwLockUpgradableReadGuard,
+  RwLockWriteGuard,
+} from "./rw-lock.js";
+export { Semaphore, type SemaphoreHandle, SemaphorePermit } from "./semaphore.js";

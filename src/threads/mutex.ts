@@ -12,15 +12,15 @@ import {
 import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { poisonError, releasedError } from "./guard.js";
-import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
-import { JsonCell } from "./json.js";
-import { KICKED, KickablePark, parkedWaiters } from "./keep-alive.js";
-import { adoptTable, ownerId } from "./liveness.js";
+import { type HandleBase, LAYOUT_VERSION } from "./memory/handle.js";
+import { JsonCell } from "./memory/json.js";
+import { bindData, type DataBinding, type GuardValue } from "./memory/shared-data.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import type { Step } from "./raw/drive.js";
 import * as raw from "./raw/raw-mutex.js";
 import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
-import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
+import { KICKED, KickablePark, parkedWaiters } from "./runtime/keep-alive.js";
+import { adoptTable, ownerId } from "./runtime/liveness.js";
 import {
   assertCanBlock,
   blockingAllowed,
@@ -30,8 +30,8 @@ import {
   precheck,
   timeoutError,
   waitAsync,
-} from "./wait.js";
-import { type BlockingWait, beginWait, endWait, selfDeadlock, threadsName, wakeWait } from "./waits-for.js";
+} from "./runtime/wait.js";
+import { type BlockingWait, beginWait, endWait, selfDeadlock, threadsName, wakeWait } from "./runtime/waits-for.js";
 
 const TAG = "lockbox.threads.Mutex";
 

@@ -1,14 +1,14 @@
 import { checkFunction, checkOptionsObject, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
-import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
-import { adoptTable, ownerId } from "./liveness.js";
+import { type HandleBase, LAYOUT_VERSION } from "./memory/handle.js";
+import { bindData, type DataBinding, type GuardValue } from "./memory/shared-data.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-once.js";
 import { newWaiter, POLL_MS } from "./raw/waiter.js";
-import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./wait.js";
-import { threadsName } from "./waits-for.js";
+import { adoptTable, ownerId } from "./runtime/liveness.js";
+import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./runtime/wait.js";
+import { threadsName } from "./runtime/waits-for.js";
 
 const TAG = "lockbox.threads.OnceLock";
 

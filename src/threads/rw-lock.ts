@@ -22,14 +22,14 @@ import {
 } from "../types.js";
 import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
 import { poisonError, releasedError } from "./guard.js";
-import { type HandleBase, LAYOUT_VERSION } from "./handle.js";
-import { KICKED, KickablePark, parkedWaiters } from "./keep-alive.js";
-import { adoptTable, ownerId } from "./liveness.js";
+import { type HandleBase, LAYOUT_VERSION } from "./memory/handle.js";
+import { bindData, type DataBinding, type GuardValue } from "./memory/shared-data.js";
 import type { SyncLockOptions } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-rw-lock.js";
 import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
-import { bindData, type DataBinding, type GuardValue } from "./shared-data.js";
+import { KICKED, KickablePark, parkedWaiters } from "./runtime/keep-alive.js";
+import { adoptTable, ownerId } from "./runtime/liveness.js";
 import {
   assertCanBlock,
   checkSyncOptions,
@@ -41,8 +41,8 @@ import {
   precheck,
   timeoutError,
   waitAsync,
-} from "./wait.js";
-import { selfDeadlock, threadsName } from "./waits-for.js";
+} from "./runtime/wait.js";
+import { selfDeadlock, threadsName } from "./runtime/waits-for.js";
 
 const TAG = "lockbox.threads.RwLock";
 

@@ -17,15 +17,23 @@ import {
   checkTaggedBuffer,
   type HandleBase,
   LAYOUT_VERSION,
-} from "./handle.js";
-import { KICKED, KickablePark } from "./keep-alive.js";
-import { adoptTable, ownerId, processTable } from "./liveness.js";
+} from "./memory/handle.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-semaphore.js";
 import { recordWait } from "./raw/waiter.js";
-import { assertCanBlock, checkSyncOptions, deadlineOf, now, precheck, timeoutError, waitAsync } from "./wait.js";
-import { threadsName } from "./waits-for.js";
+import { KICKED, KickablePark } from "./runtime/keep-alive.js";
+import { adoptTable, ownerId, processTable } from "./runtime/liveness.js";
+import {
+  assertCanBlock,
+  checkSyncOptions,
+  deadlineOf,
+  now,
+  precheck,
+  timeoutError,
+  waitAsync,
+} from "./runtime/wait.js";
+import { threadsName } from "./runtime/waits-for.js";
 
 const TAG = "lockbox.threads.Semaphore";
 

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ClosedError, PoisonError, TimeoutError } from "../../src/index.js";
 import { Barrier, Condvar, Mutex, OnceLock, RwLock, Semaphore } from "../../src/threads/index.js";
-import { setBlockingProbe } from "../../src/threads/wait.js";
+import { setBlockingProbe } from "../../src/threads/runtime/wait.js";
 import { okValue, startWorker, terminateAll } from "../threads/worker-helper.js";
 
 afterEach(async () => {

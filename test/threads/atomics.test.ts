@@ -2,10 +2,10 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WouldBlockError } from "../../src/errors.js";
 import { AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64 } from "../../src/threads/atomics.js";
-import { LAYOUT_VERSION } from "../../src/threads/handle.js";
-import { keepsAlive, parkedWaiters } from "../../src/threads/keep-alive.js";
-import { StructLayout, struct } from "../../src/threads/struct.js";
-import { setBlockingProbe } from "../../src/threads/wait.js";
+import { LAYOUT_VERSION } from "../../src/threads/memory/handle.js";
+import { StructLayout, struct } from "../../src/threads/memory/struct.js";
+import { keepsAlive, parkedWaiters } from "../../src/threads/runtime/keep-alive.js";
+import { setBlockingProbe } from "../../src/threads/runtime/wait.js";
 import { assertPending, assertReady, poll } from "../helpers/poll.js";
 
 const I32_MIN = -(2 ** 31);

@@ -2,9 +2,9 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { AtomicI32, AtomicU64 } from "../../src/threads/atomics.js";
-import { json } from "../../src/threads/json.js";
+import { json } from "../../src/threads/memory/json.js";
+import { array, string, struct } from "../../src/threads/memory/struct.js";
 import { Mutex } from "../../src/threads/mutex.js";
-import { array, string, struct } from "../../src/threads/struct.js";
 
 const BOOT = new URL("../workers/data-boot.mjs", import.meta.url);
 const STRESS = Math.max(1, Number(process.env.LOCKBOX_STRESS ?? 1) || 1);

@@ -15,7 +15,7 @@ import {
   Semaphore,
   TimeoutError,
 } from "../../src/threads/index.js";
-import { parkedWaiters } from "../../src/threads/keep-alive.js";
+import { parkedWaiters } from "../../src/threads/runtime/keep-alive.js";
 import { assertPending, assertReady } from "../helpers/poll.js";
 
 function shared(length: number): Int32Array {
@@ -353,7 +353,7 @@ describe("finding 15: timeouts past 2^31 − 1 ms, Barrier(0)", () => {
 describe("finding 16: owner ids never wrap", () => {
   it("a thread id past the owner-id range is refused loudly instead of sharing an older thread's id", async () => {
     // Internal: no test can create 8.4 million threads. Before the fix the id wrapped ((id % MAX) + 1).
-    const { ownerIdOf } = await import("../../src/threads/liveness.js");
+    const { ownerIdOf } = await import("../../src/threads/runtime/liveness.js");
     const { MAX_OWNER } = await import("../../src/threads/raw/raw-mutex.js");
     expect(ownerIdOf(0)).toBe(1);
     expect(ownerIdOf(MAX_OWNER - 1)).toBe(MAX_OWNER);

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
-import { LAYOUT_VERSION } from "../../src/threads/handle.js";
-import { bindJson, JsonCell, json } from "../../src/threads/json.js";
+import { LAYOUT_VERSION } from "../../src/threads/memory/handle.js";
+import { bindJson, JsonCell, json } from "../../src/threads/memory/json.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text).length;
 
@@ -100,7 +100,7 @@ describe("json cells", () => {
 
   it("works over a fixed-size (non-growable) buffer too", () => {
     const buffer = new SharedArrayBuffer(16 + 2 * 32);
-    // The memory tag and version of a JSON cell (see src/threads/json.ts).
+    // The memory tag and version of a JSON cell (see src/threads/memory/json.ts).
     new Int32Array(buffer).set(new Int32Array(json(0).handle.buffer, 0, 2));
     const cell = JsonCell.from<string[]>({
       type: "lockbox.threads.Json",
@@ -120,7 +120,7 @@ describe("json cells", () => {
     delete proto.grow;
     vi.resetModules();
     try {
-      const fresh = await import("../../src/threads/json.js");
+      const fresh = await import("../../src/threads/memory/json.js");
       const cell = fresh.json<{ a: number | string }>({ a: 1 }, { maxBytes: 100 });
       expect(cell.handle.buffer.growable).toBe(false);
       expect(cell.handle.buffer.byteLength).toBe(216);
@@ -144,10 +144,10 @@ describe("json cells", () => {
     });
     vi.resetModules();
     try {
-      const fresh = await import("../../src/threads/json.js");
+      const fresh = await import("../../src/threads/memory/json.js");
       const cell = fresh.json({ s: "zoë" });
       expect(cell.get()).toEqual({ s: "zoë" });
-      const structs = await import("../../src/threads/struct.js");
+      const structs = await import("../../src/threads/memory/struct.js");
       const L = structs.struct({ s: structs.string(200) });
       const long = "ü".repeat(90);
       expect(L.create({ s: long }).s).toBe(long);

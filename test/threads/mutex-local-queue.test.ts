@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Mutex, PoisonError, TimeoutError } from "../../src/threads/index.js";
-import { parkedWaiters } from "../../src/threads/keep-alive.js";
+import { parkedWaiters } from "../../src/threads/runtime/keep-alive.js";
 import { assertPending, assertRejected, flush } from "../helpers/poll.js";
 import { okValue, STRESS, startLine, startWorker, terminateAll } from "./worker-helper.js";
 

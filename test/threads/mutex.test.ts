@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { LAYOUT_VERSION } from "../../src/threads/handle.js";
 import {
   Mutex,
   MutexGuard,
@@ -8,8 +7,9 @@ import {
   UseAfterReleaseError,
   WouldBlockError,
 } from "../../src/threads/index.js";
-import { parkedWaiters } from "../../src/threads/keep-alive.js";
-import { setBlockingProbe } from "../../src/threads/wait.js";
+import { LAYOUT_VERSION } from "../../src/threads/memory/handle.js";
+import { parkedWaiters } from "../../src/threads/runtime/keep-alive.js";
+import { setBlockingProbe } from "../../src/threads/runtime/wait.js";
 import { assertPending, assertRejected, flush } from "../helpers/poll.js";
 
 function counter(): Mutex<Int32Array> {
@@ -218,7 +218,7 @@ describe("threads Mutex in one thread", () => {
   });
 
   it("the probe detects a runtime that forbids Atomics.wait (it throws there)", async () => {
-    const { canBlock } = await import("../../src/threads/wait.js");
+    const { canBlock } = await import("../../src/threads/runtime/wait.js");
     setBlockingProbe(undefined);
     expect(canBlock()).toBe(true); // Node's main thread may block
   });

@@ -1,6 +1,5 @@
 /** The threads RwLock, Condvar, Semaphore, Barrier and OnceLock in one thread (async and blocking forms). */
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
-import { LAYOUT_VERSION } from "../../src/threads/handle.js";
 import {
   Barrier,
   ClosedError,
@@ -15,8 +14,9 @@ import {
   UseAfterReleaseError,
   WouldBlockError,
 } from "../../src/threads/index.js";
-import { parkedWaiters } from "../../src/threads/keep-alive.js";
-import { setBlockingProbe } from "../../src/threads/wait.js";
+import { LAYOUT_VERSION } from "../../src/threads/memory/handle.js";
+import { parkedWaiters } from "../../src/threads/runtime/keep-alive.js";
+import { setBlockingProbe } from "../../src/threads/runtime/wait.js";
 import { assertPending, assertReady } from "../helpers/poll.js";
 
 function shared(length: number): Int32Array {
@@ -394,7 +394,7 @@ describe("WouldBlockError where blocking is forbidden", () => {
 
 describe("runtimes without Atomics.waitAsync (polling fallback)", () => {
   it("async lock, condvar wait and semaphore acquire still wake, time out and abort", async () => {
-    const { useNativeWaitAsync } = await import("../../src/threads/wait.js");
+    const { useNativeWaitAsync } = await import("../../src/threads/runtime/wait.js");
     useNativeWaitAsync(false);
     try {
       const mutex = new Mutex(shared(1));

@@ -10,8 +10,8 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PoisonError, RwLock, TimeoutError } from "../../src/threads/index.js";
-import { parkedWaiters } from "../../src/threads/keep-alive.js";
 import * as raw from "../../src/threads/raw/raw-rw-lock.js";
+import { parkedWaiters } from "../../src/threads/runtime/keep-alive.js";
 import { assertPending, assertReady, assertRejected, flush } from "../helpers/poll.js";
 import { okValue, startWorker, terminateAll } from "./worker-helper.js";
 

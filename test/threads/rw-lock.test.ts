@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { json, RwLock, TimeoutError, UseAfterReleaseError } from "../../src/threads/index.js";
-import { parkedWaiters } from "../../src/threads/keep-alive.js";
+import { parkedWaiters } from "../../src/threads/runtime/keep-alive.js";
 
 function shared(length: number): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4 * length));

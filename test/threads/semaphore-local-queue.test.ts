@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ClosedError, Semaphore, TimeoutError } from "../../src/threads/index.js";
-import { parkedWaiters } from "../../src/threads/keep-alive.js";
+import { parkedWaiters } from "../../src/threads/runtime/keep-alive.js";
 import { assertPending, assertRejected, flush } from "../helpers/poll.js";
 import { okValue, STRESS, startLine, startWorker, terminateAll } from "./worker-helper.js";
 

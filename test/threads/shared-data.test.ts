@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { LAYOUT_VERSION } from "../../src/threads/handle.js";
-import { JsonCell, json } from "../../src/threads/json.js";
-import { bindData, dataFromHandle, dataHandle } from "../../src/threads/shared-data.js";
-import { array, StructLayout, string, struct } from "../../src/threads/struct.js";
+import { LAYOUT_VERSION } from "../../src/threads/memory/handle.js";
+import { JsonCell, json } from "../../src/threads/memory/json.js";
+import { bindData, dataFromHandle, dataHandle } from "../../src/threads/memory/shared-data.js";
+import { array, StructLayout, string, struct } from "../../src/threads/memory/struct.js";
 
 const Point = struct({ x: "i32", y: "i32", name: string(8), tags: array("u8", 2) });
 

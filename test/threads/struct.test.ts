@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LAYOUT_VERSION } from "../../src/threads/handle.js";
-import { array, type ScalarType, StructLayout, string, struct } from "../../src/threads/struct.js";
+import { LAYOUT_VERSION } from "../../src/threads/memory/handle.js";
+import { array, type ScalarType, StructLayout, string, struct } from "../../src/threads/memory/struct.js";
 
 describe("struct layout", () => {
   it("lays fields out in order with natural alignment, size rounded to the struct alignment", () => {

@@ -21,7 +21,7 @@ afterEach(() => {
 
 async function freshSupervise() {
   vi.resetModules();
-  return (await import("../../src/threads/supervise.js")).supervise;
+  return (await import("../../src/threads/runtime/supervise.js")).supervise;
 }
 
 /** A worker-shaped object with a thread id no real thread of this process has. */

@@ -12,8 +12,8 @@ import {
   AtomicU64,
   type WaitResult,
 } from "../../src/threads/atomics.js";
-import { JsonCell, json } from "../../src/threads/json.js";
-import { bindData, type GuardValue } from "../../src/threads/shared-data.js";
+import { JsonCell, json } from "../../src/threads/memory/json.js";
+import { bindData, type GuardValue } from "../../src/threads/memory/shared-data.js";
 import {
   type AnyStruct,
   array,
@@ -22,7 +22,7 @@ import {
   StructLayout,
   string,
   struct,
-} from "../../src/threads/struct.js";
+} from "../../src/threads/memory/struct.js";
 import type { DeepReadonly } from "../../src/types.js";
 
 const Vec2 = struct({ x: "f32", y: "f32" });

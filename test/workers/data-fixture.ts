@@ -4,9 +4,9 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { AtomicI32, AtomicU64 } from "../../src/threads/atomics.js";
-import { JsonCell } from "../../src/threads/json.js";
+import { JsonCell } from "../../src/threads/memory/json.js";
+import { type AnyStruct, StructLayout } from "../../src/threads/memory/struct.js";
 import { Mutex } from "../../src/threads/mutex.js";
-import { type AnyStruct, StructLayout } from "../../src/threads/struct.js";
 
 const port = parentPort!;
 const data = workerData as { mode: string; [key: string]: unknown };

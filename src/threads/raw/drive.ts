@@ -1,11 +1,11 @@
 /**
  * The one blocking wait loop: runs a raw step function (see waiter.ts) until it finishes, parking
  * through `A.wait` in between. Production's `*Sync` methods run it with the real `Atomics`
- * (src/threads/wait.ts `driveSync`, and the raw `*Blocking` functions they call); the model checker
+ * (src/threads/runtime/wait.ts `driveSync`, and the raw `*Blocking` functions they call); the model checker
  * (test/threads/model) runs the same function with its scheduling stand-in and virtual clock, so the
  * loop it checks is the loop that ships.
  *
- * The async form (`driveAsync` in src/threads/wait.ts) parks through `Atomics.waitAsync` and cannot
+ * The async form (`driveAsync` in src/threads/runtime/wait.ts) parks through `Atomics.waitAsync` and cannot
  * run in the model checker (it needs the event loop); it shares the step functions, which hold every
  * decision, and its loop mirrors this one (deadline, park time, `recordWait`).
  */

@@ -1,5 +1,5 @@
 /**
- * The crash-safe publication protocol of a JSON cell (src/threads/json.ts): two text slots and one
+ * The crash-safe publication protocol of a JSON cell (src/threads/memory/json.ts): two text slots and one
  * STATE word that names the published slot and its length.
  *
  * Step functions (every shared access goes through `A`):

@@ -4,7 +4,7 @@
  * Raw algorithms are written as small synchronous steps (`*Step(A, …, waiter)`): a step either
  * finishes (returns a result) or says where to park — it stores the word index and the value it saw in
  * `waiter.index` / `waiter.expected`, and the timeout to park with in `waiter.parkTimeout`. A driver then
- * parks there: the blocking driver through `A.wait`, the async driver (src/threads/wait.ts) through
+ * parks there: the blocking driver through `A.wait`, the async driver (src/threads/runtime/wait.ts) through
  * `Atomics.waitAsync`, the model checker through its stand-in. After any wake-up (notify, timeout or
  * "not-equal") the driver calls the step again; steps re-read everything, so spurious wake-ups and
  * wake-ups stolen by an abandoned `waitAsync` cost time, never correctness.

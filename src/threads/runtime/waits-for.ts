@@ -35,10 +35,10 @@
  * @internal
  */
 
-import { DeadlockError } from "../errors.js";
-import { nameFor } from "../internal/observer.js";
-import { POLL_MS } from "./raw/waiter.js";
-import { newSharedBuffer, requireSharedMemory } from "./shared-memory.js";
+import { DeadlockError } from "../../errors.js";
+import { nameFor } from "../../internal/observer.js";
+import { newSharedBuffer, requireSharedMemory } from "../memory/shared-memory.js";
+import { POLL_MS } from "../raw/waiter.js";
 
 export const SLOTS = 256;
 const SLOT = 22;

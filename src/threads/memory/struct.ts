@@ -32,7 +32,7 @@
  * @module
  */
 
-import { checkInteger, describe } from "../internal/validate.js";
+import { checkInteger, describe } from "../../internal/validate.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { newSharedBuffer } from "./shared-memory.js";
 

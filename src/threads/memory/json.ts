@@ -24,11 +24,11 @@
  * @module
  */
 
-import { checkInteger, checkOptionsObject, describe } from "../internal/validate.js";
-import { interiorMutable } from "../types.js";
+import { checkInteger, checkOptionsObject, describe } from "../../internal/validate.js";
+import { interiorMutable } from "../../types.js";
+import { realAtomics } from "../raw/atomics-like.js";
+import * as slots from "../raw/json-slots.js";
 import { checkHandle, checkSharedBuffer, checkTagAt, type HandleBase, LAYOUT_VERSION, tagWord } from "./handle.js";
-import { realAtomics } from "./raw/atomics-like.js";
-import * as slots from "./raw/json-slots.js";
 import type { DataBinding } from "./shared-data.js";
 import { newSharedBuffer } from "./shared-memory.js";
 

@@ -19,7 +19,7 @@
  * kind's tag is found at the same place whatever the kind: `Mutex.from` handed an RwLock's memory can
  * say it got an RwLock.
  */
-import { describe } from "../internal/validate.js";
+import { describe } from "../../internal/validate.js";
 import { newSharedBuffer } from "./shared-memory.js";
 
 /** Version of the shared-memory layouts. Bump on any change to a word's meaning or position (3: the RwLock starver words and the Semaphore STARVER/BEAT words, issue 10). */

@@ -13,7 +13,9 @@
  *
  * @internal
  */
-import { realAtomics } from "./raw/atomics-like.js";
+
+import { newSharedBuffer, requireSharedMemory } from "../memory/shared-memory.js";
+import { realAtomics } from "../raw/atomics-like.js";
 import {
   childrenOf,
   initTable,
@@ -24,9 +26,8 @@ import {
   markDead,
   tableUid,
   unlinkChild,
-} from "./raw/liveness-table.js";
-import { MAX_OWNER } from "./raw/raw-mutex.js";
-import { newSharedBuffer, requireSharedMemory } from "./shared-memory.js";
+} from "../raw/liveness-table.js";
+import { MAX_OWNER } from "../raw/raw-mutex.js";
 import { ensureWaitsFor } from "./waits-for.js";
 
 /** The subset of `node:worker_threads` used here; absent outside Node. */

@@ -16,7 +16,7 @@
  * copies into the same memory, so every thread keeps seeing the one shared value.
  */
 
-import { describe } from "../internal/validate.js";
+import { describe } from "../../internal/validate.js";
 import { bindJson, JsonCell } from "./json.js";
 import { type AnyStruct, type Fields, type Struct, StructLayout } from "./struct.js";
 

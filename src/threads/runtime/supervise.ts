@@ -11,9 +11,9 @@
  *
  * @module
  */
-import { describe } from "../internal/validate.js";
+import { describe } from "../../internal/validate.js";
+import { MAX_TRACKED_ID } from "../raw/liveness-table.js";
 import { linkSupervised, markThreadDead, ownerDeathUnsupported, processTable } from "./liveness.js";
-import { MAX_TRACKED_ID } from "./raw/liveness-table.js";
 
 /** What `supervise` needs of a worker: its `threadId` and the `'exit'` event. */
 export interface SupervisableWorker {
@@ -28,7 +28,7 @@ export interface SupervisableWorker {
  *
  * @example
  * ```ts
- * const worker = spawn(new URL("./worker.js", import.meta.url), { workerData: { mutex }, name: "writer" });
+ * const worker = spawn(new URL("../worker.js", import.meta.url), { workerData: { mutex }, name: "writer" });
  * ```
  */
 export interface SpawnOptions {
@@ -58,7 +58,7 @@ type Listener = (...args: any[]) => void;
  * @example
  * ```ts
  * import { once } from "node:events";
- * const worker = spawn(new URL("./worker.js", import.meta.url), { workerData: { mutex } });
+ * const worker = spawn(new URL("../worker.js", import.meta.url), { workerData: { mutex } });
  * worker.on("error", (error) => console.error(error));
  * const [exitCode] = await once(worker, "exit");
  * ```
@@ -106,7 +106,7 @@ export interface SpawnedWorker extends SupervisableWorker {
  *
  * @example
  * ```ts
- * const worker = supervise(new Worker(new URL("./worker.js", import.meta.url), { workerData: mutex }));
+ * const worker = supervise(new Worker(new URL("../worker.js", import.meta.url), { workerData: mutex }));
  * ```
  *
  * Death detection covers workers with a `threadId` up to 1,048,574 (the liveness table has a bit per
@@ -161,7 +161,7 @@ const MAX_SUPERVISED_THREAD_ID = MAX_TRACKED_ID - 1;
  *
  * @example
  * ```ts
- * const worker = spawn(new URL("./worker.js", import.meta.url), { workerData: { counter: mutex } });
+ * const worker = spawn(new URL("../worker.js", import.meta.url), { workerData: { counter: mutex } });
  * worker.on("exit", (code) => console.log("worker done", code));
  * ```
  *

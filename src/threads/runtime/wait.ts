@@ -4,13 +4,13 @@
  *
  * @internal
  */
-import { TimeoutError, WouldBlockError } from "../errors.js";
-import { checkOptionalBoolean, checkOptionsObject, checkSignal, describe } from "../internal/validate.js";
-import type { LockOptions } from "../types.js";
+import { TimeoutError, WouldBlockError } from "../../errors.js";
+import { checkOptionalBoolean, checkOptionsObject, checkSignal, describe } from "../../internal/validate.js";
+import type { LockOptions } from "../../types.js";
+import { realAtomics } from "../raw/atomics-like.js";
+import { driveBlocking, PARK } from "../raw/drive.js";
+import { parkTime, type RawWaiter, recordWait } from "../raw/waiter.js";
 import { hold, release } from "./keep-alive.js";
-import { realAtomics } from "./raw/atomics-like.js";
-import { driveBlocking, PARK } from "./raw/drive.js";
-import { parkTime, type RawWaiter, recordWait } from "./raw/waiter.js";
 
 /** What `Atomics.waitAsync` returns. */
 export type WaitAsyncResult =
