@@ -72,9 +72,13 @@ let internals: Internals;
  * });
  * ```
  *
- * **Fairness**: writer-preferring. While a writer waits, new readers wait too, so a stream of
- * readers cannot starve writers; consecutive readers share the lock. Between writers there is no
- * queue (a running thread may re-take a free lock).
+ * **Fairness**: writer-preferring, and no waiter starves. While a writer waits, new readers wait too,
+ * so a stream of readers cannot starve writers; consecutive readers share the lock. A running thread
+ * may re-take a free lock (no queue, no convoy), but a waiter that has waited about a millisecond is
+ * registered as the lock's one starving waiter: until it gets in, other threads' writers and
+ * upgradable readers do not take the free lock (nor readers, when it waits to write), and
+ * `tryWrite` / `tryUpgradableRead` (`tryRead`, for a starving writer) return `undefined`. A starving
+ * waiter that dies or stops running is passed over after about 200 ms.
  *
  * **Poisoning** (on by default): a failing `withWrite` callback, `writeGuard.poison()`, or the death
  * of a supervised worker holding the write lock poisons it; read holders never poison. While poisoned,
@@ -311,7 +315,8 @@ export class RwLock<T = null> {
   }
 
   /**
-   * A read share if one is available now (no writer holds or waits), else `undefined`.
+   * A read share if one is available now (no writer holds or waits, and no other thread's writer is
+   * registered as starving: see **Fairness** on {@link RwLock}), else `undefined`.
    *
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
@@ -407,7 +412,8 @@ export class RwLock<T = null> {
   }
 
   /**
-   * The write lock if it is free now, else `undefined`.
+   * The write lock if it is free now and no other thread's waiter is registered as starving (see
+   * **Fairness** on {@link RwLock}), else `undefined`.
    *
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
@@ -593,7 +599,8 @@ export class RwLock<T = null> {
   }
 
   /**
-   * An upgradable read share if one is available now, else `undefined`.
+   * An upgradable read share if one is available now (and no other thread's waiter is registered as
+   * starving), else `undefined`.
    *
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
