@@ -132,15 +132,20 @@ let internals: Internals;
  * });
  * ```
  *
- * **Fairness**: writer-preferring. While a writer waits, new readers wait too, so a stream of
- * readers cannot starve writers; consecutive readers share the lock. Between threads there is no
- * queue (a running thread may re-take a free lock). Within one thread (one `RwLock` instance), async
- * `read()`, `write()` and `upgradableRead()` calls are FIFO: they queue locally in one queue, and only
- * its head competes for the shared lock word; consecutive queued readers each take a share as they
- * reach the head (sharing the lock with each other). A write release hands the lock straight to the
- * next queued task of this thread (a writer keeps it, a reader gets it downgraded to a share) unless
- * a waiter of another thread is waiting, and `tryRead()` / `tryWrite()` / `tryUpgradableRead()` do not
- * jump ahead of queued tasks. Blocking `readSync` / `writeSync` are not queued.
+ * **Fairness**: writer-preferring, and no waiter starves. While a writer waits, new readers wait too,
+ * so a stream of readers cannot starve writers; consecutive readers share the lock. A running thread
+ * may re-take a free lock (no queue, no convoy), but a waiter that has waited about a millisecond is
+ * registered as the lock's one starving waiter: until it gets in, other threads' writers and
+ * upgradable readers do not take the free lock (nor readers, when it waits to write), and
+ * `tryWrite` / `tryUpgradableRead` (`tryRead`, for a starving writer) return `undefined`. A starving
+ * waiter that dies or stops running is passed over after about 200 ms.
+ * Within one thread (one `RwLock` instance), async `read()`, `write()` and `upgradableRead()` calls
+ * are FIFO: they queue locally in one queue, and only its head competes for the shared lock word;
+ * consecutive queued readers each take a share as they reach the head (sharing the lock with each
+ * other). A write release hands the lock straight to the next queued task of this thread (a writer
+ * keeps it, a reader gets it downgraded to a share) unless a waiter of another thread is waiting or
+ * starving, and `tryRead()` / `tryWrite()` / `tryUpgradableRead()` do not jump ahead of queued tasks.
+ * Blocking `readSync` / `writeSync` are not queued.
  *
  * **Poisoning** (on by default): a failing `withWrite` callback, `writeGuard.poison()`, or the death
  * of a supervised worker holding the write lock poisons it; read holders never poison. While poisoned,
@@ -390,7 +395,8 @@ export class RwLock<T = null> {
   }
 
   /**
-   * A read share if one is available now (no writer holds or waits), else `undefined`.
+   * A read share if one is available now (no writer holds or waits, and no other thread's writer is
+   * registered as starving: see **Fairness** on {@link RwLock}), else `undefined`.
    *
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
@@ -457,7 +463,8 @@ export class RwLock<T = null> {
   }
 
   /**
-   * The write lock if it is free now, else `undefined`.
+   * The write lock if it is free now and no other thread's waiter is registered as starving (see
+   * **Fairness** on {@link RwLock}), else `undefined`.
    *
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */
@@ -614,7 +621,8 @@ export class RwLock<T = null> {
   }
 
   /**
-   * An upgradable read share if one is available now, else `undefined`.
+   * An upgradable read share if one is available now (and no other thread's waiter is registered as
+   * starving), else `undefined`.
    *
    * @throws PoisonError while poisoned, unless `{ ignorePoison: true }`.
    */

@@ -114,6 +114,23 @@ const ops: Record<string, (r: Request) => unknown> = {
     }
     return { iterations, stopped: Atomics.load(flag, 0) === 1 };
   },
+  rwChurn(r) {
+    // Re-takes the RwLock (`mode`: "write", "read" or "upgradable", blocking) in a tight loop until
+    // flag[0] is set or `limit` ms pass: a running thread barging. flag[1] counts the hogs started.
+    const lock = RwLock.from<Int32Array>(r.lock);
+    const flag = r.flag as Int32Array;
+    const limit = r.limit as number;
+    const start = performance.now();
+    let iterations = 0;
+    Atomics.add(flag, 1, 1);
+    while (Atomics.load(flag, 0) === 0 && performance.now() - start < limit) {
+      const guard =
+        r.mode === "write" ? lock.writeSync() : r.mode === "read" ? lock.readSync() : lock.upgradableReadSync();
+      guard.release();
+      iterations++;
+    }
+    return { iterations, stopped: Atomics.load(flag, 0) === 1 };
+  },
   async mutexHold(r) {
     const mutex = Mutex.from<Int32Array>(r.mutex);
     const guard = r.mode === "sync" ? mutex.lockSync({ timeout: 10_000 }) : await mutex.lock({ timeout: 10_000 });

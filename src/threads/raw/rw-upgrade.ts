@@ -49,7 +49,6 @@ import {
   STARVER_READS,
   STARVER_WORD,
   settleStarver,
-  starverOf,
   UPGRADABLE,
   UPGRADER_WAITING,
   UPGRADER_WORD,
@@ -74,26 +73,18 @@ export function tryUpgradableRead(
 ): boolean {
   const st = A.load(w, i + STARVER_WORD);
   if (st !== 0 && (st & STARVER_ID) !== me) return false;
-  return takeUpgradable(A, w, i, me, table, false);
+  return takeUpgradable(A, w, i, me, table);
 }
 
-/** Takes the upgradable share if the word allows it (`starver`: the caller is the registered starver, WRITERS_WAITING does not hold it back). */
-function takeUpgradable(
-  A: AtomicsLike,
-  w: Int32Array,
-  i: number,
-  me: number,
-  table: Int32Array | undefined,
-  starver: boolean,
-): boolean {
+/** Takes the upgradable share if the state word allows it (the starver check is the caller's). */
+function takeUpgradable(A: AtomicsLike, w: Int32Array, i: number, me: number, table: Int32Array | undefined): boolean {
   let s = A.load(w, i);
   for (;;) {
     if (reapIfWriterDead(A, w, i, s, table) || reapIfUpgraderDead(A, w, i, s, table)) {
       s = A.load(w, i);
       continue;
     }
-    const blocking = WRITE_LOCKED | UPGRADABLE | (starver ? 0 : WRITERS_WAITING);
-    if ((s & blocking) !== 0 || (s & COUNT_MASK) === MAX_READERS) return false;
+    if ((s & (WRITE_LOCKED | WRITERS_WAITING | UPGRADABLE)) !== 0 || (s & COUNT_MASK) === MAX_READERS) return false;
     const prev = A.compareExchange(w, i, s, (s + 1) | UPGRADABLE);
     if (prev === s) {
       A.store(w, i + UPGRADER_WORD, me);
@@ -122,14 +113,12 @@ export function upgradableReadStep(
       if (refusedReader(A, w, i, st, table, waiter, now)) continue;
       return false;
     }
-    const starver = st !== 0 && st === starverOf(waiter);
-    if (takeUpgradable(A, w, i, me, table, starver)) {
+    if (takeUpgradable(A, w, i, me, table)) {
       settleStarver(A, w, i, waiter);
       return true;
     }
     const s = A.load(w, i);
-    const blocking = WRITE_LOCKED | UPGRADABLE | (starver ? 0 : WRITERS_WAITING);
-    if ((s & blocking) === 0 && (s & COUNT_MASK) < MAX_READERS) continue;
+    if ((s & (WRITE_LOCKED | WRITERS_WAITING | UPGRADABLE)) === 0 && (s & COUNT_MASK) < MAX_READERS) continue;
     const want = s | READERS_WAITING;
     if (want !== s && A.compareExchange(w, i, s, want) !== s) continue;
     if (registerStarver(A, w, i, me | STARVER_READS, waiter, now)) continue;

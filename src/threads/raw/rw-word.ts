@@ -51,10 +51,11 @@
  *
  * While a starver of another thread is registered (ids compare: the tasks of one thread share an id):
  * - writers and upgradable readers do not take a free lock (they park on the writers' sequence);
- * - when the starver waits to write (no STARVER_READS), new readers do not enter either (same park);
- * - the starver itself, when it waits to read, enters as soon as the lock is not write-locked, even
- *   while WRITERS_WAITING is set — but not past a pending upgrade (UPGRADER_WAITING), which is about
- *   to take the write lock — (and, upgradable, while no other upgradable reader holds).
+ * - when the starver waits to write (no STARVER_READS), new readers do not enter either (same park).
+ * A starving reader needs no other privilege: WRITERS_WAITING holds it back only while readers hold
+ * the lock or an upgrade is pending; they drain, the transition to free clears the WAITING bits, and
+ * then no writer may take the free lock before it. (Letting it past WRITERS_WAITING would let readers
+ * in ahead of a pending upgrade, which the contract forbids.)
  * Upgrades (a held upgradable share becoming the write lock) ignore the starver: they hold a share a
  * writer starver waits for, so refusing them would deadlock.
  *
@@ -129,7 +130,7 @@ export function starverOf(waiter: RawWaiter): number {
  * At park time: marks the waiter parked (first park: starts its clock), keeps its registration alive
  * (BEAT), or registers it as the starver once it has waited {@link FAIR_AFTER_MS}. Sets
  * `waiter.parkTimeout`. Returns `true` when it has just registered: the caller re-runs its step, which
- * may now let it in (a reader starver ignores WRITERS_WAITING).
+ * finds the word as it is now (the lock may have been freed meanwhile).
  */
 export function registerStarver(
   A: AtomicsLike,
@@ -348,27 +349,18 @@ export function readStep(
 ): boolean {
   for (;;) {
     const s = A.load(w, i);
-    if ((s & WRITE_LOCKED) === 0 && (s & COUNT_MASK) < MAX_READERS) {
-      const mine = starverOf(waiter);
-      // WRITERS_WAITING holds newcomers back, but not the registered starver, unless an upgrade is
-      // pending (UPGRADER_WAITING): the upgrade ignores the starver and is about to take the write lock,
-      // so a starving reader entering now would only hold it off (a stream of them could starve it);
-      // the starver enters when the upgraded writer releases.
-      const bypass = mine !== 0 && (s & UPGRADER_WAITING) === 0;
-      if ((s & WRITERS_WAITING) === 0 || bypass) {
-        const st = A.load(w, i + STARVER_WORD);
-        if ((s & WRITERS_WAITING) === 0 || st === mine) {
-          if (st !== 0 && st !== mine && (st & STARVER_READS) === 0) {
-            if (refusedReader(A, w, i, st, table, waiter, now)) continue;
-            return false;
-          }
-          if (A.compareExchange(w, i, s, s + 1) === s) {
-            settleStarver(A, w, i, waiter);
-            return true;
-          }
-          continue;
-        }
+    if ((s & (WRITE_LOCKED | WRITERS_WAITING)) === 0 && (s & COUNT_MASK) < MAX_READERS) {
+      // A starving writer (never this reader: its own registration has STARVER_READS) is owed the lock.
+      const st = A.load(w, i + STARVER_WORD);
+      if (st !== 0 && (st & STARVER_READS) === 0) {
+        if (refusedReader(A, w, i, st, table, waiter, now)) continue;
+        return false;
       }
+      if (A.compareExchange(w, i, s, s + 1) === s) {
+        settleStarver(A, w, i, waiter);
+        return true;
+      }
+      continue;
     }
     if (reapIfWriterDead(A, w, i, s, table)) continue;
     if (waiter.spins > 0 && !waiter.parked && (s & WAITING) === 0) {

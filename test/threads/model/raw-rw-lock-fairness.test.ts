@@ -171,7 +171,7 @@ describe("raw rwlock eventual fairness (model)", () => {
     expect(registered).toBeGreaterThan(0);
   });
 
-  it("a reader against two writer hogs: it enters past WRITERS_WAITING; the hogs get in at most once each", () => {
+  it("a reader against two writer hogs: once registered, the hogs get in at most once each", () => {
     const registered = checkFair(
       fairProgram("read", [hog("write", "timed", 2), hog("write", "timed", 2)], 2),
       budget({ preemptionBound: 1, timeouts: 1 }),
