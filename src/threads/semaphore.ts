@@ -59,11 +59,21 @@ let slotOf: (semaphore: Semaphore) => number;
  * using permit = slots.acquireSync(1, { timeout: 100 });
  * ```
  *
- * **Fairness**: none across threads — unlike the in-process `Semaphore`, a large request can be
- * overtaken by smaller ones of other threads while it waits for enough permits. Within one thread (one
- * `Semaphore` instance), async `acquire()` calls are FIFO as in-process: they queue locally (a large
- * request at the head is not overtaken by later small ones of the same thread, and `tryAcquire` does
- * not pass them), and a release hands its permits to them while no other thread is waiting.
+ * **Fairness**: eventual across threads (SPEC §4: no waiter starves). A running thread may take free
+ * permits (no convoy), but a request that has waited about a millisecond (`FAIR_AFTER_MS`) registers
+ * as the semaphore's *starving* request (one at a time): until it is served, other threads' acquires
+ * take no permits — `tryAcquire` returns `undefined` even when permits are free — so releases
+ * accumulate until it fits, however the other threads' holds overlap. Then the next long waiter gets
+ * its turn. A starving request that gives up (timeout, abort, close) lets the others go at once; one
+ * whose thread died (supervised) or stopped running its wait (e.g. its event loop blocked) is skipped
+ * after at most about 200 ms (`4 × POLL_MS`). A request that could never be served — more permits
+ * than exist, counting those its own thread holds as not coming back — never blocks the others.
+ * Hazard (as with the in-process FIFO semaphore): a thread that holds permits and waits for more can
+ * deadlock with a starving request that needs the permits it holds (until one of them times out).
+ * Within one thread (one `Semaphore` instance), async `acquire()` calls are FIFO as in-process: they
+ * queue locally (a large request at the head is not overtaken by later small ones of the same thread,
+ * and `tryAcquire` does not pass them), and a release hands its permits to them while no other
+ * thread is waiting.
  *
  * **Cancel safety**: an abort or timeout stops the wait at once; no permit is taken.
  *
@@ -327,7 +337,8 @@ export class Semaphore {
   }
 
   /**
-   * Takes `permits` permits if they are free now, else returns `undefined`.
+   * Takes `permits` permits if they are free now, else returns `undefined`. Also `undefined` while
+   * another thread's request is starving (see **Fairness**): the free permits are saved for it.
    *
    * @throws ClosedError once closed; TypeError / RangeError for a bad `permits`.
    */
