@@ -11,6 +11,10 @@
  *   threads `Mutex` back to back (the local queue hands on while nobody else starves).
  * - `semaphore-2`: the main thread's `acquire(2)` on a `Semaphore(2)` against 2 workers each re-taking
  *   1 permit back to back (overlapping holders).
+ * - `semaphore-2-turns`: the same against 2 workers that hold 1 permit each *in turn*, always
+ *   overlapping: a worker lets go only once the other holds again (or has been inside `acquireSync`
+ *   for 5,000,000 re-reads: blocked), so 2 permits are free together only when a worker is blocked
+ *   (test/threads/semaphore-fairness.test.ts uses the same pair).
  * - `rwlock-writer`: the main thread's `write()` against a worker re-taking the write lock back to back.
  * - `rwlock-reader`: the main thread's `read()` against 2 workers re-taking the write lock back to back.
  * - `rwlock-upgradable`: the main thread's `upgradableRead()` against a worker re-taking the write lock
@@ -29,17 +33,19 @@ import { Mutex, RwLock, Semaphore } from "../src/threads/index.js";
 const tries = Number(process.env.FAIR_TRIES ?? 20);
 const timeout = Number(process.env.FAIR_TIMEOUT_MS ?? 2_000);
 const holdSpin = Number(process.env.FAIR_HOLD_SPIN ?? 200);
-const allCases = "mutex-local,semaphore-2,rwlock-writer,rwlock-reader,rwlock-upgradable";
+const allCases = "mutex-local,semaphore-2,semaphore-2-turns,rwlock-writer,rwlock-reader,rwlock-upgradable";
 const cases = (process.env.FAIR_CASES ?? allCases).split(",");
 
 interface HogData {
-  kind: "mutex" | "semaphore" | "rwlock" | "rwlock-upgradable" | "mutex-waiter";
+  kind: "mutex" | "semaphore" | "semaphore-turns" | "rwlock" | "rwlock-upgradable" | "mutex-waiter";
   handle: unknown;
   /** Re-reads a hog makes while holding (`FAIR_HOLD_SPIN`, default 200: about a microsecond). */
   holdSpin: number;
   stop: SharedArrayBuffer;
   tries?: number;
   timeout?: number;
+  /** The worker's index among the hogs of a case. */
+  me?: number;
 }
 
 /** Worker body: hog (or, for `mutex-waiter`, the measured waiter) until stop[0] is set. */
@@ -62,6 +68,26 @@ async function workerMain(data: HogData): Promise<void> {
     while (Atomics.load(stop, 0) === 0) {
       const p = s.acquireSync(1);
       spin();
+      p.release();
+    }
+  } else if (data.kind === "semaphore-turns") {
+    // stop[2 + me]: 1 while holding, 2 while about to acquire or inside acquireSync; stop[4]: whose turn.
+    const s = Semaphore.from(data.handle);
+    const me = data.me as number;
+    const other = 3 - me;
+    while (Atomics.load(stop, 0) === 0) {
+      Atomics.store(stop, 2 + me, 2);
+      const p = s.acquireSync(1);
+      Atomics.store(stop, 2 + me, 1);
+      let trying = 0;
+      while (Atomics.load(stop, 0) === 0) {
+        if (Atomics.load(stop, 4) !== me) continue;
+        const state = Atomics.load(stop, other);
+        if (state === 1 || (state === 2 && ++trying >= 5_000_000)) break;
+        if (state !== 2) trying = 0;
+      }
+      Atomics.store(stop, 2 + me, 2);
+      Atomics.store(stop, 4, 1 - me);
       p.release();
     }
   } else if (data.kind === "rwlock") {
@@ -165,8 +191,8 @@ async function measuredHere(
   make: () => { handle: unknown; acquire: () => Promise<{ release(): void }> },
 ): Promise<void> {
   const lock = make();
-  const stop = new SharedArrayBuffer(8);
-  const ws = kinds.map((kind) => startWorker({ kind, handle: lock.handle, stop, holdSpin }));
+  const stop = new SharedArrayBuffer(20);
+  const ws = kinds.map((kind, me) => startWorker({ kind, handle: lock.handle, stop, holdSpin, me }));
   await Promise.all(ws.map(ready));
   await new Promise((resolve) => setTimeout(resolve, 20));
   const waits: number[] = [];
@@ -191,6 +217,11 @@ async function main(): Promise<void> {
     if (name === "mutex-local") await mutexLocal();
     else if (name === "semaphore-2") {
       await measuredHere(name, ["semaphore", "semaphore"], () => {
+        const s = new Semaphore(2);
+        return { handle: s.handle, acquire: () => s.acquire(2, { timeout }) };
+      });
+    } else if (name === "semaphore-2-turns") {
+      await measuredHere(name, ["semaphore-turns", "semaphore-turns"], () => {
         const s = new Semaphore(2);
         return { handle: s.handle, acquire: () => s.acquire(2, { timeout }) };
       });
