@@ -16,7 +16,7 @@ export interface SemaphoreLike {
 export interface SemaphoreContractParams {
   /**
    * A large request waiting at the head holds back later smaller ones that would fit (lockbox: strict
-   * FIFO, as tokio; threads: no fairness across threads, a small request may overtake it).
+   * FIFO, as tokio; threads: once it has waited about a millisecond, across threads too).
    */
   readonly largeRequestBlocksLater: boolean;
   /** `forget()` after `release()`: `"throws"` UseAfterReleaseError (lockbox) or is `"ignored"` (threads). */
