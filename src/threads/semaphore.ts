@@ -1,4 +1,4 @@
-import { ClosedError } from "../errors.js";
+import { ClosedError, UseAfterReleaseError } from "../errors.js";
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
 import { markNotSend } from "../internal/not-send.js";
 import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
@@ -508,10 +508,14 @@ export class SemaphorePermit implements Releasable {
     giveBack(semaphore, this.permits, this.#slot);
   }
 
-  /** Consumes the permits without giving them back (they leave existence). Idempotent; nothing after release. */
+  /**
+   * Consumes the permits without giving them back (they leave existence), as in-process.
+   *
+   * @throws UseAfterReleaseError when already released or forgotten (as the in-process permit).
+   */
   forget(): void {
     const semaphore = this.#semaphore;
-    if (semaphore === undefined) return;
+    if (semaphore === undefined) throw new UseAfterReleaseError("Cannot forget a SemaphorePermit after release()");
     this.#semaphore = undefined;
     forgetPermits(semaphore, this.permits, this.#slot);
   }

@@ -34,12 +34,12 @@ export const rwLock: Record<"lockbox" | "threads", RwLockContractParams> = {
 export const semaphore: Record<"lockbox" | "threads" | "threadsAcrossThreads", SemaphoreContractParams> = {
   lockbox: { largeRequestBlocksLater: true, forgetAfterRelease: "throws", grantRaceOutcome: "abort" },
   // Actors that are tasks of one thread (threads-async) queue in that thread's local FIFO (issue 10).
-  threads: { largeRequestBlocksLater: true, forgetAfterRelease: "ignored", grantRaceOutcome: "abort" },
+  threads: { largeRequestBlocksLater: true, forgetAfterRelease: "throws", grantRaceOutcome: "abort" },
   // Actors in different threads (threads-blocking): no queue across threads, but a request that has
   // waited ~1 ms becomes the starving one and holds the others back (issue 10).
   threadsAcrossThreads: {
     largeRequestBlocksLater: "onceStarving",
-    forgetAfterRelease: "ignored",
+    forgetAfterRelease: "throws",
     grantRaceOutcome: "abort",
   },
 };
