@@ -80,8 +80,8 @@ let slotOf: (semaphore: Semaphore) => number;
  * deadlock with a starving request that needs the permits it holds (until one of them times out).
  * Within one thread (one `Semaphore` instance), async `acquire()` calls are FIFO as in-process: they
  * queue locally (a large request at the head is not overtaken by later small ones of the same thread,
- * and `tryAcquire` does not pass them), and a release hands its permits to them while no other
- * thread is waiting.
+ * and `tryAcquire` does not pass them), and a release hands its permits to them unless a request of
+ * another thread is starving (has waited about a millisecond), as the threads `Mutex` does.
  *
  * **Cancel safety**: an abort or timeout stops the wait at once; no permit is taken.
  *
@@ -108,13 +108,12 @@ export class Semaphore {
    * This thread's queue of async `acquire()` calls (issue 10; the in-process FIFO core, zero permits
    * at rest): its pool holds permits this thread has taken from the shared word (recorded in its
    * holder slot) and not yet granted. A release with tasks queued here hands the permits to them
-   * while no other thread waits; only the queue's head competes for the shared word (`#compete`).
+   * unless another thread's request is starving; only the queue's head competes for the shared word
+   * (`#compete`).
    */
   readonly #local: BatchSemaphore = this.#newQueue();
   /** `true` while `#compete` runs; it runs whenever tasks are queued here. */
   #competing = false;
-  /** `true` while the competitor is registered in the PARKED word. */
-  #registered = false;
   /** The competitor's park, kicked when the queue no longer needs it. */
   readonly #park = new KickablePark();
   /** The registered starver `tryAcquire` last found blocking it (to clear a stale one; raw-semaphore.ts). */
@@ -263,7 +262,6 @@ export class Semaphore {
         const need = local.headRemaining;
         if (need === 0) return;
         const step = raw.acquireStep(A, word, 0, need, ownerId, table, waiter, now);
-        this.#registered = waiter.registered;
         if (step === raw.PARK && raw.reap(A, word, 0, table) > 0) continue;
         if (step === raw.CLOSED) {
           local.close(() => closedError(this.#name));
@@ -272,7 +270,6 @@ export class Semaphore {
         }
         if (step === raw.ACQUIRED) {
           raw.leave(A, word, 0, waiter);
-          this.#registered = false;
           waiter = raw.newSemaphoreWaiter();
           this.#record(need);
           local.release(need);
@@ -289,7 +286,6 @@ export class Semaphore {
       }
     } finally {
       raw.leave(A, word, 0, waiter);
-      this.#registered = false;
       this.#competing = false;
     }
   }
@@ -302,13 +298,17 @@ export class Semaphore {
   }
 
   /**
-   * Gives back `permits` held by this thread: to the tasks queued here while no other thread waits
-   * (nobody but this thread's competitor is registered in PARKED), else to the shared word.
+   * Gives back `permits` held by this thread: to the tasks queued here unless another thread's request
+   * is starving (registered in STARVER: it has waited about a millisecond), else to the shared word —
+   * the Mutex's rule. Not "unless anyone else is registered in PARKED": a worker killed while waiting
+   * leaves PARKED one too high for good, which would turn every later local hand-off into a trip
+   * through the word (a wake-up per grant).
    */
   #giveBack(permits: number): void {
     const local = this.#local;
     const word = this.#word;
-    if (local.waiters !== 0 && A.load(word, 1) - (this.#registered ? 1 : 0) === 0 && A.load(word, 0) >= 0) {
+    const starver = local.waiters === 0 ? -1 : A.load(word, raw.STARVER);
+    if ((starver === 0 || starver === ownerId) && A.load(word, 0) >= 0) {
       local.release(permits);
       this.#flush();
       // A parked competitor stays parked while tasks are queued (it re-reads what the head needs when

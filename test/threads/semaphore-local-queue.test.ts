@@ -1,12 +1,13 @@
 /**
  * Issue 10: the async acquires of one thread queue in a local FIFO in front of the shared semaphore
- * word; only the queue's head competes for the word, and a release hands permits on locally while no
- * other thread waits.
+ * word; only the queue's head competes for the word, and a release hands permits on locally unless
+ * another thread's request is starving.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ClosedError, Semaphore, TimeoutError } from "../../src/threads/index.js";
+import * as raw from "../../src/threads/raw/raw-semaphore.js";
 import { parkedWaiters } from "../../src/threads/runtime/keep-alive.js";
-import { assertPending, assertRejected, flush } from "../helpers/poll.js";
+import { assertPending, assertReady, assertRejected, flush } from "../helpers/poll.js";
 import { okValue, STRESS, startLine, startWorker, terminateAll } from "./worker-helper.js";
 
 afterEach(terminateAll);
@@ -60,6 +61,41 @@ describe("threads Semaphore: same-thread acquires queue in a local FIFO", () => 
     await Promise.all(all);
     expect(sem.available).toBe(1);
     await until(() => parkedWaiters() === 0, "the competitor stops");
+  });
+
+  it("a waiter registration leaked by a killed worker does not stop local hand-offs", async () => {
+    const sem = new Semaphore(1);
+    const word = new Int32Array(sem.handle.buffer);
+    // A worker killed while parked in acquire() never leaves PARKED: simulate its registration.
+    Atomics.add(word, 1, 1);
+    const held = sem.tryAcquire()!;
+    const a = sem.acquire();
+    const b = sem.acquire();
+    await flush();
+    held.release();
+    // Handed on within the same turn (microtasks only): no trip through the shared word, which would
+    // need a waitAsync wake-up (a macrotask) per grant.
+    (await assertReady(a)).release();
+    (await assertReady(b)).release();
+    Atomics.sub(word, 1, 1);
+    expect(sem.available).toBe(1);
+  });
+
+  it("a release goes to the shared word while another thread's request is starving", async () => {
+    const sem = new Semaphore(1);
+    const word = new Int32Array(sem.handle.buffer);
+    const held = sem.tryAcquire()!;
+    const a = sem.acquire();
+    await flush();
+    // Another thread's request has waited long enough and registered (owner id not of this thread).
+    Atomics.store(word, raw.STARVER, 0x7abcd);
+    held.release();
+    await assertPending(a);
+    expect(sem.available).toBe(1); // saved for the starving request
+    Atomics.store(word, raw.STARVER, 0);
+    Atomics.notify(word, raw.STARVER);
+    (await a).release();
+    expect(sem.available).toBe(1);
   });
 
   it("an aborted head hands its partial grant on; no permit is lost or created", async () => {
