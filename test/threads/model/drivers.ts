@@ -100,6 +100,11 @@ export const mutants = {
   },
 };
 
+/** `A` with some methods replaced (the others bound to `A`): the base of every mutant. */
+export function patched(A: AtomicsLike, parts: Partial<AtomicsLike>): AtomicsLike {
+  return { ...bind(A), ...parts };
+}
+
 /** The methods of `A` as own properties (so a mutant can spread them and replace one). */
 function bind(A: AtomicsLike): AtomicsLike {
   return {

@@ -31,7 +31,7 @@ import {
   writeUnlock,
 } from "../../../src/threads/raw/raw-rw-lock.js";
 import { newWaiter, type RawWaiter } from "../../../src/threads/raw/waiter.js";
-import { drive, ownerId, type ParkMode, smallLivenessTable, until, withMutant } from "./drivers.js";
+import { drive, ownerId, type ParkMode, patched, smallLivenessTable, until, withMutant } from "./drivers.js";
 import { budget, check, explore, type Program, sample, type ThreadContext } from "./explorer.js";
 
 /** Past the lock's words: rounds the hogs have completed (counted inside the section). */
@@ -318,26 +318,9 @@ describe("raw rwlock starver that leaves (model)", () => {
 
 // --- mutants ---------------------------------------------------------------------------------------
 
-/** `A` with some methods replaced. */
-function override(A: AtomicsLike, parts: Partial<AtomicsLike>): AtomicsLike {
-  return {
-    load: (a, i) => A.load(a, i),
-    store: (a, i, v) => A.store(a, i, v),
-    compareExchange: (a, i, e, r) => A.compareExchange(a, i, e, r),
-    exchange: (a, i, v) => A.exchange(a, i, v),
-    add: (a, i, v) => A.add(a, i, v),
-    sub: (a, i, v) => A.sub(a, i, v),
-    and: (a, i, v) => A.and(a, i, v),
-    or: (a, i, v) => A.or(a, i, v),
-    wait: (a, i, v, t) => A.wait(a, i, v, t),
-    notify: (a, i, c) => A.notify(a, i, c),
-    ...parts,
-  };
-}
-
 /** Thread `id` never sees another thread's registered starver (it reads 0): the old barging writer. */
 const ignoresStarver = (id: number) => (A: AtomicsLike) =>
-  override(A, {
+  patched(A, {
     load: (a, i) => {
       const v = A.load(a, i);
       return i === STARVER_WORD && (v & STARVER_ID) !== id ? 0 : v;
@@ -346,13 +329,13 @@ const ignoresStarver = (id: number) => (A: AtomicsLike) =>
 
 /** A starver whose clear (CAS of its value back to 0) does nothing (and reports success). */
 const neverClears = (A: AtomicsLike) =>
-  override(A, {
+  patched(A, {
     compareExchange: (a, i, e, r) => (i === STARVER_WORD && r === 0 && e !== 0 ? e : A.compareExchange(a, i, e, r)),
   });
 
 /** A refused thread that parks on the state word (as it sees it then) instead of the writers' sequence. */
 const parksOnState = (A: AtomicsLike) =>
-  override(A, { wait: (a, i, v, t) => (i === 1 ? A.wait(a, 0, A.load(a, 0), t) : A.wait(a, i, v, t)) });
+  patched(A, { wait: (a, i, v, t) => (i === 1 ? A.wait(a, 0, A.load(a, 0), t) : A.wait(a, i, v, t)) });
 
 describe("raw rwlock fairness mutants: these model tests can fail", () => {
   it("a writer hog that ignores STARVER barges past the registered writer", () => {

@@ -25,7 +25,7 @@ import {
   STARVER,
 } from "../../../src/threads/raw/raw-semaphore.js";
 import { POLL_MS } from "../../../src/threads/raw/waiter.js";
-import { ownerId, smallLivenessTable, untimed, withMutant } from "./drivers.js";
+import { ownerId, patched, smallLivenessTable, untimed, withMutant } from "./drivers.js";
 import { budget, check, explore, type ModelView, type Program, sample, type ThreadContext } from "./explorer.js";
 
 interface Shared {
@@ -167,36 +167,19 @@ function goneStarver(dead: boolean, first: Mode, mutate?: (A: AtomicsLike) => At
   };
 }
 
-/** `A` with one method replaced (the stand-in's methods bound, so the rest behave as before). */
-function replacing(A: AtomicsLike, patch: Partial<AtomicsLike>): AtomicsLike {
-  return {
-    load: (a, i) => A.load(a, i),
-    store: (a, i, v) => A.store(a, i, v),
-    compareExchange: (a, i, e, r) => A.compareExchange(a, i, e, r),
-    exchange: (a, i, v) => A.exchange(a, i, v),
-    add: (a, i, v) => A.add(a, i, v),
-    sub: (a, i, v) => A.sub(a, i, v),
-    and: (a, i, v) => A.and(a, i, v),
-    or: (a, i, v) => A.or(a, i, v),
-    wait: (a, i, v, t) => A.wait(a, i, v, t),
-    notify: (a, i, c) => A.notify(a, i, c),
-    ...patch,
-  };
-}
-
 /** Mutant: loads of STARVER read 0 (an acquirer that ignores the registered starver). */
 function ignoreStarver(A: AtomicsLike): AtomicsLike {
-  return replacing(A, { load: (a, i) => (i === STARVER ? 0 : A.load(a, i)) });
+  return patched(A, { load: (a, i) => (i === STARVER ? 0 : A.load(a, i)) });
 }
 
 /** Mutant: the liveness table reads "nobody dead" (word 0, the uid, stays readable). */
 function blindTable(A: AtomicsLike): AtomicsLike {
-  return replacing(A, { load: (a, i) => (a.length === 3 && i > 0 ? 0 : A.load(a, i)) });
+  return patched(A, { load: (a, i) => (a.length === 3 && i > 0 ? 0 : A.load(a, i)) });
 }
 
 /** Mutant: compare-exchanges of STARVER to 0 change nothing (nobody can clear a registration). */
 function noClear(A: AtomicsLike): AtomicsLike {
-  return replacing(A, {
+  return patched(A, {
     compareExchange: (a, i, e, r) => (i === STARVER && r === 0 ? A.load(a, i) : A.compareExchange(a, i, e, r)),
   });
 }
