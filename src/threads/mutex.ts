@@ -18,8 +18,8 @@ import { bindData, type DataBinding, type GuardValue } from "./memory/shared-dat
 import { realAtomics as A } from "./raw/atomics-like.js";
 import type { Step } from "./raw/drive.js";
 import * as raw from "./raw/raw-mutex.js";
-import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
-import { KICKED, KickablePark, parkedWaiters } from "./runtime/keep-alive.js";
+import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, SPIN_LIMIT } from "./raw/waiter.js";
+import { KickablePark, parkedWaiters } from "./runtime/keep-alive.js";
 import { adoptTable, ownerId } from "./runtime/liveness.js";
 import {
   assertCanBlock,
@@ -27,9 +27,9 @@ import {
   checkSyncOptions,
   deadlineOf,
   now,
+  parkCompetitor,
   precheck,
   timeoutError,
-  waitAsync,
 } from "./runtime/wait.js";
 import { type BlockingWait, beginWait, endWait, selfDeadlock, threadsName, wakeWait } from "./runtime/waits-for.js";
 
@@ -366,14 +366,9 @@ export class Mutex<T = null> {
           this.#grantLocal();
           return;
         }
-        const result = waitAsync(word, 0, waiter.expected, waiter.parkTimeout);
-        if (!result.async) {
-          recordWait(waiter, result.value);
-          continue;
-        }
-        const outcome = await this.#park.park(result.value);
-        if (outcome === KICKED) result.value.then(forwardWakeUp(word));
-        else recordWait(waiter, outcome);
+        // A kicked park leaves its waitAsync behind: it forwards the wake-up it may swallow.
+        const parked = parkCompetitor(this.#park, word, waiter, (abandoned) => abandoned.then(forwardWakeUp(word)));
+        if (parked !== undefined) await parked;
       }
     } finally {
       this.#competing = false;

@@ -27,8 +27,8 @@ import { bindData, type DataBinding, type GuardValue } from "./memory/shared-dat
 import type { SyncLockOptions } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-rw-lock.js";
-import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, recordWait, SPIN_LIMIT } from "./raw/waiter.js";
-import { KICKED, KickablePark, parkedWaiters } from "./runtime/keep-alive.js";
+import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, SPIN_LIMIT } from "./raw/waiter.js";
+import { KickablePark, parkedWaiters } from "./runtime/keep-alive.js";
 import { adoptTable, ownerId } from "./runtime/liveness.js";
 import {
   assertCanBlock,
@@ -38,6 +38,7 @@ import {
   driveSync,
   now,
   PARK,
+  parkCompetitor,
   precheck,
   timeoutError,
   waitAsync,
@@ -885,14 +886,9 @@ export class RwLock<T = null> {
           this.#serve();
           continue;
         }
-        const result = waitAsync(word, waiter.index, waiter.expected, waiter.parkTimeout);
-        if (!result.async) {
-          recordWait(waiter, result.value);
-          continue;
-        }
         // Every wake-up of the raw RwLock notifies all, so a kicked park swallows nobody's wake-up.
-        const outcome = await this.#park.park(result.value);
-        if (outcome !== KICKED) recordWait(waiter, outcome);
+        const parked = parkCompetitor(this.#park, word, waiter);
+        if (parked !== undefined) await parked;
       }
     } finally {
       this.#competing = false;

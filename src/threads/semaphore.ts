@@ -21,17 +21,16 @@ import {
 import { realAtomics as A } from "./raw/atomics-like.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
 import * as raw from "./raw/raw-semaphore.js";
-import { recordWait } from "./raw/waiter.js";
-import { KICKED, KickablePark } from "./runtime/keep-alive.js";
+import { KickablePark } from "./runtime/keep-alive.js";
 import { adoptTable, ownerId, processTable } from "./runtime/liveness.js";
 import {
   assertCanBlock,
   checkSyncOptions,
   deadlineOf,
   now,
+  parkCompetitor,
   precheck,
   timeoutError,
-  waitAsync,
 } from "./runtime/wait.js";
 import { threadsName } from "./runtime/waits-for.js";
 
@@ -276,13 +275,8 @@ export class Semaphore {
           this.#flush();
           continue;
         }
-        const result = waitAsync(word, waiter.index, waiter.expected, waiter.parkTimeout);
-        if (!result.async) {
-          recordWait(waiter, result.value);
-          continue;
-        }
-        const outcome = await this.#park.park(result.value);
-        if (outcome !== KICKED) recordWait(waiter, outcome);
+        const parked = parkCompetitor(this.#park, word, waiter);
+        if (parked !== undefined) await parked;
       }
     } finally {
       raw.leave(A, word, 0, waiter);

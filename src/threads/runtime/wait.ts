@@ -10,7 +10,7 @@ import type { LockOptions } from "../../types.js";
 import { realAtomics } from "../raw/atomics-like.js";
 import { driveBlocking, PARK } from "../raw/drive.js";
 import { parkTime, type RawWaiter, recordWait } from "../raw/waiter.js";
-import { hold, release } from "./keep-alive.js";
+import { hold, KICKED, type KickablePark, release } from "./keep-alive.js";
 
 /** What `Atomics.waitAsync` returns. */
 export type WaitAsyncResult =
@@ -297,4 +297,27 @@ export function driveSync(
   if (result !== PARK) return result;
   giveUp();
   throw timeoutError(what, timeout, name);
+}
+
+/**
+ * One park of a local queue's competitor (the threads Mutex, RwLock and Semaphore): parks `waiter` where
+ * its last step said to, through `park` so that a kick ends it early, and records the outcome. Returns
+ * `undefined` without parking when the word already differs (recorded as "not-equal"). `onKicked` gets
+ * the abandoned `waitAsync` when a kick ended the park.
+ */
+export function parkCompetitor(
+  park: KickablePark,
+  word: Int32Array,
+  waiter: RawWaiter,
+  onKicked?: (abandoned: Promise<"ok" | "timed-out">) => void,
+): Promise<void> | undefined {
+  const result = waitAsync(word, waiter.index, waiter.expected, waiter.parkTimeout);
+  if (!result.async) {
+    recordWait(waiter, result.value);
+    return undefined;
+  }
+  return park.park(result.value).then((outcome) => {
+    if (outcome !== KICKED) recordWait(waiter, outcome);
+    else onKicked?.(result.value);
+  });
 }
