@@ -406,7 +406,7 @@ export class Mutex<T = null> {
   #unlockHeld(): void {
     const local = this.#local;
     const word = this.#word;
-    if (local.waiters !== 0 && (Atomics.load(word, 0) & raw.STARVING) === 0) {
+    if (local.waiters !== 0 && raw.mayHandOnLocally(A, word, 0)) {
       local.release(1);
       if (local.available === 0) return;
       local.forget(1);

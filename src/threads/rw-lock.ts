@@ -84,18 +84,9 @@ interface LocalTimeout {
   readonly localTimeout: number;
 }
 
-/**
- * Whether a waiter of another thread waits on the shared word, so that a release must go to the word
- * rather than to a task queued in this thread. One place for the lead to add the cross-thread starver
- * check at merge. A WAITING bit may be this thread's own (set by its competitor on an earlier park):
- * then the release goes through the word once and the competitor takes it back.
- */
+/** The two-level rule (raw `othersWaiting`): a release must go to the word, not to a task queued here. */
 function othersWaiting(word: Int32Array): boolean {
-  if ((Atomics.load(word, 0) & raw.WAITING) !== 0) return true;
-  // A registered starver of another thread (see raw/rw-word.ts): the release goes to the word, where
-  // only the starver may take it.
-  const starver = Atomics.load(word, raw.STARVER_WORD);
-  return starver !== 0 && (starver & raw.STARVER_ID) !== ownerId;
+  return raw.othersWaiting(A, word, 0, ownerId);
 }
 
 /** Privileged access of the guards to their lock; set once by the `RwLock` class. */

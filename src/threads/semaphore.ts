@@ -294,15 +294,12 @@ export class Semaphore {
   /**
    * Gives back `permits` held by this thread: to the tasks queued here unless another thread's request
    * is starving (registered in STARVER: it has waited about a millisecond), else to the shared word —
-   * the Mutex's rule. Not "unless anyone else is registered in PARKED": a worker killed while waiting
-   * leaves PARKED one too high for good, which would turn every later local hand-off into a trip
-   * through the word (a wake-up per grant).
+   * the Mutex's rule, `raw.mayHandOnLocally` (model-checked in test/threads/model/local-hand-on.test.ts).
    */
   #giveBack(permits: number): void {
     const local = this.#local;
     const word = this.#word;
-    const starver = local.waiters === 0 ? -1 : A.load(word, raw.STARVER);
-    if ((starver === 0 || starver === ownerId) && A.load(word, 0) >= 0) {
+    if (local.waiters !== 0 && raw.mayHandOnLocally(A, word, 0, ownerId)) {
       local.release(permits);
       this.#flush();
       // A parked competitor stays parked while tasks are queued (it re-reads what the head needs when

@@ -167,6 +167,16 @@ export function lockStep(
 }
 
 /**
+ * The two-level rule of `Mutex` (issue 10): may a thread that holds the lock and has tasks of its own
+ * queued hand it straight to the next of them (the word stays locked, owner unchanged)? Yes unless a
+ * waiter of another thread has set STARVING (it has waited about a millisecond): then the release goes
+ * through the word, which hands it to that waiter.
+ */
+export function mayHandOnLocally(A: AtomicsLike, w: Int32Array, i: number): boolean {
+  return (A.load(w, i) & STARVING) === 0;
+}
+
+/**
  * A waiter gives up (timeout, abort). If a hand-off is pending it may have been meant for this waiter:
  * turn it back into a plain unlock and wake the others, so the grant is passed on, never lost. It also
  * clears STARVING (it may have set it; a waiter still starving sets it again when it next wakes), so an

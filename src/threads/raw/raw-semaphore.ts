@@ -291,6 +291,18 @@ export function leave(A: AtomicsLike, w: Int32Array, i: number, waiter: Semaphor
 }
 
 /**
+ * The two-level rule of `Semaphore` (issue 10): may thread `self`, giving back permits while tasks of
+ * its own are queued, hand them straight to those tasks? Yes unless the semaphore is closed or another
+ * thread's request is the registered starver (it has waited about a millisecond): then the permits go
+ * to the word, where they are saved for it. Not "unless PARKED shows anyone else": a worker killed while
+ * waiting leaves PARKED one too high for good.
+ */
+export function mayHandOnLocally(A: AtomicsLike, w: Int32Array, i: number, self: number): boolean {
+  const starver = A.load(w, i + STARVER);
+  return (starver === 0 || starver === self) && A.load(w, i) >= 0;
+}
+
+/**
  * Adds `n` permits. Returns `false` (and adds nothing) if that would pass {@link MAX_PERMITS}.
  * On a closed semaphore it does nothing and returns `true` (permits no longer matter).
  */

@@ -168,6 +168,19 @@ export function registerStarver(
   return true;
 }
 
+/**
+ * The two-level rule of `RwLock` (issue 10): must a release by thread `self`, which has tasks of its own
+ * queued, go to the word rather than to them? Yes when a waiter waits on the word (a WAITING bit) or
+ * another thread's waiter is the registered starver (only it may take the word then). A WAITING bit may
+ * be `self`'s own (set by its competitor on an earlier park): then the release goes through the word
+ * once and the competitor takes it back.
+ */
+export function othersWaiting(A: AtomicsLike, w: Int32Array, i: number, self: number): boolean {
+  if ((A.load(w, i) & WAITING) !== 0) return true;
+  const starver = A.load(w, i + STARVER_WORD);
+  return starver !== 0 && (starver & STARVER_ID) !== self;
+}
+
 /** The waiter has acquired: if it was the registered starver, clear the registration and wake the refused. */
 export function settleStarver(A: AtomicsLike, w: Int32Array, i: number, waiter: RawWaiter): void {
   const mine = starverOf(waiter);
