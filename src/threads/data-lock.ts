@@ -1,17 +1,36 @@
 /**
- * What the locks that own data and detect owner death (`Mutex`, `RwLock`, `OnceLock`) share about
- * their handles: the lock words in their own `SharedArrayBuffer`, the creating thread's liveness
- * table, and the data's own handle — allocated one way, and checked one way when received.
+ * The data-owning half of the locks that own data (`Mutex`, `RwLock`, `OnceLock`), as lock_api splits
+ * `Mutex<R, T>` into a raw lock and the data it guards: {@link LockData} is the data, its handle and
+ * the words it lives next to; each lock class drives its raw algorithm (src/threads/raw) over
+ * `LockData.word` and adds its waiting (local queue, blocking and async waits). The exclusive guard of
+ * either lock is one class, `ExclusiveGuard` (guard.ts), over a `LockData`.
  *
  * @internal
  */
 
-import { allocateTagged, checkHandle, checkSharedBuffer, checkTaggedBuffer, type HandleBase } from "./memory/handle.js";
-import { type DataHandle, dataFromHandle, dataHandle } from "./memory/shared-data.js";
+import { checkOptionalBoolean, checkOptionsObject } from "../internal/validate.js";
+import {
+  allocateTagged,
+  checkHandle,
+  checkSharedBuffer,
+  checkTaggedBuffer,
+  type HandleBase,
+  LAYOUT_VERSION,
+} from "./memory/handle.js";
+import { JsonCell } from "./memory/json.js";
+import {
+  bindData,
+  type DataBinding,
+  type DataHandle,
+  dataFromHandle,
+  dataHandle,
+  type GuardValue,
+} from "./memory/shared-data.js";
 import { LIVENESS_WORDS } from "./raw/liveness-table.js";
-import { processTable } from "./runtime/liveness.js";
+import { adoptTable, ownerId, processTable } from "./runtime/liveness.js";
+import { threadsName } from "./runtime/waits-for.js";
 
-/** The handle fields a data-owning lock adds to {@link HandleBase}. */
+/** The handle fields every data-owning lock has beyond {@link HandleBase}. */
 export interface DataLockParts {
   /** The lock words (each lock's raw module documents its layout). */
   readonly buffer: SharedArrayBuffer;
@@ -19,41 +38,185 @@ export interface DataLockParts {
   readonly liveness: SharedArrayBuffer;
   /** The protected data's own handle. */
   readonly data: DataHandle;
+  /** The lock's name, the same in every thread. */
+  readonly name: string;
 }
 
-/**
- * A new lock's `words` lock words (tagged in memory as `tag`, see handle.ts) and this thread's
- * liveness table, described with `data`.
- */
-export function createDataLock(
-  words: number,
-  data: unknown,
-  tag: string,
-): { word: Int32Array; table: Int32Array; parts: DataLockParts } {
-  const word = allocateTagged(tag, words);
-  const table = processTable();
-  const parts: DataLockParts = {
-    buffer: word.buffer as SharedArrayBuffer,
-    liveness: table.buffer as SharedArrayBuffer,
-    data: dataHandle(data),
-  };
-  return { word, table, parts };
+/** A data-owning lock's handle (its class adds `poison` where it has that option). */
+type AnyDataHandle = HandleBase & DataLockParts & { readonly poison?: boolean };
+
+/** What a lock class tells {@link LockData} about itself. */
+export interface DataLockKind {
+  /** The class name, for default names (`Mutex#3`) and messages. */
+  readonly kind: string;
+  /** The handle / memory tag (see handle.ts). */
+  readonly tag: string;
+  /** Lock words at the start of its buffer. */
+  readonly words: number;
+  /** Whether it takes the `poison` option (and its handle carries it). */
+  readonly poisonOption: boolean;
+  /** Its exclusive guard's class name, for messages (`"MutexGuard"`), if it has one. */
+  readonly exclusiveGuard?: string;
 }
 
+/** How a guard's release gives the lock back, and poisons it: the owning lock's own raw calls. */
+export interface ExclusiveHooks {
+  /** Gives back the exclusive lock this thread holds (after the data is written back). */
+  readonly unlock: () => void;
+  /** Poisons the lock. */
+  readonly poison: () => void;
+}
+
+/** Set by {@link receiveLock} for the constructor call it makes. */
+let restoring: AnyDataHandle | undefined;
+
 /**
- * Checks a received handle (or posted lock) of type `tag` — version, and buffers that are shared and
- * large enough — and rebuilds its data. `name` (such as `"Mutex.from"`) is used in error messages.
+ * One lock's data side: its words and liveness table, its handle, name and poison option, and the data
+ * with how a guard shows it. Made by the lock's constructor ({@link LockData.create}), fresh or from a
+ * received handle ({@link receiveLock}).
  *
- * @throws TypeError for anything else.
+ * @internal
  */
-export function receiveDataLock<H extends HandleBase & DataLockParts>(
-  received: unknown,
-  tag: H["type"],
-  name: string,
-  words: number,
-): { handle: H; data: unknown } {
-  const handle = checkHandle<H>(received, tag, name);
-  checkTaggedBuffer(name, handle.buffer, tag, words);
+export class LockData<T, H extends AnyDataHandle = AnyDataHandle> {
+  /** The lock words. */
+  readonly word: Int32Array;
+  /** The liveness table of the creating thread. */
+  readonly table: Int32Array;
+  readonly handle: H;
+  readonly name: string;
+  /** Whether a failing `with*` callback poisons the lock. */
+  readonly poisonOnError: boolean;
+  /** The lock class this belongs to (what it told {@link create}). */
+  readonly kind: DataLockKind;
+  /** The public lock this belongs to (for `Condvar`, which is given a guard and needs its mutex). */
+  readonly lock: object;
+  readonly #binding: DataBinding<GuardValue<T>>;
+  /**
+   * What every guard shows, for data shown in place (everything but JSON: the binding's `open` returns
+   * the data itself and its `close` writes nothing), so that an acquire calls neither. Unused for JSON.
+   */
+  readonly #shown: GuardValue<T>;
+  /** The binding when release must write back (JSON), else `undefined`. */
+  readonly #closing: DataBinding<GuardValue<T>> | undefined;
+  readonly #hooks: ExclusiveHooks | undefined;
+
+  private constructor(
+    lock: object,
+    kind: DataLockKind,
+    data: T,
+    options: { name?: string | undefined; poison?: boolean | undefined } | undefined,
+    hooks: ExclusiveHooks | undefined,
+  ) {
+    this.lock = lock;
+    this.kind = kind;
+    this.#hooks = hooks;
+    const handle = restoring as H | undefined;
+    restoring = undefined;
+    if (handle !== undefined) {
+      this.word = new Int32Array(handle.buffer, 0, kind.words);
+      this.table = adoptTable(handle.liveness);
+      this.poisonOnError = handle.poison !== false;
+      this.name = typeof handle.name === "string" ? handle.name : threadsName(kind.kind, undefined, ownerId);
+      this.#binding = bindData(data);
+      this.handle = handle;
+    } else {
+      checkOptionsObject("options", options);
+      const poison = kind.poisonOption ? options?.poison : undefined;
+      if (kind.poisonOption) checkOptionalBoolean("poison", poison);
+      this.name = threadsName(kind.kind, options, ownerId);
+      this.#binding = bindData(data);
+      this.word = allocateTagged(kind.tag, kind.words);
+      this.table = processTable();
+      this.poisonOnError = poison !== false;
+      const parts = {
+        type: kind.tag,
+        version: LAYOUT_VERSION,
+        buffer: this.word.buffer as SharedArrayBuffer,
+        liveness: this.table.buffer as SharedArrayBuffer,
+        data: dataHandle(data),
+      };
+      this.handle = (
+        kind.poisonOption ? { ...parts, poison: this.poisonOnError, name: this.name } : { ...parts, name: this.name }
+      ) as H;
+    }
+    this.#closing = data instanceof JsonCell ? this.#binding : undefined;
+    this.#shown = data as GuardValue<T>;
+  }
+
+  /**
+   * The data side of a new lock `lock` of class `kind` over `data`: fresh (validating `options`), or —
+   * inside {@link receiveLock} — over the received handle's memory.
+   *
+   * @throws TypeError when `data` cannot be shared or the options have the wrong type.
+   */
+  static create<T, H extends AnyDataHandle>(
+    lock: object,
+    kind: DataLockKind,
+    data: T,
+    options: { name?: string | undefined; poison?: boolean | undefined } | undefined,
+    hooks?: ExclusiveHooks,
+  ): LockData<T, H> {
+    return new LockData<T, H>(lock, kind, data, options, hooks);
+  }
+
+  /**
+   * On acquire: what the guard shows (the data itself, or JSON decoded now).
+   *
+   * @throws for JSON that cannot be decoded (the caller gives the lock back).
+   */
+  open(): GuardValue<T> {
+    const closing = this.#closing;
+    return closing === undefined ? this.#shown : closing.open();
+  }
+
+  /** On `guard.value = next`: stores `next`, returns what `value` shows from now on. */
+  replace(next: GuardValue<T>): GuardValue<T> {
+    return this.#binding.replace(next);
+  }
+
+  /** Writes `value` back (JSON; nothing for data shown in place). Throws past `maxBytes`, storing nothing. */
+  close(value: GuardValue<T>): void {
+    const closing = this.#closing;
+    if (closing !== undefined) closing.close(value);
+  }
+
+  /** An exclusive guard's release: writes `value` back (JSON), and gives the lock back even when that throws. */
+  releaseExclusive(value: GuardValue<T>): void {
+    const closing = this.#closing;
+    const hooks = this.#hooks as ExclusiveHooks;
+    if (closing === undefined) {
+      hooks.unlock();
+      return;
+    }
+    try {
+      closing.close(value);
+    } finally {
+      hooks.unlock();
+    }
+  }
+
+  /** Poisons the lock (an exclusive guard's `poison()`). */
+  poison(): void {
+    (this.#hooks as ExclusiveHooks).poison();
+  }
+}
+
+/**
+ * `Lock.from(received)`: checks a received handle (or posted lock) of class `kind` — version, and
+ * buffers that are shared and large enough — rebuilds its data, and calls `make(data)` (the lock's
+ * constructor), whose {@link LockData.create} then adopts the handle.
+ *
+ * @throws TypeError for anything else; `method` (such as `"Mutex.from"`) names it in the message.
+ */
+export function receiveLock<L>(received: unknown, kind: DataLockKind, method: string, make: (data: unknown) => L): L {
+  const handle = checkHandle<AnyDataHandle>(received, kind.tag, method);
+  checkTaggedBuffer(method, handle.buffer, kind.tag, kind.words);
   checkSharedBuffer("handle.liveness", handle.liveness, LIVENESS_WORDS * 4);
-  return { handle, data: dataFromHandle(handle.data) };
+  const data = dataFromHandle(handle.data);
+  restoring = handle;
+  try {
+    return make(data);
+  } finally {
+    restoring = undefined;
+  }
 }

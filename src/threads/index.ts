@@ -34,6 +34,7 @@ export {
 } from "./atomics.js";
 export { Barrier, type BarrierHandle, type BarrierWaitResult } from "./barrier.js";
 export { Condvar, type CondvarHandle, type WaitTimeoutResult } from "./condvar.js";
+export { ExclusiveGuard } from "./guard.js";
 export { JsonCell, type JsonHandle, type JsonOptions, json } from "./memory/json.js";
 export type { SharedData } from "./memory/shared-data.js";
 export {

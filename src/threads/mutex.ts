@@ -1,26 +1,23 @@
 import { abortWins, BatchSemaphore } from "../internal/batch-semaphore.js";
-import { markNotSend } from "../internal/not-send.js";
-import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from "../internal/symbols.js";
+import { GUARD_TOKEN, type GuardToken, illegalConstructor } from "../internal/symbols.js";
 import {
   checkFunction,
   checkOptionalBoolean,
-  checkOptionsObject,
   readLockOptions,
   readSyncLockOptions,
   readTryOptions,
 } from "../internal/validate.js";
-import { interiorMutable, type LockOptions, type PoisonOptions, type Releasable } from "../types.js";
-import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
-import { poisonError, releasedError } from "./guard.js";
-import { type HandleBase, LAYOUT_VERSION } from "./memory/handle.js";
-import { JsonCell } from "./memory/json.js";
-import { bindData, type DataBinding, type GuardValue } from "./memory/shared-data.js";
+import { interiorMutable, type LockOptions, type PoisonOptions } from "../types.js";
+import { type DataLockKind, type DataLockParts, LockData, receiveLock } from "./data-lock.js";
+import { type ExclusiveGuard, inheritExclusive, initExclusive, lockDataOf, poisonError } from "./guard.js";
+import type { HandleBase } from "./memory/handle.js";
+import type { GuardValue } from "./memory/shared-data.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import type { Step } from "./raw/drive.js";
 import * as raw from "./raw/raw-mutex.js";
 import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, SPIN_LIMIT } from "./raw/waiter.js";
 import { KickablePark, parkedWaiters } from "./runtime/keep-alive.js";
-import { adoptTable, ownerId } from "./runtime/liveness.js";
+import { ownerId } from "./runtime/liveness.js";
 import {
   assertCanBlock,
   blockingAllowed,
@@ -31,7 +28,7 @@ import {
   precheck,
   timeoutError,
 } from "./runtime/wait.js";
-import { type BlockingWait, beginWait, endWait, selfDeadlock, threadsName, wakeWait } from "./runtime/waits-for.js";
+import { type BlockingWait, beginWait, endWait, selfDeadlock, wakeWait } from "./runtime/waits-for.js";
 
 const TAG = "lockbox.threads.Mutex";
 
@@ -39,9 +36,15 @@ const TAG = "lockbox.threads.Mutex";
 export interface MutexHandle extends HandleBase<typeof TAG>, DataLockParts {
   /** Whether a failing `withLock` callback poisons the lock. */
   readonly poison: boolean;
-  /** The mutex's name, the same in every thread. */
-  readonly name: string;
 }
+
+const KIND: DataLockKind = {
+  kind: "Mutex",
+  tag: TAG,
+  words: raw.MUTEX_WORDS,
+  poisonOption: true,
+  exclusiveGuard: "MutexGuard",
+};
 
 /** Options of the blocking acquires: `timeout` (ms) and `ignorePoison`. */
 export interface SyncLockOptions {
@@ -50,9 +53,6 @@ export interface SyncLockOptions {
   /** Acquire even if the lock is poisoned. */
   ignorePoison?: boolean | undefined;
 }
-
-/** Set by `Mutex.from` for the constructor call it makes. */
-let restoring: MutexHandle | undefined;
 
 /** The word value of "locked by this thread, nobody waiting, not poisoned": the unlock fast path. */
 const MINE = raw.LOCKED | (ownerId << raw.OWNER_SHIFT);
@@ -71,22 +71,17 @@ function forwardWakeUp(word: Int32Array): (outcome: "ok" | "timed-out") => void 
  * The mutex a live guard holds, or `undefined` once released (for `Condvar`).
  * @internal
  */
-export let mutexOfGuard: <T>(guard: MutexGuard<T>) => Mutex<T> | undefined;
+export function mutexOfGuard<T>(guard: MutexGuard<T>): Mutex<T> | undefined {
+  return guard.released ? undefined : (lockDataOf(guard)?.lock as Mutex<T>);
+}
 
 /**
  * `true` for a threads `MutexGuard` (released or not), `false` for anything else.
  * @internal
  */
-export let isMutexGuard: (value: unknown) => value is MutexGuard<unknown>;
-
-/** A mutex's data binding (for `guard.value = x`, which is off the hot path). */
-let bindingOf: <T>(mutex: Mutex<T>) => DataBinding<GuardValue<T>>;
-
-/**
- * Gives back a lock this thread holds (its word `word`), writing the guard's last `value` back first
- * for JSON data. Defined in Mutex's static block: it reads the mutex's private binding.
- */
-let unlockMutex: <T>(mutex: Mutex<T>, value: GuardValue<T>) => void;
+export function isMutexGuard(value: unknown): value is MutexGuard<unknown> {
+  return lockDataOf(value)?.kind === KIND;
+}
 
 /**
  * A mutual-exclusion lock over shared memory, shared between worker threads (Rust's `std::sync::Mutex`).
@@ -135,17 +130,11 @@ export class Mutex<T = null> {
   declare readonly [interiorMutable]: true;
   /** The structured-clone-safe handle; see {@link Mutex.from}. */
   readonly handle: MutexHandle;
+  /** The data side (data, handle, name, poison option), shared with every guard. */
+  readonly #data: LockData<T, MutexHandle>;
+  /** The lock words (`#data.word`, kept here for the hot paths). */
   readonly #word: Int32Array;
   readonly #table: Int32Array;
-  readonly #data: DataBinding<GuardValue<T>>;
-  /**
-   * What every guard shows, for data shown in place (everything but JSON: the binding's `open` returns
-   * the data itself and its `close` writes nothing), so that an acquire calls neither. Unused for JSON.
-   */
-  readonly #shown: GuardValue<T>;
-  /** The binding when release must write back (JSON), else `undefined`. */
-  readonly #closing: DataBinding<GuardValue<T>> | undefined;
-  readonly #poisonOnError: boolean;
   /** The last pending hand-off `tryLock` saw (see raw-mutex `revertOrphanedHandoff`). */
   readonly #sighting: raw.HandoffSighting = { word: 0, since: 0 };
   /** `lockSync`'s wait step (raw.lockStepper), made by the first `lockSync` that has to wait. */
@@ -154,7 +143,6 @@ export class Mutex<T = null> {
   #syncWoke: (() => void) | undefined = undefined;
   /** The waits-for entry of the running untimed `lockSync`, from its first wake-up on. */
   #blocking: BlockingWait | undefined = undefined;
-  readonly #name: string;
 
   /**
    * This thread's queue of async `lock()` calls (the in-process FIFO core, with zero free permits at
@@ -171,23 +159,6 @@ export class Mutex<T = null> {
   /** The competitor's park, kicked when the queue empties or the word was taken here. */
   readonly #park = new KickablePark();
 
-  static {
-    bindingOf = (mutex) => mutex.#data;
-    unlockMutex = (mutex, value) => {
-      const closing = mutex.#closing;
-      if (closing === undefined) {
-        mutex.#unlockHeld();
-        return;
-      }
-      // JSON writes back; the lock is released even when that throws (RangeError past maxBytes).
-      try {
-        closing.close(value);
-      } finally {
-        mutex.#unlockHeld();
-      }
-    };
-  }
-
   /**
    * @param data - the protected data: a `SharedArrayBuffer`, a typed array or `DataView` over one, a
    *   struct or JSON layout, or `null` for a bare lock.
@@ -195,36 +166,19 @@ export class Mutex<T = null> {
    * @throws TypeError when `data` cannot be shared or the options have the wrong type.
    */
   constructor(data: T, options?: PoisonOptions) {
-    const handle = restoring;
-    restoring = undefined;
-    if (handle !== undefined) {
-      this.#word = new Int32Array(handle.buffer, 0, raw.MUTEX_WORDS);
-      this.#table = adoptTable(handle.liveness);
-      this.#poisonOnError = handle.poison;
-      this.#name = typeof handle.name === "string" ? handle.name : threadsName("Mutex", undefined, ownerId);
-      this.#data = bindData(data);
-      this.#closing = data instanceof JsonCell ? this.#data : undefined;
-      this.#shown = data as GuardValue<T>;
-      this.handle = handle;
-      return;
-    }
-    checkOptionsObject("options", options);
-    const poison = options?.poison;
-    checkOptionalBoolean("poison", poison);
-    this.#name = threadsName("Mutex", options, ownerId);
-    this.#data = bindData(data);
-    this.#closing = data instanceof JsonCell ? this.#data : undefined;
-    this.#shown = data as GuardValue<T>;
-    const { word, table, parts } = createDataLock(raw.MUTEX_WORDS, data, TAG);
-    this.#word = word;
-    this.#table = table;
-    this.#poisonOnError = poison !== false;
-    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError, name: this.#name };
+    const lockData = LockData.create<T, MutexHandle>(this, KIND, data, options, {
+      unlock: () => this.#unlockHeld(),
+      poison: () => raw.poisonLock(A, this.#word, 0),
+    });
+    this.#data = lockData;
+    this.#word = lockData.word;
+    this.#table = lockData.table;
+    this.handle = lockData.handle;
   }
 
   /** The name given to the constructor (`{ name }`), or `Mutex#n`; carried by the handle to every thread. */
   get name(): string {
-    return this.#name;
+    return this.#data.name;
   }
 
   /**
@@ -241,13 +195,7 @@ export class Mutex<T = null> {
    *   buffers are not `SharedArrayBuffer`s of the right size.
    */
   static from<T = unknown>(received: unknown): Mutex<T> {
-    const { handle, data } = receiveDataLock<MutexHandle>(received, TAG, "Mutex.from", raw.MUTEX_WORDS);
-    restoring = handle;
-    try {
-      return new Mutex<T>(data as T);
-    } finally {
-      restoring = undefined;
-    }
+    return receiveLock(received, KIND, "Mutex.from", (data) => new Mutex<T>(data as T));
   }
 
   /** `true` while some thread holds the lock. */
@@ -320,7 +268,7 @@ export class Mutex<T = null> {
 
   #lockSlow(options: LockOptions | undefined): Promise<MutexGuard<T>> {
     const ignorePoison = options?.ignorePoison === true;
-    if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) return Promise.reject(poisonError(this.#name, "lock"));
+    if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) return Promise.reject(poisonError(this.#data.name, "lock"));
     // Queue behind this thread's other waiters (timeout and abort are the core's: the waiter leaves
     // the queue at once). The head gets the word from a local release, or from the competitor.
     const queued = this.#local.acquire(1, ignorePoison ? IGNORE_POISON : 0, options) as Promise<MutexGuard<T>>;
@@ -332,7 +280,7 @@ export class Mutex<T = null> {
   /** The local queue, with the threads timeout message and a competitor that stops when it empties. */
   #newQueue(): BatchSemaphore {
     const local = new BatchSemaphore(0, (tag) => this.#onGrant(tag));
-    local.timeoutError = (timeout) => timeoutError("Mutex.lock()", timeout, this.#name);
+    local.timeoutError = (timeout) => timeoutError("Mutex.lock()", timeout, this.#data.name);
     local.onCancel = () => {
       if (local.waiters === 0) this.#park.kick();
     };
@@ -388,14 +336,9 @@ export class Mutex<T = null> {
 
   /** Builds a queued waiter's guard once it is granted the word (throws to fail just that waiter). */
   #onGrant(tag: number): MutexGuard<T> {
-    if ((tag & IGNORE_POISON) === 0 && raw.isPoisoned(A, this.#word, 0)) throw poisonError(this.#name, "lock");
-    const closing = this.#closing;
-    return new MutexGuard<T>(
-      GUARD_TOKEN,
-      this,
-      this.#word,
-      closing === undefined ? this.#shown : (closing.open() as GuardValue<T>),
-    );
+    if ((tag & IGNORE_POISON) === 0 && raw.isPoisoned(A, this.#word, 0)) throw poisonError(this.#data.name, "lock");
+    const data = this.#data;
+    return new MutexGuard<T>(GUARD_TOKEN, data, data.open());
   }
 
   /**
@@ -443,7 +386,7 @@ export class Mutex<T = null> {
   }
 
   #lockSyncSlow(options: SyncLockOptions | undefined): MutexGuard<T> {
-    if (!blockingAllowed) assertCanBlock("Mutex.lockSync", this.#name);
+    if (!blockingAllowed) assertCanBlock("Mutex.lockSync", this.#data.name);
     if (options !== undefined) {
       checkSyncOptions(options);
       checkOptionalBoolean("ignorePoison", options.ignorePoison);
@@ -458,12 +401,12 @@ export class Mutex<T = null> {
     }
     const ignorePoison = options?.ignorePoison === true;
     const table = this.#table;
-    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError(this.#name, "lockSync");
+    if (!ignorePoison && raw.isPoisoned(A, word, 0)) throw poisonError(this.#data.name, "lockSync");
     // An untimed blocking wait by the holder's own thread would hang forever: refuse it. A
     // timed one still ends with its TimeoutError.
     const seen = Atomics.load(word, 0);
     if (options?.timeout === undefined && (seen & raw.STATE_MASK) !== raw.UNLOCKED && raw.ownerOf(seen) === ownerId) {
-      throw selfDeadlock(this.#name, "Mutex.lockSync()");
+      throw selfDeadlock(this.#data.name, "Mutex.lockSync()");
     }
     // The shared blocking driver (raw/drive.ts, the loop the model checker runs) with this mutex's
     // step and after-park hook, each made once per instance (no closure per acquire). No raw.tryLock
@@ -475,7 +418,7 @@ export class Mutex<T = null> {
     // An untimed wait is published in the waits-for table from its first wake-up on (waits-for.ts).
     const woke = timeout === undefined ? (this.#syncWoke ??= () => this.#wokeSync()) : undefined;
     if (!raw.lockWait(A, word, 0, step, newWaiter(), deadlineOf(timeout), now, woke)) {
-      throw timeoutError("Mutex.lockSync()", timeout, this.#name);
+      throw timeoutError("Mutex.lockSync()", timeout, this.#data.name);
     }
     const blocking = this.#blocking;
     if (blocking !== undefined) {
@@ -494,7 +437,7 @@ export class Mutex<T = null> {
   #wokeSync(): void {
     const word = this.#word;
     const holder = raw.ownerOf(Atomics.load(word, 0));
-    const blocking = (this.#blocking ??= beginWait(this.#name, holder, ownerId));
+    const blocking = (this.#blocking ??= beginWait(this.#data.name, holder, ownerId));
     const deadlock = blocking === undefined ? undefined : wakeWait(blocking, holder, now());
     if (deadlock !== undefined) {
       raw.abandonLock(A, word, 0);
@@ -538,7 +481,7 @@ export class Mutex<T = null> {
     try {
       return await fn(guard);
     } catch (error) {
-      if (this.#poisonOnError && !guard.released) raw.poisonLock(A, this.#word, 0);
+      if (this.#data.poisonOnError && !guard.released) raw.poisonLock(A, this.#word, 0);
       throw error;
     } finally {
       guard.release();
@@ -561,7 +504,7 @@ export class Mutex<T = null> {
     try {
       return fn(guard);
     } catch (error) {
-      if (this.#poisonOnError && !guard.released) raw.poisonLock(A, this.#word, 0);
+      if (this.#data.poisonOnError && !guard.released) raw.poisonLock(A, this.#word, 0);
       throw error;
     } finally {
       guard.release();
@@ -576,24 +519,23 @@ export class Mutex<T = null> {
 
   /** Called holding the lock: a guard for it. */
   #guard(): MutexGuard<T> {
-    const closing = this.#closing;
-    if (closing === undefined) return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, this.#shown);
+    const data = this.#data;
     let value: GuardValue<T>;
     try {
-      value = closing.open();
+      value = data.open();
     } catch (error) {
       // JSON that cannot be decoded: undo the acquire, so that the error leaves nothing held.
       this.#unlockHeld();
       throw error;
     }
-    return new MutexGuard<T>(GUARD_TOKEN, this, this.#word, value);
+    return new MutexGuard<T>(GUARD_TOKEN, data, value);
   }
 
   /** Called holding the lock: the guard, or (poisoned, not ignored) unlock and throw. */
   #acquired(ignorePoison: boolean, method: string): MutexGuard<T> {
     if (!ignorePoison && raw.isPoisoned(A, this.#word, 0)) {
       this.#unlockHeld();
-      throw poisonError(this.#name, method);
+      throw poisonError(this.#data.name, method);
     }
     return this.#guard();
   }
@@ -606,77 +548,24 @@ function unlockWord(word: Int32Array): void {
 }
 
 /**
- * Exclusive access to a {@link Mutex}'s data (Rust's `MutexGuard`).
+ * Exclusive access to a {@link Mutex}'s data (Rust's `MutexGuard`): an {@link ExclusiveGuard}.
  *
  * `guard.value` is the data (assigning replaces it, through the data's layout); `release()` or the end
  * of a `using` block gives the lock back; a second `release()` does nothing; `value` then throws
  * `UseAfterReleaseError`. A guard belongs to the thread that acquired it and cannot be posted.
  */
-export class MutexGuard<T> implements Releasable {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below declares what the prototype inherits from ExclusiveGuard (inheritExclusive): a flat class constructs faster than `extends` (guard.ts).
+export class MutexGuard<T> {
   static {
-    notThenable(MutexGuard.prototype);
-  }
-
-  // Every acquire allocates a guard (V8 cannot scalar-replace it: it is live across the Atomics call
-  // in release), so it stays small: the not-Send marker and three fields. `#mutex` is `undefined`
-  // once released.
-  #mutex: Mutex<T> | undefined;
-  readonly #word: Int32Array;
-  #value: GuardValue<T>;
-
-  static {
-    mutexOfGuard = (guard) => guard.#mutex;
-    isMutexGuard = (value): value is MutexGuard<unknown> =>
-      typeof value === "object" && value !== null && #mutex in value;
+    inheritExclusive(MutexGuard);
   }
 
   /** @internal Guards come from `Mutex.lock()`; this constructor throws for anyone else. */
-  constructor(token: GuardToken, mutex: Mutex<T>, word: Int32Array, value: GuardValue<T>) {
+  constructor(token: GuardToken, data: LockData<T>, value: GuardValue<T>) {
     if (token !== GUARD_TOKEN) illegalConstructor("MutexGuard");
-    markNotSend(this);
-    this.#mutex = mutex;
-    this.#word = word;
-    this.#value = value;
-  }
-
-  /** The protected data. Assigning replaces it. */
-  get value(): GuardValue<T> {
-    if (this.#mutex === undefined) throw releasedError("MutexGuard", "read `value` of");
-    return this.#value;
-  }
-
-  set value(value: GuardValue<T>) {
-    const mutex = this.#mutex;
-    if (mutex === undefined) throw releasedError("MutexGuard", "write `value` of");
-    this.#value = bindingOf(mutex).replace(value);
-  }
-
-  /** `true` once released. */
-  get released(): boolean {
-    return this.#mutex === undefined;
-  }
-
-  /** Gives the lock back. Idempotent. */
-  release(): void {
-    const mutex = this.#mutex;
-    if (mutex === undefined) return;
-    this.#mutex = undefined;
-    unlockMutex(mutex, this.#value);
-  }
-
-  /** Same as {@link release}, for `using`. */
-  [Symbol.dispose](): void {
-    this.release();
-  }
-
-  /**
-   * Poisons the mutex (for `using` blocks, which cannot see a throw). Does not release.
-   *
-   * @throws UseAfterReleaseError after release.
-   */
-  poison(): void {
-    const mutex = this.#mutex;
-    if (mutex === undefined) throw releasedError("MutexGuard", "poison through");
-    raw.poisonLock(A, this.#word, 0);
+    initExclusive(this, data, value);
   }
 }
+
+/** What a {@link MutexGuard} inherits from {@link ExclusiveGuard}: `value`, `release()`, `released`, `poison()`. */
+export interface MutexGuard<T> extends ExclusiveGuard<T> {}

@@ -1,27 +1,23 @@
-import { checkFunction, checkOptionsObject, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
+import { checkFunction, readAcquireOptions, readTimeoutOptions } from "../internal/validate.js";
 import { type AcquireOptions, interiorMutable, type NameOptions } from "../types.js";
-import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
-import { type HandleBase, LAYOUT_VERSION } from "./memory/handle.js";
-import { bindData, type DataBinding, type GuardValue } from "./memory/shared-data.js";
+import { type DataLockKind, type DataLockParts, LockData, receiveLock } from "./data-lock.js";
+import type { HandleBase } from "./memory/handle.js";
+import type { GuardValue } from "./memory/shared-data.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-once.js";
 import { newWaiter, POLL_MS } from "./raw/waiter.js";
-import { adoptTable, ownerId } from "./runtime/liveness.js";
+import { ownerId } from "./runtime/liveness.js";
 import { assertCanBlock, checkSyncOptions, deadlineOf, driveAsync, driveSync, PARK, precheck } from "./runtime/wait.js";
-import { threadsName } from "./runtime/waits-for.js";
 
 const TAG = "lockbox.threads.OnceLock";
 
 /** The structured-clone-safe form of a {@link OnceLock}. */
-export interface OnceLockHandle extends HandleBase<typeof TAG>, DataLockParts {
-  /** The once-lock's name, the same in every thread. */
-  readonly name: string;
-}
+export interface OnceLockHandle extends HandleBase<typeof TAG>, DataLockParts {}
+
+const KIND: DataLockKind = { kind: "OnceLock", tag: TAG, words: raw.ONCE_WORDS, poisonOption: false };
 
 /** An initializer: fills `value` in place, or returns a replacement (stored through the data's layout). */
 export type OnceInit<T> = (value: GuardValue<T>) => GuardValue<T> | undefined | void;
-
-let restoring: OnceLockHandle | undefined;
 
 const STARTED = 1;
 
@@ -50,8 +46,8 @@ export class OnceLock<T = null> {
   readonly handle: OnceLockHandle;
   readonly #word: Int32Array;
   readonly #table: Int32Array;
-  readonly #data: DataBinding<GuardValue<T>>;
-  readonly #name: string;
+  /** The data side (storage, handle, name). */
+  readonly #data: LockData<T, OnceLockHandle>;
 
   /**
    * @param args - `[data, options]`: the storage (as for `Mutex`), `null` or nothing (`new OnceLock()`)
@@ -61,28 +57,16 @@ export class OnceLock<T = null> {
   constructor(...args: null extends T ? [data?: T, options?: NameOptions] : [data: T, options?: NameOptions]) {
     const data = (args.length === 0 || args[0] === undefined ? null : args[0]) as T;
     const options = args[1];
-    const handle = restoring;
-    restoring = undefined;
-    if (handle !== undefined) {
-      this.#data = bindData(data);
-      this.#word = new Int32Array(handle.buffer, 0, raw.ONCE_WORDS);
-      this.#table = adoptTable(handle.liveness);
-      this.#name = typeof handle.name === "string" ? handle.name : threadsName("OnceLock", undefined, ownerId);
-      this.handle = handle;
-      return;
-    }
-    checkOptionsObject("options", options);
-    this.#name = threadsName("OnceLock", options, ownerId);
-    this.#data = bindData(data);
-    const { word, table, parts } = createDataLock(raw.ONCE_WORDS, data, TAG);
-    this.#word = word;
-    this.#table = table;
-    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, name: this.#name };
+    const lockData = LockData.create<T, OnceLockHandle>(this, KIND, data, options);
+    this.#data = lockData;
+    this.#word = lockData.word;
+    this.#table = lockData.table;
+    this.handle = lockData.handle;
   }
 
   /** The name given to the constructor (`{ name }`), or `OnceLock#n`; carried by the handle to every thread. */
   get name(): string {
-    return this.#name;
+    return this.#data.name;
   }
 
   /**
@@ -96,13 +80,7 @@ export class OnceLock<T = null> {
    * @throws TypeError for anything but a current OnceLock handle over shared memory.
    */
   static from<T = unknown>(received: unknown): OnceLock<T> {
-    const { handle, data } = receiveDataLock<OnceLockHandle>(received, TAG, "OnceLock.from", raw.ONCE_WORDS);
-    restoring = handle;
-    try {
-      return new OnceLock<T>(data as T);
-    } finally {
-      restoring = undefined;
-    }
+    return receiveLock(received, KIND, "OnceLock.from", (data) => new OnceLock<T>(data as T));
   }
 
   /** `true` once initialized. */
@@ -177,7 +155,7 @@ export class OnceLock<T = null> {
    */
   getOrInitSync(init: OnceInit<T>, options?: { timeout?: number | undefined }): GuardValue<T> {
     options = readTimeoutOptions(options);
-    assertCanBlock("OnceLock.getOrInitSync", this.#name);
+    assertCanBlock("OnceLock.getOrInitSync", this.#data.name);
     checkFunction("init", init);
     checkSyncOptions(options);
     if (!this.#claimSync(options, "getOrInitSync")) return this.#data.open();
@@ -218,7 +196,7 @@ export class OnceLock<T = null> {
         () => {},
         "OnceLock.wait()",
         options?.timeout,
-        this.#name,
+        this.#data.name,
       );
     }
     return this.#data.open();
@@ -234,7 +212,7 @@ export class OnceLock<T = null> {
    */
   waitSync(options?: { timeout?: number | undefined }): GuardValue<T> {
     options = readTimeoutOptions(options);
-    assertCanBlock("OnceLock.waitSync", this.#name);
+    assertCanBlock("OnceLock.waitSync", this.#data.name);
     checkSyncOptions(options);
     const word = this.#word;
     if (!raw.isComplete(A, word, 0)) {
@@ -247,7 +225,7 @@ export class OnceLock<T = null> {
         () => {},
         "OnceLock.waitSync()",
         options?.timeout,
-        this.#name,
+        this.#data.name,
       );
     }
     return this.#data.open();
@@ -286,7 +264,7 @@ export class OnceLock<T = null> {
       () => {},
       `OnceLock.${method}()`,
       options?.timeout,
-      this.#name,
+      this.#data.name,
     );
     return result === STARTED;
   }
@@ -308,7 +286,7 @@ export class OnceLock<T = null> {
       () => {},
       `OnceLock.${method}()`,
       options?.timeout,
-      this.#name,
+      this.#data.name,
     );
     return result === STARTED;
   }

@@ -5,7 +5,6 @@ import { GUARD_TOKEN, type GuardToken, illegalConstructor, notThenable } from ".
 import {
   checkFunction,
   checkOptionalBoolean,
-  checkOptionsObject,
   readAcquireOptions,
   readLockOptions,
   readSyncLockOptions,
@@ -20,16 +19,24 @@ import {
   type PoisonOptions,
   type Releasable,
 } from "../types.js";
-import { createDataLock, type DataLockParts, receiveDataLock } from "./data-lock.js";
-import { poisonError, releasedError } from "./guard.js";
-import { type HandleBase, LAYOUT_VERSION } from "./memory/handle.js";
-import { bindData, type DataBinding, type GuardValue } from "./memory/shared-data.js";
+import { type DataLockKind, type DataLockParts, LockData, receiveLock } from "./data-lock.js";
+import {
+  type ExclusiveGuard,
+  heldParts,
+  inheritExclusive,
+  initExclusive,
+  markReleased,
+  poisonError,
+  releasedError,
+} from "./guard.js";
+import type { HandleBase } from "./memory/handle.js";
+import type { GuardValue } from "./memory/shared-data.js";
 import type { SyncLockOptions } from "./mutex.js";
 import { realAtomics as A } from "./raw/atomics-like.js";
 import * as raw from "./raw/raw-rw-lock.js";
 import { ASYNC_SPIN_LIMIT, newWaiter, type RawWaiter, SPIN_LIMIT } from "./raw/waiter.js";
 import { KickablePark, parkedWaiters } from "./runtime/keep-alive.js";
-import { adoptTable, ownerId } from "./runtime/liveness.js";
+import { ownerId } from "./runtime/liveness.js";
 import {
   assertCanBlock,
   checkSyncOptions,
@@ -43,7 +50,7 @@ import {
   timeoutError,
   waitAsync,
 } from "./runtime/wait.js";
-import { selfDeadlock, threadsName } from "./runtime/waits-for.js";
+import { selfDeadlock } from "./runtime/waits-for.js";
 
 const TAG = "lockbox.threads.RwLock";
 
@@ -51,11 +58,15 @@ const TAG = "lockbox.threads.RwLock";
 export interface RwLockHandle extends HandleBase<typeof TAG>, DataLockParts {
   /** Whether a failing `withWrite` callback poisons the lock. */
   readonly poison: boolean;
-  /** The lock's name, the same in every thread. */
-  readonly name: string;
 }
 
-let restoring: RwLockHandle | undefined;
+const KIND: DataLockKind = {
+  kind: "RwLock",
+  tag: TAG,
+  words: raw.RW_LOCK_WORDS,
+  poisonOption: true,
+  exclusiveGuard: "RwLockWriteGuard",
+};
 
 /*
  * The kinds of a queued async acquire, as the number of local-queue permits it asks for: the head's
@@ -92,18 +103,16 @@ function othersWaiting(word: Int32Array): boolean {
 /** Privileged access of the guards to their lock; set once by the `RwLock` class. */
 interface Internals {
   open<T>(lock: RwLock<T>): GuardValue<T>;
-  replace<T>(lock: RwLock<T>, value: GuardValue<T>): GuardValue<T>;
-  closeWrite<T>(lock: RwLock<T>, value: GuardValue<T>): void;
-  /** A write guard is being made: this instance holds the write lock. */
-  wrote(lock: RwLock<unknown>): void;
-  /** A write guard that could not be made gives the write lock straight back (no local hand-off). */
-  dropWrite(lock: RwLock<unknown>): void;
+  /**
+   * The write guard of the write lock this instance has just taken; for data that cannot be shown
+   * (undecodable JSON) it gives the write lock straight back (no local hand-off) and throws.
+   */
+  writeGuard<T>(lock: RwLock<T>): RwLockWriteGuard<T>;
   readUnlock(lock: RwLock<unknown>, tracked: boolean): void;
   /** A share (the upgradable one) was given back or downgraded: the competitor may get in now. */
   shareLeft(lock: RwLock<unknown>): void;
   /** Writes the write guard's value back (JSON), then turns the write lock into a read share. */
   downgrade<T>(lock: RwLock<T>, value: GuardValue<T>): void;
-  poison(lock: RwLock<unknown>): void;
   word(lock: RwLock<unknown>): Int32Array;
 }
 let internals: Internals;
@@ -155,11 +164,11 @@ export class RwLock<T = null> {
   declare readonly [interiorMutable]: true;
   /** The structured-clone-safe handle; see {@link RwLock.from}. */
   readonly handle: RwLockHandle;
+  /** The data side (data, handle, name, poison option), shared with every write guard. */
+  readonly #data: LockData<T, RwLockHandle>;
+  /** The lock words (`#data.word`, kept here for the hot paths). */
   readonly #word: Int32Array;
   readonly #table: Int32Array;
-  readonly #data: DataBinding<GuardValue<T>>;
-  readonly #poisonOnError: boolean;
-  readonly #name: string;
 
   /**
    * This thread's queue of async `read()`, `write()` and `upgradableRead()` calls (issue 10; the
@@ -190,24 +199,7 @@ export class RwLock<T = null> {
   static {
     internals = {
       open: (lock) => lock.#data.open(),
-      replace: (lock, value) => lock.#data.replace(value),
-      closeWrite: (lock, value) => {
-        try {
-          lock.#data.close(value);
-        } finally {
-          lock.#releaseWrite();
-        }
-      },
-      wrote: (lock) => {
-        lock.#writing = true;
-        // A parked competitor stops: the write release hands on locally (or restarts it).
-        lock.#park.kick();
-      },
-      dropWrite: (lock) => {
-        lock.#writing = false;
-        raw.writeUnlock(A, lock.#word, 0, ownerId);
-        if (!lock.#serving) lock.#wake();
-      },
+      writeGuard: (lock) => lock.#writeGuard(),
       readUnlock: (lock, tracked) => {
         if (tracked) raw.unregisterReader(A, lock.#word, 0, ownerId);
         raw.readUnlock(A, lock.#word, 0);
@@ -225,7 +217,6 @@ export class RwLock<T = null> {
         // Queued readers of this thread may share the lock now.
         lock.#wake();
       },
-      poison: (lock) => raw.poisonRwLock(A, lock.#word, 0),
       word: (lock) => lock.#word,
     };
   }
@@ -236,32 +227,37 @@ export class RwLock<T = null> {
    * @throws TypeError when `data` cannot be shared or the options have the wrong type.
    */
   constructor(data: T, options?: PoisonOptions) {
-    const handle = restoring;
-    restoring = undefined;
-    if (handle !== undefined) {
-      this.#word = new Int32Array(handle.buffer, 0, raw.RW_LOCK_WORDS);
-      this.#table = adoptTable(handle.liveness);
-      this.#poisonOnError = handle.poison;
-      this.#name = typeof handle.name === "string" ? handle.name : threadsName("RwLock", undefined, ownerId);
-      this.#data = bindData(data);
-      this.handle = handle;
-      return;
+    const lockData = LockData.create<T, RwLockHandle>(this, KIND, data, options, {
+      unlock: () => this.#releaseWrite(),
+      poison: () => raw.poisonRwLock(A, this.#word, 0),
+    });
+    this.#data = lockData;
+    this.#word = lockData.word;
+    this.#table = lockData.table;
+    this.handle = lockData.handle;
+  }
+
+  /** See `Internals.writeGuard`. */
+  #writeGuard(): RwLockWriteGuard<T> {
+    this.#writing = true;
+    // A parked competitor stops: the write release hands on locally (or restarts it).
+    this.#park.kick();
+    const data = this.#data;
+    let value: GuardValue<T>;
+    try {
+      value = data.open();
+    } catch (error) {
+      this.#writing = false;
+      raw.writeUnlock(A, this.#word, 0, ownerId);
+      if (!this.#serving) this.#wake();
+      throw error;
     }
-    checkOptionsObject("options", options);
-    const poison = options?.poison;
-    checkOptionalBoolean("poison", poison);
-    this.#name = threadsName("RwLock", options, ownerId);
-    this.#data = bindData(data);
-    const { word, table, parts } = createDataLock(raw.RW_LOCK_WORDS, data, TAG);
-    this.#word = word;
-    this.#table = table;
-    this.#poisonOnError = poison !== false;
-    this.handle = { type: TAG, version: LAYOUT_VERSION, ...parts, poison: this.#poisonOnError, name: this.#name };
+    return new RwLockWriteGuard(GUARD_TOKEN, data, value);
   }
 
   /** The name given to the constructor (`{ name }`), or `RwLock#n`; carried by the handle to every thread. */
   get name(): string {
-    return this.#name;
+    return this.#data.name;
   }
 
   /**
@@ -272,14 +268,14 @@ export class RwLock<T = null> {
   #refuseSelfDeadlock(method: string, exclusive: boolean, options: SyncLockOptions | undefined): void {
     if (options?.timeout !== undefined) return;
     const s = Atomics.load(this.#word, 0);
-    if ((s & raw.WRITE_LOCKED) !== 0 && (s & raw.COUNT_MASK) === ownerId) throw selfDeadlock(this.#name, method);
+    if ((s & raw.WRITE_LOCKED) !== 0 && (s & raw.COUNT_MASK) === ownerId) throw selfDeadlock(this.#data.name, method);
     if (!exclusive) return;
     for (let k = 0; k < raw.READER_SLOTS; k++) {
       if (
         Atomics.load(this.#word, raw.SLOTS + 2 * k) === ownerId &&
         Atomics.load(this.#word, raw.SLOTS + 1 + 2 * k) > 0
       ) {
-        throw selfDeadlock(this.#name, method, "as a reader (a writer waits for every reader)");
+        throw selfDeadlock(this.#data.name, method, "as a reader (a writer waits for every reader)");
       }
     }
   }
@@ -295,13 +291,7 @@ export class RwLock<T = null> {
    * @throws TypeError for anything but a current RwLock handle over shared memory of the right size.
    */
   static from<T = unknown>(received: unknown): RwLock<T> {
-    const { handle, data } = receiveDataLock<RwLockHandle>(received, TAG, "RwLock.from", raw.RW_LOCK_WORDS);
-    restoring = handle;
-    try {
-      return new RwLock<T>(data as T);
-    } finally {
-      restoring = undefined;
-    }
+    return receiveLock(received, KIND, "RwLock.from", (data) => new RwLock<T>(data as T));
   }
 
   /** Number of read shares held now (0 while write-locked). */
@@ -363,12 +353,12 @@ export class RwLock<T = null> {
    */
   readSync(options?: SyncLockOptions): RwLockReadGuard<T> {
     options = readSyncLockOptions(options);
-    assertCanBlock("RwLock.readSync", this.#name);
+    assertCanBlock("RwLock.readSync", this.#data.name);
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#name, "readSync");
+    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#data.name, "readSync");
     if (!raw.tryRead(A, word, 0, table)) {
       this.#refuseSelfDeadlock("RwLock.readSync()", false, options);
       const waiter = newWaiter();
@@ -380,7 +370,7 @@ export class RwLock<T = null> {
         () => raw.abandonRead(A, word, 0, waiter),
         "RwLock.readSync()",
         options?.timeout,
-        this.#name,
+        this.#data.name,
       );
     }
     return this.#readAcquired(ignorePoison, "readSync");
@@ -431,12 +421,12 @@ export class RwLock<T = null> {
    */
   writeSync(options?: SyncLockOptions): RwLockWriteGuard<T> {
     options = readSyncLockOptions(options);
-    assertCanBlock("RwLock.writeSync", this.#name);
+    assertCanBlock("RwLock.writeSync", this.#data.name);
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#name, "writeSync");
+    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#data.name, "writeSync");
     if (!raw.tryWriteReaping(A, word, 0, ownerId, table)) {
       this.#refuseSelfDeadlock("RwLock.writeSync()", true, options);
       const waiter = newWaiter();
@@ -448,7 +438,7 @@ export class RwLock<T = null> {
         () => raw.abandonWrite(A, word, 0, waiter),
         "RwLock.writeSync()",
         options?.timeout,
-        this.#name,
+        this.#data.name,
       );
     }
     return this.#writeAcquired(ignorePoison, "writeSync");
@@ -523,7 +513,7 @@ export class RwLock<T = null> {
     try {
       return await fn(guard);
     } catch (error) {
-      if (this.#poisonOnError && !guard.released) raw.poisonRwLock(A, this.#word, 0);
+      if (this.#data.poisonOnError && !guard.released) raw.poisonRwLock(A, this.#word, 0);
       throw error;
     } finally {
       guard.release();
@@ -546,7 +536,7 @@ export class RwLock<T = null> {
     try {
       return fn(guard);
     } catch (error) {
-      if (this.#poisonOnError && !guard.released) raw.poisonRwLock(A, this.#word, 0);
+      if (this.#data.poisonOnError && !guard.released) raw.poisonRwLock(A, this.#word, 0);
       throw error;
     } finally {
       guard.release();
@@ -589,12 +579,12 @@ export class RwLock<T = null> {
    */
   upgradableReadSync(options?: SyncLockOptions): RwLockUpgradableReadGuard<T> {
     options = readSyncLockOptions(options);
-    assertCanBlock("RwLock.upgradableReadSync", this.#name);
+    assertCanBlock("RwLock.upgradableReadSync", this.#data.name);
     checkSync(options);
     const ignorePoison = options?.ignorePoison === true;
     const word = this.#word;
     const table = this.#table;
-    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#name, "upgradableReadSync");
+    if (!ignorePoison && this.isPoisoned) throw poisonError(this.#data.name, "upgradableReadSync");
     if (!raw.tryUpgradableRead(A, word, 0, ownerId, table)) {
       this.#refuseSelfDeadlock("RwLock.upgradableReadSync()", false, options);
       const waiter = newWaiter();
@@ -606,7 +596,7 @@ export class RwLock<T = null> {
         () => raw.abandonRead(A, word, 0, waiter),
         "RwLock.upgradableReadSync()",
         options?.timeout,
-        this.#name,
+        this.#data.name,
       );
     }
     return this.#upgradableAcquired(ignorePoison, "upgradableReadSync");
@@ -639,7 +629,7 @@ export class RwLock<T = null> {
     if (early !== undefined) return early;
     const ignorePoison = options?.ignorePoison === true;
     const method = METHODS[kind] as string;
-    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#name, method));
+    if (!ignorePoison && this.isPoisoned) return Promise.reject(poisonError(this.#data.name, method));
     // FIFO in this thread: no barging past tasks of this thread already queued.
     if (this.#local.waiters === 0 && this.#try(kind)) {
       // A guard that cannot be made (poisoned meanwhile, undecodable data) rejects, never throws.
@@ -666,7 +656,7 @@ export class RwLock<T = null> {
     if (!this.#competing && !this.#serving && !this.#writing && local.waiters !== 0) void this.#compete();
     if (options?.timeout !== undefined) {
       // The queue's timeout names the kind that timed out (one queue serves the three methods).
-      const name = this.#name;
+      const name = this.#data.name;
       queued = queued.catch((error: unknown) => {
         const timedOut = (error as Partial<LocalTimeout> | undefined)?.localTimeout;
         throw timedOut === undefined ? error : timeoutError(`RwLock.${METHODS[kind]}()`, timedOut, name);
@@ -696,11 +686,11 @@ export class RwLock<T = null> {
   #onGrant(tag: number, kind: number): Releasable {
     if ((tag & IGNORE_POISON) === 0 && this.isPoisoned) {
       this.#local.forget(kind);
-      throw poisonError(this.#name, METHODS[kind] as string);
+      throw poisonError(this.#data.name, METHODS[kind] as string);
     }
     this.#inHand = 0;
     try {
-      if (kind === WRITE) return new RwLockWriteGuard<T>(GUARD_TOKEN, this);
+      if (kind === WRITE) return writeGuardOf(this);
       const tracked = raw.registerReader(A, this.#word, 0, ownerId);
       if (kind === READ) return new RwLockReadGuard<T>(GUARD_TOKEN, this, tracked);
       return new RwLockUpgradableReadGuard<T>(GUARD_TOKEN, this, tracked);
@@ -890,7 +880,7 @@ export class RwLock<T = null> {
   #upgradableAcquired(ignorePoison: boolean, method: string): RwLockUpgradableReadGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.upgradableUnlock(A, this.#word, 0, ownerId);
-      throw poisonError(this.#name, method);
+      throw poisonError(this.#data.name, method);
     }
     return new RwLockUpgradableReadGuard<T>(GUARD_TOKEN, this, raw.registerReader(A, this.#word, 0, ownerId));
   }
@@ -898,7 +888,7 @@ export class RwLock<T = null> {
   #readAcquired(ignorePoison: boolean, method: string): RwLockReadGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.readUnlock(A, this.#word, 0);
-      throw poisonError(this.#name, method);
+      throw poisonError(this.#data.name, method);
     }
     return new RwLockReadGuard<T>(GUARD_TOKEN, this, raw.registerReader(A, this.#word, 0, ownerId));
   }
@@ -906,9 +896,9 @@ export class RwLock<T = null> {
   #writeAcquired(ignorePoison: boolean, method: string): RwLockWriteGuard<T> {
     if (!ignorePoison && this.isPoisoned) {
       raw.writeUnlock(A, this.#word, 0, ownerId);
-      throw poisonError(this.#name, method);
+      throw poisonError(this.#data.name, method);
     }
-    return new RwLockWriteGuard<T>(GUARD_TOKEN, this);
+    return writeGuardOf(this);
   }
 }
 
@@ -974,60 +964,19 @@ export class RwLockReadGuard<T> implements Releasable {
 }
 
 /**
- * The write lock of an {@link RwLock} (Rust's `RwLockWriteGuard`): `value` reads and writes the data.
+ * The write lock of an {@link RwLock} (Rust's `RwLockWriteGuard`): an {@link ExclusiveGuard} (`value`
+ * reads and writes the data, `release()`, `poison()`) that can also {@link downgrade}.
  */
-export class RwLockWriteGuard<T> implements Releasable {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below declares what the prototype inherits from ExclusiveGuard (inheritExclusive): a flat class constructs faster than `extends` (guard.ts).
+export class RwLockWriteGuard<T> {
   static {
-    notThenable(RwLockWriteGuard.prototype);
+    inheritExclusive(RwLockWriteGuard);
   }
-
-  #lock: RwLock<T> | undefined;
-  #value: GuardValue<T>;
 
   /** @internal Guards come from `RwLock.write()`; this constructor throws for anyone else. */
-  constructor(token: GuardToken, lock: RwLock<T>) {
+  constructor(token: GuardToken, data: LockData<T>, value: GuardValue<T>) {
     if (token !== GUARD_TOKEN) illegalConstructor("RwLockWriteGuard");
-    markNotSend(this);
-    this.#lock = lock;
-    internals.wrote(lock as RwLock<unknown>);
-    try {
-      this.#value = internals.open(lock);
-    } catch (error) {
-      // The data cannot be shown (undecodable JSON): give the lock back rather than leak it.
-      this.#lock = undefined;
-      internals.dropWrite(lock as RwLock<unknown>);
-      throw error;
-    }
-  }
-
-  /** The protected data. Assigning replaces it. */
-  get value(): GuardValue<T> {
-    if (this.#lock === undefined) throw releasedError("RwLockWriteGuard", "read `value` of");
-    return this.#value;
-  }
-
-  set value(value: GuardValue<T>) {
-    const lock = this.#lock;
-    if (lock === undefined) throw releasedError("RwLockWriteGuard", "write `value` of");
-    this.#value = internals.replace(lock, value);
-  }
-
-  /** `true` once released (or downgraded). */
-  get released(): boolean {
-    return this.#lock === undefined;
-  }
-
-  /** Gives the lock back. Idempotent. */
-  release(): void {
-    const lock = this.#lock;
-    if (lock === undefined) return;
-    this.#lock = undefined;
-    internals.closeWrite(lock, this.#value);
-  }
-
-  /** Same as {@link release}, for `using`. */
-  [Symbol.dispose](): void {
-    this.release();
+    initExclusive(this, data, value);
   }
 
   /**
@@ -1047,28 +996,16 @@ export class RwLockWriteGuard<T> implements Releasable {
    * the old one. Fix the value and downgrade again, or release.
    */
   downgrade(): RwLockReadGuard<T> {
-    const lock = this.#lock;
-    if (lock === undefined) throw releasedError("RwLockWriteGuard", "downgrade");
-    internals.downgrade(lock, this.#value);
-    this.#lock = undefined;
-    return new RwLockReadGuard<T>(
-      GUARD_TOKEN,
-      lock,
-      raw.registerReader(A, internals.word(lock as RwLock<unknown>), 0, ownerId),
-    );
-  }
-
-  /**
-   * Poisons the lock (for `using` blocks, which cannot see a throw). Does not release.
-   *
-   * @throws UseAfterReleaseError after release.
-   */
-  poison(): void {
-    const lock = this.#lock;
-    if (lock === undefined) throw releasedError("RwLockWriteGuard", "poison through");
-    internals.poison(lock as RwLock<unknown>);
+    const { data, value } = heldParts(this, "downgrade");
+    const lock = data.lock as RwLock<T>;
+    internals.downgrade(lock, value);
+    markReleased(this);
+    return new RwLockReadGuard<T>(GUARD_TOKEN, lock, raw.registerReader(A, data.word, 0, ownerId));
   }
 }
+
+/** What a {@link RwLockWriteGuard} inherits from {@link ExclusiveGuard}: `value`, `release()`, `released`, `poison()`. */
+export interface RwLockWriteGuard<T> extends ExclusiveGuard<T> {}
 
 /** The error a pending upgrade rejects with when its guard is released or downgraded under it. */
 function cancelledUpgrade(state: number): UseAfterReleaseError {
@@ -1282,7 +1219,7 @@ export class RwLockUpgradableReadGuard<T> implements Releasable {
   }
 }
 
-/** The write guard of an upgrade that has just won the lock word. */
+/** The write guard of the write lock that `lock` (an acquire, a grant, an upgrade) has just taken. */
 function writeGuardOf<T>(lock: RwLock<T>): RwLockWriteGuard<T> {
-  return new RwLockWriteGuard<T>(GUARD_TOKEN, lock);
+  return internals.writeGuard(lock);
 }
