@@ -159,9 +159,17 @@ export function checkLockOptions(options: LockOptions | undefined): void {
  * Returns the rejected promise to hand back, or `undefined` to go on.
  */
 export function precheck(options: LockOptions | undefined): Promise<never> | undefined {
+  return precheckWith(options, checkLockOptions);
+}
+
+/** {@link precheck} with another options check (`lockbox/threads` has its own timeout rule). */
+export function precheckWith(
+  options: LockOptions | undefined,
+  check: (options: LockOptions) => void,
+): Promise<never> | undefined {
   if (options === undefined) return undefined;
   try {
-    checkLockOptions(options);
+    check(options);
   } catch (error) {
     return Promise.reject(error);
   }

@@ -5,7 +5,13 @@
  * @internal
  */
 import { TimeoutError, WouldBlockError } from "../../errors.js";
-import { checkOptionalBoolean, checkOptionsObject, checkSignal, describe } from "../../internal/validate.js";
+import {
+  checkOptionalBoolean,
+  checkOptionsObject,
+  checkSignal,
+  describe,
+  precheckWith,
+} from "../../internal/validate.js";
 import type { LockOptions } from "../../types.js";
 import { realAtomics } from "../raw/atomics-like.js";
 import { driveBlocking, PARK } from "../raw/drive.js";
@@ -148,15 +154,7 @@ export function checkLockOptions(options: LockOptions | undefined): void {
  * `undefined` to go on.
  */
 export function precheck(options: LockOptions | undefined): Promise<never> | undefined {
-  if (options === undefined) return undefined;
-  try {
-    checkLockOptions(options);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  const signal = options.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return undefined;
+  return precheckWith(options, checkLockOptions);
 }
 
 /** Deadline (a {@link now} reading) for `timeout` ms, or `Infinity`. */
