@@ -67,6 +67,8 @@ export interface ExclusiveHooks {
   readonly poison: () => void;
 }
 
+const noop = (): void => {};
+
 /** Set by {@link receiveLock} for the constructor call it makes. */
 let restoring: AnyDataHandle | undefined;
 
@@ -98,7 +100,9 @@ export class LockData<T, H extends AnyDataHandle = AnyDataHandle> {
   readonly #shown: GuardValue<T>;
   /** The binding when release must write back (JSON), else `undefined`. */
   readonly #closing: DataBinding<GuardValue<T>> | undefined;
-  readonly #hooks: ExclusiveHooks | undefined;
+  /** The lock's own unlock and poison (see {@link ExclusiveHooks}); no-ops for a lock without exclusive guards. */
+  readonly #unlock: () => void;
+  readonly #poison: () => void;
 
   private constructor(
     lock: object,
@@ -109,7 +113,8 @@ export class LockData<T, H extends AnyDataHandle = AnyDataHandle> {
   ) {
     this.lock = lock;
     this.kind = kind;
-    this.#hooks = hooks;
+    this.#unlock = hooks?.unlock ?? noop;
+    this.#poison = hooks?.poison ?? noop;
     const handle = restoring as H | undefined;
     restoring = undefined;
     if (handle !== undefined) {
@@ -183,21 +188,20 @@ export class LockData<T, H extends AnyDataHandle = AnyDataHandle> {
   /** An exclusive guard's release: writes `value` back (JSON), and gives the lock back even when that throws. */
   releaseExclusive(value: GuardValue<T>): void {
     const closing = this.#closing;
-    const hooks = this.#hooks as ExclusiveHooks;
     if (closing === undefined) {
-      hooks.unlock();
+      this.#unlock();
       return;
     }
     try {
       closing.close(value);
     } finally {
-      hooks.unlock();
+      this.#unlock();
     }
   }
 
   /** Poisons the lock (an exclusive guard's `poison()`). */
   poison(): void {
-    (this.#hooks as ExclusiveHooks).poison();
+    this.#poison();
   }
 }
 
