@@ -60,7 +60,8 @@ export function checkOptionalBoolean(name: string, value: unknown): void {
 /**
  * Throws unless `value` (named `name`) is `undefined` or a finite number of milliseconds ≥ 0 (SPEC §1:
  * any finite timeout; 30 days must work). Timers longer than one `setTimeout` can hold are chained
- * (`timer.ts`).
+ * (`timer.ts`); `lockbox/threads` waits never hand a timeout to a timer (they park at most one poll
+ * period at a time against a deadline), so the same rule holds there.
  */
 export function checkTimeout(value: unknown, name = "timeout"): void {
   if (value === undefined) return;
@@ -159,17 +160,9 @@ export function checkLockOptions(options: LockOptions | undefined): void {
  * Returns the rejected promise to hand back, or `undefined` to go on.
  */
 export function precheck(options: LockOptions | undefined): Promise<never> | undefined {
-  return precheckWith(options, checkLockOptions);
-}
-
-/** {@link precheck} with another options check (`lockbox/threads` has its own timeout rule). */
-export function precheckWith(
-  options: LockOptions | undefined,
-  check: (options: LockOptions) => void,
-): Promise<never> | undefined {
   if (options === undefined) return undefined;
   try {
-    check(options);
+    checkLockOptions(options);
   } catch (error) {
     return Promise.reject(error);
   }

@@ -5,14 +5,7 @@
  * @internal
  */
 import { TimeoutError, WouldBlockError } from "../../errors.js";
-import {
-  checkOptionalBoolean,
-  checkOptionsObject,
-  checkSignal,
-  describe,
-  precheckWith,
-} from "../../internal/validate.js";
-import type { LockOptions } from "../../types.js";
+import { checkOptionsObject, checkTimeout, describe } from "../../internal/validate.js";
 import { realAtomics } from "../raw/atomics-like.js";
 import { driveBlocking, PARK } from "../raw/drive.js";
 import { parkTime, type RawWaiter, recordWait } from "../raw/waiter.js";
@@ -112,49 +105,15 @@ export function assertCanBlock(method: string, name?: string): void {
   }
 }
 
-/**
- * Throws unless `value` (named `name`) is `undefined` or a finite number of milliseconds ≥ 0. Any
- * finite timeout works here (30 days must work): waits never hand a timeout to a timer, they
- * park at most one poll period at a time against a deadline, so there is no 2^31 − 1 ms timer limit.
- */
-export function checkTimeout(value: unknown, name = "timeout"): void {
-  if (value === undefined) return;
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Expected \`${name}\` to be a finite number of milliseconds (0 or more), got ${describe(value)}`,
-    );
-  }
-  if (!(value >= 0 && value !== Number.POSITIVE_INFINITY)) {
-    throw new RangeError(
-      `Expected \`${name}\` to be a finite number of milliseconds (0 or more), got ${describe(value)}`,
-    );
-  }
-}
+// The options checks of the async waits are the in-process ones (the same timeout rule: see
+// `checkTimeout` in src/internal/validate.ts).
+export { checkLockOptions, checkTimeout, precheck } from "../../internal/validate.js";
 
 /** Validates `{ timeout? }` (plus `ignorePoison?` where the method takes it) of a blocking method. */
 export function checkSyncOptions(options: { timeout?: number | undefined } | undefined): void {
   if (options === undefined) return;
   checkOptionsObject("options", options);
   checkTimeout(options.timeout);
-}
-
-/** Validates `{ signal?, timeout?, ignorePoison? }` of an async threads method. */
-export function checkLockOptions(options: LockOptions | undefined): void {
-  if (options === undefined) return;
-  checkOptionsObject("options", options);
-  checkSignal(options.signal);
-  checkTimeout(options.timeout);
-  checkOptionalBoolean("ignorePoison", options.ignorePoison);
-}
-
-/**
- * The checks every async threads method makes before it may take the fast path: valid options (with
- * the threads timeout rule, {@link checkTimeout}), and a signal that is not already aborted (which
- * rejects without queueing, even if the lock is free). Returns the rejected promise to hand back, or
- * `undefined` to go on.
- */
-export function precheck(options: LockOptions | undefined): Promise<never> | undefined {
-  return precheckWith(options, checkLockOptions);
 }
 
 /** Deadline (a {@link now} reading) for `timeout` ms, or `Infinity`. */
