@@ -31,6 +31,7 @@ import * as slots from "../raw/json-slots.js";
 import { checkHandle, checkSharedBuffer, checkTagAt, type HandleBase, LAYOUT_VERSION, tagWord } from "./handle.js";
 import type { DataBinding } from "./shared-data.js";
 import { newSharedBuffer } from "./shared-memory.js";
+import { decodeRange, encoder } from "./utf8.js";
 
 /** The handle of a JSON cell: `JsonCell.from(handle)` rebuilds it in any thread. */
 export interface JsonHandle extends HandleBase<"lockbox.threads.Json"> {
@@ -54,18 +55,6 @@ const HEADER = slots.HEADER_BYTES;
 const DEFAULT_MAX_BYTES = 65_536;
 const MAX_BYTES = 2 ** 30;
 const GROWABLE = typeof SharedArrayBuffer !== "undefined" && "grow" in SharedArrayBuffer.prototype;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-/** Whether TextDecoder reads views of shared memory (Node does; the web refuses, so copy there). */
-const DECODES_SHARED = ((): boolean => {
-  try {
-    decoder.decode(new Uint8Array(new SharedArrayBuffer(1)));
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Privileged access for the lock binding; set once by the class. */
 let storedEquals: (cell: JsonCell<unknown>, bytes: Uint8Array) => boolean;
@@ -199,8 +188,7 @@ export class JsonCell<T> {
    */
   get(): T {
     const [start, length] = this.#published();
-    const text = this.#bytes[DECODES_SHARED ? "subarray" : "slice"](start, start + length);
-    return JSON.parse(decoder.decode(text)) as T;
+    return JSON.parse(decodeRange(this.#bytes, start, start + length)) as T;
   }
 
   /**

@@ -35,6 +35,7 @@
 import { checkInteger, describe } from "../../internal/validate.js";
 import { checkHandle, checkSharedBuffer, type HandleBase, LAYOUT_VERSION } from "./handle.js";
 import { newSharedBuffer } from "./shared-memory.js";
+import { decodeRange, encoder } from "./utf8.js";
 
 /** Scalar field types. */
 export type ScalarType = "i8" | "u8" | "i16" | "u16" | "i32" | "u32" | "f32" | "f64" | "i64" | "u64" | "bool";
@@ -396,19 +397,6 @@ let instantiateAt: (layout: StructLayout<Fields>, buffer: ArrayBufferLike, byteO
 /** Passed by {@link struct}: layouts cannot be constructed from outside. */
 const LAYOUT_TOKEN: unique symbol = Symbol("lockbox.struct.layout-token");
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** Whether TextDecoder reads views of shared memory (Node does; the web refuses, so copy there). */
-const DECODES_SHARED = ((): boolean => {
-  try {
-    decoder.decode(new Uint8Array(new SharedArrayBuffer(1)));
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 /** Scratch memory for encoding string fields up to this capacity (one per thread, reused). */
 const MAX_SCRATCH = 4096;
 let encodeScratch: Uint8Array | undefined;
@@ -433,7 +421,7 @@ function decodeUtf8(bytes: Uint8Array, start: number, length: number): string {
     }
     if (i === length) return text;
   }
-  return decoder.decode(bytes[DECODES_SHARED ? "subarray" : "slice"](start, start + length));
+  return decodeRange(bytes, start, start + length);
 }
 
 /** Layouts rebuilt from handles, by their description's JSON: one prototype per distinct layout. */
