@@ -74,7 +74,7 @@ let restoring: AnyDataHandle | undefined;
 
 /**
  * One lock's data side: its words and liveness table, its handle, name and poison option, and the data
- * with how a guard shows it. Made by the lock's constructor ({@link LockData.create}), fresh or from a
+ * with how a guard shows it. Made by the lock's constructor, fresh or from a
  * received handle ({@link receiveLock}).
  *
  * @internal
@@ -104,12 +104,18 @@ export class LockData<T, H extends AnyDataHandle = AnyDataHandle> {
   readonly #unlock: () => void;
   readonly #poison: () => void;
 
-  private constructor(
+  /**
+   * The data side of a new lock `lock` of class `kind` over `data`: fresh (validating `options`), or —
+   * inside {@link receiveLock} — over the received handle's memory.
+   *
+   * @throws TypeError when `data` cannot be shared or the options have the wrong type.
+   */
+  constructor(
     lock: object,
     kind: DataLockKind,
     data: T,
     options: { name?: string | undefined; poison?: boolean | undefined } | undefined,
-    hooks: ExclusiveHooks | undefined,
+    hooks?: ExclusiveHooks,
   ) {
     this.lock = lock;
     this.kind = kind;
@@ -146,22 +152,6 @@ export class LockData<T, H extends AnyDataHandle = AnyDataHandle> {
     }
     this.#closing = data instanceof JsonCell ? this.#binding : undefined;
     this.#shown = data as GuardValue<T>;
-  }
-
-  /**
-   * The data side of a new lock `lock` of class `kind` over `data`: fresh (validating `options`), or —
-   * inside {@link receiveLock} — over the received handle's memory.
-   *
-   * @throws TypeError when `data` cannot be shared or the options have the wrong type.
-   */
-  static create<T, H extends AnyDataHandle>(
-    lock: object,
-    kind: DataLockKind,
-    data: T,
-    options: { name?: string | undefined; poison?: boolean | undefined } | undefined,
-    hooks?: ExclusiveHooks,
-  ): LockData<T, H> {
-    return new LockData<T, H>(lock, kind, data, options, hooks);
   }
 
   /**
@@ -208,7 +198,7 @@ export class LockData<T, H extends AnyDataHandle = AnyDataHandle> {
 /**
  * `Lock.from(received)`: checks a received handle (or posted lock) of class `kind` — version, and
  * buffers that are shared and large enough — rebuilds its data, and calls `make(data)` (the lock's
- * constructor), whose {@link LockData.create} then adopts the handle.
+ * constructor), whose `new LockData` then adopts the handle.
  *
  * @throws TypeError for anything else; `method` (such as `"Mutex.from"`) names it in the message.
  */

@@ -166,7 +166,7 @@ export class Mutex<T = null> {
    * @throws TypeError when `data` cannot be shared or the options have the wrong type.
    */
   constructor(data: T, options?: PoisonOptions) {
-    const lockData = LockData.create<T, MutexHandle>(this, KIND, data, options, {
+    const lockData = new LockData<T, MutexHandle>(this, KIND, data, options, {
       unlock: () => this.#unlockHeld(),
       poison: () => raw.poisonLock(A, this.#word, 0),
     });

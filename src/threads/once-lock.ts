@@ -57,7 +57,7 @@ export class OnceLock<T = null> {
   constructor(...args: null extends T ? [data?: T, options?: NameOptions] : [data: T, options?: NameOptions]) {
     const data = (args.length === 0 || args[0] === undefined ? null : args[0]) as T;
     const options = args[1];
-    const lockData = LockData.create<T, OnceLockHandle>(this, KIND, data, options);
+    const lockData = new LockData<T, OnceLockHandle>(this, KIND, data, options);
     this.#data = lockData;
     this.#word = lockData.word;
     this.#table = lockData.table;

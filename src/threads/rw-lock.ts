@@ -227,7 +227,7 @@ export class RwLock<T = null> {
    * @throws TypeError when `data` cannot be shared or the options have the wrong type.
    */
   constructor(data: T, options?: PoisonOptions) {
-    const lockData = LockData.create<T, RwLockHandle>(this, KIND, data, options, {
+    const lockData = new LockData<T, RwLockHandle>(this, KIND, data, options, {
       unlock: () => this.#releaseWrite(),
       poison: () => raw.poisonRwLock(A, this.#word, 0),
     });
